@@ -1,0 +1,134 @@
+package dev.handoff.app;
+
+import dev.handoff.common.DurationConverter;
+import dev.handoff.common.ExitCodes;
+import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.LoggingOptions;
+import dev.handoff.common.ManifestVersionProvider;
+import dev.handoff.common.ShutdownSignal;
+import dev.handoff.common.SocketPaths;
+import dev.handoff.common.UsageErrorHandler;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code app SOCKET}: receives connections from proxies and echoes every byte. */
+@Command(name = "app", mixinStandardHelpOptions = true,
+    versionProvider = ManifestVersionProvider.class,
+    description = {
+      "Listens on the unix socket SOCKET for proxies, receives TCP connections from them as file"
+          + " descriptors, and serves each client directly: every byte is echoed back.",
+      "Connections already received stay open when a proxy goes away."
+    },
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:stopped by SIGTERM or SIGINT after an orderly shutdown",
+      "1:failure at run time, such as SOCKET being a regular file (see the log)",
+      "2:usage error (bad option or argument; nothing started)",
+      "3:another app is listening on SOCKET; it was left alone",
+    })
+public final class AppCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(AppCommand.class);
+
+  @Spec CommandSpec spec;
+
+  @Mixin LoggingOptions logging;
+
+  @Parameters(index = "0", paramLabel = "SOCKET",
+      description = "Path of the unix socket to create, at most " + SocketPaths.MAX_BYTES
+          + " bytes. A stale socket file there is replaced; a live one is never taken over.")
+  Path socket;
+
+  @Option(names = "--socket-mode", paramLabel = "MODE",
+      description = "Permissions of the socket file, octal; a proxy needs write permission to"
+          + " connect. Default: ${DEFAULT-VALUE}.")
+  String socketMode = "0660";
+
+  @Option(names = "--max-links", paramLabel = "N",
+      description = "Proxy links served at once; more are refused. Default: ${DEFAULT-VALUE}.")
+  int maxLinks = 64;
+
+  @Option(names = "--io-threads", paramLabel = "N",
+      description = "Threads serving connections (epoll event loops). Default: ${DEFAULT-VALUE},"
+          + " the number of processors.")
+  int ioThreads = Runtime.getRuntime().availableProcessors();
+
+  @Option(names = "--max-unsent", paramLabel = "BYTES",
+      description = "Echo bytes held for a client that does not read; beyond it the app stops"
+          + " reading from that client until it catches up. Default: ${DEFAULT-VALUE}.")
+  int maxUnsent = 256 * 1024;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "5s",
+      description = "On SIGTERM or SIGINT, how long open connections may go on before they are"
+          + " closed. Default: ${DEFAULT-VALUE}.")
+  Duration drainTimeout;
+
+  public static void main(String[] args) {
+    System.exit(UsageErrorHandler.commandLine(new AppCommand()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    AppConfig config = validate();
+    logging.apply();
+    JdkNioInternals.requireAvailable();
+    ShutdownSignal signal = ShutdownSignal.install();
+    AppServer server = new AppServer(config, signal::trigger);
+    try {
+      server.start();
+    } catch (SocketInUseException e) {
+      log.error("cannot start: {}", e.getMessage());
+      return ExitCodes.SOCKET_IN_USE;
+    } catch (IOException e) {
+      log.error("cannot start on {}: {}", config.socket(), e.getMessage());
+      return ExitCodes.FAILURE;
+    }
+    signal.await();
+    server.stop();
+    return ExitCodes.OK;
+  }
+
+  private AppConfig validate() {
+    String problem = SocketPaths.problem(socket, true);
+    if (problem != null) {
+      throw usage(problem);
+    }
+    if (maxLinks < 1 || ioThreads < 1 || maxUnsent < 1024) {
+      throw usage("--max-links and --io-threads must be at least 1, --max-unsent at least 1024");
+    }
+    return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
+        maxUnsent, drainTimeout);
+  }
+
+  private Set<PosixFilePermission> parseMode(String octal) {
+    if (!octal.matches("0?[0-7]{3}")) {
+      throw usage("--socket-mode '" + octal + "' is not an octal mode such as 0660");
+    }
+    int bits = Integer.parseInt(octal, 8);
+    StringBuilder rwx = new StringBuilder();
+    for (int shift = 6; shift >= 0; shift -= 3) {
+      int part = (bits >> shift) & 7;
+      rwx.append((part & 4) != 0 ? 'r' : '-').append((part & 2) != 0 ? 'w' : '-')
+          .append((part & 1) != 0 ? 'x' : '-');
+    }
+    return PosixFilePermissions.fromString(rwx.toString());
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+}

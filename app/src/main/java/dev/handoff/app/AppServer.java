@@ -1,0 +1,144 @@
+package dev.handoff.app;
+
+import dev.handoff.common.HandoffChannel;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Wires the app: accepts proxy links on the {@link UnixListener}, one {@link LinkReader} thread
+ * per link, all feeding one {@link EchoEngine}.
+ */
+final class AppServer {
+  private static final Logger log = LoggerFactory.getLogger(AppServer.class);
+
+  private final AppConfig config;
+  private final EchoEngine engine;
+  private final Set<HandoffChannel> links = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger linkSeq = new AtomicInteger();
+  private final LongAdder adopted = new LongAdder();
+  private final LongAdder refused = new LongAdder();
+  private UnixListener listener;
+  private Thread acceptor;
+  private volatile boolean stopping;
+  private final Runnable onListenerLost;
+
+  /**
+   * @param onListenerLost called if the listening socket dies while running, so that the process
+   *     exits rather than live on unreachable
+   */
+  AppServer(AppConfig config, Runnable onListenerLost) {
+    this.config = config;
+    this.onListenerLost = onListenerLost;
+    this.engine = new EchoEngine(config.ioThreads(), config.highWaterMark());
+  }
+
+  /** Binds the socket and starts accepting links. */
+  void start() throws IOException {
+    try {
+      listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
+    } catch (IOException e) {
+      engine.close();
+      throw e;
+    }
+    log.info("listening on {} for proxy links", config.socket());
+    acceptor = new Thread(this::acceptLinks, "link-acceptor");
+    acceptor.setDaemon(true);
+    acceptor.start();
+  }
+
+  /**
+   * Stops taking handoffs (removing the socket file), lets connections finish for up to the drain
+   * timeout, then closes what is left.
+   */
+  void stop() throws InterruptedException {
+    log.info("shutting down: no longer taking handoffs; {} connections open",
+        engine.liveConnections());
+    stopping = true;
+    try {
+      listener.close();
+    } catch (IOException e) {
+      log.warn("closing {}: {}", config.socket(), e.getMessage());
+    }
+    acceptor.join();
+    for (HandoffChannel link : links) {
+      closeQuietly(link);
+    }
+    int left = engine.awaitIdle(config.drainTimeout());
+    if (left > 0) {
+      log.info("drain timeout reached; closing {} connections", left);
+    }
+    engine.close();
+    log.info("stopped: adopted={} refused={}", adopted.sum(), refused.sum());
+  }
+
+  private void acceptLinks() {
+    while (true) {
+      AFUNIXSocketChannel accepted;
+      try {
+        accepted = listener.accept();
+      } catch (IOException e) {
+        if (stopping) {
+          return;
+        }
+        if (e instanceof ClosedChannelException) {
+          log.error("the listening socket {} was closed; no more proxies can link", config.socket());
+          onListenerLost.run();
+          return;
+        }
+        log.warn("accepting a link on {}: {}", config.socket(), e.getMessage());
+        sleepQuietly(100);
+        continue;
+      }
+      startReader(accepted);
+    }
+  }
+
+  private void startReader(AFUNIXSocketChannel accepted) {
+    String peer = "proxy#" + linkSeq.incrementAndGet() + " (" + describe(accepted) + ")";
+    HandoffChannel link = HandoffChannel.accepted(accepted, peer);
+    if (links.size() >= config.maxLinks()) {
+      log.warn("refusing link from {}: already {} links", peer, links.size());
+      closeQuietly(link);
+      return;
+    }
+    links.add(link);
+    log.info("link from {} up", peer);
+    Thread reader = new Thread(new LinkReader(link, engine, adopted, refused,
+        () -> links.remove(link)), "link-" + linkSeq.get());
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  private static String describe(AFUNIXSocketChannel channel) {
+    try {
+      AFUNIXSocketCredentials creds = channel.getPeerCredentials();
+      return "pid " + creds.getPid() + ", uid " + creds.getUid();
+    } catch (IOException | RuntimeException e) {
+      return "credentials unavailable";
+    }
+  }
+
+  private static void closeQuietly(HandoffChannel link) {
+    try {
+      link.close();
+    } catch (IOException e) {
+      // gone either way
+    }
+  }
+
+  private static void sleepQuietly(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

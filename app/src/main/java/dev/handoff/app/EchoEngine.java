@@ -1,0 +1,89 @@
+package dev.handoff.app;
+
+import dev.handoff.common.HandoffException;
+import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.ReceivedHandoff;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Serves adopted connections on Netty's epoll transport: one epoll set per I/O thread, so each
+ * readiness event costs O(1) however many connections are open. (A channel cast by junixsocket
+ * cannot join a JDK selector, and junixsocket's own selector polls every registered descriptor on
+ * each wake-up.)
+ */
+final class EchoEngine implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(EchoEngine.class);
+
+  private final EventLoopGroup group;
+  private final ChannelGroup live;
+  private final WriteBufferWaterMark waterMark;
+
+  EchoEngine(int ioThreads, int highWaterMark) {
+    Epoll.ensureAvailability();
+    this.group = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("echo", true),
+        EpollIoHandler.newFactory());
+    this.live = new DefaultChannelGroup("live", GlobalEventExecutor.INSTANCE);
+    this.waterMark = new WriteBufferWaterMark(highWaterMark / 2, highWaterMark);
+  }
+
+  /**
+   * Takes over the handoff's descriptor and starts echoing on it.
+   *
+   * @throws HandoffException if the descriptor is not a connected TCP socket; the handoff (and
+   *     with it the descriptor) is then still the caller's to close
+   */
+  void adopt(ReceivedHandoff handoff) throws IOException {
+    DescriptorCheck.requireConnectedTcp(handoff);
+    // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
+    JdkNioInternals.setBlocking(handoff.descriptor(), false);
+    EpollSocketChannel channel = new EpollSocketChannel(handoff.release());
+    channel.config()
+        .setAllowHalfClosure(true)
+        .setTcpNoDelay(true)
+        .setWriteBufferWaterMark(waterMark);
+    channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId()));
+    live.add(channel);
+    group.register(channel).addListener(f -> {
+      if (!f.isSuccess()) {
+        log.warn("{}: cannot register with the event loop: {}", handoff, f.cause().getMessage());
+        channel.unsafe().closeForcibly();
+      }
+    });
+  }
+
+  /** Connections being served right now. */
+  int liveConnections() {
+    return live.size();
+  }
+
+  /** Waits until every connection closed by itself or the timeout passed; returns the live count. */
+  int awaitIdle(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (live.size() > 0 && System.nanoTime() - deadline < 0) {
+      TimeUnit.MILLISECONDS.sleep(20);
+    }
+    return live.size();
+  }
+
+  /** Closes every connection still open and stops the I/O threads. */
+  @Override
+  public void close() {
+    live.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+  }
+}

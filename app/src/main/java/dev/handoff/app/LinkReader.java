@@ -1,0 +1,93 @@
+package dev.handoff.app;
+
+import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffException;
+import dev.handoff.common.ReceivedHandoff;
+import java.io.IOException;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads handoffs from one proxy link and gives each to the echo engine. Runs on its own thread
+ * until the link closes; closing the link never closes a connection received on it.
+ */
+final class LinkReader implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(LinkReader.class);
+
+  private final HandoffChannel link;
+  private final EchoEngine engine;
+  private final LongAdder adopted;
+  private final LongAdder refused;
+  private final Runnable onClose;
+
+  LinkReader(HandoffChannel link, EchoEngine engine, LongAdder adopted, LongAdder refused,
+      Runnable onClose) {
+    this.link = link;
+    this.engine = engine;
+    this.adopted = adopted;
+    this.refused = refused;
+    this.onClose = onClose;
+  }
+
+  @Override
+  public void run() {
+    try {
+      while (readOne()) {
+        // next message
+      }
+    } catch (IOException e) {
+      log.warn("link from {} failed: {}", link.peer(), e.getMessage());
+    } finally {
+      closeLink();
+    }
+  }
+
+  /** Returns whether the link can carry on. */
+  private boolean readOne() throws IOException {
+    ReceivedHandoff handoff;
+    try {
+      handoff = link.receive();
+    } catch (HandoffException e) {
+      return refuse(e);
+    }
+    if (handoff == null) {
+      log.info("link from {} closed by the proxy", link.peer());
+      return false;
+    }
+    try {
+      engine.adopt(handoff);
+    } catch (HandoffException e) {
+      return refuse(e);
+    } catch (IOException e) {
+      refused.increment();
+      log.warn("{}: cannot serve: {}", handoff, e.getMessage());
+      return true;
+    } finally {
+      handoff.close();
+    }
+    adopted.increment();
+    log.debug("{}: adopted", handoff);
+    return true;
+  }
+
+  private boolean refuse(HandoffException e) {
+    refused.increment();
+    if (e.reason().resynchronisable()) {
+      log.warn("refused a handoff from {} ({}): {}", link.peer(), e.reason(), e.getMessage());
+      return true;
+    }
+    log.warn("refused a handoff from {} ({}): {}; closing the link, it cannot be resynchronised",
+        link.peer(), e.reason(), e.getMessage());
+    return false;
+  }
+
+  private void closeLink() {
+    try {
+      link.close();
+    } catch (IOException e) {
+      // gone either way
+    }
+    onClose.run();
+  }
+}

@@ -1,0 +1,194 @@
+package dev.handoff.common;
+
+import dev.handoff.common.HandoffException.Reason;
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/**
+ * One end of a link between a proxy and an app: sends and receives "one descriptor plus its
+ * header" over a connected unix stream socket, in blocking mode.
+ *
+ * <p>Each message is one write of the encoded header with the descriptor attached as SCM_RIGHTS
+ * ancillary data. The header is never empty: the kernel delivers ancillary data only together with
+ * at least one data byte.
+ *
+ * <p>Descriptors: {@link #send} never closes the descriptor it is given; the caller may close its
+ * copy as soon as it returns. {@link #receive} returns a {@link ReceivedHandoff} that owns a
+ * duplicate of the received descriptor, detached from this channel; every other descriptor that
+ * arrives (extra ones, ones on a rejected message) is closed before {@code receive} returns or
+ * throws. Closing this channel therefore never closes a connection handed over on it.
+ *
+ * <p>Not thread-safe: one thread sends and one thread receives.
+ */
+public final class HandoffChannel implements Closeable {
+  /**
+   * Room for the control data of one message. junixsocket rounds it up to 256 bytes, space for
+   * dozens of descriptors; a message needs one, and the kernel discards (and closes) whatever does
+   * not fit.
+   */
+  private static final int ANCILLARY_BUFFER = 256;
+
+  private final AFUNIXSocketChannel channel;
+  private final String peer;
+  private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.V1_LENGTH);
+  private final ByteBuffer prefix = ByteBuffer.allocateDirect(HeaderCodec.PREFIX_LENGTH);
+  private final ByteBuffer body = ByteBuffer.allocateDirect(HeaderCodec.MAX_LENGTH);
+  private final List<FileDescriptor> arrived = new ArrayList<>(2);
+
+  private HandoffChannel(AFUNIXSocketChannel channel, String peer) {
+    this.channel = channel;
+    this.peer = peer;
+  }
+
+  /** Connects to an app's socket. */
+  public static HandoffChannel connect(Path socket) throws IOException {
+    AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
+    try {
+      channel.connect(AFUNIXSocketAddress.of(socket));
+      return new HandoffChannel(channel, socket.toString());
+    } catch (IOException e) {
+      channel.close();
+      throw new IOException("connect to " + socket + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Wraps an accepted link, which this object then owns.
+   *
+   * @param peer how to name the other end in messages
+   */
+  public static HandoffChannel accepted(AFUNIXSocketChannel channel, String peer) {
+    channel.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER);
+    return new HandoffChannel(channel, peer);
+  }
+
+  /**
+   * Sends one handoff. Returns once the whole message is in the socket buffer: from then on the
+   * kernel holds a reference to the connection and the caller may close its descriptor.
+   */
+  public void send(HandoffHeader header, FileDescriptor fd) throws IOException {
+    out.clear();
+    HeaderCodec.encode(header, out);
+    out.flip();
+    try {
+      channel.setOutboundFileDescriptors(fd);
+      channel.write(out);
+      // The descriptor left with the first bytes; never attach it twice.
+      channel.setOutboundFileDescriptors();
+      while (out.hasRemaining()) {
+        channel.write(out);
+      }
+    } catch (IOException e) {
+      channel.setOutboundFileDescriptors();
+      throw new IOException("send fd " + Descriptors.number(fd) + " (" + header + ") to " + peer
+          + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Receives the next handoff.
+   *
+   * @return the handoff, or {@code null} if the peer closed the link between messages
+   * @throws HandoffException if the message was refused; every descriptor it carried is closed,
+   *     and {@link HandoffException.Reason#resynchronisable()} says whether the next message can
+   *     still be read
+   * @throws IOException if the link failed
+   */
+  public ReceivedHandoff receive() throws IOException {
+    try {
+      prefix.clear();
+      if (!readFully(prefix, true)) {
+        return null;
+      }
+      prefix.flip();
+      int length = HeaderCodec.decodePrefix(prefix);
+      body.clear().limit(length - HeaderCodec.PREFIX_LENGTH);
+      readFully(body, false);
+      body.flip();
+      HandoffHeader header = HeaderCodec.decodeBody(body);
+      return takeOver(header, exactlyOneDescriptor(header));
+    } finally {
+      // Only the duplicate inside a returned handoff survives.
+      for (FileDescriptor fd : arrived) {
+        Descriptors.close(fd);
+      }
+      arrived.clear();
+    }
+  }
+
+  /** Credentials of the process at the other end, as the kernel recorded them at connect. */
+  public AFUNIXSocketCredentials peerCredentials() throws IOException {
+    return channel.getPeerCredentials();
+  }
+
+  /** How messages name the other end. */
+  public String peer() {
+    return peer;
+  }
+
+  @Override
+  public void close() throws IOException {
+    channel.close();
+  }
+
+  private boolean readFully(ByteBuffer dst, boolean eofAllowedAtStart) throws IOException {
+    while (dst.hasRemaining()) {
+      int n = channel.read(dst);
+      collectDescriptors();
+      if (n < 0) {
+        if (eofAllowedAtStart && dst.position() == 0) {
+          return false;
+        }
+        throw new HandoffException(Reason.TRUNCATED, "link from " + peer + " closed after "
+            + dst.position() + " of " + dst.limit() + " bytes of a message");
+      }
+    }
+    return true;
+  }
+
+  private void collectDescriptors() throws IOException {
+    FileDescriptor[] fds = channel.getReceivedFileDescriptors();
+    if (fds != null) {
+      for (FileDescriptor fd : fds) {
+        arrived.add(fd);
+      }
+    }
+  }
+
+  private FileDescriptor exactlyOneDescriptor(HandoffHeader header) throws HandoffException {
+    if (arrived.isEmpty()) {
+      throw new HandoffException(Reason.NO_DESCRIPTOR, header + " arrived without a descriptor");
+    }
+    if (arrived.size() > 1) {
+      throw new HandoffException(Reason.EXTRA_DESCRIPTORS,
+          header + " arrived with " + arrived.size() + " descriptors (expected 1)");
+    }
+    return arrived.get(0);
+  }
+
+  /**
+   * junixsocket closes, when this channel closes, every descriptor it received that is still open.
+   * A duplicate is not tracked by it, so it outlives the link; the original is closed by
+   * {@link #receive}.
+   */
+  private static ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received)
+      throws HandoffException {
+    try {
+      FileDescriptorCast duplicate = FileDescriptorCast.duplicating(received);
+      return new ReceivedHandoff(header, duplicate.getFileDescriptor(),
+          duplicate.as(Integer.class));
+    } catch (IOException e) {
+      throw new HandoffException(Reason.NO_RESOURCES,
+          "take over fd " + Descriptors.number(received) + " of " + header + ": " + e.getMessage());
+    }
+  }
+}

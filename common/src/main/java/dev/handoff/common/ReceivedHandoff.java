@@ -1,0 +1,64 @@
+package dev.handoff.common;
+
+import java.io.FileDescriptor;
+
+/**
+ * A received connection: its header and a descriptor that this object owns.
+ *
+ * <p>Ownership: until {@link #release()} is called, {@link #close()} closes the descriptor. After
+ * {@code release()} the caller owns it and {@code close()} does nothing. The descriptor is detached
+ * from the link it arrived on, so closing or losing that link never closes it.
+ */
+public final class ReceivedHandoff implements AutoCloseable {
+  private final HandoffHeader header;
+  private final FileDescriptor descriptor;
+  private final int number;
+  private boolean released;
+
+  ReceivedHandoff(HandoffHeader header, FileDescriptor descriptor, int number) {
+    this.header = header;
+    this.descriptor = descriptor;
+    this.number = number;
+  }
+
+  public HandoffHeader header() {
+    return header;
+  }
+
+  /** The descriptor, still owned by this object. */
+  public FileDescriptor descriptor() {
+    return descriptor;
+  }
+
+  /** The descriptor's number in this process. */
+  public int number() {
+    return number;
+  }
+
+  /**
+   * Hands the descriptor to the caller, who must close it exactly once.
+   *
+   * @return the descriptor's number
+   * @throws IllegalStateException on a second call, or after {@link #close()}
+   */
+  public int release() {
+    if (released || !descriptor.valid()) {
+      throw new IllegalStateException("descriptor of " + header + " already released or closed");
+    }
+    released = true;
+    return number;
+  }
+
+  /** Closes the descriptor unless it was released; safe to call more than once. */
+  @Override
+  public void close() {
+    if (!released) {
+      Descriptors.close(descriptor);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return header + " fd " + number;
+  }
+}

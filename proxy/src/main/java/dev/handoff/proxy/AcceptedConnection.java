@@ -1,0 +1,53 @@
+package dev.handoff.proxy;
+
+import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.JdkNioInternals;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+
+/**
+ * A client connection the proxy accepted and has not yet handed off. It owns the proxy's copy of
+ * the socket: {@link #close()} releases it, once, whether the handoff succeeded or not.
+ */
+final class AcceptedConnection {
+  private final HandoffHeader header;
+  private final SocketChannel channel;
+  private final long acceptedNanos;
+
+  AcceptedConnection(HandoffHeader header, SocketChannel channel, long acceptedNanos) {
+    this.header = header;
+    this.channel = channel;
+    this.acceptedNanos = acceptedNanos;
+  }
+
+  HandoffHeader header() {
+    return header;
+  }
+
+  /** The socket's descriptor, still owned by this object. */
+  FileDescriptor descriptor() {
+    return JdkNioInternals.descriptorOf(channel);
+  }
+
+  long acceptedNanos() {
+    return acceptedNanos;
+  }
+
+  /**
+   * Closes the proxy's copy with close(2). The JDK does not shut the socket down on close, so a
+   * copy already sent to an app stays connected.
+   */
+  void close() {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      // close(2) failing leaves nothing to release
+    }
+  }
+
+  @Override
+  public String toString() {
+    return header.toString();
+  }
+}

@@ -1,0 +1,152 @@
+package dev.handoff.proxy;
+
+import dev.handoff.common.DurationConverter;
+import dev.handoff.common.ExitCodes;
+import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.LoggingOptions;
+import dev.handoff.common.ManifestVersionProvider;
+import dev.handoff.common.ShutdownSignal;
+import dev.handoff.common.SocketPaths;
+import dev.handoff.common.UsageErrorHandler;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code proxy PORT SOCKET}: owns the public port and hands every connection to the app. */
+@Command(name = "proxy", mixinStandardHelpOptions = true,
+    versionProvider = ManifestVersionProvider.class,
+    description = {
+      "Accepts TCP connections on PORT and hands each one, as a file descriptor, to the app"
+          + " listening on the unix socket SOCKET. The proxy then closes its copy: it is not in"
+          + " the data path.",
+      "Starts in any order with the app; connections accepted while no app is linked wait in a"
+          + " bounded queue."
+    },
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:stopped by SIGTERM or SIGINT after an orderly shutdown",
+      "1:failure at run time, such as the port being taken (see the log)",
+      "2:usage error (bad option or argument; nothing started)",
+    })
+public final class ProxyCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(ProxyCommand.class);
+
+  @Spec CommandSpec spec;
+
+  @Mixin LoggingOptions logging;
+
+  @Parameters(index = "0", paramLabel = "PORT", description = "TCP port to accept on (1-65535).")
+  int port;
+
+  @Parameters(index = "1", paramLabel = "SOCKET",
+      description = "Path of the app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes.")
+  Path socket;
+
+  @Option(names = "--bind", paramLabel = "ADDR",
+      description = "Address to accept on, IPv4 or IPv6. Default: ${DEFAULT-VALUE}.")
+  InetAddress bind = anyAddress();
+
+  @Option(names = "--backlog", paramLabel = "N",
+      description = "Kernel accept backlog. Default: ${DEFAULT-VALUE}.")
+  int backlog = 1024;
+
+  @Option(names = "--queue-size", paramLabel = "N",
+      description = "Accepted connections that may wait for an app; more are closed."
+          + " Default: ${DEFAULT-VALUE}.")
+  int queueSize = 4096;
+
+  @Option(names = "--queue-wait", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "10s",
+      description = "How long an accepted connection may wait for an app before it is closed."
+          + " Default: ${DEFAULT-VALUE}.")
+  Duration queueWait;
+
+  @Option(names = "--retry-min", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "50ms",
+      description = "First delay before linking to the app again. Default: ${DEFAULT-VALUE}.")
+  Duration retryMin;
+
+  @Option(names = "--retry-max", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "2s",
+      description = "Longest delay between attempts to link to the app (the delay doubles up to"
+          + " it). Default: ${DEFAULT-VALUE}.")
+  Duration retryMax;
+
+  @Option(names = "--hold-copy", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "0",
+      description = "Keep the proxy's copy of each handed-off socket open this long, to show with"
+          + " lsof that both processes hold the same socket. For demonstrations only."
+          + " Default: ${DEFAULT-VALUE}.")
+  Duration holdCopy;
+
+  @Option(names = "--shutdown-grace", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "2s",
+      description = "On SIGTERM or SIGINT, how long to keep handing off connections already"
+          + " accepted before closing them. Default: ${DEFAULT-VALUE}.")
+  Duration shutdownGrace;
+
+  public static void main(String[] args) {
+    System.exit(UsageErrorHandler.commandLine(new ProxyCommand()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    ProxyConfig config = validate();
+    logging.apply();
+    JdkNioInternals.requireAvailable();
+    ShutdownSignal signal = ShutdownSignal.install();
+    ProxyServer server = new ProxyServer(config);
+    try {
+      server.start();
+    } catch (java.io.IOException e) {
+      log.error("cannot start: {}", e.getMessage());
+      return ExitCodes.FAILURE;
+    }
+    signal.await();
+    server.stop();
+    return ExitCodes.OK;
+  }
+
+  private ProxyConfig validate() {
+    if (port < 1 || port > 65535) {
+      throw usage("port " + port + " is out of range 1-65535");
+    }
+    String problem = SocketPaths.problem(socket, false);
+    if (problem != null) {
+      throw usage(problem);
+    }
+    if (backlog < 1) {
+      throw usage("--backlog must be at least 1");
+    }
+    if (queueSize < 1) {
+      throw usage("--queue-size must be at least 1");
+    }
+    if (retryMin.isZero()) {
+      throw usage("--retry-min must be more than 0");
+    }
+    return new ProxyConfig(bind, port, backlog, socket.toAbsolutePath(), queueSize, queueWait,
+        retryMin, retryMax, holdCopy, shutdownGrace);
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+
+  private static InetAddress anyAddress() {
+    try {
+      return InetAddress.getByName("0.0.0.0");
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

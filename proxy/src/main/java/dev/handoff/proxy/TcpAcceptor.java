@@ -1,0 +1,110 @@
+package dev.handoff.proxy;
+
+import dev.handoff.common.HandoffHeader;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.BlockingQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Accepts TCP connections and queues them for handoff. Runs on its own thread until the server
+ * channel is closed.
+ *
+ * <p>When accept fails for lack of descriptors (EMFILE, ENFILE) it backs off instead of spinning:
+ * the pending connections wait in the kernel's backlog until descriptors free up.
+ */
+final class TcpAcceptor implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(TcpAcceptor.class);
+  private static final long MAX_BACKOFF_MS = 1000;
+
+  private final ServerSocketChannel server;
+  private final BlockingQueue<AcceptedConnection> queue;
+  private final ProxyStats stats;
+  private long nextId = 1;
+
+  TcpAcceptor(ServerSocketChannel server, BlockingQueue<AcceptedConnection> queue,
+      ProxyStats stats) {
+    this.server = server;
+    this.queue = queue;
+    this.stats = stats;
+  }
+
+  @Override
+  public void run() {
+    long backoffMs = 0;
+    while (server.isOpen()) {
+      SocketChannel channel;
+      try {
+        channel = server.accept();
+      } catch (ClosedChannelException e) {
+        break; // shutdown closed the server channel
+      } catch (IOException e) {
+        backoffMs = backoffMs == 0 ? 10 : Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+        if (backoffMs < MAX_BACKOFF_MS) {
+          log.warn("accept on {}: {}; retrying in {} ms", localAddress(), e.getMessage(), backoffMs);
+        }
+        sleep(backoffMs);
+        continue;
+      }
+      backoffMs = 0;
+      enqueue(channel);
+    }
+    log.debug("acceptor stopped");
+  }
+
+  private void enqueue(SocketChannel channel) {
+    AcceptedConnection conn;
+    try {
+      HandoffHeader header = new HandoffHeader(nextId++, nowMicros(),
+          (InetSocketAddress) channel.getRemoteAddress(),
+          (InetSocketAddress) channel.getLocalAddress());
+      conn = new AcceptedConnection(header, channel, System.nanoTime());
+    } catch (IOException e) {
+      // The client reset before we looked at it; nothing to hand off.
+      log.debug("accepted connection gone before handoff: {}", e.getMessage());
+      closeQuietly(channel);
+      return;
+    }
+    stats.accepted.increment();
+    if (queue.offer(conn)) {
+      log.debug("{}: accepted, queued", conn);
+    } else {
+      stats.droppedQueueFull.increment();
+      log.warn("{}: closed, the handoff queue is full ({} waiting)", conn, queue.size());
+      conn.close();
+    }
+  }
+
+  private String localAddress() {
+    try {
+      return String.valueOf(server.getLocalAddress());
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+
+  private static long nowMicros() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
+  }
+
+  private static void closeQuietly(SocketChannel channel) {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      // nothing to release
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Shared by scripts/proxy and scripts/app: finds the role's jar and runs it with the JVM flags
+# the project needs. Not meant to be run directly.
+#   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
+#   JAVA_OPTS      extra JVM options, e.g. -Xmx256m
+set -euo pipefail
+role=$1; shift
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+jar=""
+for candidate in "$here/../lib/handoff-$role.jar" "$here/../$role/target/handoff-$role.jar"; do
+  if [[ -f $candidate ]]; then jar=$candidate; break; fi
+done
+if [[ -z $jar ]]; then
+  echo "$role: handoff-$role.jar not found; build it first: mvn -DskipTests package" >&2
+  exit 1
+fi
+java=${HANDOFF_JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}
+java=${java:-java}
+# sun.nio.ch: the descriptor of a JDK socket channel (see JdkNioInternals). Native access: junixsocket
+# and Netty's epoll transport load JNI libraries, which Java 22+ warns about unless allowed.
+flags=(--add-exports=java.base/sun.nio.ch=ALL-UNNAMED --enable-native-access=ALL-UNNAMED)
+major=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+if [[ ${major:-17} -ge 23 ]]; then
+  # Netty still allocates through sun.misc.Unsafe, which Java 24+ warns about unless allowed.
+  flags+=(--sun-misc-unsafe-memory-access=allow)
+fi
+# exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
+# shellcheck disable=SC2086
+exec "$java" "${flags[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"
