@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.nio.channels.SelectableChannel;
 import java.nio.channels.SocketChannel;
 
 /**
@@ -53,10 +54,10 @@ public final class JdkNioInternals {
   }
 
   /**
-   * The descriptor of a JDK socket channel. It still belongs to the channel: closing the channel
+   * The descriptor of a JDK socket or pipe channel. It still belongs to the channel: closing the channel
    * closes it.
    */
-  public static FileDescriptor descriptorOf(SocketChannel channel) {
+  public static FileDescriptor descriptorOf(SelectableChannel channel) {
     requireAvailable();
     try {
       return (FileDescriptor) GET_FD.invoke(channel);
