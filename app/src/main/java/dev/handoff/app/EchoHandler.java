@@ -25,8 +25,13 @@ final class EchoHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     ctx.write(msg, ctx.voidPromise());
     if (!ctx.channel().isWritable()) {
-      ctx.flush();
+      // Pause before flushing: the flush may drain everything and report writability right away,
+      // and pausing after that would never be undone.
       ctx.channel().config().setAutoRead(false);
+      ctx.flush();
+      if (ctx.channel().isWritable()) {
+        ctx.channel().config().setAutoRead(true);
+      }
     }
   }
 

@@ -1,0 +1,155 @@
+package dev.handoff.it;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A {@code proxy} or {@code app} started through its launcher in scripts/, as a user would, with
+ * its log in a file. Closing it kills whatever is still running.
+ */
+final class Daemon implements AutoCloseable {
+  static final Path ROOT = Path.of(System.getProperty("handoff.root", "..")).toAbsolutePath()
+      .normalize();
+
+  private final String role;
+  private final Process process;
+  private final Path log;
+
+  private Daemon(String role, Process process, Path log) {
+    this.role = role;
+    this.process = process;
+    this.log = log;
+  }
+
+  /** Starts {@code scripts/ROLE args...}; output goes to {@code logDir/ROLE-N.log}. */
+  static Daemon start(Path logDir, String role, String... args) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(ROOT.resolve("scripts").resolve(role).toString());
+    command.addAll(List.of(args));
+    Files.createDirectories(logDir);
+    Path log = Files.createTempFile(logDir, role + "-", ".log");
+    Process process = new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .start();
+    return new Daemon(role, process, log);
+  }
+
+  /** Starts an app and waits until it listens. */
+  static Daemon app(Path logDir, Path socket, String... options) throws IOException {
+    Daemon app = start(logDir, "app", concat(options, socket.toString()));
+    app.awaitLog("for proxy links", Duration.ofSeconds(20));
+    return app;
+  }
+
+  /** Starts a proxy and waits until it listens. */
+  static Daemon proxy(Path logDir, int port, Path socket, String... options) throws IOException {
+    Daemon proxy = start(logDir, "proxy",
+        concat(options, Integer.toString(port), socket.toString()));
+    proxy.awaitLog("listening on", Duration.ofSeconds(20));
+    return proxy;
+  }
+
+  private static String[] concat(String[] options, String... positional) {
+    String[] all = new String[options.length + positional.length];
+    System.arraycopy(options, 0, all, 0, options.length);
+    System.arraycopy(positional, 0, all, options.length, positional.length);
+    return all;
+  }
+
+  String log() {
+    try {
+      return Files.readString(log, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(log unreadable: " + e + ")";
+    }
+  }
+
+  /** Waits until the log contains {@code text}; fails with the log if it does not in time. */
+  void awaitLog(String text, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (log().contains(text)) {
+        return;
+      }
+      if (!process.isAlive()) {
+        throw new AssertionError(role + " exited with " + process.exitValue()
+            + " before logging '" + text + "':\n" + log());
+      }
+      sleep(20);
+    }
+    throw new AssertionError(role + " did not log '" + text + "' within " + timeout + ":\n"
+        + log());
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** Open descriptors of the process, from /proc. */
+  int openFds() {
+    String[] fds = new File("/proc/" + pid() + "/fd").list();
+    if (fds == null) {
+      throw new AssertionError(role + " is not running");
+    }
+    return fds.length;
+  }
+
+  /** Waits until the descriptor count is back to {@code baseline}; returns the last count seen. */
+  int awaitFds(int baseline, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    int count = openFds();
+    while (count != baseline && System.nanoTime() < deadline) {
+      sleep(50);
+      count = openFds();
+    }
+    return count;
+  }
+
+  /** SIGTERM. */
+  void terminate() {
+    process.destroy();
+  }
+
+  /** SIGKILL, and wait for the process to be gone. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(10, TimeUnit.SECONDS);
+  }
+
+  /** Waits for the exit; fails with the log if it takes longer than {@code timeout}. */
+  int awaitExit(Duration timeout) throws InterruptedException {
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new AssertionError(role + " still running after " + timeout + ":\n" + log());
+    }
+    return process.exitValue();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      kill();
+    }
+  }
+
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted", e);
+    }
+  }
+}

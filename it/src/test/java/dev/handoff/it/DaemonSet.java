@@ -1,0 +1,42 @@
+package dev.handoff.it;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.TestInfo;
+
+/** The daemons one test started, all killed at the end of the test whatever happened. */
+final class DaemonSet implements AutoCloseable {
+  final Path logs;
+  private final List<Daemon> started = new ArrayList<>();
+
+  DaemonSet(TestInfo test) {
+    this.logs = Path.of("target", "it-logs", test.getTestClass().orElseThrow().getSimpleName(),
+        test.getTestMethod().orElseThrow().getName());
+  }
+
+  Daemon app(Path socket, String... options) throws IOException {
+    return track(Daemon.app(logs, socket, options));
+  }
+
+  Daemon proxy(int port, Path socket, String... options) throws IOException {
+    return track(Daemon.proxy(logs, port, socket, options));
+  }
+
+  Daemon start(String role, String... args) throws IOException {
+    return track(Daemon.start(logs, role, args));
+  }
+
+  private Daemon track(Daemon d) {
+    started.add(d);
+    return d;
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    for (Daemon d : started) {
+      d.close();
+    }
+  }
+}
