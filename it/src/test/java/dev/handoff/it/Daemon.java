@@ -107,6 +107,18 @@ final class Daemon implements AutoCloseable {
     return fds.length;
   }
 
+  /** The descriptor count once it has stopped changing (the same for half a second). */
+  int settledFds() {
+    int last = openFds();
+    for (int same = 0, rounds = 0; same < 5 && rounds < 200; rounds++) {
+      sleep(100);
+      int now = openFds();
+      same = now == last ? same + 1 : 0;
+      last = now;
+    }
+    return last;
+  }
+
   /** Waits until the descriptor count is back to {@code baseline}; returns the last count seen. */
   int awaitFds(int baseline, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();

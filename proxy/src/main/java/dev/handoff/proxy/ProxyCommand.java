@@ -52,9 +52,9 @@ public final class ProxyCommand implements Callable<Integer> {
       description = "Path of the app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes.")
   Path socket;
 
-  @Option(names = "--bind", paramLabel = "ADDR",
-      description = "Address to accept on, IPv4 or IPv6. Default: ${DEFAULT-VALUE}.")
-  InetAddress bind = anyAddress();
+  @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "0.0.0.0",
+      description = "Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}.")
+  InetAddress bind;
 
   @Option(names = "--backlog", paramLabel = "N",
       description = "Kernel accept backlog. Default: ${DEFAULT-VALUE}.")
@@ -140,13 +140,5 @@ public final class ProxyCommand implements Callable<Integer> {
 
   private ParameterException usage(String message) {
     return new ParameterException(spec.commandLine(), message);
-  }
-
-  private static InetAddress anyAddress() {
-    try {
-      return InetAddress.getByName("0.0.0.0");
-    } catch (java.net.UnknownHostException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -1,0 +1,86 @@
+package dev.handoff.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.handoff.common.UsageErrorHandler;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The command line as a user meets it: help, version, and one-line usage errors with status 2. */
+class ProxyCommandTest {
+  @TempDir Path dir;
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    CommandLine cmd = UsageErrorHandler.commandLine(new ProxyCommand());
+    cmd.setOut(new PrintWriter(out));
+    cmd.setErr(new PrintWriter(err));
+    return cmd.execute(args);
+  }
+
+  @Test
+  void helpShowsEveryOptionWithItsDefaultAndTheExitCodes() {
+    assertEquals(0, run("--help"));
+    String help = out.toString();
+    for (String option : new String[] {"--bind", "--backlog", "--queue-size", "--queue-wait",
+        "--retry-min", "--retry-max", "--hold-copy", "--shutdown-grace", "--log-level"}) {
+      assertTrue(help.contains(option), option + " is documented:\n" + help);
+    }
+    assertTrue(help.contains("Default: 10s"), "durations show as typed:\n" + help);
+    assertTrue(help.contains("Default: 0.0.0.0"), help);
+    assertTrue(help.contains("Exit codes:") && help.contains("2   usage error"), help);
+  }
+
+  @Test
+  void versionNamesTheCommand() {
+    assertEquals(0, run("--version"));
+    assertTrue(out.toString().startsWith("proxy "), out.toString());
+  }
+
+  private void assertUsageError(String expected, String... args) {
+    err.getBuffer().setLength(0);
+    assertEquals(2, run(args), err.toString());
+    String message = err.toString().strip();
+    assertEquals(1, message.lines().count(), "a usage error is one line: " + message);
+    assertTrue(message.startsWith("proxy: ") && message.contains(expected), message);
+  }
+
+  @Test
+  void portOutOfRangeIsAUsageError() {
+    String socket = dir.resolve("p.sock").toString();
+    assertUsageError("port 0 is out of range", "0", socket);
+    assertUsageError("port 65536 is out of range", "65536", socket);
+  }
+
+  @Test
+  void notANumberIsAUsageError() {
+    assertUsageError("PORT", "http", dir.resolve("p.sock").toString());
+  }
+
+  @Test
+  void socketPathOver107BytesIsAUsageError() {
+    assertUsageError("the limit is 107", "1987", dir.resolve("s".repeat(120)).toString());
+  }
+
+  @Test
+  void missingSocketDirectoryIsAUsageError() {
+    assertUsageError("does not exist", "1987", dir.resolve("nowhere/p.sock").toString());
+  }
+
+  @Test
+  void badDurationIsAUsageError() {
+    assertUsageError("not a duration", "--queue-wait", "soon", "1987",
+        dir.resolve("p.sock").toString());
+  }
+
+  @Test
+  void missingArgumentsAreAUsageError() {
+    assertUsageError("Missing required parameter");
+  }
+}
