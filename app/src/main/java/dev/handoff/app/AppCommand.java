@@ -77,6 +77,12 @@ public final class AppCommand implements Callable<Integer> {
           + " closed. Default: ${DEFAULT-VALUE}.")
   Duration drainTimeout;
 
+  @Option(names = "--direct-port", paramLabel = "PORT",
+      description = "Also accept TCP connections on this port of 0.0.0.0 and serve them with the"
+          + " same engine, no proxy involved: the baseline for benchmarks. 0 turns it off."
+          + " Default: ${DEFAULT-VALUE}.")
+  int directPort;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new AppCommand()).execute(args));
   }
@@ -110,8 +116,11 @@ public final class AppCommand implements Callable<Integer> {
     if (maxLinks < 1 || ioThreads < 1 || maxUnsent < 1024) {
       throw usage("--max-links and --io-threads must be at least 1, --max-unsent at least 1024");
     }
+    if (directPort < 0 || directPort > 65535) {
+      throw usage("--direct-port " + directPort + " is out of range 0-65535");
+    }
     return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
-        maxUnsent, drainTimeout);
+        maxUnsent, drainTimeout, directPort);
   }
 
   private Set<PosixFilePermission> parseMode(String octal) {

@@ -12,4 +12,5 @@ record AppConfig(
     int maxLinks,
     int ioThreads,
     int highWaterMark,
-    Duration drainTimeout) {}
+    Duration drainTimeout,
+    int directPort) {}

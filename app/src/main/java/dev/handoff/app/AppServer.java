@@ -25,6 +25,7 @@ final class AppServer {
   private final AtomicInteger linkSeq = new AtomicInteger();
   private final LongAdder adopted = new LongAdder();
   private final LongAdder refused = new LongAdder();
+  private final LatencyHistogram latency = new LatencyHistogram();
   private UnixListener listener;
   private Thread acceptor;
   private volatile boolean stopping;
@@ -49,6 +50,15 @@ final class AppServer {
       throw e;
     }
     log.info("listening on {} for proxy links", config.socket());
+    if (config.directPort() > 0) {
+      try {
+        engine.listenDirect(config.directPort());
+      } catch (IOException e) {
+        listener.close();
+        engine.close();
+        throw e;
+      }
+    }
     acceptor = new Thread(this::acceptLinks, "link-acceptor");
     acceptor.setDaemon(true);
     acceptor.start();
@@ -68,6 +78,7 @@ final class AppServer {
       log.warn("closing {}: {}", config.socket(), e.getMessage());
     }
     acceptor.join();
+    engine.stopAccepting();
     for (HandoffChannel link : links) {
       closeQuietly(link);
     }
@@ -76,7 +87,8 @@ final class AppServer {
       log.info("drain timeout reached; closing {} connections", left);
     }
     engine.close();
-    log.info("stopped: adopted={} refused={}", adopted.sum(), refused.sum());
+    log.info("stopped: adopted={} refused={} direct={}; handoff latency, accept to adopted: {}",
+        adopted.sum(), refused.sum(), engine.directAccepted(), latency.summary());
   }
 
   private void acceptLinks() {
@@ -111,7 +123,7 @@ final class AppServer {
     }
     links.add(link);
     log.info("link from {} up", peer);
-    Thread reader = new Thread(new LinkReader(link, engine, adopted, refused,
+    Thread reader = new Thread(new LinkReader(link, engine, adopted, refused, latency,
         () -> links.remove(link)), "link-" + linkSeq.get());
     reader.setDaemon(true);
     reader.start();

@@ -3,7 +3,15 @@ package dev.handoff.app;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.ReceivedHandoff;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.LongAdder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
@@ -11,6 +19,7 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelMatchers;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -32,6 +41,7 @@ final class EchoEngine implements AutoCloseable {
   private final EventLoopGroup group;
   private final ChannelGroup live;
   private final WriteBufferWaterMark waterMark;
+  private final LongAdder directAccepted = new LongAdder();
 
   EchoEngine(int ioThreads, int highWaterMark) {
     Epoll.ensureAvailability();
@@ -66,18 +76,58 @@ final class EchoEngine implements AutoCloseable {
     });
   }
 
+  /**
+   * Also accepts TCP connections on {@code port} itself and serves them the same way: the
+   * "direct" baseline that benchmarks compare the handoff with.
+   */
+  void listenDirect(int port) throws IOException {
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(group)
+        .channel(EpollServerSocketChannel.class)
+        .option(ChannelOption.SO_BACKLOG, 1024)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            directAccepted.increment();
+            live.add(ch);
+            ch.pipeline().addLast(new EchoHandler(-directAccepted.sum()));
+          }
+        });
+    ChannelFuture bound = bootstrap.bind(new InetSocketAddress(port)).awaitUninterruptibly();
+    if (!bound.isSuccess()) {
+      throw new IOException("listen on TCP port " + port + ": " + bound.cause().getMessage(),
+          bound.cause());
+    }
+    live.add(bound.channel());
+    log.info("also accepting TCP directly on {}", bound.channel().localAddress());
+  }
+
+  /** Connections accepted by {@link #listenDirect}, not handed off. */
+  long directAccepted() {
+    return directAccepted.sum();
+  }
+
+  /** Stops accepting direct TCP connections; the connections themselves go on. */
+  void stopAccepting() {
+    live.close(ChannelMatchers.isServerChannel()).awaitUninterruptibly(5, TimeUnit.SECONDS);
+  }
+
   /** Connections being served right now. */
   int liveConnections() {
-    return live.size();
+    return (int) live.stream().filter(c -> !(c instanceof ServerChannel)).count();
   }
 
   /** Waits until every connection closed by itself or the timeout passed; returns the live count. */
   int awaitIdle(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    while (live.size() > 0 && System.nanoTime() - deadline < 0) {
+    while (liveConnections() > 0 && System.nanoTime() - deadline < 0) {
       TimeUnit.MILLISECONDS.sleep(20);
     }
-    return live.size();
+    return liveConnections();
   }
 
   /** Closes every connection still open and stops the I/O threads. */

@@ -19,14 +19,16 @@ final class LinkReader implements Runnable {
   private final EchoEngine engine;
   private final LongAdder adopted;
   private final LongAdder refused;
+  private final LatencyHistogram latency;
   private final Runnable onClose;
 
   LinkReader(HandoffChannel link, EchoEngine engine, LongAdder adopted, LongAdder refused,
-      Runnable onClose) {
+      LatencyHistogram latency, Runnable onClose) {
     this.link = link;
     this.engine = engine;
     this.adopted = adopted;
     this.refused = refused;
+    this.latency = latency;
     this.onClose = onClose;
   }
 
@@ -67,7 +69,9 @@ final class LinkReader implements Runnable {
       handoff.close();
     }
     adopted.increment();
-    log.debug("{}: adopted", handoff);
+    long micros = nowMicros() - handoff.header().acceptedAtMicros();
+    latency.record(micros);
+    log.debug("{}: adopted {} us after the accept", handoff, micros);
     return true;
   }
 
@@ -80,6 +84,11 @@ final class LinkReader implements Runnable {
     log.warn("refused a handoff from {} ({}): {}; closing the link, it cannot be resynchronised",
         link.peer(), e.reason(), e.getMessage());
     return false;
+  }
+
+  private static long nowMicros() {
+    java.time.Instant now = java.time.Instant.now();
+    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
   }
 
   private void closeLink() {
