@@ -7,12 +7,14 @@ import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
 import dev.handoff.common.ShutdownSignal;
 import dev.handoff.common.SocketPaths;
+import dev.handoff.common.Uids;
 import dev.handoff.common.UsageErrorHandler;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -55,7 +57,12 @@ public final class AppCommand implements Callable<Integer> {
   @Option(names = "--socket-mode", paramLabel = "MODE",
       description = "Permissions of the socket file, octal; a proxy needs write permission to"
           + " connect. Default: ${DEFAULT-VALUE}.")
-  String socketMode = "0660";
+  String socketMode = "0600";
+
+  @Option(names = "--allow-uid", paramLabel = "UID",
+      description = "Accept proxy links only from processes running as this uid (SO_PEERCRED);"
+          + " may be repeated. Default: the app's own uid and root.")
+  List<Integer> allowUids;
 
   @Option(names = "--max-links", paramLabel = "N",
       description = "Proxy links served at once; more are refused. Default: ${DEFAULT-VALUE}.")
@@ -120,7 +127,8 @@ public final class AppCommand implements Callable<Integer> {
       throw usage("--direct-port " + directPort + " is out of range 0-65535");
     }
     return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
-        maxUnsent, drainTimeout, directPort);
+        maxUnsent, drainTimeout, directPort,
+        allowUids == null ? Uids.selfAndRoot() : Set.copyOf(allowUids));
   }
 
   private Set<PosixFilePermission> parseMode(String octal) {

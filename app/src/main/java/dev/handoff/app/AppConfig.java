@@ -13,4 +13,5 @@ record AppConfig(
     int ioThreads,
     int highWaterMark,
     Duration drainTimeout,
-    int directPort) {}
+    int directPort,
+    Set<Integer> allowedUids) {}

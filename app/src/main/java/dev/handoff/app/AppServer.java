@@ -3,7 +3,8 @@ package dev.handoff.app;
 import dev.handoff.common.HandoffChannel;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
-import java.util.Set;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -21,7 +22,7 @@ final class AppServer {
 
   private final AppConfig config;
   private final EchoEngine engine;
-  private final Set<HandoffChannel> links = ConcurrentHashMap.newKeySet();
+  private final Map<HandoffChannel, Thread> links = new ConcurrentHashMap<>();
   private final AtomicInteger linkSeq = new AtomicInteger();
   private final LongAdder adopted = new LongAdder();
   private final LongAdder refused = new LongAdder();
@@ -79,7 +80,19 @@ final class AppServer {
     }
     acceptor.join();
     engine.stopAccepting();
-    for (HandoffChannel link : links) {
+    // Proxies' sends fail from now on, so they route elsewhere; what they already sent is still
+    // read, adopted and answered, then each reader sees the end of its link and closes it.
+    for (HandoffChannel link : links.keySet()) {
+      try {
+        link.shutdownInput();
+      } catch (IOException e) {
+        closeQuietly(link);
+      }
+    }
+    for (Thread reader : links.values()) {
+      reader.join(TimeUnit.SECONDS.toMillis(5));
+    }
+    for (HandoffChannel link : links.keySet()) {
       closeQuietly(link);
     }
     int left = engine.awaitIdle(config.drainTimeout());
@@ -114,27 +127,41 @@ final class AppServer {
   }
 
   private void startReader(AFUNIXSocketChannel accepted) {
-    String peer = "proxy#" + linkSeq.incrementAndGet() + " (" + describe(accepted) + ")";
-    HandoffChannel link = HandoffChannel.accepted(accepted, peer);
-    if (links.size() >= config.maxLinks()) {
-      log.warn("refusing link from {}: already {} links", peer, links.size());
-      closeQuietly(link);
+    int n = linkSeq.incrementAndGet();
+    AFUNIXSocketCredentials creds;
+    try {
+      creds = accepted.getPeerCredentials();
+    } catch (IOException | RuntimeException e) {
+      log.warn("refusing link proxy#{}: no peer credentials ({})", n, e.getMessage());
+      closeQuietly(accepted);
       return;
     }
-    links.add(link);
+    String peer = "proxy#" + n + " (pid " + creds.getPid() + ", uid " + creds.getUid() + ")";
+    if (!config.allowedUids().contains((int) creds.getUid())) {
+      log.warn("refusing link from {}: uid {} is not allowed {}", peer, creds.getUid(),
+          config.allowedUids());
+      closeQuietly(accepted);
+      return;
+    }
+    if (links.size() >= config.maxLinks()) {
+      log.warn("refusing link from {}: already {} links", peer, links.size());
+      closeQuietly(accepted);
+      return;
+    }
+    HandoffChannel link = HandoffChannel.accepted(accepted, peer);
     log.info("link from {} up", peer);
     Thread reader = new Thread(new LinkReader(link, engine, adopted, refused, latency,
-        () -> links.remove(link)), "link-" + linkSeq.get());
+        () -> links.remove(link)), "link-" + n);
     reader.setDaemon(true);
+    links.put(link, reader);
     reader.start();
   }
 
-  private static String describe(AFUNIXSocketChannel channel) {
+  private static void closeQuietly(AFUNIXSocketChannel channel) {
     try {
-      AFUNIXSocketCredentials creds = channel.getPeerCredentials();
-      return "pid " + creds.getPid() + ", uid " + creds.getUid();
-    } catch (IOException | RuntimeException e) {
-      return "credentials unavailable";
+      channel.close();
+    } catch (IOException e) {
+      // gone either way
     }
   }
 

@@ -38,6 +38,6 @@ final class DescriptorCheck {
       problem = e.getMessage();
     }
     throw new HandoffException(Reason.NOT_A_CONNECTED_STREAM_SOCKET,
-        handoff + " is not a connected TCP socket: " + problem);
+        handoff.header().connectionId(), handoff + " is not a connected TCP socket: " + problem);
   }
 }

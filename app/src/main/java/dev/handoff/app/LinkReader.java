@@ -1,5 +1,7 @@
 package dev.handoff.app;
 
+import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.ReceivedHandoff;
@@ -9,8 +11,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads handoffs from one proxy link and gives each to the echo engine. Runs on its own thread
- * until the link closes; closing the link never closes a connection received on it.
+ * Reads handoffs from one proxy link, gives each to the echo engine and answers it on the same
+ * link: ADOPTED once the engine owns the connection, RETRY when this process is out of descriptors,
+ * REJECTED for a descriptor it will never take. Runs on its own thread until the link closes;
+ * closing the link never closes a connection received on it.
  */
 final class LinkReader implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(LinkReader.class);
@@ -54,9 +58,10 @@ final class LinkReader implements Runnable {
       return refuse(e);
     }
     if (handoff == null) {
-      log.info("link from {} closed by the proxy", link.peer());
+      log.info("link from {} closed", link.peer());
       return false;
     }
+    long id = handoff.header().connectionId();
     try {
       engine.adopt(handoff);
     } catch (HandoffException e) {
@@ -64,10 +69,13 @@ final class LinkReader implements Runnable {
     } catch (IOException e) {
       refused.increment();
       log.warn("{}: cannot serve: {}", handoff, e.getMessage());
+      link.sendAck(new Acknowledgement(id, Status.RETRY));
       return true;
     } finally {
       handoff.close();
     }
+    // Answer only once the engine owns it: the proxy closes its copy on this answer.
+    link.sendAck(new Acknowledgement(id, Status.ADOPTED));
     adopted.increment();
     long micros = nowMicros() - handoff.header().acceptedAtMicros();
     latency.record(micros);
@@ -75,8 +83,12 @@ final class LinkReader implements Runnable {
     return true;
   }
 
-  private boolean refuse(HandoffException e) {
+  private boolean refuse(HandoffException e) throws IOException {
     refused.increment();
+    if (e.connectionId() != HandoffException.UNKNOWN_CONNECTION) {
+      link.sendAck(new Acknowledgement(e.connectionId(),
+          e.reason().retryable() ? Status.RETRY : Status.REJECTED));
+    }
     if (e.reason().resynchronisable()) {
       log.warn("refused a handoff from {} ({}): {}", link.peer(), e.reason(), e.getMessage());
       return true;

@@ -32,7 +32,7 @@ class AppCommandTest {
         "--max-unsent", "--drain-timeout", "--log-level"}) {
       assertTrue(help.contains(option), option + " is documented:\n" + help);
     }
-    assertTrue(help.contains("Default: 0660"), help);
+    assertTrue(help.contains("Default: 0600"), help);
     assertTrue(help.contains("3   another app is listening"), help);
   }
 

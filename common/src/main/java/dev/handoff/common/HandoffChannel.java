@@ -27,7 +27,10 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * arrives (extra ones, ones on a rejected message) is closed before {@code receive} returns or
  * throws. Closing this channel therefore never closes a connection handed over on it.
  *
- * <p>Not thread-safe: one thread sends and one thread receives.
+ * <p>Handoffs go from proxy to app, acknowledgements from app to proxy. One thread may send
+ * handoffs while another receives acknowledgements (the proxy), or one thread may do both
+ * receiving handoffs and sending acknowledgements (the app); no method is safe to call from two
+ * threads at once.
  */
 public final class HandoffChannel implements Closeable {
   /**
@@ -42,6 +45,8 @@ public final class HandoffChannel implements Closeable {
   private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.V1_LENGTH);
   private final ByteBuffer prefix = ByteBuffer.allocateDirect(HeaderCodec.PREFIX_LENGTH);
   private final ByteBuffer body = ByteBuffer.allocateDirect(HeaderCodec.MAX_LENGTH);
+  private final ByteBuffer ackOut = ByteBuffer.allocateDirect(AckCodec.LENGTH);
+  private final ByteBuffer ackIn = ByteBuffer.allocateDirect(AckCodec.LENGTH);
   private final List<FileDescriptor> arrived = new ArrayList<>(2);
 
   private HandoffChannel(AFUNIXSocketChannel channel, String peer) {
@@ -118,11 +123,58 @@ public final class HandoffChannel implements Closeable {
       return takeOver(header, exactlyOneDescriptor(header));
     } finally {
       // Only the duplicate inside a returned handoff survives.
-      for (FileDescriptor fd : arrived) {
-        Descriptors.close(fd);
-      }
-      arrived.clear();
+      closeArrived();
     }
+  }
+
+  private void closeArrived() {
+    for (FileDescriptor fd : arrived) {
+      Descriptors.close(fd);
+    }
+    arrived.clear();
+  }
+
+  /** Sends the app's answer to one handoff. */
+  public void sendAck(Acknowledgement ack) throws IOException {
+    ackOut.clear();
+    AckCodec.encode(ack, ackOut);
+    ackOut.flip();
+    try {
+      while (ackOut.hasRemaining()) {
+        channel.write(ackOut);
+      }
+    } catch (IOException e) {
+      throw new IOException("acknowledge c" + ack.connectionId() + " to " + peer + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Receives the next acknowledgement. Descriptors cannot arrive this way: the proxy's side has no
+   * ancillary buffer, so the kernel discards any an app attaches.
+   *
+   * @return the acknowledgement, or {@code null} if the app closed the link between messages
+   * @throws HandoffException if the bytes are not an acknowledgement: the link lost framing
+   */
+  public Acknowledgement receiveAck() throws IOException {
+    try {
+      ackIn.clear();
+      if (!readFully(ackIn, true)) {
+        return null;
+      }
+      ackIn.flip();
+      return AckCodec.decode(ackIn);
+    } finally {
+      closeArrived();
+    }
+  }
+
+  /**
+   * Stops receiving: a read blocked in another thread returns once what is already queued has
+   * been read, and the peer's sends fail from now on. Sending still works.
+   */
+  public void shutdownInput() throws IOException {
+    channel.shutdownInput();
   }
 
   /** Credentials of the process at the other end, as the kernel recorded them at connect. */
@@ -166,10 +218,11 @@ public final class HandoffChannel implements Closeable {
 
   private FileDescriptor exactlyOneDescriptor(HandoffHeader header) throws HandoffException {
     if (arrived.isEmpty()) {
-      throw new HandoffException(Reason.NO_DESCRIPTOR, header + " arrived without a descriptor");
+      throw new HandoffException(Reason.NO_DESCRIPTOR, header.connectionId(),
+          header + " arrived without a descriptor");
     }
     if (arrived.size() > 1) {
-      throw new HandoffException(Reason.EXTRA_DESCRIPTORS,
+      throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
           header + " arrived with " + arrived.size() + " descriptors (expected 1)");
     }
     return arrived.get(0);
@@ -187,7 +240,7 @@ public final class HandoffChannel implements Closeable {
       return new ReceivedHandoff(header, duplicate.getFileDescriptor(),
           duplicate.as(Integer.class));
     } catch (IOException e) {
-      throw new HandoffException(Reason.NO_RESOURCES,
+      throw new HandoffException(Reason.NO_RESOURCES, header.connectionId(),
           "take over fd " + Descriptors.number(received) + " of " + header + ": " + e.getMessage());
     }
   }

@@ -12,21 +12,32 @@ public final class HandoffException extends IOException {
 
   /** Why a message was rejected; also the label under which rejections are counted. */
   public enum Reason {
-    BAD_MAGIC(false),
-    BAD_VERSION(false),
-    BAD_LENGTH(false),
-    TRUNCATED(false),
-    BAD_ADDRESS(true),
-    NO_DESCRIPTOR(true),
-    EXTRA_DESCRIPTORS(true),
-    NOT_A_CONNECTED_STREAM_SOCKET(true),
-    /** The descriptor could not be taken over, typically EMFILE. */
-    NO_RESOURCES(true);
+    BAD_MAGIC(false, false),
+    BAD_VERSION(false, false),
+    BAD_LENGTH(false, false),
+    TRUNCATED(false, false),
+    BAD_ADDRESS(true, false),
+    /**
+     * A well-formed header without a descriptor. From a real proxy this means the kernel could not
+     * install the descriptor here (EMFILE at receive time), so the proxy may try again.
+     */
+    NO_DESCRIPTOR(true, true),
+    EXTRA_DESCRIPTORS(true, false),
+    NOT_A_CONNECTED_STREAM_SOCKET(true, false),
+    /** The descriptor could not be taken over, typically EMFILE; the proxy may try again. */
+    NO_RESOURCES(true, true);
 
     private final boolean resynchronisable;
+    private final boolean retryable;
 
-    Reason(boolean resynchronisable) {
+    Reason(boolean resynchronisable, boolean retryable) {
       this.resynchronisable = resynchronisable;
+      this.retryable = retryable;
+    }
+
+    /** Whether the sender, which still holds its copy, may send the same connection again later. */
+    public boolean retryable() {
+      return retryable;
     }
 
     /**
@@ -38,14 +49,28 @@ public final class HandoffException extends IOException {
     }
   }
 
+  /** Marks an exception raised before the message's connection id was known. */
+  public static final long UNKNOWN_CONNECTION = -1;
+
   private final Reason reason;
+  private final long connectionId;
 
   public HandoffException(Reason reason, String message) {
+    this(reason, UNKNOWN_CONNECTION, message);
+  }
+
+  public HandoffException(Reason reason, long connectionId, String message) {
     super(message);
     this.reason = reason;
+    this.connectionId = connectionId;
   }
 
   public Reason reason() {
     return reason;
+  }
+
+  /** The refused message's connection id, or {@link #UNKNOWN_CONNECTION}. */
+  public long connectionId() {
+    return connectionId;
   }
 }

@@ -8,7 +8,7 @@ import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 
 /**
- * Encodes and decodes the handoff header, version 1 (layout in docs/PROTOCOL.md). All integers are
+ * Encodes and decodes the handoff header (layout in docs/PROTOCOL.md). All integers are
  * big-endian.
  *
  * <p>A message is read in two steps so that a reader never consumes bytes of the next message (and
@@ -18,10 +18,11 @@ import java.nio.ByteBuffer;
 public final class HeaderCodec {
   /** "HOFF" in ASCII. */
   public static final int MAGIC = 0x484F4646;
-  public static final int VERSION = 1;
+  /** Version 2 added acknowledgements ({@link AckCodec}); the header layout is that of 1. */
+  public static final int VERSION = 2;
   /** magic (4), version (1), flags (1), header length (2). */
   public static final int PREFIX_LENGTH = 8;
-  /** The length of a version 1 header; a longer one carries fields this version skips. */
+  /** The length of the header's known fields; a longer one carries fields this version skips. */
   public static final int V1_LENGTH = 64;
   /** No header may be longer, so a hostile length cannot make the reader allocate. */
   public static final int MAX_LENGTH = 1024;
@@ -85,8 +86,14 @@ public final class HeaderCodec {
     int clientPort = body.getShort() & 0xffff;
     int localPort = body.getShort() & 0xffff;
     body.getShort(); // reserved
-    InetAddress client = getAddress(body, clientFamily, "client");
-    InetAddress local = getAddress(body, localFamily, "local");
+    InetAddress client;
+    InetAddress local;
+    try {
+      client = getAddress(body, clientFamily, "client");
+      local = getAddress(body, localFamily, "local");
+    } catch (HandoffException e) {
+      throw new HandoffException(e.reason(), id, "c" + id + ": " + e.getMessage());
+    }
     return new HandoffHeader(id, acceptedAt, new InetSocketAddress(client, clientPort),
         new InetSocketAddress(local, localPort));
   }

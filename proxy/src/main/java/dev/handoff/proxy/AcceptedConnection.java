@@ -7,13 +7,16 @@ import java.io.IOException;
 import java.nio.channels.SocketChannel;
 
 /**
- * A client connection the proxy accepted and has not yet handed off. It owns the proxy's copy of
- * the socket: {@link #close()} releases it, once, whether the handoff succeeded or not.
+ * A client connection the proxy accepted and no app has acknowledged yet. It owns the proxy's copy
+ * of the socket: {@link #close()} releases it, once, whether the handoff succeeded or not. At any
+ * moment exactly one place holds it: the queue, the dispatcher, or one link's unacknowledged set.
  */
 final class AcceptedConnection {
   private final HandoffHeader header;
   private final SocketChannel channel;
   private final long acceptedNanos;
+  /** When it was last sent to an app; written by the dispatcher, read by the link's timer. */
+  private volatile long sentNanos;
 
   AcceptedConnection(HandoffHeader header, SocketChannel channel, long acceptedNanos) {
     this.header = header;
@@ -32,6 +35,18 @@ final class AcceptedConnection {
 
   long acceptedNanos() {
     return acceptedNanos;
+  }
+
+  long id() {
+    return header.connectionId();
+  }
+
+  void markSent() {
+    sentNanos = System.nanoTime();
+  }
+
+  long sentNanos() {
+    return sentNanos;
   }
 
   /**

@@ -1,48 +1,49 @@
 package dev.handoff.proxy;
 
-import dev.handoff.common.HandoffChannel;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Takes accepted connections from the queue, in accept order, and sends each to the app. Runs on its
- * own thread.
+ * Takes accepted connections in order and sends each to an app link chosen by the {@link LinkSet};
+ * takes them back from links that lost them, and settles the answers. Runs on its own thread.
  *
- * <p>A connection that waited longer than the maximum wait is closed and counted, as is any left
- * when a shutdown's grace period ends. A failed send drops the link and the same connection is
- * sent again on the next link: nothing reached the app, since a send either writes the whole
- * message with its descriptor or fails.
+ * <p>A connection that cannot be sent before its wait is over ({@code --queue-wait} after its
+ * accept, or the end of a shutdown's grace period) is closed and counted. Connections handed back
+ * by a lost link go first in line, so a client whose handoff was in flight when its app died is
+ * served by another app, or by the same one once it is back.
  */
-final class Dispatcher implements Runnable {
+final class Dispatcher implements Runnable, LinkEvents {
   private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+  private static final long RETRY_DELAY_MS = 100;
 
   private final BlockingQueue<AcceptedConnection> queue;
-  private final AppLink link;
+  private final ConcurrentLinkedDeque<AcceptedConnection> again = new ConcurrentLinkedDeque<>();
+  private final LinkSet links;
   private final ProxyStats stats;
   private final long maxWaitNanos;
   private final Duration holdCopy;
-  private final ScheduledExecutorService copyCloser;
+  private final ScheduledExecutorService timer;
   private volatile long drainDeadlineNanos;
   private volatile boolean draining;
 
-  Dispatcher(BlockingQueue<AcceptedConnection> queue, AppLink link, ProxyStats stats,
-      Duration maxWait, Duration holdCopy, ScheduledExecutorService copyCloser) {
+  Dispatcher(BlockingQueue<AcceptedConnection> queue, LinkSet links, ProxyStats stats,
+      Duration maxWait, Duration holdCopy, ScheduledExecutorService timer) {
     this.queue = queue;
-    this.link = link;
+    this.links = links;
     this.stats = stats;
     this.maxWaitNanos = maxWait.toNanos();
     this.holdCopy = holdCopy;
-    this.copyCloser = copyCloser;
+    this.timer = timer;
   }
 
   /**
-   * Asks the dispatcher to send what is queued within {@code grace}, close the rest and return.
-   * The acceptor must be stopped first so that the queue only shrinks.
+   * Asks the dispatcher to send what is queued and collect the answers within {@code grace}, then
+   * return. The acceptor must be stopped first so that the queue only shrinks.
    */
   void drain(Duration grace) {
     drainDeadlineNanos = System.nanoTime() + grace.toNanos();
@@ -53,17 +54,28 @@ final class Dispatcher implements Runnable {
   public void run() {
     try {
       while (true) {
-        AcceptedConnection conn = queue.poll(50, TimeUnit.MILLISECONDS);
+        AcceptedConnection conn = again.pollFirst();
+        if (conn == null) {
+          conn = queue.poll(20, TimeUnit.MILLISECONDS);
+        }
         if (conn != null) {
           dispatch(conn);
-        } else if (draining) {
+        } else if (draining && (!links.anyInFlight()
+            || System.nanoTime() - drainDeadlineNanos >= 0)) {
           break;
         }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    } finally {
-      closeLeftovers();
+    }
+  }
+
+  /** Closes whatever is still waiting; call after {@link #run} returned and the links closed. */
+  void closeLeftovers() {
+    AcceptedConnection conn;
+    while ((conn = again.poll()) != null || (conn = queue.poll()) != null) {
+      stats.droppedShutdown.increment();
+      conn.close();
     }
   }
 
@@ -74,22 +86,15 @@ final class Dispatcher implements Runnable {
         drop(conn);
         return;
       }
-      HandoffChannel channel = link.await(deadline);
-      if (channel == null) {
+      AppLink link = links.pick(deadline);
+      if (link == null) {
         drop(conn);
         return;
       }
-      try {
-        channel.send(conn.header(), conn.descriptor());
-      } catch (IOException e) {
-        stats.sendFailures.increment();
-        link.lost(e);
-        continue;
+      if (link.send(conn)) {
+        log.debug("{}: sent to {}", conn, link.socket());
+        return;
       }
-      stats.handedOff.increment();
-      log.debug("{}: handed off", conn);
-      releaseCopy(conn);
-      return;
     }
   }
 
@@ -99,15 +104,6 @@ final class Dispatcher implements Runnable {
       return drainDeadlineNanos;
     }
     return expiry;
-  }
-
-  /** After a successful send the app holds the connection; the proxy's copy goes. */
-  private void releaseCopy(AcceptedConnection conn) {
-    if (holdCopy.isZero()) {
-      conn.close();
-    } else {
-      copyCloser.schedule(conn::close, holdCopy.toMillis(), TimeUnit.MILLISECONDS);
-    }
   }
 
   private void drop(AcceptedConnection conn) {
@@ -122,11 +118,45 @@ final class Dispatcher implements Runnable {
     conn.close();
   }
 
-  private void closeLeftovers() {
-    AcceptedConnection conn;
-    while ((conn = queue.poll()) != null) {
-      stats.droppedShutdown.increment();
+  @Override
+  public void adopted(AcceptedConnection conn) {
+    stats.handedOff.increment();
+    log.debug("{}: adopted", conn);
+    if (holdCopy.isZero()) {
       conn.close();
+    } else {
+      timer.schedule(conn::close, holdCopy.toMillis(), TimeUnit.MILLISECONDS);
     }
+  }
+
+  @Override
+  public void resend(AcceptedConnection conn) {
+    stats.resent.increment();
+    again.addFirst(conn);
+  }
+
+  @Override
+  public void retryLater(AcceptedConnection conn) {
+    stats.retried.increment();
+    log.debug("{}: the app is out of descriptors; trying again in {} ms", conn, RETRY_DELAY_MS);
+    timer.schedule(() -> again.addLast(conn), RETRY_DELAY_MS, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void rejected(AcceptedConnection conn) {
+    stats.rejectedByApp.increment();
+    log.warn("{}: rejected by the app; closed", conn);
+    conn.close();
+  }
+
+  @Override
+  public void abandoned(AcceptedConnection conn) {
+    stats.unacknowledged.increment();
+    conn.close();
+  }
+
+  @Override
+  public void linksChanged() {
+    links.signal();
   }
 }

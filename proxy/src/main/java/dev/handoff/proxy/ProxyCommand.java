@@ -7,10 +7,13 @@ import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
 import dev.handoff.common.ShutdownSignal;
 import dev.handoff.common.SocketPaths;
+import dev.handoff.common.Uids;
 import dev.handoff.common.UsageErrorHandler;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,13 +25,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code proxy PORT SOCKET}: owns the public port and hands every connection to the app. */
+/** {@code proxy PORT SOCKET...}: owns the public port and hands every connection to an app. */
 @Command(name = "proxy", mixinStandardHelpOptions = true,
     versionProvider = ManifestVersionProvider.class,
     description = {
-      "Accepts TCP connections on PORT and hands each one, as a file descriptor, to the app"
-          + " listening on the unix socket SOCKET. The proxy then closes its copy: it is not in"
-          + " the data path.",
+      "Accepts TCP connections on PORT and hands each one, as a file descriptor, to an app"
+          + " listening on a unix socket SOCKET. Once the app has acknowledged it, the proxy"
+          + " closes its copy: it is not in the data path.",
       "Starts in any order with the app; connections accepted while no app is linked wait in a"
           + " bounded queue."
     },
@@ -48,9 +51,11 @@ public final class ProxyCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "PORT", description = "TCP port to accept on (1-65535).")
   int port;
 
-  @Parameters(index = "1", paramLabel = "SOCKET",
-      description = "Path of the app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes.")
-  Path socket;
+  @Parameters(index = "1..*", arity = "1..*", paramLabel = "SOCKET",
+      description = "Path of an app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes."
+          + " With several, connections go to the linked app with the fewest unanswered"
+          + " handoffs, round robin among equals.")
+  List<Path> sockets;
 
   @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "0.0.0.0",
       description = "Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}.")
@@ -61,7 +66,8 @@ public final class ProxyCommand implements Callable<Integer> {
   int backlog = 1024;
 
   @Option(names = "--queue-size", paramLabel = "N",
-      description = "Accepted connections that may wait for an app; more are closed."
+      description = "Accepted connections that may wait for an app; when that many wait, the"
+          + " proxy stops accepting (new clients wait in the kernel backlog) until there is room."
           + " Default: ${DEFAULT-VALUE}.")
   int queueSize = 4096;
 
@@ -81,6 +87,23 @@ public final class ProxyCommand implements Callable<Integer> {
       description = "Longest delay between attempts to link to the app (the delay doubles up to"
           + " it). Default: ${DEFAULT-VALUE}.")
   Duration retryMax;
+
+  @Option(names = "--window", paramLabel = "N",
+      description = "Handoffs that may await an app's answer on one link; a link with that many"
+          + " takes no more until answers come. Default: ${DEFAULT-VALUE}.")
+  int window = 256;
+
+  @Option(names = "--ack-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "5s",
+      description = "How long an app may leave a handoff unanswered before the proxy closes the"
+          + " link to it (the app may own those connections, so they are not sent again)."
+          + " Default: ${DEFAULT-VALUE}.")
+  Duration ackTimeout;
+
+  @Option(names = "--app-uid", paramLabel = "UID",
+      description = "Only hand connections to apps running as this uid (SO_PEERCRED); may be"
+          + " repeated. Default: the proxy's own uid and root.")
+  List<Integer> appUids;
 
   @Option(names = "--hold-copy", paramLabel = "DURATION", converter = DurationConverter.class,
       defaultValue = "0",
@@ -121,9 +144,14 @@ public final class ProxyCommand implements Callable<Integer> {
     if (port < 1 || port > 65535) {
       throw usage("port " + port + " is out of range 1-65535");
     }
-    String problem = SocketPaths.problem(socket, false);
-    if (problem != null) {
-      throw usage(problem);
+    for (Path socket : sockets) {
+      String problem = SocketPaths.problem(socket, false);
+      if (problem != null) {
+        throw usage(problem);
+      }
+    }
+    if (window < 1) {
+      throw usage("--window must be at least 1");
     }
     if (backlog < 1) {
       throw usage("--backlog must be at least 1");
@@ -134,8 +162,10 @@ public final class ProxyCommand implements Callable<Integer> {
     if (retryMin.isZero()) {
       throw usage("--retry-min must be more than 0");
     }
-    return new ProxyConfig(bind, port, backlog, socket.toAbsolutePath(), queueSize, queueWait,
-        retryMin, retryMax, holdCopy, shutdownGrace);
+    List<Path> absolute = sockets.stream().map(Path::toAbsolutePath).distinct().toList();
+    Set<Integer> uids = appUids == null ? Uids.selfAndRoot() : Set.copyOf(appUids);
+    return new ProxyConfig(bind, port, backlog, absolute, queueSize, queueWait, retryMin,
+        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace);
   }
 
   private ParameterException usage(String message) {

@@ -6,6 +6,9 @@ import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executors;
@@ -15,8 +18,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Wires the proxy: a {@link TcpAcceptor} thread fills a bounded queue, a {@link Dispatcher} thread
- * empties it into the {@link AppLink}.
+ * Wires the proxy: a {@link TcpAcceptor} thread fills a bounded queue; a {@link Dispatcher} thread
+ * empties it into the {@link LinkSet}, one {@link AppLink} per app socket.
  */
 final class ProxyServer {
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
@@ -24,21 +27,29 @@ final class ProxyServer {
   private final ProxyConfig config;
   private final ProxyStats stats = new ProxyStats();
   private final BlockingQueue<AcceptedConnection> queue;
-  private final AppLink link;
-  private final ScheduledExecutorService copyCloser;
+  private final ScheduledExecutorService timer;
+  private final Dispatcher dispatch;
+  private final LinkSet links;
   private ServerSocketChannel server;
   private Thread acceptor;
   private Thread dispatcher;
-  private Dispatcher dispatch;
 
   ProxyServer(ProxyConfig config) {
     this.config = config;
     this.queue = new ArrayBlockingQueue<>(config.queueSize());
-    this.link = new AppLink(config.socket(), config.retryMin(), config.retryMax());
-    this.copyCloser = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "copy-closer"));
+    this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "timer"));
+    List<AppLink> appLinks = new ArrayList<>();
+    DeferredEvents events = new DeferredEvents();
+    for (Path socket : config.sockets()) {
+      appLinks.add(new AppLink(socket, events, stats, config));
+    }
+    this.links = new LinkSet(appLinks);
+    this.dispatch = new Dispatcher(queue, links, stats, config.queueWait(), config.holdCopy(),
+        timer);
+    events.target = dispatch;
   }
 
-  /** Binds the port and starts both threads. */
+  /** Binds the port and starts the threads. */
   void start() throws IOException {
     InetSocketAddress address = new InetSocketAddress(config.bind(), config.port());
     // The family of the bind address, so that 0.0.0.0 means IPv4 only rather than dual-stack.
@@ -52,9 +63,8 @@ final class ProxyServer {
       throw new IOException("listen on " + address + ": " + e.getMessage(), e);
     }
     log.info("listening on {}, handing connections to {}", server.getLocalAddress(),
-        config.socket());
-    dispatch = new Dispatcher(queue, link, stats, config.queueWait(), config.holdCopy(),
-        copyCloser);
+        config.sockets());
+    links.start();
     dispatcher = daemon(dispatch, "dispatcher");
     acceptor = daemon(new TcpAcceptor(server, queue, stats), "acceptor");
     dispatcher.start();
@@ -62,8 +72,8 @@ final class ProxyServer {
   }
 
   /**
-   * Stops accepting, sends what is queued within the grace period, closes the rest, and closes the
-   * link. Connections already handed off are not touched.
+   * Stops accepting, sends what is queued and collects the answers within the grace period,
+   * closes the rest, and closes the links. Connections the apps adopted are not touched.
    */
   void stop() throws InterruptedException {
     log.info("shutting down: no longer accepting; {} connections waiting for handoff",
@@ -73,20 +83,68 @@ final class ProxyServer {
     } catch (IOException e) {
       log.warn("closing the listening socket: {}", e.getMessage());
     }
+    acceptor.interrupt();
     acceptor.join();
     dispatch.drain(config.shutdownGrace());
     dispatcher.join();
-    link.close();
-    for (Runnable pending : copyCloser.shutdownNow()) {
-      pending.run();
+    links.stop();
+    links.close();
+    for (Runnable pending : timer.shutdownNow()) {
+      pending.run(); // closes held copies, puts retries back where closeLeftovers finds them
     }
-    copyCloser.awaitTermination(1, TimeUnit.SECONDS);
+    timer.awaitTermination(1, TimeUnit.SECONDS);
+    awaitReaders();
+    dispatch.closeLeftovers();
     log.info("stopped: {}", stats);
+  }
+
+  /** The links' readers hand back what is unanswered when they see their link closed. */
+  private void awaitReaders() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    while (links.links().stream().anyMatch(l -> l.state() != AppLink.State.DOWN)
+        && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
   }
 
   private static Thread daemon(Runnable r, String name) {
     Thread t = new Thread(r, name);
     t.setDaemon(true);
     return t;
+  }
+
+  /** Breaks the construction cycle between the links and the dispatcher. */
+  private static final class DeferredEvents implements LinkEvents {
+    private LinkEvents target;
+
+    @Override
+    public void adopted(AcceptedConnection conn) {
+      target.adopted(conn);
+    }
+
+    @Override
+    public void resend(AcceptedConnection conn) {
+      target.resend(conn);
+    }
+
+    @Override
+    public void retryLater(AcceptedConnection conn) {
+      target.retryLater(conn);
+    }
+
+    @Override
+    public void rejected(AcceptedConnection conn) {
+      target.rejected(conn);
+    }
+
+    @Override
+    public void abandoned(AcceptedConnection conn) {
+      target.abandoned(conn);
+    }
+
+    @Override
+    public void linksChanged() {
+      target.linksChanged();
+    }
   }
 }

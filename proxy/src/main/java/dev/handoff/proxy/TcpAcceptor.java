@@ -14,6 +14,9 @@ import org.slf4j.LoggerFactory;
  * Accepts TCP connections and queues them for handoff. Runs on its own thread until the server
  * channel is closed.
  *
+ * <p>When the queue is full (no app, or every app slow) it stops accepting until there is room
+ * again: clients then wait in the kernel's backlog, and the proxy's memory does not grow.
+ *
  * <p>When accept fails for lack of descriptors (EMFILE, ENFILE) it backs off instead of spinning:
  * the pending connections wait in the kernel's backlog until descriptors free up.
  */
@@ -36,7 +39,7 @@ final class TcpAcceptor implements Runnable {
   @Override
   public void run() {
     long backoffMs = 0;
-    while (server.isOpen()) {
+    while (server.isOpen() && !Thread.currentThread().isInterrupted()) {
       SocketChannel channel;
       try {
         channel = server.accept();
@@ -70,13 +73,22 @@ final class TcpAcceptor implements Runnable {
       return;
     }
     stats.accepted.increment();
+    log.debug("{}: accepted", conn);
     if (queue.offer(conn)) {
-      log.debug("{}: accepted, queued", conn);
-    } else {
-      stats.droppedQueueFull.increment();
-      log.warn("{}: closed, the handoff queue is full ({} waiting)", conn, queue.size());
-      conn.close();
+      return;
     }
+    stats.acceptPauses.increment();
+    log.warn("{} connections wait for an app: accepting paused; new clients wait in the kernel"
+        + " backlog", queue.size());
+    try {
+      queue.put(conn);
+    } catch (InterruptedException e) {
+      stats.droppedShutdown.increment();
+      conn.close();
+      Thread.currentThread().interrupt();
+      return;
+    }
+    log.info("accepting again");
   }
 
   private String localAddress() {

@@ -1,0 +1,124 @@
+package dev.handoff.proxy;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The links to every app socket, and the choice of which one takes the next connection: the one
+ * with the fewest unanswered handoffs, ties broken round robin. One maintenance thread connects
+ * links that are down and watches for apps that stopped answering.
+ */
+final class LinkSet {
+  private static final long MAINTENANCE_MS = 20;
+
+  private final List<AppLink> links;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final Thread maintenance;
+  private volatile boolean stopped;
+  private int next;
+
+  LinkSet(List<AppLink> links) {
+    this.links = links;
+    this.maintenance = new Thread(this::maintain, "linker");
+    this.maintenance.setDaemon(true);
+  }
+
+  void start() {
+    maintenance.start();
+  }
+
+  List<AppLink> links() {
+    return links;
+  }
+
+  /**
+   * Returns a link that can take a connection now, waiting until {@code deadlineNanos} for one.
+   *
+   * @return the link, or {@code null} if none could take it in time, or after {@link #stop()}
+   */
+  AppLink pick(long deadlineNanos) throws InterruptedException {
+    lock.lock();
+    try {
+      while (!stopped) {
+        AppLink best = choose();
+        if (best != null) {
+          return best;
+        }
+        long wait = deadlineNanos - System.nanoTime();
+        if (wait <= 0) {
+          return null;
+        }
+        changed.await(Math.min(wait, TimeUnit.MILLISECONDS.toNanos(MAINTENANCE_MS)),
+            TimeUnit.NANOSECONDS);
+      }
+      return null;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private AppLink choose() {
+    AppLink best = null;
+    int n = links.size();
+    for (int i = 0; i < n; i++) {
+      AppLink link = links.get((next + i) % n);
+      if (link.canTake() && (best == null || link.inFlight() < best.inFlight())) {
+        best = link;
+      }
+    }
+    next = (next + 1) % n;
+    return best;
+  }
+
+  /** Wakes a dispatcher waiting in {@link #pick}. */
+  void signal() {
+    lock.lock();
+    try {
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether any link holds handoffs not yet answered. */
+  boolean anyInFlight() {
+    for (AppLink link : links) {
+      if (link.inFlight() > 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Stops connecting and makes {@link #pick} return {@code null}; the links stay open. */
+  void stop() throws InterruptedException {
+    stopped = true;
+    signal();
+    maintenance.interrupt();
+    maintenance.join();
+  }
+
+  /** Closes every link; what is unanswered comes back through {@link LinkEvents}. */
+  void close() {
+    for (AppLink link : links) {
+      link.close();
+    }
+  }
+
+  private void maintain() {
+    while (!stopped) {
+      long now = System.nanoTime();
+      for (AppLink link : links) {
+        link.maintain(now);
+      }
+      try {
+        Thread.sleep(MAINTENANCE_MS);
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+}
