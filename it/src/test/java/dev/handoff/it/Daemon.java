@@ -30,7 +30,18 @@ final class Daemon implements AutoCloseable {
 
   /** Starts {@code scripts/ROLE args...}; output goes to {@code logDir/ROLE-N.log}. */
   static Daemon start(Path logDir, String role, String... args) throws IOException {
+    return start(logDir, 0, role, args);
+  }
+
+  /**
+   * Starts {@code scripts/ROLE args...} with at most {@code fdLimit} open descriptors ({@code
+   * ulimit -n}; 0 for no change). The launcher execs java, so the pid is the JVM's.
+   */
+  static Daemon start(Path logDir, int fdLimit, String role, String... args) throws IOException {
     List<String> command = new ArrayList<>();
+    if (fdLimit > 0) {
+      command.addAll(List.of("bash", "-c", "ulimit -n " + fdLimit + " && exec \"$0\" \"$@\""));
+    }
     command.add(ROOT.resolve("scripts").resolve(role).toString());
     command.addAll(List.of(args));
     Files.createDirectories(logDir);
@@ -50,10 +61,13 @@ final class Daemon implements AutoCloseable {
     return app;
   }
 
-  /** Starts a proxy and waits until it listens. */
-  static Daemon proxy(Path logDir, int port, Path socket, String... options) throws IOException {
-    Daemon proxy = start(logDir, "proxy",
-        concat(options, Integer.toString(port), socket.toString()));
+  /** Starts a proxy for one or more app sockets and waits until it listens. */
+  static Daemon proxy(Path logDir, int port, List<Path> sockets, String... options)
+      throws IOException {
+    List<String> positional = new ArrayList<>();
+    positional.add(Integer.toString(port));
+    sockets.forEach(s -> positional.add(s.toString()));
+    Daemon proxy = start(logDir, "proxy", concat(options, positional.toArray(new String[0])));
     proxy.awaitLog("listening on", Duration.ofSeconds(20));
     return proxy;
   }
@@ -128,6 +142,14 @@ final class Daemon implements AutoCloseable {
       count = openFds();
     }
     return count;
+  }
+
+  /** Sends a signal by name (STOP, CONT, ...) with kill(1). */
+  void signal(String name) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).start();
+    if (kill.waitFor() != 0) {
+      throw new AssertionError("kill -" + name + " " + pid() + " failed");
+    }
   }
 
   /** SIGTERM. */

@@ -21,11 +21,20 @@ final class DaemonSet implements AutoCloseable {
   }
 
   Daemon proxy(int port, Path socket, String... options) throws IOException {
-    return track(Daemon.proxy(logs, port, socket, options));
+    return proxy(port, List.of(socket), options);
+  }
+
+  Daemon proxy(int port, List<Path> sockets, String... options) throws IOException {
+    return track(Daemon.proxy(logs, port, sockets, options));
   }
 
   Daemon start(String role, String... args) throws IOException {
     return track(Daemon.start(logs, role, args));
+  }
+
+  /** Starts a role under {@code ulimit -n fdLimit}. */
+  Daemon startLimited(int fdLimit, String role, String... args) throws IOException {
+    return track(Daemon.start(logs, fdLimit, role, args));
   }
 
   private Daemon track(Daemon d) {
