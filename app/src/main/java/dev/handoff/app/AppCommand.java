@@ -90,6 +90,12 @@ public final class AppCommand implements Callable<Integer> {
           + " Default: ${DEFAULT-VALUE}.")
   int directPort;
 
+  @Option(names = "--max-connections", paramLabel = "N",
+      description = "Connections served at once; further handoffs are answered RETRY, so the"
+          + " proxy keeps them until there is room. Default: the open-file limit less "
+          + OpenFileLimit.RESERVE + " (kept for the JVM, links and descriptors in transit).")
+  Integer maxConnections;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new AppCommand()).execute(args));
   }
@@ -123,12 +129,16 @@ public final class AppCommand implements Callable<Integer> {
     if (maxLinks < 1 || ioThreads < 1 || maxUnsent < 1024) {
       throw usage("--max-links and --io-threads must be at least 1, --max-unsent at least 1024");
     }
+    if (maxConnections != null && maxConnections < 1) {
+      throw usage("--max-connections must be at least 1");
+    }
     if (directPort < 0 || directPort > 65535) {
       throw usage("--direct-port " + directPort + " is out of range 0-65535");
     }
     return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
         maxUnsent, drainTimeout, directPort,
-        allowUids == null ? Uids.selfAndRoot() : Set.copyOf(allowUids));
+        allowUids == null ? Uids.selfAndRoot() : Set.copyOf(allowUids),
+        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections());
   }
 
   private Set<PosixFilePermission> parseMode(String octal) {

@@ -14,4 +14,5 @@ record AppConfig(
     int highWaterMark,
     Duration drainTimeout,
     int directPort,
-    Set<Integer> allowedUids) {}
+    Set<Integer> allowedUids,
+    int maxConnections) {}

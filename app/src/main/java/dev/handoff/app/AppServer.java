@@ -50,7 +50,8 @@ final class AppServer {
       engine.close();
       throw e;
     }
-    log.info("listening on {} for proxy links", config.socket());
+    log.info("listening on {} for proxy links (at most {} connections)", config.socket(),
+        config.maxConnections());
     if (config.directPort() > 0) {
       try {
         engine.listenDirect(config.directPort());
@@ -151,7 +152,7 @@ final class AppServer {
     HandoffChannel link = HandoffChannel.accepted(accepted, peer);
     log.info("link from {} up", peer);
     Thread reader = new Thread(new LinkReader(link, engine, adopted, refused, latency,
-        () -> links.remove(link)), "link-" + n);
+        config.maxConnections(), () -> links.remove(link)), "link-" + n);
     reader.setDaemon(true);
     links.put(link, reader);
     reader.start();

@@ -7,10 +7,11 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ServerChannel;
+import io.netty.channel.Channel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -42,6 +43,8 @@ final class EchoEngine implements AutoCloseable {
   private final ChannelGroup live;
   private final WriteBufferWaterMark waterMark;
   private final LongAdder directAccepted = new LongAdder();
+  /** Connections open now; kept as a counter because it is read for every handoff. */
+  private final AtomicInteger open = new AtomicInteger();
 
   EchoEngine(int ioThreads, int highWaterMark) {
     Epoll.ensureAvailability();
@@ -67,7 +70,7 @@ final class EchoEngine implements AutoCloseable {
         .setTcpNoDelay(true)
         .setWriteBufferWaterMark(waterMark);
     channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId()));
-    live.add(channel);
+    track(channel);
     group.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
         log.warn("{}: cannot register with the event loop: {}", handoff, f.cause().getMessage());
@@ -93,7 +96,7 @@ final class EchoEngine implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel ch) {
             directAccepted.increment();
-            live.add(ch);
+            track(ch);
             ch.pipeline().addLast(new EchoHandler(-directAccepted.sum()));
           }
         });
@@ -118,7 +121,13 @@ final class EchoEngine implements AutoCloseable {
 
   /** Connections being served right now. */
   int liveConnections() {
-    return (int) live.stream().filter(c -> !(c instanceof ServerChannel)).count();
+    return open.get();
+  }
+
+  private void track(Channel channel) {
+    open.incrementAndGet();
+    channel.closeFuture().addListener(f -> open.decrementAndGet());
+    live.add(channel);
   }
 
   /** Waits until every connection closed by itself or the timeout passed; returns the live count. */

@@ -24,10 +24,12 @@ final class LinkReader implements Runnable {
   private final LongAdder adopted;
   private final LongAdder refused;
   private final LatencyHistogram latency;
+  private final int maxConnections;
   private final Runnable onClose;
 
   LinkReader(HandoffChannel link, EchoEngine engine, LongAdder adopted, LongAdder refused,
-      LatencyHistogram latency, Runnable onClose) {
+      LatencyHistogram latency, int maxConnections, Runnable onClose) {
+    this.maxConnections = maxConnections;
     this.link = link;
     this.engine = engine;
     this.adopted = adopted;
@@ -62,6 +64,16 @@ final class LinkReader implements Runnable {
       return false;
     }
     long id = handoff.header().connectionId();
+    if (engine.liveConnections() >= maxConnections) {
+      // Refused before the process runs out of descriptors: at the limit the kernel would drop
+      // a descriptor mid-message, and the link with it. The proxy still has its copy.
+      refused.increment();
+      handoff.close();
+      log.debug("{}: {} connections open, the most allowed; answering RETRY", handoff,
+          maxConnections);
+      link.sendAck(new Acknowledgement(id, Status.RETRY));
+      return true;
+    }
     try {
       engine.adopt(handoff);
     } catch (HandoffException e) {

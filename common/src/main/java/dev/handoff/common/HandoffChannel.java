@@ -62,7 +62,7 @@ public final class HandoffChannel implements Closeable {
       return new HandoffChannel(channel, socket.toString());
     } catch (IOException e) {
       channel.close();
-      throw new IOException("connect to " + socket + ": " + e.getMessage(), e);
+      throw new IOException("connect to " + socket + ": " + Errors.describe(e), e);
     }
   }
 
@@ -95,7 +95,7 @@ public final class HandoffChannel implements Closeable {
     } catch (IOException e) {
       channel.setOutboundFileDescriptors();
       throw new IOException("send fd " + Descriptors.number(fd) + " (" + header + ") to " + peer
-          + ": " + e.getMessage(), e);
+          + ": " + Errors.describe(e), e);
     }
   }
 
@@ -145,7 +145,7 @@ public final class HandoffChannel implements Closeable {
       }
     } catch (IOException e) {
       throw new IOException("acknowledge c" + ack.connectionId() + " to " + peer + ": "
-          + e.getMessage(), e);
+          + Errors.describe(e), e);
     }
   }
 
@@ -241,7 +241,7 @@ public final class HandoffChannel implements Closeable {
           duplicate.as(Integer.class));
     } catch (IOException e) {
       throw new HandoffException(Reason.NO_RESOURCES, header.connectionId(),
-          "take over fd " + Descriptors.number(received) + " of " + header + ": " + e.getMessage());
+          "take over fd " + Descriptors.number(received) + " of " + header + ": " + Errors.describe(e));
     }
   }
 }

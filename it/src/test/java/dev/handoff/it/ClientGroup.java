@@ -36,8 +36,17 @@ final class ClientGroup implements AutoCloseable {
     }
   }
 
-  Socket socket(int i) {
-    return sockets.get(i);
+  /** Closes up to {@code n} clients that were served; returns how many it closed. */
+  int closeServed(int n) throws IOException {
+    int closed = 0;
+    for (int i = 0; i < sockets.size() && closed < n; i++) {
+      Future<?> f = echoes.get(i);
+      if (f.isDone() && !sockets.get(i).isClosed()) {
+        sockets.get(i).close();
+        closed++;
+      }
+    }
+    return closed;
   }
 
   /** How many have had their echo so far. */

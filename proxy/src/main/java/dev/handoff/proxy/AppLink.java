@@ -1,6 +1,7 @@
 package dev.handoff.proxy;
 
 import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -95,7 +96,7 @@ final class AppLink {
       if (unacked.remove(conn.id()) == null) {
         return true; // the reader already handed it back after the link closed
       }
-      drain(ch, e.getMessage());
+      drain(ch, Errors.describe(e));
       return false;
     }
     // Lost while sending: the reader may have handed back everything before this one arrived.
@@ -142,7 +143,7 @@ final class AppLink {
     try {
       ch = HandoffChannel.connect(socket);
     } catch (IOException e) {
-      backOff("app not reachable: " + e.getMessage());
+      backOff("app not reachable: " + Errors.describe(e));
       return;
     }
     String peer;
@@ -195,7 +196,7 @@ final class AppLink {
       }
       cause = "closed by the app";
     } catch (IOException e) {
-      cause = e.getMessage();
+      cause = Errors.describe(e);
     }
     lost(ch, cause);
   }

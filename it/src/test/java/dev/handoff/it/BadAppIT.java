@@ -1,0 +1,132 @@
+package dev.handoff.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.Acknowledgement.Status;
+import dev.handoff.common.ReceivedHandoff;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The proxy against apps that answer wrongly or not at all: it survives and leaks nothing. */
+@Timeout(120)
+class BadAppIT {
+  @TempDir Path dir;
+  private Path socket;
+  private int port;
+  private DaemonSet daemons;
+  private final List<ReceivedHandoff> kept = new ArrayList<>();
+
+  @BeforeEach
+  void setUp(TestInfo test) throws IOException {
+    socket = dir.resolve("pipe.sock");
+    port = EchoClient.freePort();
+    daemons = new DaemonSet(test);
+  }
+
+  @AfterEach
+  void tearDown() throws InterruptedException {
+    kept.forEach(ReceivedHandoff::close);
+    daemons.close();
+  }
+
+  private static String readLine(Socket s) throws IOException {
+    StringBuilder line = new StringBuilder();
+    InputStream in = s.getInputStream();
+    for (int c = in.read(); c != '\n' && c >= 0; c = in.read()) {
+      line.append((char) c);
+    }
+    return line.toString();
+  }
+
+  private static String stopped(Daemon proxy) throws InterruptedException {
+    proxy.terminate();
+    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(15)), proxy.log());
+    return proxy.log();
+  }
+
+  @Test
+  void anAppThatNeverAnswersLosesItsLinkAndTheProxyKeepsNoCopy() throws Exception {
+    try (FakeApp fake = new FakeApp(socket, (n, handoff, link, raw) -> {
+      if (n == 0) {
+        return FakeApp.serveOneLine(handoff, link, "warm");
+      }
+      kept.add(handoff); // holds the connection and never answers
+      return true;
+    })) {
+      Daemon proxy = daemons.proxy(port, socket, "--ack-timeout", "1s");
+      try (Socket warm = EchoClient.connect(port)) {
+        assertEquals("warm", readLine(warm));
+      }
+      int baseline = proxy.settledFds();
+      try (Socket s = EchoClient.connect(port)) {
+        proxy.awaitLog("has not answered", Duration.ofSeconds(10));
+        assertEquals(baseline, proxy.awaitFds(baseline, Duration.ofSeconds(5)),
+            "the proxy closed its copy of the unanswered connection and the dead link");
+        assertTrue(proxy.isAlive());
+      }
+      String log = stopped(proxy);
+      assertTrue(log.contains("unacknowledged=1"), log);
+    }
+  }
+
+  @Test
+  void unknownIdsAreIgnoredAndGarbageCostsOnlyTheLink() throws Exception {
+    try (FakeApp fake = new FakeApp(socket, (n, handoff, link, raw) -> {
+      if (n == 0) {
+        return FakeApp.serveOneLine(handoff, link, "warm");
+      }
+      if (n == 1) {
+        link.sendAck(new Acknowledgement(424242, Status.ADOPTED));
+        FakeApp.writeRaw(raw, "garbage garbage!");
+        handoff.close();
+        return false; // the proxy closes this link and sends the connection again
+      }
+      return FakeApp.serveOneLine(handoff, link, "second try");
+    })) {
+      Daemon proxy = daemons.proxy(port, socket);
+      try (Socket warm = EchoClient.connect(port)) {
+        assertEquals("warm", readLine(warm));
+      }
+      int baseline = proxy.settledFds();
+      try (Socket s = EchoClient.connect(port)) {
+        assertEquals("second try", readLine(s),
+            "after garbage on its link, the connection was sent again and served");
+      }
+      assertEquals(baseline, proxy.awaitFds(baseline, Duration.ofSeconds(5)));
+      String log = proxy.log();
+      assertTrue(log.contains("unknown connection c424242"), log);
+      assertTrue(log.contains("bad acknowledgement magic"), log);
+      String stats = stopped(proxy);
+      assertTrue(stats.contains("handed-off=2") && stats.contains("resent=1")
+          && stats.contains("unknown-acks=1"), stats);
+    }
+  }
+
+  @Test
+  void anAppThatRejectsGetsTheCopyClosed() throws Exception {
+    try (FakeApp fake = new FakeApp(socket, (n, handoff, link, raw) -> {
+      link.sendAck(new Acknowledgement(handoff.header().connectionId(), Status.REJECTED));
+      handoff.close();
+      return true;
+    })) {
+      Daemon proxy = daemons.proxy(port, socket);
+      try (Socket s = EchoClient.connect(port)) {
+        assertEquals(-1, s.getInputStream().read(), "a rejected client is closed, not left open");
+      }
+      assertTrue(stopped(proxy).contains("rejected-by-app=1"));
+    }
+  }
+}
