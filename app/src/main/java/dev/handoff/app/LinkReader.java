@@ -97,17 +97,14 @@ final class LinkReader implements Runnable {
 
   private boolean refuse(HandoffException e) throws IOException {
     refused.increment();
+    boolean goOn = e.reason().resynchronisable();
+    log.warn("refused a handoff from {} ({}): {}{}", link.peer(), e.reason(), e.getMessage(),
+        goOn ? "" : "; closing the link, it cannot be resynchronised");
     if (e.connectionId() != HandoffException.UNKNOWN_CONNECTION) {
       link.sendAck(new Acknowledgement(e.connectionId(),
           e.reason().retryable() ? Status.RETRY : Status.REJECTED));
     }
-    if (e.reason().resynchronisable()) {
-      log.warn("refused a handoff from {} ({}): {}", link.peer(), e.reason(), e.getMessage());
-      return true;
-    }
-    log.warn("refused a handoff from {} ({}): {}; closing the link, it cannot be resynchronised",
-        link.peer(), e.reason(), e.getMessage());
-    return false;
+    return goOn;
   }
 
   private static long nowMicros() {

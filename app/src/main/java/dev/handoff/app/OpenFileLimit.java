@@ -9,8 +9,12 @@ import java.nio.file.Path;
  * limit to the hard one), and the connection cap derived from it.
  */
 final class OpenFileLimit {
-  /** Descriptors kept back from connections: the JVM's own, the links, and two per handoff. */
-  static final int RESERVE = 64;
+  /**
+   * Descriptors kept back from connections: the JVM's own (about 30), the links, and what one
+   * message can bring (up to 253, the kernel's SCM_MAX_FD, all of which must be installed so that
+   * they can be closed).
+   */
+  static final int RESERVE = 320;
 
   private OpenFileLimit() {}
 

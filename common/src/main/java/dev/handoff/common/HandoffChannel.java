@@ -33,13 +33,6 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * threads at once.
  */
 public final class HandoffChannel implements Closeable {
-  /**
-   * Room for the control data of one message. junixsocket rounds it up to 256 bytes, space for
-   * dozens of descriptors; a message needs one, and the kernel discards (and closes) whatever does
-   * not fit.
-   */
-  private static final int ANCILLARY_BUFFER = 256;
-
   private final AFUNIXSocketChannel channel;
   private final String peer;
   private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.V1_LENGTH);
@@ -72,7 +65,8 @@ public final class HandoffChannel implements Closeable {
    * @param peer how to name the other end in messages
    */
   public static HandoffChannel accepted(AFUNIXSocketChannel channel, String peer) {
-    channel.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER);
+    // Room for every descriptor one message can carry, so that all of them can be closed.
+    JunixsocketInternals.setFullAncillaryReceiveBuffer(channel);
     return new HandoffChannel(channel, peer);
   }
 

@@ -177,6 +177,23 @@ class HandoffChannelTest {
   }
 
   @Test
+  void refusesTheKernelMaximumOf253DescriptorsAndClosesEveryOne() throws IOException {
+    try (TcpPair tcp = TcpPair.open()) {
+      FileDescriptor[] many = new FileDescriptor[253];
+      java.util.Arrays.fill(many, tcp.serverFd());
+      ByteBuffer header = ByteBuffer.allocate(HeaderCodec.V1_LENGTH);
+      HeaderCodec.encode(tcp.header(11), header);
+      rawSender.setOutboundFileDescriptors(many);
+      rawSender.write(header.flip());
+      int before = OpenDescriptors.count();
+      HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+      assertEquals(Reason.EXTRA_DESCRIPTORS, e.reason());
+      assertTrue(e.getMessage().contains("253 descriptors"), e.getMessage());
+      assertEquals(before, OpenDescriptors.count(), "all 253 received descriptors were closed");
+    }
+  }
+
+  @Test
   void refusesGarbageAndClosesItsDescriptor() throws IOException {
     try (TcpPair tcp = TcpPair.open()) {
       rawSender.setOutboundFileDescriptors(tcp.serverFd());

@@ -105,6 +105,30 @@ class JunixsocketFactsTest {
     }
   }
 
+  /** Why JunixsocketInternals sizes the control buffer for the kernel's maximum. */
+  @Test
+  void truncatedControlDataLeaksTheDescriptorsThatWereInstalled() throws IOException {
+    AFUNIXSocketAddress address = AFUNIXSocketAddress.of(dir.resolve("t.sock"));
+    try (AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open();
+        TcpPair tcp = TcpPair.open()) {
+      listener.bind(address);
+      int before = OpenDescriptors.count();
+      try (AFUNIXSocketChannel out = AFUNIXSocketChannel.open(address);
+          AFUNIXSocketChannel in = listener.accept()) {
+        in.setAncillaryReceiveBufferSize(1024);
+        FileDescriptor[] seventy = new FileDescriptor[70];
+        java.util.Arrays.fill(seventy, tcp.serverFd());
+        out.setOutboundFileDescriptors(seventy);
+        out.write(ByteBuffer.wrap(new byte[8]));
+        assertThrows(java.net.SocketException.class, () -> in.read(ByteBuffer.allocate(8)),
+            "MSG_CTRUNC surfaces as ENOBUFS");
+        assertEquals(0, in.getReceivedFileDescriptors().length, "and nothing is reported");
+      }
+      int leaked = OpenDescriptors.count() - before;
+      assertTrue(leaked > 50, "the installed descriptors stay open: " + leaked);
+    }
+  }
+
   /** Why UnixListener binds without address reuse after probing the path itself. */
   @Test
   void defaultBindMovesALiveSocketAside() throws IOException {
