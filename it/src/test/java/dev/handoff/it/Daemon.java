@@ -38,6 +38,12 @@ final class Daemon implements AutoCloseable {
    * ulimit -n}; 0 for no change). The launcher execs java, so the pid is the JVM's.
    */
   static Daemon start(Path logDir, int fdLimit, String role, String... args) throws IOException {
+    return start(logDir, fdLimit, java.util.Map.of(), role, args);
+  }
+
+  /** As above, with extra environment variables (JAVA_OPTS, say). */
+  static Daemon start(Path logDir, int fdLimit, java.util.Map<String, String> env, String role,
+      String... args) throws IOException {
     List<String> command = new ArrayList<>();
     if (fdLimit > 0) {
       command.addAll(List.of("bash", "-c", "ulimit -n " + fdLimit + " && exec \"$0\" \"$@\""));
@@ -46,7 +52,9 @@ final class Daemon implements AutoCloseable {
     command.addAll(List.of(args));
     Files.createDirectories(logDir);
     Path log = Files.createTempFile(logDir, role + "-", ".log");
-    Process process = new ProcessBuilder(command)
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().putAll(env);
+    Process process = builder
         .redirectErrorStream(true)
         .redirectOutput(log.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

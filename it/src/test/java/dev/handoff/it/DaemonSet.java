@@ -32,6 +32,11 @@ final class DaemonSet implements AutoCloseable {
     return track(Daemon.start(logs, role, args));
   }
 
+  /** Starts a role with one extra environment variable. */
+  Daemon startWithEnv(String name, String value, String role, String... args) throws IOException {
+    return track(Daemon.start(logs, 0, java.util.Map.of(name, value), role, args));
+  }
+
   /** Starts a role under {@code ulimit -n fdLimit}. */
   Daemon startLimited(int fdLimit, String role, String... args) throws IOException {
     return track(Daemon.start(logs, fdLimit, role, args));

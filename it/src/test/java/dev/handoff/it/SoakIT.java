@@ -1,0 +1,238 @@
+package dev.handoff.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A bounded soak: mixed load from many clients through one proxy to three apps, while apps are
+ * killed with SIGKILL and restarted at random, one at a time, so that at least two stay linked.
+ * Duration: -Dsoak.seconds (default 60). Writes its figures to target/soak-report.md, which
+ * scripts/soak.sh puts into docs/RELIABILITY.md.
+ */
+@Timeout(3600)
+class SoakIT {
+  private static final int APPS = 3;
+  private static final int CLIENTS = 12;
+  /** A fixed, pre-touched heap: resident memory then shows growth beyond it, not heap sizing. */
+  private static final String HEAP = "-Xms96m -Xmx96m -XX:+AlwaysPreTouch";
+
+  @TempDir Path dir;
+
+  private final LongAdder served = new LongAdder();
+  private final LongAdder bytesEchoed = new LongAdder();
+  private final LongAdder mismatches = new LongAdder();
+  private final LongAdder cut = new LongAdder();
+  private final LongAdder failed = new LongAdder();
+  private final AtomicLong kills = new AtomicLong();
+  private final List<String> failures = new ArrayList<>();
+
+  @Test
+  void soakWithAppsKilledAtRandom(TestInfo test) throws Exception {
+    int seconds = Integer.getInteger("soak.seconds", 60);
+    long seed = Long.getLong("soak.seed", System.nanoTime());
+    System.out.println("SoakIT " + seconds + " s, seed " + seed);
+    Random chaos = new Random(seed);
+    int port = EchoClient.freePort();
+    List<Path> sockets = new ArrayList<>();
+    for (int i = 0; i < APPS; i++) {
+      sockets.add(dir.resolve("app" + i + ".sock"));
+    }
+    try (DaemonSet daemons = new DaemonSet(test)) {
+      AtomicReferenceArray<Daemon> apps = new AtomicReferenceArray<>(APPS);
+      for (int i = 0; i < APPS; i++) {
+        apps.set(i, startApp(daemons, sockets.get(i)));
+      }
+      Daemon proxy = daemons.startWithEnv("JAVA_OPTS", HEAP, "proxy", "--queue-wait", "30s",
+          Integer.toString(port),
+          sockets.get(0).toString(), sockets.get(1).toString(), sockets.get(2).toString());
+      proxy.awaitLog("listening on", Duration.ofSeconds(20));
+      for (int i = 0; i < 30; i++) {
+        EchoClient.echoOnce(port, "warm up".getBytes());
+      }
+      for (int i = 0; i < APPS; i++) {
+        proxy.awaitLog("linked to app at " + sockets.get(i), Duration.ofSeconds(10));
+      }
+      int proxyFds = proxy.settledFds();
+      int appFds = apps.get(0).settledFds();
+      long rssStart = Rss.kib(proxy.pid());
+
+      AtomicBoolean running = new AtomicBoolean(true);
+      ExecutorService load = Executors.newFixedThreadPool(CLIENTS);
+      List<Future<?>> clients = new ArrayList<>();
+      for (int c = 0; c < CLIENTS; c++) {
+        long clientSeed = seed + c;
+        clients.add(load.submit(() -> client(port, new Random(clientSeed), running)));
+      }
+      List<Long> rss = new ArrayList<>();
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+      long nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+      while (System.nanoTime() < end) {
+        Thread.sleep(250);
+        rss.add(Rss.kib(proxy.pid()));
+        if (System.nanoTime() >= nextKill) {
+          int victim = chaos.nextInt(APPS);
+          apps.get(victim).kill();
+          kills.incrementAndGet();
+          Thread.sleep(200 + chaos.nextInt(800));
+          apps.set(victim, startApp(daemons, sockets.get(victim)));
+          nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000 + chaos.nextInt(2000));
+        }
+      }
+      running.set(false);
+      for (Future<?> f : clients) {
+        f.get(60, TimeUnit.SECONDS);
+      }
+      load.shutdown();
+
+      int proxyFdsAfter = proxy.awaitFds(proxyFds, Duration.ofSeconds(20));
+      List<Integer> appFdsAfter = new ArrayList<>();
+      for (int i = 0; i < APPS; i++) {
+        appFdsAfter.add(apps.get(i).awaitFds(appFds, Duration.ofSeconds(20)));
+      }
+      long rssEnd = Rss.kib(proxy.pid());
+      int tenth = Math.max(1, rss.size() / 10);
+      long earlyRss = rss.subList(0, tenth).stream().mapToLong(Long::longValue).max().orElse(0);
+      long lateRss = rss.subList(rss.size() - tenth, rss.size()).stream()
+          .mapToLong(Long::longValue).max().orElse(0);
+      proxy.terminate();
+      assertEquals(0, proxy.awaitExit(Duration.ofSeconds(20)), proxy.log());
+      String stats = lastLine(proxy.log(), "stopped:");
+      writeReport(seconds, seed, stats, proxyFds, proxyFdsAfter, appFds, appFdsAfter,
+          rssStart, earlyRss, lateRss, rssEnd);
+
+      assertEquals(0, mismatches.sum(), "byte mismatches");
+      assertEquals(0, failed.sum(), "clients never served: " + failures);
+      assertEquals(proxyFds, proxyFdsAfter, "proxy descriptors back to baseline");
+      for (int after : appFdsAfter) {
+        assertEquals(appFds, after, "app descriptors back to baseline: " + appFdsAfter);
+      }
+      assertTrue(served.sum() > 100, "the load ran: " + served.sum());
+      assertTrue(lateRss <= earlyRss + 16 * 1024,
+          "proxy memory stays flat: " + earlyRss + " KiB early, " + lateRss + " KiB late");
+      assertTrue(stats.contains("dropped-expired=0") && stats.contains("unacknowledged=0"),
+          stats);
+    }
+  }
+
+  private static Daemon startApp(DaemonSet daemons, Path socket) throws IOException {
+    Daemon app = daemons.startWithEnv("JAVA_OPTS", HEAP, "app", socket.toString());
+    app.awaitLog("for proxy links", Duration.ofSeconds(30));
+    return app;
+  }
+
+  /**
+   * One client: short connections echoing 1 B to 64 KiB, a quarter of them half-closing. A
+   * connection that its app's death cuts after it was served in part is counted apart: its state
+   * died with the app. One that gets nothing at all is a failure.
+   */
+  private Void client(int port, Random random, AtomicBoolean running) {
+    byte[] data = new byte[64 * 1024];
+    while (running.get()) {
+      int n = 1 + random.nextInt(random.nextInt(4) == 0 ? data.length : 2048);
+      random.nextBytes(data);
+      boolean halfClose = random.nextInt(4) == 0;
+      int got = 0;
+      try (Socket s = EchoClient.connect(port)) {
+        s.setSoTimeout(30_000);
+        OutputStream out = s.getOutputStream();
+        InputStream in = s.getInputStream();
+        out.write(data, 0, n);
+        if (halfClose) {
+          s.shutdownOutput();
+        }
+        byte[] back = new byte[n];
+        while (got < n) {
+          int r = in.read(back, got, n - got);
+          if (r < 0) {
+            throw new IOException("EOF after " + got + " of " + n + " bytes");
+          }
+          got += r;
+        }
+        if (!java.util.Arrays.equals(java.util.Arrays.copyOf(data, n), back)) {
+          mismatches.increment();
+          continue;
+        }
+        if (halfClose && in.read() != -1) {
+          mismatches.increment();
+          continue;
+        }
+        served.increment();
+        bytesEchoed.add(n);
+      } catch (SocketTimeoutException e) {
+        record("timeout after " + got + " of " + n + " bytes");
+      } catch (IOException e) {
+        // Reset or EOF: the app that held this connection was killed. The client's request was
+        // accepted and adopted, so its state died with that app; the next request gets a new
+        // connection.
+        cut.increment();
+      }
+    }
+    return null;
+  }
+
+  private void record(String failure) {
+    failed.increment();
+    synchronized (failures) {
+      if (failures.size() < 20) {
+        failures.add(failure);
+      }
+    }
+  }
+
+  private static String lastLine(String log, String marker) {
+    String found = "";
+    for (String line : log.split("\n")) {
+      if (line.contains(marker)) {
+        found = line.substring(line.indexOf(marker) + marker.length()).trim();
+      }
+    }
+    return found;
+  }
+
+  private void writeReport(int seconds, long seed, String stats, int proxyFds, int proxyFdsAfter,
+      int appFds, List<Integer> appFdsAfter, long rssStart, long early, long late, long rssEnd)
+      throws IOException {
+    String report = "| run | " + Instant.now() + ", " + seconds + " s, seed " + seed + " |\n"
+        + "|---|---|\n"
+        + "| apps killed with SIGKILL and restarted | " + kills.get() + " |\n"
+        + "| client connections served byte-exact | " + served.sum() + " ("
+        + bytesEchoed.sum() / (1024 * 1024) + " MiB echoed) |\n"
+        + "| byte mismatches | " + mismatches.sum() + " |\n"
+        + "| clients never served (timeout) | " + failed.sum() + " |\n"
+        + "| connections cut because the app holding them was killed | " + cut.sum() + " |\n"
+        + "| proxy outcome counters | `" + stats + "` |\n"
+        + "| proxy descriptors, before / after | " + proxyFds + " / " + proxyFdsAfter + " |\n"
+        + "| app descriptors, fresh app / each app after | " + appFds + " / " + appFdsAfter
+        + " |\n"
+        + "| proxy resident memory, start / max of first tenth / max of last tenth / end (KiB) | "
+        + rssStart + " / " + early + " / " + late + " / " + rssEnd + " |\n";
+    System.out.println(report);
+    Files.writeString(Path.of("target", "soak-report.md"), report, StandardCharsets.UTF_8);
+  }
+}
