@@ -33,8 +33,21 @@ class DescriptorLeakIT {
       }
       assertEquals(appBaseline, app.awaitFds(appBaseline, Duration.ofSeconds(15)),
           "app descriptors after 10,000 connections\n" + app.log());
+      for (int i = 0; i < 200; i++) {
+        resetMidStream(port);
+      }
+      assertEquals(appBaseline, app.awaitFds(appBaseline, Duration.ofSeconds(15)),
+          "app descriptors after 200 clients reset in the middle of a stream\n" + app.log());
       assertEquals(proxyBaseline, proxy.awaitFds(proxyBaseline, Duration.ofSeconds(15)),
           "proxy descriptors after 10,000 connections\n" + proxy.log());
+    }
+  }
+
+  /** Streams without reading, then resets (SO_LINGER 0): the app is mid-echo when the RST comes. */
+  private static void resetMidStream(int port) throws Exception {
+    try (java.net.Socket s = EchoClient.connect(port)) {
+      s.getOutputStream().write(new byte[256 * 1024]);
+      s.setSoLinger(true, 0);
     }
   }
 }

@@ -265,6 +265,18 @@ class HandoffPairIT {
   }
 
   @Test
+  void aSymlinkPlantedAtTheSocketPathIsNeverFollowed() throws Exception {
+    Path target = dir.resolve("victim");
+    Files.createSymbolicLink(socket, target);
+    Daemon app = daemons.start("app", socket.toString());
+    assertEquals(1, app.awaitExit(Duration.ofSeconds(20)), app.log());
+    assertTrue(app.log().contains("is not a socket"), app.log());
+    assertFalse(Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS),
+        "nothing was created where the symlink points");
+    assertTrue(Files.isSymbolicLink(socket), "the symlink itself is left alone");
+  }
+
+  @Test
   void sigtermStopsBothWithStatusZeroAndRemovesTheSocket() throws Exception {
     Daemon app = daemons.app(socket);
     Daemon proxy = daemons.proxy(port, socket);

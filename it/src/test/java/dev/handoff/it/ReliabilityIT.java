@@ -122,6 +122,19 @@ class ReliabilityIT {
   }
 
   @Test
+  void severalProxiesFeedOneApp() throws Exception {
+    Daemon app = daemons.app(socketA);
+    int otherPort = EchoClient.freePort();
+    daemons.proxy(port, socketA);
+    daemons.proxy(otherPort, socketA);
+    for (int i = 0; i < 20; i++) {
+      EchoClient.echoOnce(i % 2 == 0 ? port : otherPort, ("via proxy " + i).getBytes());
+    }
+    assertTrue(app.log().contains("link from proxy#1") && app.log().contains("link from proxy#2"),
+        app.log());
+  }
+
+  @Test
   void theProxySendsNothingToAnAppOfAnotherUid() throws Exception {
     daemons.app(socketA);
     Daemon proxy = daemons.proxy(port, socketA, "--app-uid", "4242",
