@@ -64,12 +64,19 @@ final class EchoEngine implements AutoCloseable {
     DescriptorCheck.requireConnectedTcp(handoff);
     // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
     JdkNioInternals.setBlocking(handoff.descriptor(), false);
-    EpollSocketChannel channel = new EpollSocketChannel(handoff.release());
-    channel.config()
-        .setAllowHalfClosure(true)
-        .setTcpNoDelay(true)
-        .setWriteBufferWaterMark(waterMark);
-    channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId()));
+    // Built before release(): if Netty refuses the descriptor, the handoff still closes it.
+    EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
+    handoff.release();
+    try {
+      channel.config()
+          .setAllowHalfClosure(true)
+          .setTcpNoDelay(true)
+          .setWriteBufferWaterMark(waterMark);
+      channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId()));
+    } catch (RuntimeException e) {
+      channel.unsafe().closeForcibly(); // the channel owns the descriptor now
+      throw new IOException("set up " + handoff + ": " + e.getMessage(), e);
+    }
     track(channel);
     group.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
