@@ -24,6 +24,14 @@ if [[ ${major:-17} -ge 23 ]]; then
   # Netty still allocates through sun.misc.Unsafe, which Java 24+ warns about unless allowed.
   flags+=(--sun-misc-unsafe-memory-access=allow)
 fi
+# systemd socket activation (scripts/systemd/proxy.socket): the listening socket arrives as
+# descriptor 3, for this very process. The JDK adopts a listening socket only from descriptor 0,
+# so move it there and tell the proxy (see SocketActivation.java).
+if [[ $role == proxy && ${LISTEN_FDS:-} == 1 && ${LISTEN_PID:-} == "$$" ]]; then
+  exec 0<&3 3<&-
+  export HANDOFF_LISTEN_FD0=1
+  unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
+fi
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
 # shellcheck disable=SC2086
 exec "$java" "${flags[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"

@@ -7,6 +7,7 @@ import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
 import dev.handoff.common.ShutdownSignal;
 import dev.handoff.common.SocketPaths;
+import dev.handoff.common.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.common.UsageErrorHandler;
 import java.io.IOException;
@@ -116,7 +117,9 @@ public final class AppCommand implements Callable<Integer> {
       log.error("cannot start on {}: {}", config.socket(), e.getMessage());
       return ExitCodes.FAILURE;
     }
+    SystemdNotify.ready("taking handoffs on " + config.socket());
     signal.await();
+    SystemdNotify.stopping();
     server.stop();
     return ExitCodes.OK;
   }

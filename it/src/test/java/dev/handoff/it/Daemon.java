@@ -18,6 +18,9 @@ final class Daemon implements AutoCloseable {
   static final Path ROOT = Path.of(System.getProperty("handoff.root", "..")).toAbsolutePath()
       .normalize();
 
+  /** Not an environment variable: a command (words separated by spaces) to start the role with. */
+  static final String WRAPPER = "handoff.it.wrapper";
+
   private final String role;
   private final Process process;
   private final Path log;
@@ -45,6 +48,9 @@ final class Daemon implements AutoCloseable {
   static Daemon start(Path logDir, int fdLimit, java.util.Map<String, String> env, String role,
       String... args) throws IOException {
     List<String> command = new ArrayList<>();
+    if (env.containsKey(WRAPPER)) {
+      command.addAll(List.of(env.get(WRAPPER).split(" ")));
+    }
     if (fdLimit > 0) {
       command.addAll(List.of("bash", "-c", "ulimit -n " + fdLimit + " && exec \"$0\" \"$@\""));
     }
@@ -54,6 +60,7 @@ final class Daemon implements AutoCloseable {
     Path log = Files.createTempFile(logDir, role + "-", ".log");
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().putAll(env);
+    builder.environment().remove(WRAPPER);
     Process process = builder
         .redirectErrorStream(true)
         .redirectOutput(log.toFile())

@@ -32,6 +32,12 @@ final class DaemonSet implements AutoCloseable {
     return track(Daemon.start(logs, role, args));
   }
 
+  /** Starts a role with extra environment variables, and {@link Daemon#WRAPPER} if given. */
+  Daemon startWithEnv(java.util.Map<String, String> env, String role, String... args)
+      throws IOException {
+    return track(Daemon.start(logs, 0, env, role, args));
+  }
+
   /** Starts a role with one extra environment variable. */
   Daemon startWithEnv(String name, String value, String role, String... args) throws IOException {
     return track(Daemon.start(logs, 0, java.util.Map.of(name, value), role, args));

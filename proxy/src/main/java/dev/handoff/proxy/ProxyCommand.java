@@ -7,6 +7,7 @@ import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
 import dev.handoff.common.ShutdownSignal;
 import dev.handoff.common.SocketPaths;
+import dev.handoff.common.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.common.UsageErrorHandler;
 import java.net.InetAddress;
@@ -130,12 +131,14 @@ public final class ProxyCommand implements Callable<Integer> {
     ShutdownSignal signal = ShutdownSignal.install();
     ProxyServer server = new ProxyServer(config);
     try {
-      server.start();
+      server.start(SocketActivation.listener());
     } catch (java.io.IOException e) {
       log.error("cannot start: {}", e.getMessage());
       return ExitCodes.FAILURE;
     }
+    SystemdNotify.ready("accepting on port " + port);
     signal.await();
+    SystemdNotify.stopping();
     server.stop();
     return ExitCodes.OK;
   }

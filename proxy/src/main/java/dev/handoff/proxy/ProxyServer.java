@@ -49,26 +49,34 @@ final class ProxyServer {
     events.target = dispatch;
   }
 
-  /** Binds the port and starts the threads. */
-  void start() throws IOException {
-    InetSocketAddress address = new InetSocketAddress(config.bind(), config.port());
-    // The family of the bind address, so that 0.0.0.0 means IPv4 only rather than dual-stack.
-    server = ServerSocketChannel.open(config.bind() instanceof Inet4Address
-        ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
-    try {
-      server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-      server.bind(address, config.backlog());
-    } catch (IOException e) {
-      server.close();
-      throw new IOException("listen on " + address + ": " + e.getMessage(), e);
-    }
-    log.info("listening on {}, handing connections to {}", server.getLocalAddress(),
-        config.sockets());
+  /**
+   * Starts the threads on the given listening socket, or on a socket of its own bound to the
+   * configured address when {@code inherited} is null.
+   */
+  void start(ServerSocketChannel inherited) throws IOException {
+    server = inherited != null ? inherited : bind();
+    log.info("listening on {}{}, handing connections to {}", server.getLocalAddress(),
+        inherited != null ? " (socket passed in by systemd)" : "", config.sockets());
     links.start();
     dispatcher = daemon(dispatch, "dispatcher");
     acceptor = daemon(new TcpAcceptor(server, queue, stats), "acceptor");
     dispatcher.start();
     acceptor.start();
+  }
+
+  private ServerSocketChannel bind() throws IOException {
+    InetSocketAddress address = new InetSocketAddress(config.bind(), config.port());
+    // The family of the bind address, so that 0.0.0.0 means IPv4 only rather than dual-stack.
+    ServerSocketChannel channel = ServerSocketChannel.open(config.bind() instanceof Inet4Address
+        ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
+    try {
+      channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+      channel.bind(address, config.backlog());
+      return channel;
+    } catch (IOException e) {
+      channel.close();
+      throw new IOException("listen on " + address + ": " + e.getMessage(), e);
+    }
   }
 
   /**
