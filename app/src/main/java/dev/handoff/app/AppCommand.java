@@ -2,6 +2,8 @@ package dev.handoff.app;
 
 import dev.handoff.common.DurationConverter;
 import dev.handoff.common.ExitCodes;
+import dev.handoff.common.HostPortConverter;
+import dev.handoff.common.StatusSignal;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
@@ -11,6 +13,7 @@ import dev.handoff.common.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.common.UsageErrorHandler;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -97,6 +100,11 @@ public final class AppCommand implements Callable<Integer> {
           + OpenFileLimit.RESERVE + " (kept for the JVM, links and descriptors in transit).")
   Integer maxConnections;
 
+  @Option(names = "--metrics", paramLabel = "ADDR:PORT", converter = HostPortConverter.class,
+      description = "Serve counters, live connections and the handoff latency histogram in the"
+          + " Prometheus text format at http://ADDR:PORT/metrics. Default: off.")
+  InetSocketAddress metrics;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new AppCommand()).execute(args));
   }
@@ -118,6 +126,7 @@ public final class AppCommand implements Callable<Integer> {
       return ExitCodes.FAILURE;
     }
     SystemdNotify.ready("taking handoffs on " + config.socket());
+    StatusSignal.install(() -> log.info("status: {}", server.summary()));
     signal.await();
     SystemdNotify.stopping();
     server.stop();
@@ -141,7 +150,8 @@ public final class AppCommand implements Callable<Integer> {
     return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
         maxUnsent, drainTimeout, directPort,
         allowUids == null ? Uids.selfAndRoot() : Set.copyOf(allowUids),
-        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections());
+        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
+        metrics);
   }
 
   private Set<PosixFilePermission> parseMode(String octal) {

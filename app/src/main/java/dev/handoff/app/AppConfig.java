@@ -1,5 +1,6 @@
 package dev.handoff.app;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
@@ -15,4 +16,5 @@ record AppConfig(
     Duration drainTimeout,
     int directPort,
     Set<Integer> allowedUids,
-    int maxConnections) {}
+    int maxConnections,
+    InetSocketAddress metrics) {}

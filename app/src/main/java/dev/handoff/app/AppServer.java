@@ -1,13 +1,15 @@
 package dev.handoff.app;
 
 import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.MetricsEndpoint;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.LongAdder;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 import org.slf4j.Logger;
@@ -24,9 +26,9 @@ final class AppServer {
   private final EchoEngine engine;
   private final Map<HandoffChannel, Thread> links = new ConcurrentHashMap<>();
   private final AtomicInteger linkSeq = new AtomicInteger();
-  private final LongAdder adopted = new LongAdder();
-  private final LongAdder refused = new LongAdder();
-  private final LatencyHistogram latency = new LatencyHistogram();
+  private final PrometheusMeterRegistry registry = MetricsEndpoint.registry();
+  private final AppStats stats = new AppStats(registry);
+  private MetricsEndpoint metrics;
   private UnixListener listener;
   private Thread acceptor;
   private volatile boolean stopping;
@@ -39,7 +41,10 @@ final class AppServer {
   AppServer(AppConfig config, Runnable onListenerLost) {
     this.config = config;
     this.onListenerLost = onListenerLost;
-    this.engine = new EchoEngine(config.ioThreads(), config.highWaterMark());
+    this.engine = new EchoEngine(config.ioThreads(), config.highWaterMark(), stats.bytesEchoed);
+    Gauge.builder("handoff.app.connections.live", engine, EchoEngine::liveConnections)
+        .register(registry);
+    Gauge.builder("handoff.app.links.up", links, Map::size).register(registry);
   }
 
   /** Binds the socket and starts accepting links. */
@@ -52,6 +57,15 @@ final class AppServer {
     }
     log.info("listening on {} for proxy links (at most {} connections)", config.socket(),
         config.maxConnections());
+    if (config.metrics() != null) {
+      try {
+        metrics = MetricsEndpoint.start(config.metrics(), registry);
+      } catch (IOException e) {
+        listener.close();
+        engine.close();
+        throw e;
+      }
+    }
     if (config.directPort() > 0) {
       try {
         engine.listenDirect(config.directPort());
@@ -101,8 +115,18 @@ final class AppServer {
       log.info("drain timeout reached; closing {} connections", left);
     }
     engine.close();
-    log.info("stopped: adopted={} refused={} direct={}; handoff latency, accept to adopted: {}",
-        adopted.sum(), refused.sum(), engine.directAccepted(), latency.summary());
+    if (metrics != null) {
+      metrics.close();
+    }
+    log.info("stopped: {}", summary());
+  }
+
+  /** One line on the state of things, for SIGUSR1 and the shutdown log. */
+  String summary() {
+    return "adopted=" + stats.adopted.sum() + " refused=" + stats.refused.sum()
+        + " direct=" + engine.directAccepted() + " live=" + engine.liveConnections()
+        + " links=" + links.size() + " bytes-echoed=" + stats.bytesEchoed.sum()
+        + "; handoff latency, accept to adopted: " + stats.latency.summary();
   }
 
   private void acceptLinks() {
@@ -151,8 +175,8 @@ final class AppServer {
     }
     HandoffChannel link = HandoffChannel.accepted(accepted, peer);
     log.info("link from {} up", peer);
-    Thread reader = new Thread(new LinkReader(link, engine, adopted, refused, latency,
-        config.maxConnections(), () -> links.remove(link)), "link-" + n);
+    Thread reader = new Thread(new LinkReader(link, engine, stats, config.maxConnections(),
+        () -> links.remove(link)), "link-" + n);
     reader.setDaemon(true);
     links.put(link, reader);
     reader.start();

@@ -45,8 +45,10 @@ final class EchoEngine implements AutoCloseable {
   private final LongAdder directAccepted = new LongAdder();
   /** Connections open now; kept as a counter because it is read for every handoff. */
   private final AtomicInteger open = new AtomicInteger();
+  private final LongAdder bytesEchoed;
 
-  EchoEngine(int ioThreads, int highWaterMark) {
+  EchoEngine(int ioThreads, int highWaterMark, LongAdder bytesEchoed) {
+    this.bytesEchoed = bytesEchoed;
     Epoll.ensureAvailability();
     this.group = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("echo", true),
         EpollIoHandler.newFactory());
@@ -72,7 +74,7 @@ final class EchoEngine implements AutoCloseable {
           .setAllowHalfClosure(true)
           .setTcpNoDelay(true)
           .setWriteBufferWaterMark(waterMark);
-      channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId()));
+      channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId(), bytesEchoed));
     } catch (RuntimeException e) {
       channel.unsafe().closeForcibly(); // the channel owns the descriptor now
       throw new IOException("set up " + handoff + ": " + e.getMessage(), e);
@@ -104,7 +106,7 @@ final class EchoEngine implements AutoCloseable {
           protected void initChannel(SocketChannel ch) {
             directAccepted.increment();
             track(ch);
-            ch.pipeline().addLast(new EchoHandler(-directAccepted.sum()));
+            ch.pipeline().addLast(new EchoHandler(-directAccepted.sum(), bytesEchoed));
           }
         });
     ChannelFuture bound = bootstrap.bind(new InetSocketAddress(port)).awaitUninterruptibly();

@@ -1,11 +1,13 @@
 package dev.handoff.app;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.io.IOException;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,13 +18,16 @@ import org.slf4j.LoggerFactory;
 final class EchoHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(EchoHandler.class);
   private final long connectionId;
+  private final LongAdder bytesEchoed;
 
-  EchoHandler(long connectionId) {
+  EchoHandler(long connectionId, LongAdder bytesEchoed) {
     this.connectionId = connectionId;
+    this.bytesEchoed = bytesEchoed;
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    bytesEchoed.add(((ByteBuf) msg).readableBytes());
     ctx.write(msg, ctx.voidPromise());
     if (!ctx.channel().isWritable()) {
       // Pause before flushing: the flush may drain everything and report writability right away,

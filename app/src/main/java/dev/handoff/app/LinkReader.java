@@ -6,7 +6,6 @@ import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
-import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,20 +20,16 @@ final class LinkReader implements Runnable {
 
   private final HandoffChannel link;
   private final EchoEngine engine;
-  private final LongAdder adopted;
-  private final LongAdder refused;
-  private final LatencyHistogram latency;
+  private final AppStats stats;
   private final int maxConnections;
   private final Runnable onClose;
 
-  LinkReader(HandoffChannel link, EchoEngine engine, LongAdder adopted, LongAdder refused,
-      LatencyHistogram latency, int maxConnections, Runnable onClose) {
+  LinkReader(HandoffChannel link, EchoEngine engine, AppStats stats, int maxConnections,
+      Runnable onClose) {
     this.maxConnections = maxConnections;
     this.link = link;
     this.engine = engine;
-    this.adopted = adopted;
-    this.refused = refused;
-    this.latency = latency;
+    this.stats = stats;
     this.onClose = onClose;
   }
 
@@ -67,7 +62,7 @@ final class LinkReader implements Runnable {
     if (engine.liveConnections() >= maxConnections) {
       // Refused before the process runs out of descriptors: at the limit the kernel would drop
       // a descriptor mid-message, and the link with it. The proxy still has its copy.
-      refused.increment();
+      stats.refused("at-capacity");
       handoff.close();
       log.debug("{}: {} connections open, the most allowed; answering RETRY", handoff,
           maxConnections);
@@ -79,7 +74,7 @@ final class LinkReader implements Runnable {
     } catch (HandoffException e) {
       return refuse(e);
     } catch (IOException e) {
-      refused.increment();
+      stats.refused("cannot-serve");
       log.warn("{}: cannot serve: {}", handoff, e.getMessage());
       link.sendAck(new Acknowledgement(id, Status.RETRY));
       return true;
@@ -88,15 +83,14 @@ final class LinkReader implements Runnable {
     }
     // Answer only once the engine owns it: the proxy closes its copy on this answer.
     link.sendAck(new Acknowledgement(id, Status.ADOPTED));
-    adopted.increment();
     long micros = nowMicros() - handoff.header().acceptedAtMicros();
-    latency.record(micros);
+    stats.adopted(micros);
     log.debug("{}: adopted {} us after the accept", handoff, micros);
     return true;
   }
 
   private boolean refuse(HandoffException e) throws IOException {
-    refused.increment();
+    stats.refused(e.reason().name());
     boolean goOn = e.reason().resynchronisable();
     log.warn("refused a handoff from {} ({}): {}{}", link.peer(), e.reason(), e.getMessage(),
         goOn ? "" : "; closing the link, it cannot be resynchronised");

@@ -69,7 +69,7 @@ class ProxyQueueIT {
       proxy.terminate();
       assertEquals(0, proxy.awaitExit(Duration.ofSeconds(10)), proxy.log());
       String log = proxy.log();
-      assertTrue(log.contains("accepted=6 handed-off=0"), log);
+      assertTrue(log.contains("accepted=6 ") && log.contains("handed-off=0"), log);
       assertTrue(log.contains("dropped-expired=6"), log);
       assertTrue(log.contains("accepting paused"), "one waits at the dispatcher, two in the"
           + " queue, and the rest wait in the kernel backlog:\n" + log);

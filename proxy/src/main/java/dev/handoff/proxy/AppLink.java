@@ -99,6 +99,7 @@ final class AppLink {
       drain(ch, Errors.describe(e));
       return false;
     }
+    stats.sent.increment();
     // Lost while sending: the reader may have handed back everything before this one arrived.
     return channel == ch || unacked.remove(conn.id()) == null;
   }

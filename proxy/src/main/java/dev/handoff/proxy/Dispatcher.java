@@ -120,7 +120,7 @@ final class Dispatcher implements Runnable, LinkEvents {
 
   @Override
   public void adopted(AcceptedConnection conn) {
-    stats.handedOff.increment();
+    stats.adopted(conn.acceptedNanos());
     log.debug("{}: adopted", conn);
     if (holdCopy.isZero()) {
       conn.close();

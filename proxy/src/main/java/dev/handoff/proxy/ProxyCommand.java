@@ -2,6 +2,8 @@ package dev.handoff.proxy;
 
 import dev.handoff.common.DurationConverter;
 import dev.handoff.common.ExitCodes;
+import dev.handoff.common.HostPortConverter;
+import dev.handoff.common.StatusSignal;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
@@ -11,6 +13,7 @@ import dev.handoff.common.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.common.UsageErrorHandler;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -95,7 +98,7 @@ public final class ProxyCommand implements Callable<Integer> {
   int window = 256;
 
   @Option(names = "--ack-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "5s",
+      defaultValue = "30s",
       description = "How long an app may leave a handoff unanswered before the proxy closes the"
           + " link to it (the app may own those connections, so they are not sent again)."
           + " Default: ${DEFAULT-VALUE}.")
@@ -119,6 +122,11 @@ public final class ProxyCommand implements Callable<Integer> {
           + " accepted before closing them. Default: ${DEFAULT-VALUE}.")
   Duration shutdownGrace;
 
+  @Option(names = "--metrics", paramLabel = "ADDR:PORT", converter = HostPortConverter.class,
+      description = "Serve counters and the handoff latency histogram in the Prometheus text"
+          + " format at http://ADDR:PORT/metrics. Default: off.")
+  InetSocketAddress metrics;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new ProxyCommand()).execute(args));
   }
@@ -137,6 +145,7 @@ public final class ProxyCommand implements Callable<Integer> {
       return ExitCodes.FAILURE;
     }
     SystemdNotify.ready("accepting on port " + port);
+    StatusSignal.install(() -> log.info("{}", server.status()));
     signal.await();
     SystemdNotify.stopping();
     server.stop();
@@ -168,7 +177,7 @@ public final class ProxyCommand implements Callable<Integer> {
     List<Path> absolute = sockets.stream().map(Path::toAbsolutePath).distinct().toList();
     Set<Integer> uids = appUids == null ? Uids.selfAndRoot() : Set.copyOf(appUids);
     return new ProxyConfig(bind, port, backlog, absolute, queueSize, queueWait, retryMin,
-        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace);
+        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metrics);
   }
 
   private ParameterException usage(String message) {

@@ -1,6 +1,7 @@
 package dev.handoff.proxy;
 
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -20,4 +21,5 @@ record ProxyConfig(
     Duration ackTimeout,
     Set<Integer> appUids,
     Duration holdCopy,
-    Duration shutdownGrace) {}
+    Duration shutdownGrace,
+    InetSocketAddress metrics) {}

@@ -1,5 +1,8 @@
 package dev.handoff.proxy;
 
+import dev.handoff.common.MetricsEndpoint;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -25,7 +28,9 @@ final class ProxyServer {
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
 
   private final ProxyConfig config;
-  private final ProxyStats stats = new ProxyStats();
+  private final PrometheusMeterRegistry registry = MetricsEndpoint.registry();
+  private final ProxyStats stats = new ProxyStats(registry);
+  private MetricsEndpoint metrics;
   private final BlockingQueue<AcceptedConnection> queue;
   private final ScheduledExecutorService timer;
   private final Dispatcher dispatch;
@@ -44,6 +49,14 @@ final class ProxyServer {
       appLinks.add(new AppLink(socket, events, stats, config));
     }
     this.links = new LinkSet(appLinks);
+    Gauge.builder("handoff.proxy.connections.queued", queue, BlockingQueue::size)
+        .description("accepted connections waiting to be sent").register(registry);
+    Gauge.builder("handoff.proxy.links.up", appLinks,
+            l -> l.stream().filter(a -> a.state() == AppLink.State.UP).count())
+        .register(registry);
+    Gauge.builder("handoff.proxy.handoffs.in.flight", appLinks,
+            l -> l.stream().mapToInt(AppLink::inFlight).sum())
+        .description("sent, awaiting an answer").register(registry);
     this.dispatch = new Dispatcher(queue, links, stats, config.queueWait(), config.holdCopy(),
         timer);
     events.target = dispatch;
@@ -55,6 +68,14 @@ final class ProxyServer {
    */
   void start(ServerSocketChannel inherited) throws IOException {
     server = inherited != null ? inherited : bind();
+    if (config.metrics() != null) {
+      try {
+        metrics = MetricsEndpoint.start(config.metrics(), registry);
+      } catch (IOException e) {
+        server.close();
+        throw e;
+      }
+    }
     log.info("listening on {}{}, handing connections to {}", server.getLocalAddress(),
         inherited != null ? " (socket passed in by systemd)" : "", config.sockets());
     links.start();
@@ -103,7 +124,33 @@ final class ProxyServer {
     timer.awaitTermination(1, TimeUnit.SECONDS);
     awaitReaders();
     dispatch.closeLeftovers();
+    if (metrics != null) {
+      metrics.close();
+    }
     log.info("stopped: {}", stats);
+  }
+
+  /** One line on the state of things, for SIGUSR1. */
+  String status() {
+    StringBuilder line = new StringBuilder("status: ").append(stats)
+        .append(" queued=").append(queue.size()).append(" links=[");
+    for (AppLink link : links.links()) {
+      line.append(link.socket()).append(' ').append(link.state()).append(" in-flight=")
+          .append(link.inFlight()).append(link == links.links().get(links.links().size() - 1)
+              ? "" : ", ");
+    }
+    return line.append("] handoff latency p50/p99 ")
+        .append(percentileMillis(0.5)).append('/').append(percentileMillis(0.99)).append(" ms")
+        .toString();
+  }
+
+  private String percentileMillis(double q) {
+    for (var v : stats.latency.takeSnapshot().percentileValues()) {
+      if (v.percentile() == q) {
+        return String.format("%.3f", v.value(TimeUnit.MILLISECONDS));
+      }
+    }
+    return String.format("%.3f", stats.latency.mean(TimeUnit.MILLISECONDS));
   }
 
   /** The links' readers hand back what is unanswered when they see their link closed. */

@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue 5): the handoff against a server that accepts its own connections and
+# against a relaying proxy, side by side in one run, all on 127.0.0.1.
+#
+#   scripts/bench.sh                 the full suite, about 4-5 minutes on 2 cores
+#   scripts/bench.sh --quick         a short run to try it out (about a minute; figures are rough)
+#   options: --rounds N (3)  --seconds S per measurement (3)  --warmup S (1)  --hold N (10000)
+#            --no-jmh  (skip the microbenchmarks)   --no-doc  (do not write docs/PERFORMANCE.md)
+#
+# Installs haproxy (Debian package) when it is missing, and builds the project
+# (mvn -q -B -ntp -DskipTests install) when a jar is missing or older than the sources. Then, under
+# ulimit -n 20000, starts three targets:
+#   direct   scripts/app --direct-port P: the app's own echo engine accepting TCP, no proxy
+#   handoff  scripts/proxy + scripts/app, as users run them
+#   relay    haproxy in TCP mode, forwarding to the direct app's port
+# and runs the load generator (bench/ module, dev.handoff.bench.LoadGen: one JDK NIO selector
+# thread, every echoed byte verified) through five scenarios, the targets interleaved within each
+# round (direct handoff relay, direct handoff relay, ...):
+#   1. connection rate: connect, echo 32 bytes, close, 32 in flight          (connections/s)
+#   2. request/response: 64 persistent connections, 64-byte ping-pong        (round trips/s, RTT)
+#   3. bulk: 4 connections streaming and reading back                        (MB/s echoed, 10^6 B)
+#   4. concurrency: N connections held at once, each echoing before and after (RSS, heap per conn)
+#   5. handoff latency at the scenario-1 load, from the app's own histogram (its shutdown line):
+#      the handoff app serves the warm-up and scenario 1 only, then is stopped and a fresh one
+#      started for the other scenarios (the proxy re-links to it by itself)
+# It reports medians over the rounds and ratios to direct, the resident memory of proxy and app idle
+# and with N connections held, and the open descriptors of every server before and after the suite;
+# prints the table and writes docs/PERFORMANCE.md. Text below the line "<!-- notes -->" in an
+# existing docs/PERFORMANCE.md is kept. Every load run is bounded in time (timeout) and count.
+#
+# Environment: JAVA_OPTS is passed to proxy and app (e.g. -XX:StartFlightRecording=...);
+# BENCH_CLIENT_OPTS to the load generator's JVM.
+set -uo pipefail
+root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+cd "$root" || exit 1
+command_line="scripts/bench.sh${*:+ $*}"
+
+rounds=3; seconds=3; warmup=1; hold=10000; jmh=1; doc=1; quick=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) quick=1; rounds=2; seconds=1.5; warmup=0.5; hold=2000 ;;
+    --rounds) rounds=$2; shift ;;
+    --seconds) seconds=$2; shift ;;
+    --warmup) warmup=$2; shift ;;
+    --hold) hold=$2; shift ;;
+    --no-jmh) jmh=0 ;;
+    --no-doc) doc=0 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ $rounds =~ ^[1-9][0-9]?$ && $hold =~ ^[1-9][0-9]*$ && $hold -le 10000 ]] ||
+  { echo "bench.sh: --rounds 1-99, --hold 1-10000" >&2; exit 2; }
+
+suite_start=$(date +%s)
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+busy_start=$(cpu_busy); load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# --- what the suite needs ---------------------------------------------------------------------
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v mvn >/dev/null || need+=(maven)
+command -v jcmd >/dev/null || need+=(openjdk-17-jdk-headless)
+if [[ ${#need[@]} -gt 0 ]]; then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
+  log "installing ${need[*]}"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends "${need[@]}" >/dev/null || die "apt-get install ${need[*]}"
+fi
+stale() { # JAR SOURCES...: the jar is missing or older than a source file or pom
+  [[ -f $1 ]] || return 0
+  local jar=$1; shift
+  [[ -n $(find pom.xml "$@" -newer "$jar" -type f \( -path '*/src/main/*' -o -name pom.xml \) \
+    2>/dev/null | head -n 1) ]]
+}
+if stale app/target/handoff-app.jar common app || stale proxy/target/handoff-proxy.jar common proxy ||
+    stale bench/target/handoff-bench.jar common bench; then
+  log "building: mvn -q -B -ntp -DskipTests install"
+  mvn -q -B -ntp -DskipTests install >&2 || die "build"
+fi
+ulimit -n 20000 2>/dev/null || die "cannot raise the open-file limit to 20000 (hard limit $(ulimit -Hn))"
+
+tmp=$(mktemp -d /tmp/handoff-bench.XXXXXX)
+res=$tmp/results; mkdir -p "$res"
+# Run copies of the launchers and jars, so that a rebuild during the suite cannot change them.
+dist=$tmp/dist; mkdir -p "$dist/scripts" "$dist/lib"
+cp scripts/app scripts/proxy scripts/launch.sh "$dist/scripts/" &&
+  cp app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar \
+    "$dist/lib/" || exit 1
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "logs kept in $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 10000))
+    grep -q ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
+    (exec 5<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    [[ " $used_ports " == *" $p "* ]] && continue
+    used_ports+=" $p"; echo "$p"; return 0
+  done
+  die "no free port"
+}
+used_ports=""
+direct_port=$(free_port); handoff_port=$(free_port); relay_port=$(free_port)
+declare -A port=([direct]=$direct_port [handoff]=$handoff_port [relay]=$relay_port)
+targets=(direct handoff relay)
+
+wait_for_log() { # FILE TEXT [SECONDS]
+  local deadline=$(( $(date +%s) + ${3:-30} ))
+  until grep -q "$2" "$1" 2>/dev/null; do
+    [[ $(date +%s) -lt $deadline ]] || { cat "$1" >&2; die "'$2' never appeared in $1"; }
+    sleep 0.1
+  done
+}
+alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+stop_proc() { # PID: SIGTERM, then up to 20 s, then SIGKILL; returns the exit code
+  local pid=$1 rc p kept=()
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 200); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null; log "pid $pid did not stop within 20 s; killed"; fi
+  wait "$pid" 2>/dev/null; rc=$?
+  for p in "${pids[@]}"; do [[ $p == "$pid" ]] || kept+=("$p"); done
+  pids=("${kept[@]}")
+  return $rc
+}
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+heap_kb() { # PID: heap in use after a full GC, in KiB (jcmd GC.run, then GC.heap_info)
+  timeout 30 jcmd "$1" GC.heap_info 2>/dev/null | sed -n 's/.*used \([0-9]*\)K.*/\1/p' | head -n 1
+}
+full_gc() { timeout 30 jcmd "$1" GC.run >/dev/null 2>&1; }
+settle_fds() { # PID LIMIT: waits up to 10 s for the count to come down to LIMIT; prints it
+  local n
+  for _ in $(seq 1 100); do n=$(fds "$1"); [[ $n -le $2 ]] && break; sleep 0.1; done
+  echo "$n"
+}
+
+start_app() { # NAME [OPTIONS...]: starts scripts/app on $tmp/NAME.sock; sets app_pid
+  local name=$1; shift
+  "$dist/scripts/app" "$@" "$tmp/$name.sock" >"$tmp/$name.log" 2>&1 &
+  app_pid=$!; pids+=("$app_pid")
+  wait_for_log "$tmp/$name.log" "for proxy links"
+}
+
+# --- the targets ------------------------------------------------------------------------------
+log "direct: app --direct-port $direct_port"
+start_app direct --direct-port "$direct_port"; direct_pid=$app_pid
+wait_for_log "$tmp/direct.log" "accepting TCP directly"
+log "handoff: app + proxy on port $handoff_port"
+start_app handoff1; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
+"$dist/scripts/proxy" --bind 127.0.0.1 "$handoff_port" "$tmp/handoff1.sock" >"$tmp/proxy.log" 2>&1 &
+proxy_pid=$!; pids+=("$proxy_pid")
+wait_for_log "$tmp/proxy.log" "listening on"
+log "relay: haproxy on port $relay_port -> $direct_port"
+cat >"$tmp/haproxy.cfg" <<EOF
+global
+  # Each relayed connection costs haproxy two descriptors. It needs 2 x maxconn + 17 of them and
+  # refuses to start if the open-file limit is lower: under the hard limit of 20,000 it can hold at
+  # most 9,991 connections, so 10,000 cannot be relayed here; it holds what it can and the
+  # load generator counts the rest as unfinished.
+  maxconn $(( (20000 - 17) / 2 ))
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+frontend relay
+  bind 127.0.0.1:$relay_port backlog 1024
+  default_backend echo
+backend echo
+  server direct 127.0.0.1:$direct_port
+EOF
+haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+haproxy_pid=$!; pids+=("$haproxy_pid")
+for _ in $(seq 1 100); do (exec 5<>"/dev/tcp/127.0.0.1/$relay_port") 2>/dev/null && break; sleep 0.1; done
+kill -0 "$haproxy_pid" 2>/dev/null || { cat "$tmp/haproxy.log" >&2; die "haproxy did not start"; }
+
+client_opts=(-XX:+UseSerialGC -Xms64m -Xmx512m ${BENCH_CLIENT_OPTS:-})
+loadgen() { # TIMEOUT ARGS...: the load generator, bounded in time
+  local limit=$1; shift
+  timeout -k 5 "$limit" java "${client_opts[@]}" -cp "$dist/lib/handoff-bench.jar" \
+    dev.handoff.bench.LoadGen "$@" --host 127.0.0.1
+}
+run_limit=$(awk -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%d", s + w + 40 }')
+
+measure() { # SCENARIO TARGET ROUND ARGS...
+  local scenario=$1 target=$2 round=$3; shift 3
+  local out=$res/$scenario.$target.$round
+  loadgen "$run_limit" "$scenario" --port "${port[$target]}" --seconds "$seconds" \
+    --warmup "$warmup" "$@" >"$out" 2>"$out.err"
+  local rc=$?
+  [[ $rc -eq 0 ]] || log "  $scenario $target round $round: exit code $rc$(grep -q mismatches=[1-9] "$out" && echo ' (WRONG BYTES ECHOED)')"
+  log "  $scenario $target round $round: $(grep -o 'rate=[0-9.]*\|mbps=[0-9.]*\|rtt_p99_us=[0-9.]*\|errors=[0-9]*' "$out" | tr '\n' ' ')"
+}
+
+# --- warm-up, then the descriptor counts "before" ---------------------------------------------
+log "warm-up: 2 s of scenario 1 on each target"
+for t in "${targets[@]}"; do
+  loadgen 60 connrate --port "${port[$t]}" --seconds 2 --warmup 0 >"$tmp/warmup.$t" 2>&1 ||
+    { cat "$tmp/warmup.$t" >&2; die "warm-up on $t"; }
+done
+grep -q "linked to app" "$tmp/proxy.log" || die "the proxy never linked to the app"
+# jcmd (used for the heap figures) makes a JVM open its attach listener socket for good: open it
+# now, so that it is in the "before" count.
+for pid in "$proxy_pid" "$direct_pid" "$handoff_pid"; do timeout 30 jcmd "$pid" VM.uptime >/dev/null 2>&1; done
+sleep 1
+declare -A fd_before fd_after
+fd_before[proxy]=$(fds "$proxy_pid"); fd_before[direct_app]=$(fds "$direct_pid")
+fd_before[haproxy]=$(fds "$haproxy_pid"); fd_before[handoff_app1]=$(fds "$handoff_pid")
+
+# --- scenario 1, and the handoff latency at its load ------------------------------------------
+log "scenario 1: connection rate, 32 in flight, $rounds rounds"
+for r in $(seq 1 "$rounds"); do
+  for t in "${targets[@]}"; do measure connrate "$t" "$r" --inflight 32 --size 32; done
+done
+fd_after[handoff_app1]=$(settle_fds "$handoff_pid" "${fd_before[handoff_app1]}")
+stop_proc "$handoff_pid"; rc=$?
+latency_line=$(grep -o 'stopped: .*' "$handoff_log" | tail -n 1)
+[[ $rc -eq 0 && -n $latency_line ]] || log "the first handoff app exited with $rc: $(tail -n 3 "$handoff_log")"
+log "handoff app 1 $latency_line"
+
+# The same proxy goes on; a fresh app takes the same socket path, and the proxy re-links by itself.
+mv "$handoff_log" "$tmp/handoff1.done.log"
+start_app handoff1; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
+loadgen 60 connrate --port "$handoff_port" --seconds 1 --warmup 0 >"$tmp/warmup.handoff2" 2>&1 ||
+  die "warm-up of the second handoff app"
+timeout 30 jcmd "$handoff_pid" VM.uptime >/dev/null 2>&1
+sleep 1
+fd_before[handoff_app2]=$(fds "$handoff_pid")
+
+# --- scenarios 2 and 3 ------------------------------------------------------------------------
+log "scenario 2: request/response, 64 connections x 64 bytes, $rounds rounds"
+for r in $(seq 1 "$rounds"); do
+  for t in "${targets[@]}"; do measure rr "$t" "$r" --conns 64 --size 64; done
+done
+log "scenario 3: bulk, 4 connections, $rounds rounds"
+for r in $(seq 1 "$rounds"); do
+  for t in "${targets[@]}"; do measure bulk "$t" "$r" --conns 4 --chunk 65536 --window 262144; done
+done
+
+# --- scenario 4: connections held at once -----------------------------------------------------
+declare -A mem
+measure_hold() { # TARGET ROUND
+  local t=$1 r=$2 out=$res/hold.$1.$2 release=$tmp/release.$1.$2 lg
+  local watch=()
+  case $t in
+    direct) watch=(direct_app:"$direct_pid") ;;
+    handoff) watch=(proxy:"$proxy_pid" handoff_app:"$handoff_pid") ;;
+    relay) watch=(haproxy:"$haproxy_pid" direct_app:"$direct_pid") ;;
+  esac
+  sleep 1
+  for w in "${watch[@]}"; do
+    [[ ${w%%:*} == haproxy ]] || { full_gc "${w#*:}"; mem[$t.$r.${w%%:*}.heap_idle]=$(heap_kb "${w#*:}"); }
+    mem[$t.$r.${w%%:*}.rss_idle]=$(rss_kb "${w#*:}")
+  done
+  : >"$out"
+  loadgen 300 hold --port "${port[$t]}" --conns "$hold" --max-connecting 256 --size 16 \
+    --release-file "$release" --hold-timeout 120 >"$out" 2>"$out.err" &
+  lg=$!
+  for _ in $(seq 1 1500); do grep -q '^HELD' "$out" && break; alive "$lg" || break; sleep 0.1; done
+  sleep 0.5
+  for w in "${watch[@]}"; do
+    [[ ${w%%:*} == haproxy ]] || { full_gc "${w#*:}"; mem[$t.$r.${w%%:*}.heap_held]=$(heap_kb "${w#*:}"); }
+    mem[$t.$r.${w%%:*}.rss_held]=$(rss_kb "${w#*:}")
+  done
+  touch "$release"
+  wait "$lg" || log "  hold $t round $r: load generator exit code $?"
+  log "  hold $t round $r: $(grep -h '^HELD\|^RESULT' "$out" | grep -o ' held=[0-9]*\| echoed=[0-9]*\| failed=[0-9]*\| unfinished=[0-9]*' | sort -u | tr '\n' ' ')"
+}
+log "scenario 4: $hold connections held at once, $rounds rounds"
+for r in $(seq 1 "$rounds"); do
+  for t in "${targets[@]}"; do measure_hold "$t" "$r"; done
+done
+
+# --- descriptors after the suite, then stop everything ----------------------------------------
+sleep 1
+fd_after[proxy]=$(settle_fds "$proxy_pid" "${fd_before[proxy]}")
+fd_after[direct_app]=$(settle_fds "$direct_pid" "${fd_before[direct_app]}")
+fd_after[haproxy]=$(settle_fds "$haproxy_pid" "${fd_before[haproxy]}")
+fd_after[handoff_app2]=$(settle_fds "$handoff_pid" "${fd_before[handoff_app2]}")
+stop_proc "$handoff_pid"; latency2_line=$(grep -o 'stopped: .*' "$handoff_log" | tail -n 1)
+stop_proc "$proxy_pid"; proxy_rc=$?
+proxy_stats=$(grep -i 'stopped\|handed off' "$tmp/proxy.log" | tail -n 1)
+stop_proc "$direct_pid"; direct_line=$(grep -o 'stopped: .*' "$tmp/direct.log" | tail -n 1)
+stop_proc "$haproxy_pid"
+haproxy_warnings=$(grep -i 'warn\|alert' "$tmp/haproxy.log" | sed 's/^/    /' | head -n 5)
+log "servers stopped (proxy exit code $proxy_rc)"
+
+# --- JMH --------------------------------------------------------------------------------------
+jmh_table=""
+if [[ $jmh -eq 1 ]]; then
+  jmh_args=(-f 1 -wi 2 -w 1s -i 3 -r 1s)
+  [[ $quick -eq 1 ]] && jmh_args=(-f 1 -wi 1 -w 1s -i 1 -r 1s)
+  log "JMH microbenchmarks: ${jmh_args[*]}"
+  timeout -k 5 600 java -jar "$dist/lib/handoff-bench.jar" "${jmh_args[@]}" -foe true \
+    -rf text -rff "$tmp/jmh.txt" >"$tmp/jmh.log" 2>&1 || log "JMH failed: $(tail -n 5 "$tmp/jmh.log")"
+  jmh_table=$(cat "$tmp/jmh.txt" 2>/dev/null)
+fi
+suite_secs=$(( $(date +%s) - suite_start ))
+# CPU time of the whole machine during the suite, and the part that the suite's own processes
+# (servers, load generator, jcmd, JMH: all children of this shell, all reaped by now) used.
+busy_secs=$(awk -v a="$busy_start" -v b="$(cpu_busy)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (b - a) / hz }')
+times >"$tmp/times"
+own_secs=$(sed -n 2p "$tmp/times" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] } printf "%.0f", t }')
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- figures ----------------------------------------------------------------------------------
+val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1" 2>/dev/null | head -n 1; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med() { # SCENARIO TARGET KEY
+  for r in $(seq 1 "$rounds"); do val "$res/$1.$2.$r" "$3"; done | grep . | median
+}
+all_rounds() { # SCENARIO TARGET KEY
+  for r in $(seq 1 "$rounds"); do v=$(val "$res/$1.$2.$r" "$3"); printf '%s ' "${v:--}"; done
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "-"; else printf "%.*f", d, v }'; }
+memmed() { for r in $(seq 1 "$rounds"); do echo "${mem[$1.$r.$2.$3]:-}"; done | grep . | median; }
+per_conn() { awk -v a="$1" -v b="$2" -v n="$hold" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.0f", (b - a) * 1024 / n }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^-?[0-9.]+$/ && b ~ /^-?[0-9.]+$/ && a + 0 >= b + 0) }'; }
+verdict() { if "$@"; then echo met; else echo "**missed**"; fi; }
+
+declare -A m
+for t in "${targets[@]}"; do
+  m[conn.$t]=$(med connrate "$t" rate)
+  m[rr.$t]=$(med rr "$t" rate); m[p50.$t]=$(med rr "$t" rtt_p50_us); m[p99.$t]=$(med rr "$t" rtt_p99_us)
+  m[bulk.$t]=$(med bulk "$t" mbps)
+  m[held.$t]=$(for r in $(seq 1 "$rounds"); do val "$res/hold.$t.$r" held; done | sort -n | head -n 1)
+  m[echoed.$t]=$(for r in $(seq 1 "$rounds"); do val "$res/hold.$t.$r" echoed; done | sort -n | head -n 1)
+  m[errors.$t]=$(cat "$res"/*."$t".* 2>/dev/null | grep -o ' errors=[0-9]*' | awk -F= '{ s += $2 } END { print s + 0 }')
+  m[wrong.$t]=$(cat "$res"/*."$t".* 2>/dev/null | grep -o ' mismatches=[0-9]*' | awk -F= '{ s += $2 } END { print s + 0 }')
+done
+lat_p50=$(sed -n 's/.* p50=\([0-9]*\)us.*/\1/p' <<<"$latency_line")
+lat_p99=$(sed -n 's/.* p99=\([0-9]*\)us.*/\1/p' <<<"$latency_line")
+lat_max=$(sed -n 's/.* max=\([0-9]*\)us.*/\1/p' <<<"$latency_line")
+lat_n=$(sed -n 's/.* n=\([0-9]*\) .*/\1/p' <<<"$latency_line")
+
+row() { # LABEL KEY DECIMALS
+  local d=${m[$2.direct]} h=${m[$2.handoff]} y=${m[$2.relay]}
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$d" "$3")" "$(fmt "$h" "$3")" \
+    "$(fmt "$y" "$3")" "$(ratio "$h" "$d")" "$(ratio "$y" "$d")" "$(ratio "$h" "$y")"
+}
+results_table=$(
+  echo "| scenario (median of $rounds rounds) | direct | handoff | relay | handoff / direct | relay / direct | handoff / relay |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  row "1. connection rate, connections/s" conn 0
+  row "2. request/response, round trips/s" rr 0
+  row "2. RTT p50, µs" p50 1
+  row "2. RTT p99, µs" p99 1
+  row "3. bulk, MB/s echoed" bulk 0
+  printf '| 4. held at once and echoed twice (worst round) | %s / %s | %s / %s | %s / %s | | | |\n' \
+    "${m[echoed.direct]:--}" "$hold" "${m[echoed.handoff]:--}" "$hold" "${m[echoed.relay]:--}" "$hold"
+  printf '| 5. handoff latency, accept to adopted (app histogram, n=%s) | | p50 %s µs, p99 %s µs, max %s µs | | | | |\n' \
+    "${lat_n:--}" "${lat_p50:--}" "${lat_p99:--}" "${lat_max:--}"
+  printf '| failed connections / wrong bytes, whole suite | %s / %s | %s / %s | %s / %s | | | |\n' \
+    "${m[errors.direct]}" "${m[wrong.direct]}" "${m[errors.handoff]}" "${m[wrong.handoff]}" "${m[errors.relay]}" "${m[wrong.relay]}"
+)
+
+memrow() { # LABEL TARGET PROCESS
+  local ri=$(memmed "$2" "$3" rss_idle) rh=$(memmed "$2" "$3" rss_held)
+  local hi=$(memmed "$2" "$3" heap_idle) hh=$(memmed "$2" "$3" heap_held)
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$ri")" "$(fmt "$rh")" "$(per_conn "$ri" "$rh")" \
+    "$(fmt "$hi")" "$(fmt "$hh")" "$(per_conn "$hi" "$hh")"
+}
+memory_table=$(
+  echo "| process (target) | RSS idle, KiB | RSS with $hold held, KiB | RSS per connection, bytes | heap after full GC idle, KiB | heap after full GC with $hold held, KiB | heap per connection, bytes |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  memrow "proxy (handoff)" handoff proxy
+  memrow "app (handoff)" handoff handoff_app
+  memrow "app (direct)" direct direct_app
+  memrow "haproxy (relay)" relay haproxy
+)
+fd_table=$(
+  echo "| process | descriptors before | after | growth |"
+  echo "|---|---:|---:|---:|"
+  for p in proxy handoff_app1 handoff_app2 direct_app haproxy; do
+    printf '| %s | %s | %s | %s |\n' "$p" "${fd_before[$p]:--}" "${fd_after[$p]:--}" \
+      "$(awk -v a="${fd_before[$p]:-0}" -v b="${fd_after[$p]:-0}" 'BEGIN { print b - a }')"
+  done
+)
+
+proxy_rss_growth=$(per_conn "$(memmed handoff proxy rss_idle)" "$(memmed handoff proxy rss_held)")
+proxy_heap_growth=$(per_conn "$(memmed handoff proxy heap_idle)" "$(memmed handoff proxy heap_held)")
+app_heap_per_conn=$(per_conn "$(memmed handoff handoff_app heap_idle)" "$(memmed handoff handoff_app heap_held)")
+app_rss_per_conn=$(per_conn "$(memmed handoff handoff_app rss_idle)" "$(memmed handoff handoff_app rss_held)")
+fd_ok() { # proxy and app: no more descriptors after the suite than before it
+  local p
+  for p in proxy handoff_app1 handoff_app2 direct_app; do
+    [[ ${fd_before[$p]:-} =~ ^[0-9]+$ && ${fd_after[$p]:-} =~ ^[0-9]+$ ]] || return 1
+    [[ ${fd_after[$p]} -le ${fd_before[$p]} ]] || return 1
+  done
+}
+held_ok() { [[ ${m[echoed.handoff]:-0} -eq $hold && ${m[held.handoff]:-0} -eq $hold && $hold -eq 10000 ]]; }
+targets_table=$(
+  echo "| target | measured | |"
+  echo "|---|---|---|"
+  echo "| connection rate through handoff ≥ 0.8× direct | $(ratio "${m[conn.handoff]}" "${m[conn.direct]}")× | $(verdict ge "$(ratio "${m[conn.handoff]}" "${m[conn.direct]}")" 0.8) |"
+  echo "| connection rate through handoff ahead of relay | $(ratio "${m[conn.handoff]}" "${m[conn.relay]}")× relay | $(verdict ge "$(ratio "${m[conn.handoff]}" "${m[conn.relay]}")" 1.0001) |"
+  echo "| request/response through handoff ≥ 0.95× direct | $(ratio "${m[rr.handoff]}" "${m[rr.direct]}")× | $(verdict ge "$(ratio "${m[rr.handoff]}" "${m[rr.direct]}")" 0.95) |"
+  echo "| bulk through handoff ≥ 0.95× direct | $(ratio "${m[bulk.handoff]}" "${m[bulk.direct]}")× | $(verdict ge "$(ratio "${m[bulk.handoff]}" "${m[bulk.direct]}")" 0.95) |"
+  echo "| bulk through handoff ≥ 1.5× relay | $(ratio "${m[bulk.handoff]}" "${m[bulk.relay]}")× | $(verdict ge "$(ratio "${m[bulk.handoff]}" "${m[bulk.relay]}")" 1.5) |"
+  echo "| 10,000 of 10,000 held and echoed (handoff, every round) | ${m[echoed.handoff]:--} of $hold | $(verdict held_ok) |"
+  echo "| proxy memory does not grow with held connections | RSS ${proxy_rss_growth} B, heap ${proxy_heap_growth} B per held connection | $(verdict ge 64 "$proxy_heap_growth") |"
+  echo "| app memory per held connection, under 4 KiB above its idle heap | heap ${app_heap_per_conn} B, RSS ${app_rss_per_conn} B per connection | $(verdict ge 4096 "$app_heap_per_conn") |"
+  echo "| handoff latency p99 < 1 ms at the scenario-1 load | p99 ${lat_p99:--} µs (n=${lat_n:--}) | $(verdict ge 999 "${lat_p99:-99999}") |"
+  echo "| no descriptor growth in proxy or app across the suite | see the descriptor table | $(verdict fd_ok) |"
+)
+
+rounds_table=$(
+  echo "| scenario | target | per round |"
+  echo "|---|---|---|"
+  for t in "${targets[@]}"; do echo "| connection rate, conn/s | $t | $(all_rounds connrate "$t" rate) |"; done
+  for t in "${targets[@]}"; do echo "| request/response, round trips/s | $t | $(all_rounds rr "$t" rate) |"; done
+  for t in "${targets[@]}"; do echo "| request/response RTT p50 / p99, µs | $t | $(for r in $(seq 1 "$rounds"); do printf '%s/%s ' "$(val "$res/rr.$t.$r" rtt_p50_us)" "$(val "$res/rr.$t.$r" rtt_p99_us)"; done) |"; done
+  for t in "${targets[@]}"; do echo "| bulk, MB/s | $t | $(all_rounds bulk "$t" mbps) |"; done
+  for t in "${targets[@]}"; do echo "| held / echoed / connect seconds | $t | $(for r in $(seq 1 "$rounds"); do printf '%s/%s/%ss ' "$(val "$res/hold.$t.$r" held)" "$(val "$res/hold.$t.$r" echoed)" "$(val "$res/hold.$t.$r" connect_seconds)"; done) |"; done
+)
+first_errors=$(grep -ho 'first_error="[^"]*"' "$res"/* 2>/dev/null | sort | uniq -c | sort -rn | head -n 5 | sed 's/^/    /')
+
+cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)
+mem_total=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+jdk=$(java -version 2>&1 | sed -n '2p')
+report=$(cat <<EOF
+# Performance
+
+Measured by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite took ${suite_secs} s.
+
+- Machine: $(nproc) cores ($cpu), $mem_total memory, Linux $(uname -r)
+- JDK: $jdk; HAProxy $(haproxy -v 2>/dev/null | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p')
+- Targets, all on 127.0.0.1: **direct** = \`app --direct-port\` (the app's Netty epoll engine accepting
+  TCP itself); **handoff** = \`proxy\` + \`app\` as users run them (default options); **relay** =
+  HAProxy in TCP mode (\`maxconn 9991\`, the most that 20,000 descriptors allow) forwarding to the direct app's port. All under
+  \`ulimit -n 20000\`, JVMs with default options${JAVA_OPTS:+ plus JAVA_OPTS=\"$JAVA_OPTS\"}.
+- Load: \`dev.handoff.bench.LoadGen\` (module \`bench\`), one JDK NIO selector thread, every echoed
+  byte compared with what was sent. The machine has $(nproc) cores and the load generator competes
+  with the servers for them, so it uses a single thread; absolute figures are bounded by that, the
+  ratios are what the targets are about. Other work may have been running on the machine: of the
+  ${busy_secs} CPU-seconds used on it during the suite (out of $(( suite_secs * $(nproc) )) available), the suite's own
+  processes used ${own_secs}; load average ${load_start} at the start, ${load_end} at the end.
+- Each measurement: ${warmup} s warm-up, then ${seconds} s counted; $rounds rounds, the targets
+  interleaved (direct, handoff, relay, direct, ...) within each round; medians below.
+- Scenario 5 reads the app's own histogram (its shutdown line): the handoff app that serves the
+  warm-up and scenario 1 (all rounds) is stopped after it, and a fresh app serves the rest.
+
+## Results
+
+$results_table
+
+## Targets
+
+$targets_table
+
+## Memory with $hold connections held
+
+Heap in use after a full GC (\`jcmd PID GC.run\`, then \`GC.heap_info\`) and resident memory
+(VmRSS, read right after that GC), idle just before and while the connections are held; medians
+over the rounds.
+Per connection = (held − idle) / $hold. HAProxy's heap column is not applicable.
+
+$memory_table
+
+## Descriptors
+
+Open descriptors (\`/proc/PID/fd\`) after the warm-up and after the whole suite, once the last
+connections closed. The first handoff app served the warm-up and scenario 1; the second the rest.
+
+$fd_table
+
+## Per round
+
+$rounds_table
+
+## Log lines
+
+- handoff app 1 (warm-up and scenario 1): \`${latency_line:-none}\`
+- handoff app 2 (scenarios 2 to 4): \`${latency2_line:-none}\`
+- direct app: \`${direct_line:-none}\`
+- proxy: \`${proxy_stats:-none}\`
+$( [[ -n $haproxy_warnings ]] && printf -- '- haproxy:\n\n```\n%s\n```\n' "$haproxy_warnings")
+$( [[ -n $first_errors ]] && printf -- '- first error of the load generator runs that had errors (count, message):\n\n```\n%s\n```\n' "$first_errors")
+
+## Microbenchmarks (JMH)
+
+$( if [[ -n $jmh_table ]]; then printf '`java -jar bench/target/handoff-bench.jar %s`, average time per operation:\n\n```\n%s\n```\n' "${jmh_args[*]}" "$jmh_table"; else echo "Not run."; fi)
+EOF
+)
+echo "$report"
+if [[ $doc -eq 1 ]]; then
+  notes=""
+  [[ -f docs/PERFORMANCE.md ]] && notes=$(sed -n '/^<!-- notes -->$/,$p' docs/PERFORMANCE.md)
+  { echo "$report"; echo; echo "${notes:-<!-- notes -->}"; } >docs/PERFORMANCE.md
+  log "wrote docs/PERFORMANCE.md"
+fi
+log "suite done in ${suite_secs} s"
