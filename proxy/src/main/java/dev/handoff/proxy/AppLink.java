@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * handed back to be sent elsewhere. An app may have read none of them, since it acknowledges each
  * handoff it adopts before it closes.
  *
- * <p>Threads: the dispatcher calls {@link #send}; this link's reader thread reads acknowledgements;
+ * <p>Threads: the acceptor and the dispatcher call {@link #send}; this link's reader thread reads
+ * acknowledgements;
  * the maintenance thread calls {@link #maintain}. A connection in flight sits in {@code unacked},
  * and whichever thread removes it from there owns it.
  */
@@ -41,6 +42,8 @@ final class AppLink {
   private final int window;
   private final long ackTimeoutNanos;
   private final Map<Long, AcceptedConnection> unacked = new ConcurrentHashMap<>();
+  /** The acceptor and the dispatcher may both send; a channel takes one message at a time. */
+  private final Object sendLock = new Object();
 
   private volatile State state = State.DOWN;
   private volatile HandoffChannel channel;
@@ -91,7 +94,9 @@ final class AppLink {
     unacked.put(conn.id(), conn);
     conn.markSent();
     try {
-      ch.send(conn.header(), conn.descriptor());
+      synchronized (sendLock) {
+        ch.send(conn.header(), conn.descriptor());
+      }
     } catch (IOException e) {
       if (unacked.remove(conn.id()) == null) {
         return true; // the reader already handed it back after the link closed

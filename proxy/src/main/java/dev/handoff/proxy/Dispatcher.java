@@ -42,6 +42,24 @@ final class Dispatcher implements Runnable, LinkEvents {
   }
 
   /**
+   * Sends a just-accepted connection at once, on the acceptor's thread, when nothing accepted
+   * earlier is waiting and a link can take it: one thread hop less between accept and app.
+   *
+   * @return whether it was sent; if not, the caller queues it as usual
+   */
+  boolean trySendNow(AcceptedConnection conn) {
+    if (draining || !queue.isEmpty() || !again.isEmpty()) {
+      return false;
+    }
+    AppLink link = links.pickNow();
+    if (link == null || !link.send(conn)) {
+      return false;
+    }
+    log.debug("{}: sent to {}", conn, link.socket());
+    return true;
+  }
+
+  /**
    * Asks the dispatcher to send what is queued and collect the answers within {@code grace}, then
    * return. The acceptor must be stopped first so that the queue only shrinks.
    */

@@ -60,6 +60,16 @@ final class LinkSet {
     }
   }
 
+  /** A link that can take a connection right now, or {@code null}; never waits. */
+  AppLink pickNow() {
+    lock.lock();
+    try {
+      return stopped ? null : choose();
+    } finally {
+      lock.unlock();
+    }
+  }
+
   private AppLink choose() {
     AppLink best = null;
     int n = links.size();

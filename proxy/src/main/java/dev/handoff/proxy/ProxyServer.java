@@ -80,7 +80,7 @@ final class ProxyServer {
         inherited != null ? " (socket passed in by systemd)" : "", config.sockets());
     links.start();
     dispatcher = daemon(dispatch, "dispatcher");
-    acceptor = daemon(new TcpAcceptor(server, queue, stats), "acceptor");
+    acceptor = daemon(new TcpAcceptor(server, queue, dispatch, stats), "acceptor");
     dispatcher.start();
     acceptor.start();
   }

@@ -26,11 +26,13 @@ final class TcpAcceptor implements Runnable {
 
   private final ServerSocketChannel server;
   private final BlockingQueue<AcceptedConnection> queue;
+  private final Dispatcher dispatcher;
   private final ProxyStats stats;
   private long nextId = 1;
 
   TcpAcceptor(ServerSocketChannel server, BlockingQueue<AcceptedConnection> queue,
-      ProxyStats stats) {
+      Dispatcher dispatcher, ProxyStats stats) {
+    this.dispatcher = dispatcher;
     this.server = server;
     this.queue = queue;
     this.stats = stats;
@@ -54,12 +56,12 @@ final class TcpAcceptor implements Runnable {
         continue;
       }
       backoffMs = 0;
-      enqueue(channel);
+      handOver(channel);
     }
     log.debug("acceptor stopped");
   }
 
-  private void enqueue(SocketChannel channel) {
+  private void handOver(SocketChannel channel) {
     AcceptedConnection conn;
     try {
       HandoffHeader header = new HandoffHeader(nextId++, nowMicros(),
@@ -74,7 +76,7 @@ final class TcpAcceptor implements Runnable {
     }
     stats.accepted.increment();
     log.debug("{}: accepted", conn);
-    if (queue.offer(conn)) {
+    if (dispatcher.trySendNow(conn) || queue.offer(conn)) {
       return;
     }
     stats.acceptPauses.increment();
