@@ -29,7 +29,8 @@ command -v lsof >/dev/null || { echo "FAIL: lsof is not installed"; exit 1; }
 
 port=""
 for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 30000))
+  # Below the kernel's ephemeral range (32768 up), so no client connection can hold it.
+  candidate=$((20000 + RANDOM % 12000))
   if ! (exec 5<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
 done
 [[ -n $port ]] || { echo "FAIL: no free port found"; exit 1; }

@@ -105,6 +105,13 @@ public final class AppCommand implements Callable<Integer> {
           + " Prometheus text format at http://ADDR:PORT/metrics. Default: off.")
   InetSocketAddress metrics;
 
+  @Option(names = "--take-over",
+      description = "Take over from the app running at SOCKET without dropping a connection:"
+          + " it stops taking handoffs and frees the path, this app binds it, and every"
+          + " established connection moves here with the bytes not yet echoed; then the old app"
+          + " exits 0. Fails (status 1) if no app runs at SOCKET.")
+  boolean takeOver;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new AppCommand()).execute(args));
   }
@@ -117,7 +124,8 @@ public final class AppCommand implements Callable<Integer> {
     ShutdownSignal signal = ShutdownSignal.install();
     AppServer server = new AppServer(config, signal::trigger);
     try {
-      server.start();
+      server.start(takeOver ? Successor.requestTakeOver(config.socket(), Duration.ofSeconds(30))
+          : null);
     } catch (SocketInUseException e) {
       log.error("cannot start: {}", e.getMessage());
       return ExitCodes.SOCKET_IN_USE;

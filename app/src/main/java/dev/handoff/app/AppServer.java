@@ -1,5 +1,6 @@
 package dev.handoff.app;
 
+import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.MetricsEndpoint;
 import io.micrometer.core.instrument.Gauge;
@@ -32,15 +33,15 @@ final class AppServer {
   private UnixListener listener;
   private Thread acceptor;
   private volatile boolean stopping;
-  private final Runnable onListenerLost;
+  private final Runnable requestShutdown;
 
   /**
-   * @param onListenerLost called if the listening socket dies while running, so that the process
+   * @param requestShutdown called if the listening socket dies while running, so that the process
    *     exits rather than live on unreachable
    */
-  AppServer(AppConfig config, Runnable onListenerLost) {
+  AppServer(AppConfig config, Runnable requestShutdown) {
     this.config = config;
-    this.onListenerLost = onListenerLost;
+    this.requestShutdown = requestShutdown;
     this.engine = new EchoEngine(config.ioThreads(), config.highWaterMark(), stats.bytesEchoed);
     Gauge.builder("handoff.app.connections.live", engine, EchoEngine::liveConnections)
         .register(registry);
@@ -49,11 +50,27 @@ final class AppServer {
 
   /** Binds the socket and starts accepting links. */
   void start() throws IOException {
+    start(null);
+  }
+
+  /**
+   * Binds the socket and starts accepting links.
+   *
+   * @param predecessor when taking over, the link to the app that ran before, which has freed the
+   *     socket path and will send its connections on this link
+   */
+  void start(HandoffChannel predecessor) throws IOException {
     try {
       listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
     } catch (IOException e) {
       engine.close();
+      if (predecessor != null) {
+        predecessor.close();
+      }
       throw e;
+    }
+    if (predecessor != null) {
+      startReader(predecessor, "the previous app");
     }
     log.info("listening on {} for proxy links (at most {} connections)", config.socket(),
         config.maxConnections());
@@ -87,26 +104,7 @@ final class AppServer {
   void stop() throws InterruptedException {
     log.info("shutting down: no longer taking handoffs; {} connections open",
         engine.liveConnections());
-    stopping = true;
-    try {
-      listener.close();
-    } catch (IOException e) {
-      log.warn("closing {}: {}", config.socket(), e.getMessage());
-    }
-    acceptor.join();
-    engine.stopAccepting();
-    // Proxies' sends fail from now on, so they route elsewhere; what they already sent is still
-    // read, adopted and answered, then each reader sees the end of its link and closes it.
-    for (HandoffChannel link : links.keySet()) {
-      try {
-        link.shutdownInput();
-      } catch (IOException e) {
-        closeQuietly(link);
-      }
-    }
-    for (Thread reader : links.values()) {
-      reader.join(TimeUnit.SECONDS.toMillis(5));
-    }
+    stopTakingHandoffs(null);
     for (HandoffChannel link : links.keySet()) {
       closeQuietly(link);
     }
@@ -121,9 +119,46 @@ final class AppServer {
     log.info("stopped: {}", summary());
   }
 
+  /**
+   * Stops accepting links and removes the socket file (if it is still this app's); then lets each
+   * link's reader adopt and answer what its proxy already sent, until the proxy, whose sends now
+   * fail, closes the link. Safe to call again.
+   *
+   * @param except a link to leave alone (the successor's, during a take-over)
+   */
+  synchronized void stopTakingHandoffs(HandoffChannel except) throws InterruptedException {
+    if (!stopping) {
+      stopping = true;
+      try {
+        listener.close();
+      } catch (IOException e) {
+        log.warn("closing {}: {}", config.socket(), e.getMessage());
+      }
+      acceptor.join();
+      engine.stopAccepting();
+    }
+    for (Map.Entry<HandoffChannel, Thread> link : links.entrySet()) {
+      if (link.getKey() == except) {
+        continue;
+      }
+      try {
+        link.getKey().shutdownInput();
+        link.getKey().sendAck(new Acknowledgement(0, Acknowledgement.Status.CLOSING));
+      } catch (IOException e) {
+        closeQuietly(link.getKey());
+      }
+    }
+    for (Map.Entry<HandoffChannel, Thread> link : links.entrySet()) {
+      if (link.getKey() != except) {
+        link.getValue().join(TimeUnit.SECONDS.toMillis(5));
+      }
+    }
+  }
+
   /** One line on the state of things, for SIGUSR1 and the shutdown log. */
   String summary() {
-    return "adopted=" + stats.adopted.sum() + " refused=" + stats.refused.sum()
+    return "adopted=" + stats.adopted.sum() + " migrated-in=" + stats.migratedIn.sum()
+        + " refused=" + stats.refused.sum()
         + " direct=" + engine.directAccepted() + " live=" + engine.liveConnections()
         + " links=" + links.size() + " bytes-echoed=" + stats.bytesEchoed.sum()
         + "; handoff latency, accept to adopted: " + stats.latency.summary();
@@ -140,7 +175,7 @@ final class AppServer {
         }
         if (e instanceof ClosedChannelException) {
           log.error("the listening socket {} was closed; no more proxies can link", config.socket());
-          onListenerLost.run();
+          requestShutdown.run();
           return;
         }
         log.warn("accepting a link on {}: {}", config.socket(), e.getMessage());
@@ -173,13 +208,23 @@ final class AppServer {
       closeQuietly(accepted);
       return;
     }
-    HandoffChannel link = HandoffChannel.accepted(accepted, peer);
+    startReader(HandoffChannel.accepted(accepted, peer), peer);
+  }
+
+  private void startReader(HandoffChannel link, String peer) {
     log.info("link from {} up", peer);
     Thread reader = new Thread(new LinkReader(link, engine, stats, config.maxConnections(),
-        () -> links.remove(link)), "link-" + n);
+        this::handOver, () -> links.remove(link)), "link-" + linkSeq.get());
     reader.setDaemon(true);
     links.put(link, reader);
     reader.start();
+  }
+
+  /** A successor asked, on {@code link}, to take over: hand everything to it, then stop. */
+  private void handOver(HandoffChannel link) {
+    Thread t = new Thread(new Handover(link, this, engine, requestShutdown), "handover");
+    t.setDaemon(true);
+    t.start();
   }
 
   private static void closeQuietly(AFUNIXSocketChannel channel) {

@@ -17,6 +17,8 @@ import java.util.concurrent.atomic.LongAdder;
 final class AppStats {
   final LongAdder adopted = new LongAdder();
   final LongAdder refused = new LongAdder();
+  /** Connections a previous app handed over during a take-over. */
+  final LongAdder migratedIn = new LongAdder();
   /** Echoed bytes, counted as read (every byte read is written back). */
   final LongAdder bytesEchoed = new LongAdder();
   final LatencyHistogram latency = new LatencyHistogram();
@@ -26,6 +28,8 @@ final class AppStats {
   AppStats(MeterRegistry registry) {
     this.registry = registry;
     FunctionCounter.builder("handoff.app.handoffs.adopted", adopted, LongAdder::sum)
+        .register(registry);
+    FunctionCounter.builder("handoff.app.connections.migrated.in", migratedIn, LongAdder::sum)
         .register(registry);
     FunctionCounter.builder("handoff.app.echoed", bytesEchoed, LongAdder::sum)
         .baseUnit("bytes").register(registry);

@@ -3,7 +3,12 @@ package dev.handoff.app;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.ReceivedHandoff;
+import dev.handoff.common.HandoffHeader;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.util.AttributeKey;
+import java.util.ArrayList;
+import java.util.List;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -46,6 +51,8 @@ final class EchoEngine implements AutoCloseable {
   /** Connections open now; kept as a counter because it is read for every handoff. */
   private final AtomicInteger open = new AtomicInteger();
   private final LongAdder bytesEchoed;
+  /** The header a connection arrived with, kept for handing it on to a successor. */
+  static final AttributeKey<HandoffHeader> HEADER = AttributeKey.valueOf("handoff.header");
 
   EchoEngine(int ioThreads, int highWaterMark, LongAdder bytesEchoed) {
     this.bytesEchoed = bytesEchoed;
@@ -75,14 +82,47 @@ final class EchoEngine implements AutoCloseable {
           .setTcpNoDelay(true)
           .setWriteBufferWaterMark(waterMark);
       channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId(), bytesEchoed));
+      channel.attr(HEADER).set(handoff.header());
     } catch (RuntimeException e) {
       channel.unsafe().closeForcibly(); // the channel owns the descriptor now
       throw new IOException("set up " + handoff + ": " + e.getMessage(), e);
+    }
+    byte[] pending = handoff.pending();
+    if (pending.length > 0) {
+      // A migrated connection: what its previous app read and had not echoed goes out first.
+      channel.config().setAutoRead(false);
     }
     track(channel);
     group.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
         log.warn("{}: cannot register with the event loop: {}", handoff, f.cause().getMessage());
+        channel.unsafe().closeForcibly();
+      } else if (pending.length > 0) {
+        channel.writeAndFlush(Unpooled.wrappedBuffer(pending), channel.voidPromise());
+        if (channel.isWritable()) {
+          channel.config().setAutoRead(true);
+        } // else EchoHandler resumes reading once the client has taken the bytes
+      }
+    });
+  }
+
+  /** The connections being served now (not the direct listener). */
+  List<EpollSocketChannel> connections() {
+    List<EpollSocketChannel> all = new ArrayList<>();
+    for (Channel c : live) {
+      if (c instanceof EpollSocketChannel ch && ch.isOpen()) {
+        all.add(ch);
+      }
+    }
+    return all;
+  }
+
+  /** Serves a connection again after a migration of it failed. */
+  void resume(EpollSocketChannel channel) {
+    group.register(channel).addListener(f -> {
+      if (f.isSuccess()) {
+        channel.config().setAutoRead(true);
+      } else {
         channel.unsafe().closeForcibly();
       }
     });

@@ -4,8 +4,10 @@ import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffException;
+import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,9 +25,16 @@ final class LinkReader implements Runnable {
   private final AppStats stats;
   private final int maxConnections;
   private final Runnable onClose;
+  private final Consumer<HandoffChannel> onTakeOver;
+  private boolean handedOver;
 
+  /**
+   * @param onTakeOver given the link when a successor asks to take over on it; the link is then
+   *     its to close
+   */
   LinkReader(HandoffChannel link, EchoEngine engine, AppStats stats, int maxConnections,
-      Runnable onClose) {
+      Consumer<HandoffChannel> onTakeOver, Runnable onClose) {
+    this.onTakeOver = onTakeOver;
     this.maxConnections = maxConnections;
     this.link = link;
     this.engine = engine;
@@ -58,6 +67,11 @@ final class LinkReader implements Runnable {
       log.info("link from {} closed", link.peer());
       return false;
     }
+    if (handoff.header().kind() == HandoffHeader.Kind.TAKEOVER) {
+      handedOver = true;
+      onTakeOver.accept(link);
+      return false;
+    }
     long id = handoff.header().connectionId();
     if (engine.liveConnections() >= maxConnections) {
       // Refused before the process runs out of descriptors: at the limit the kernel would drop
@@ -83,6 +97,10 @@ final class LinkReader implements Runnable {
     }
     // Answer only once the engine owns it: the proxy closes its copy on this answer.
     link.sendAck(new Acknowledgement(id, Status.ADOPTED));
+    if (handoff.header().kind() == HandoffHeader.Kind.MIGRATED) {
+      stats.migratedIn.increment(); // its accept was long ago: not a handoff latency
+      return true;
+    }
     long micros = nowMicros() - handoff.header().acceptedAtMicros();
     stats.adopted(micros);
     log.debug("{}: adopted {} us after the accept", handoff, micros);
@@ -107,10 +125,12 @@ final class LinkReader implements Runnable {
   }
 
   private void closeLink() {
-    try {
-      link.close();
-    } catch (IOException e) {
-      // gone either way
+    if (!handedOver) {
+      try {
+        link.close();
+      } catch (IOException e) {
+        // gone either way
+      }
     }
     onClose.run();
   }

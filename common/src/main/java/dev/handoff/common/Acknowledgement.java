@@ -14,7 +14,13 @@ public record Acknowledgement(long connectionId, Status status) {
     /** The app could not take it now (out of descriptors); the proxy may send it again. */
     RETRY,
     /** The app will never take it; the proxy closes its copy. */
-    REJECTED;
+    REJECTED,
+    /**
+     * Connection id 0: the app takes no more handoffs on this link (it is shutting down or
+     * handing over). It still answers what it has already received; the proxy stops sending and
+     * shuts down its sending side, so that the app reads to the end and closes the link.
+     */
+    CLOSING;
 
     static Status of(int code) {
       Status[] all = values();

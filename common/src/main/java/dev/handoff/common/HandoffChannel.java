@@ -35,7 +35,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
 public final class HandoffChannel implements Closeable {
   private final AFUNIXSocketChannel channel;
   private final String peer;
-  private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.V1_LENGTH);
+  private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.MIGRATED_LENGTH);
   private final ByteBuffer prefix = ByteBuffer.allocateDirect(HeaderCodec.PREFIX_LENGTH);
   private final ByteBuffer body = ByteBuffer.allocateDirect(HeaderCodec.MAX_LENGTH);
   private final ByteBuffer ackOut = ByteBuffer.allocateDirect(AckCodec.LENGTH);
@@ -47,11 +47,24 @@ public final class HandoffChannel implements Closeable {
     this.peer = peer;
   }
 
-  /** Connects to an app's socket. */
+  /** Connects to an app's socket, as a proxy does: nothing with descriptors comes back. */
   public static HandoffChannel connect(Path socket) throws IOException {
+    return connect(socket, false);
+  }
+
+  /**
+   * Connects to an app's socket.
+   *
+   * @param receivesHandoffs whether handoffs will come back this way (a successor app taking
+   *     over from a running one); if not, the kernel discards any descriptor the peer sends
+   */
+  public static HandoffChannel connect(Path socket, boolean receivesHandoffs) throws IOException {
     AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
     try {
       channel.connect(AFUNIXSocketAddress.of(socket));
+      if (receivesHandoffs) {
+        JunixsocketInternals.setFullAncillaryReceiveBuffer(channel);
+      }
       return new HandoffChannel(channel, socket.toString());
     } catch (IOException e) {
       channel.close();
@@ -79,7 +92,9 @@ public final class HandoffChannel implements Closeable {
     HeaderCodec.encode(header, out);
     out.flip();
     try {
-      channel.setOutboundFileDescriptors(fd);
+      if (fd != null) {
+        channel.setOutboundFileDescriptors(fd);
+      }
       channel.write(out);
       // The descriptor left with the first bytes; never attach it twice.
       channel.setOutboundFileDescriptors();
@@ -90,6 +105,24 @@ public final class HandoffChannel implements Closeable {
       channel.setOutboundFileDescriptors();
       throw new IOException("send fd " + Descriptors.number(fd) + " (" + header + ") to " + peer
           + ": " + Errors.describe(e), e);
+    }
+  }
+
+  /**
+   * Sends a connection to a successor app: the header with the descriptor, then the bytes this
+   * app read from the client and has not echoed yet, which the successor sends first.
+   */
+  public void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending)
+      throws IOException {
+    send(header.migrated(pending.length), fd);
+    ByteBuffer rest = ByteBuffer.wrap(pending);
+    try {
+      while (rest.hasRemaining()) {
+        channel.write(rest);
+      }
+    } catch (IOException e) {
+      throw new IOException("send unsent bytes of " + header + " to " + peer + ": "
+          + Errors.describe(e), e);
     }
   }
 
@@ -113,8 +146,22 @@ public final class HandoffChannel implements Closeable {
       body.clear().limit(length - HeaderCodec.PREFIX_LENGTH);
       readFully(body, false);
       body.flip();
-      HandoffHeader header = HeaderCodec.decodeBody(body);
-      return takeOver(header, exactlyOneDescriptor(header));
+      HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix);
+      HandoffHeader header = HeaderCodec.decodeBody(body, kind);
+      if (kind == HandoffHeader.Kind.TAKEOVER) {
+        if (!arrived.isEmpty()) {
+          throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
+              "a take-over request came with " + arrived.size() + " descriptors");
+        }
+        return new ReceivedHandoff(header, null, -1, null);
+      }
+      byte[] pending = null;
+      if (kind == HandoffHeader.Kind.MIGRATED) {
+        ByteBuffer bytes = ByteBuffer.allocate((int) header.pendingBytes());
+        readFully(bytes, false);
+        pending = bytes.array();
+      }
+      return takeOver(header, exactlyOneDescriptor(header), pending);
     } finally {
       // Only the duplicate inside a returned handoff survives.
       closeArrived();
@@ -128,8 +175,8 @@ public final class HandoffChannel implements Closeable {
     arrived.clear();
   }
 
-  /** Sends the app's answer to one handoff. */
-  public void sendAck(Acknowledgement ack) throws IOException {
+  /** Sends the app's answer to one handoff. Safe to call from two threads. */
+  public synchronized void sendAck(Acknowledgement ack) throws IOException {
     ackOut.clear();
     AckCodec.encode(ack, ackOut);
     ackOut.flip();
@@ -169,6 +216,11 @@ public final class HandoffChannel implements Closeable {
    */
   public void shutdownInput() throws IOException {
     channel.shutdownInput();
+  }
+
+  /** Sends no more: the peer reads what was sent, then the end of the stream. */
+  public void shutdownOutput() throws IOException {
+    channel.shutdownOutput();
   }
 
   /** Credentials of the process at the other end, as the kernel recorded them at connect. */
@@ -227,12 +279,12 @@ public final class HandoffChannel implements Closeable {
    * A duplicate is not tracked by it, so it outlives the link; the original is closed by
    * {@link #receive}.
    */
-  private static ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received)
-      throws HandoffException {
+  private static ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received,
+      byte[] pending) throws HandoffException {
     try {
       FileDescriptorCast duplicate = FileDescriptorCast.duplicating(received);
       return new ReceivedHandoff(header, duplicate.getFileDescriptor(),
-          duplicate.as(Integer.class));
+          duplicate.as(Integer.class), pending);
     } catch (IOException e) {
       throw new HandoffException(Reason.NO_RESOURCES, header.connectionId(),
           "take over fd " + Descriptors.number(received) + " of " + header + ": " + Errors.describe(e));

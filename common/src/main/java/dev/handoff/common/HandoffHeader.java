@@ -13,17 +13,50 @@ import java.util.Objects;
  * @param acceptedAtMicros wall-clock time of the accept, microseconds since the epoch
  * @param client the remote end of the TCP connection
  * @param local the address and port the client connected to
+ * @param kind what the message is (see docs/PROTOCOL.md, "Taking over from a running app")
+ * @param pendingBytes for {@link Kind#MIGRATED}: how many bytes the old app read from the client
+ *     and had not yet echoed; they follow the header on the link
  */
 public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
-    InetSocketAddress local) {
+    InetSocketAddress local, Kind kind, long pendingBytes) {
+
+  /** What a message on a link is; carried in the header's flags byte. */
+  public enum Kind {
+    /** A connection a proxy accepted (flags 0). */
+    CONNECTION(0),
+    /** A new app asks the running one to hand everything over (flag 1); no descriptor. */
+    TAKEOVER(1),
+    /** A connection an old app hands to its successor, with its unsent bytes (flag 2). */
+    MIGRATED(2);
+
+    final int flag;
+
+    Kind(int flag) {
+      this.flag = flag;
+    }
+  }
 
   public HandoffHeader {
     Objects.requireNonNull(client, "client");
     Objects.requireNonNull(local, "local");
+    Objects.requireNonNull(kind, "kind");
+  }
+
+  /** A connection as a proxy hands it over. */
+  public HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
+      InetSocketAddress local) {
+    this(connectionId, acceptedAtMicros, client, local, Kind.CONNECTION, 0);
+  }
+
+  /** The same connection, as an old app hands it to its successor with its unsent bytes. */
+  public HandoffHeader migrated(long pending) {
+    return new HandoffHeader(connectionId, acceptedAtMicros, client, local, Kind.MIGRATED,
+        pending);
   }
 
   @Override
   public String toString() {
-    return "c" + connectionId + " " + client + " -> " + local;
+    return "c" + connectionId + " " + client + " -> " + local
+        + (kind == Kind.CONNECTION ? "" : " (" + kind + ")");
   }
 }

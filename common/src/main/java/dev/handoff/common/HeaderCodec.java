@@ -31,12 +31,21 @@ public final class HeaderCodec {
 
   private HeaderCodec() {}
 
-  /** Writes the header at the buffer's position; the buffer must have {@link #V1_LENGTH} bytes left. */
+  /** A MIGRATED header carries one more field: the count of unsent bytes that follow it. */
+  public static final int MIGRATED_LENGTH = V1_LENGTH + 8;
+  /** At most this many unsent bytes may follow a MIGRATED header. */
+  public static final long MAX_PENDING = 64L << 20;
+
+  /**
+   * Writes the header at the buffer's position; the buffer must have {@link #MIGRATED_LENGTH}
+   * bytes left.
+   */
   public static void encode(HandoffHeader header, ByteBuffer dst) {
+    boolean migrated = header.kind() == HandoffHeader.Kind.MIGRATED;
     dst.putInt(MAGIC)
         .put((byte) VERSION)
-        .put((byte) 0)
-        .putShort((short) V1_LENGTH)
+        .put((byte) header.kind().flag)
+        .putShort((short) (migrated ? MIGRATED_LENGTH : V1_LENGTH))
         .putLong(header.connectionId())
         .putLong(header.acceptedAtMicros())
         .put(family(header.client()))
@@ -46,6 +55,20 @@ public final class HeaderCodec {
         .putShort((short) 0);
     putAddress(dst, header.client());
     putAddress(dst, header.local());
+    if (migrated) {
+      dst.putLong(header.pendingBytes());
+    }
+  }
+
+  /** The kind named by a validated prefix's flags byte. */
+  public static HandoffHeader.Kind kindOf(ByteBuffer prefix) throws HandoffException {
+    int flags = prefix.get(5) & 0xff;
+    for (HandoffHeader.Kind kind : HandoffHeader.Kind.values()) {
+      if (kind.flag == flags) {
+        return kind;
+      }
+    }
+    throw new HandoffException(Reason.BAD_LENGTH, "unknown flags 0x" + Integer.toHexString(flags));
   }
 
   /**
@@ -64,7 +87,7 @@ public final class HeaderCodec {
       throw new HandoffException(Reason.BAD_VERSION,
           "unsupported protocol version " + version + " (this side speaks " + VERSION + ")");
     }
-    prefix.get(); // flags: none defined in version 1
+    prefix.get(); // flags: see kindOf
     int length = prefix.getShort() & 0xffff;
     if (length < V1_LENGTH || length > MAX_LENGTH) {
       throw new HandoffException(Reason.BAD_LENGTH,
@@ -79,6 +102,12 @@ public final class HeaderCodec {
    * @param body the header's remaining {@code length - PREFIX_LENGTH} bytes
    */
   public static HandoffHeader decodeBody(ByteBuffer body) throws HandoffException {
+    return decodeBody(body, HandoffHeader.Kind.CONNECTION);
+  }
+
+  /** As {@link #decodeBody(ByteBuffer)}, for a message of the given kind. */
+  public static HandoffHeader decodeBody(ByteBuffer body, HandoffHeader.Kind kind)
+      throws HandoffException {
     long id = body.getLong();
     long acceptedAt = body.getLong();
     int clientFamily = body.get();
@@ -94,8 +123,20 @@ public final class HeaderCodec {
     } catch (HandoffException e) {
       throw new HandoffException(e.reason(), id, "c" + id + ": " + e.getMessage());
     }
+    long pending = 0;
+    if (kind == HandoffHeader.Kind.MIGRATED) {
+      if (body.remaining() < 8) {
+        throw new HandoffException(Reason.BAD_LENGTH, "c" + id + ": a MIGRATED header needs "
+            + MIGRATED_LENGTH + " bytes");
+      }
+      pending = body.getLong();
+      if (pending < 0 || pending > MAX_PENDING) {
+        throw new HandoffException(Reason.BAD_LENGTH, "c" + id + ": " + pending
+            + " unsent bytes announced, more than " + MAX_PENDING);
+      }
+    }
     return new HandoffHeader(id, acceptedAt, new InetSocketAddress(client, clientPort),
-        new InetSocketAddress(local, localPort));
+        new InetSocketAddress(local, localPort), kind, pending);
   }
 
   private static byte family(InetSocketAddress address) {

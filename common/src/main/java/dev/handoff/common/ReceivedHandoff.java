@@ -13,19 +13,29 @@ public final class ReceivedHandoff implements AutoCloseable {
   private final HandoffHeader header;
   private final FileDescriptor descriptor;
   private final int number;
+  private final byte[] pending;
   private boolean released;
 
-  ReceivedHandoff(HandoffHeader header, FileDescriptor descriptor, int number) {
+  ReceivedHandoff(HandoffHeader header, FileDescriptor descriptor, int number, byte[] pending) {
     this.header = header;
     this.descriptor = descriptor;
     this.number = number;
+    this.pending = pending;
+  }
+
+  /**
+   * For a migrated connection, the bytes its previous app read and had not echoed: they go to
+   * the client before anything else. Empty otherwise.
+   */
+  public byte[] pending() {
+    return pending == null ? new byte[0] : pending;
   }
 
   public HandoffHeader header() {
     return header;
   }
 
-  /** The descriptor, still owned by this object. */
+  /** The descriptor, still owned by this object; {@code null} for a take-over request. */
   public FileDescriptor descriptor() {
     return descriptor;
   }
@@ -42,7 +52,7 @@ public final class ReceivedHandoff implements AutoCloseable {
    * @throws IllegalStateException on a second call, or after {@link #close()}
    */
   public int release() {
-    if (released || !descriptor.valid()) {
+    if (released || descriptor == null || !descriptor.valid()) {
       throw new IllegalStateException("descriptor of " + header + " already released or closed");
     }
     released = true;
@@ -52,7 +62,7 @@ public final class ReceivedHandoff implements AutoCloseable {
   /** Closes the descriptor unless it was released; safe to call more than once. */
   @Override
   public void close() {
-    if (!released) {
+    if (!released && descriptor != null) {
       Descriptors.close(descriptor);
     }
   }

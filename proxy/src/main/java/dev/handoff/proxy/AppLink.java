@@ -198,7 +198,7 @@ final class AppLink {
     try {
       Acknowledgement ack;
       while ((ack = ch.receiveAck()) != null) {
-        answered(ack);
+        answered(ch, ack);
       }
       cause = "closed by the app";
     } catch (IOException e) {
@@ -207,7 +207,16 @@ final class AppLink {
     lost(ch, cause);
   }
 
-  private void answered(Acknowledgement ack) {
+  private void answered(HandoffChannel ch, Acknowledgement ack) {
+    if (ack.status() == Acknowledgement.Status.CLOSING) {
+      drain(ch, "the app is shutting down or handing over");
+      try {
+        ch.shutdownOutput(); // the app reads what is left, answers it, and closes the link
+      } catch (IOException e) {
+        // the reader sees the link end either way
+      }
+      return;
+    }
     AcceptedConnection conn = unacked.remove(ack.connectionId());
     if (conn == null) {
       stats.unknownAcks.increment();
@@ -219,6 +228,7 @@ final class AppLink {
       case ADOPTED -> events.adopted(conn);
       case RETRY -> events.retryLater(conn);
       case REJECTED -> events.rejected(conn);
+      case CLOSING -> throw new IllegalStateException("handled above");
       default -> throw new IllegalStateException("unknown status " + ack.status());
     }
     events.linksChanged();
