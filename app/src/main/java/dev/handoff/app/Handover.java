@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * The running app's side of a take-over (docs/PROTOCOL.md, "Taking over from a running app"):
  * stop taking handoffs and free the socket path, then move every established connection to the
  * successor, each with the bytes read from its client and not yet echoed, and close this app's
- * copy once the successor has adopted it. A connection whose move fails is served here again.
+ * copy once the successor has adopted it. Then the process shuts down. If the successor dies
+ * during the move, the connections it did not adopt are served here again and the process stays
+ * up for them.
  */
 final class Handover implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Handover.class);
@@ -34,7 +36,11 @@ final class Handover implements Runnable {
   private final AppServer server;
   private final EchoEngine engine;
   private final Runnable done;
+  /** Sent to the successor, not yet answered. */
   private final Map<Long, Detached> inFlight = new ConcurrentHashMap<>();
+  /** Taken off their event loop but not sent: served here again if the move stops. */
+  private final List<Detached> notSent = new ArrayList<>();
+  private final CountDownLatch answersDone = new CountDownLatch(1);
 
   /**
    * @param successor the link the take-over request came on; this object owns it from now on
@@ -63,19 +69,47 @@ final class Handover implements Runnable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
-      for (Detached d : inFlight.values()) {
-        engine.resume(d.channel()); // never answered: keep serving it here
-      }
+      int kept = settleTheRest();
       closeQuietly();
       log.info("handed {} connections over in {} ms", moved,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
-      done.run();
+      if (kept == 0) {
+        done.run();
+      } else {
+        log.error("take-over incomplete: {} connections stay with this app, which serves them"
+            + " until they close or it gets SIGTERM; new connections go to whichever app binds {}",
+            kept, "the socket path");
+      }
     }
   }
 
+  /**
+   * Connections never sent are served here again. Sent ones still unanswered: if the link broke,
+   * the successor is gone and with it its copies, so they are served here again; if it merely
+   * stopped answering, it may own them, and two apps must never read one socket, so this app's
+   * copies are closed.
+   */
+  private int settleTheRest() {
+    int kept = notSent.size();
+    notSent.forEach(d -> engine.resume(d.channel()));
+    boolean linkBroke = answersDone.getCount() == 0;
+    for (Long id : inFlight.keySet()) {
+      Detached d = inFlight.remove(id); // whoever removes it settles it: here or the reader
+      if (d == null) {
+        continue;
+      }
+      if (linkBroke) {
+        engine.resume(d.channel());
+        kept++;
+      } else {
+        d.channel().close();
+      }
+    }
+    return kept;
+  }
+
   private int moveConnections() throws IOException, InterruptedException {
-    CountDownLatch answersDone = new CountDownLatch(1);
-    Thread answers = new Thread(() -> readAnswers(answersDone), "handover-acks");
+    Thread answers = new Thread(this::readAnswers, "handover-acks");
     answers.setDaemon(true);
     answers.start();
     // Pause every connection at once (each on its own event loop), then send them in turn: the
@@ -84,24 +118,26 @@ final class Handover implements Runnable {
     for (EpollSocketChannel channel : engine.connections()) {
       detaching.add(ConnectionDetacher.detach(channel));
     }
-    long seq = 0;
-    int moved = 0;
     for (CompletableFuture<Detached> future : detaching) {
-      Detached d;
       try {
-        d = future.get(10, TimeUnit.SECONDS);
+        Detached d = future.get(10, TimeUnit.SECONDS);
+        if (d != null) { // null: closing, it finishes here
+          notSent.add(d);
+        }
       } catch (ExecutionException | TimeoutException e) {
         log.warn("cannot detach a connection: {}", Errors.describe(e));
-        continue;
       }
-      if (d == null) {
-        continue; // closing: it finishes here
-      }
+    }
+    long seq = 0;
+    int moved = 0;
+    while (!notSent.isEmpty()) {
+      Detached d = notSent.get(0);
       // Ids the successor answers by: a proxy's ids are unique only per proxy.
       HandoffHeader h = d.header();
       HandoffHeader numbered = new HandoffHeader(++seq, h.acceptedAtMicros(), h.client(),
           h.local());
       inFlight.put(seq, d);
+      notSent.remove(0);
       log.debug("moving {} as m{} with {} unsent bytes", h, seq, d.pending().length);
       successor.sendMigrated(numbered, JdkNioInternals.borrow(d.fd()), d.pending());
       moved++;
@@ -114,7 +150,7 @@ final class Handover implements Runnable {
   }
 
   /** Closes this app's copy of each connection the successor adopted. */
-  private void readAnswers(CountDownLatch finished) {
+  private void readAnswers() {
     try {
       Acknowledgement ack;
       while ((ack = successor.receiveAck()) != null) {
@@ -135,7 +171,7 @@ final class Handover implements Runnable {
     } catch (IOException e) {
       log.warn("link to successor {}: {}", successor.peer(), Errors.describe(e));
     } finally {
-      finished.countDown();
+      answersDone.countDown();
     }
   }
 

@@ -44,10 +44,6 @@ final class ProxyServer {
     this.queue = new ArrayBlockingQueue<>(config.queueSize());
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "timer"));
     List<AppLink> appLinks = new ArrayList<>();
-    DeferredEvents events = new DeferredEvents();
-    for (Path socket : config.sockets()) {
-      appLinks.add(new AppLink(socket, events, stats, config));
-    }
     this.links = new LinkSet(appLinks);
     Gauge.builder("handoff.proxy.connections.queued", queue, BlockingQueue::size)
         .description("accepted connections waiting to be sent").register(registry);
@@ -59,7 +55,10 @@ final class ProxyServer {
         .description("sent, awaiting an answer").register(registry);
     this.dispatch = new Dispatcher(queue, links, stats, config.queueWait(), config.holdCopy(),
         timer);
-    events.target = dispatch;
+    // The links report to the dispatcher, which picks among them: filled in before any start.
+    for (Path socket : config.sockets()) {
+      appLinks.add(new AppLink(socket, dispatch, stats, config));
+    }
   }
 
   /**
@@ -166,40 +165,5 @@ final class ProxyServer {
     Thread t = new Thread(r, name);
     t.setDaemon(true);
     return t;
-  }
-
-  /** Breaks the construction cycle between the links and the dispatcher. */
-  private static final class DeferredEvents implements LinkEvents {
-    private LinkEvents target;
-
-    @Override
-    public void adopted(AcceptedConnection conn) {
-      target.adopted(conn);
-    }
-
-    @Override
-    public void resend(AcceptedConnection conn) {
-      target.resend(conn);
-    }
-
-    @Override
-    public void retryLater(AcceptedConnection conn) {
-      target.retryLater(conn);
-    }
-
-    @Override
-    public void rejected(AcceptedConnection conn) {
-      target.rejected(conn);
-    }
-
-    @Override
-    public void abandoned(AcceptedConnection conn) {
-      target.abandoned(conn);
-    }
-
-    @Override
-    public void linksChanged() {
-      target.linksChanged();
-    }
   }
 }
