@@ -149,7 +149,9 @@ final class AppLink {
     try {
       ch = HandoffChannel.connect(socket);
     } catch (IOException e) {
-      backOff("app not reachable: " + Errors.describe(e));
+      if (!Thread.currentThread().isInterrupted()) { // interrupted: the proxy is stopping
+        backOff("app not reachable: " + Errors.describe(e));
+      }
       return;
     }
     String peer;
