@@ -104,7 +104,7 @@ final class Dispatcher implements Runnable, LinkEvents {
         drop(conn);
         return;
       }
-      AppLink link = links.pick(deadline);
+      AppLink link = links.pick(() -> deadlineFor(conn));
       if (link == null) {
         drop(conn);
         return;

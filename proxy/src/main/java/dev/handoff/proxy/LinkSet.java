@@ -1,6 +1,7 @@
 package dev.handoff.proxy;
 
 import java.util.List;
+import java.util.function.LongSupplier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -35,11 +36,12 @@ final class LinkSet {
   }
 
   /**
-   * Returns a link that can take a connection now, waiting until {@code deadlineNanos} for one.
+   * Returns a link that can take a connection now, waiting until the deadline for one. The
+   * deadline is asked again at every wake-up, since a shutdown can bring it forward.
    *
    * @return the link, or {@code null} if none could take it in time, or after {@link #stop()}
    */
-  AppLink pick(long deadlineNanos) throws InterruptedException {
+  AppLink pick(LongSupplier deadline) throws InterruptedException {
     lock.lock();
     try {
       while (!stopped) {
@@ -47,7 +49,7 @@ final class LinkSet {
         if (best != null) {
           return best;
         }
-        long wait = deadlineNanos - System.nanoTime();
+        long wait = deadline.getAsLong() - System.nanoTime();
         if (wait <= 0) {
           return null;
         }
