@@ -2,6 +2,7 @@ package dev.handoff.app;
 
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
+import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
@@ -87,10 +88,12 @@ final class LinkReader implements Runnable {
       engine.adopt(handoff);
     } catch (HandoffException e) {
       return refuse(e);
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
+      // I/O trouble may pass (RETRY); Netty refusing the descriptor will not (REJECTED).
       stats.refused("cannot-serve");
-      log.warn("{}: cannot serve: {}", handoff, e.getMessage());
-      link.sendAck(new Acknowledgement(id, Status.RETRY));
+      log.warn("{}: cannot serve: {}", handoff, Errors.describe(e));
+      link.sendAck(new Acknowledgement(id,
+          e instanceof IOException ? Status.RETRY : Status.REJECTED));
       return true;
     } finally {
       handoff.close();

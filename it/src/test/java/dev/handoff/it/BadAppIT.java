@@ -22,24 +22,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The proxy against apps that answer wrongly or not at all: it survives and leaks nothing. */
 @Timeout(120)
-class BadAppIT {
-  @TempDir Path dir;
-  private Path socket;
-  private int port;
-  private DaemonSet daemons;
+class BadAppIT extends DaemonTest {
   private final List<ReceivedHandoff> kept = new ArrayList<>();
 
-  @BeforeEach
-  void setUp(TestInfo test) throws IOException {
-    socket = dir.resolve("pipe.sock");
-    port = EchoClient.freePort();
-    daemons = new DaemonSet(test);
-  }
-
   @AfterEach
-  void tearDown() throws InterruptedException {
+  void tearDown() throws Exception {
     kept.forEach(ReceivedHandoff::close);
-    daemons.close();
   }
 
   private static String readLine(Socket s) throws IOException {
@@ -52,9 +40,7 @@ class BadAppIT {
   }
 
   private static String stopped(Daemon proxy) throws InterruptedException {
-    proxy.terminate();
-    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(15)), proxy.log());
-    return proxy.log();
+    return proxy.stopAndLog();
   }
 
   @Test

@@ -32,19 +32,12 @@ import org.newsclub.net.unix.AFUNIXSocketChannel;
  * reason in the log, every descriptor in it is closed, and the app goes on serving.
  */
 @Timeout(120)
-class BadMessagesIT {
-  @TempDir Path dir;
-  private Path socket;
-  private int port;
-  private DaemonSet daemons;
+class BadMessagesIT extends DaemonTest {
   private Daemon app;
   private ServerSocketChannel tcpListener;
 
   @BeforeEach
-  void setUp(TestInfo test) throws Exception {
-    socket = dir.resolve("pipe.sock");
-    port = EchoClient.freePort();
-    daemons = new DaemonSet(test);
+  void setUp() throws Exception {
     app = daemons.app(socket);
     daemons.proxy(port, socket);
     tcpListener = ServerSocketChannel.open()
@@ -54,7 +47,6 @@ class BadMessagesIT {
   @AfterEach
   void tearDown() throws Exception {
     tcpListener.close();
-    daemons.close();
   }
 
   /** A loopback TCP connection made by the test: the client end, and the end to hand over. */

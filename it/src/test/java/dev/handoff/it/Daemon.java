@@ -172,6 +172,16 @@ final class Daemon implements AutoCloseable {
     process.destroy();
   }
 
+  /** SIGTERM, requires exit status 0 within 15 s, and returns the whole log. */
+  String stopAndLog() throws InterruptedException {
+    terminate();
+    int status = awaitExit(Duration.ofSeconds(15));
+    if (status != 0) {
+      throw new AssertionError(role + " exited with " + status + " after SIGTERM:\n" + log());
+    }
+    return log();
+  }
+
   /** SIGKILL, and wait for the process to be gone. */
   void kill() throws InterruptedException {
     process.destroyForcibly();

@@ -33,24 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The two commands of the design, started as separate processes the way a user would. */
 @Timeout(180)
-class HandoffPairIT {
-  @TempDir Path dir;
-  private Path socket;
-  private int port;
-  private DaemonSet daemons;
+class HandoffPairIT extends DaemonTest {
   private final Random random = new Random(1987);
-
-  @BeforeEach
-  void setUp(TestInfo test) throws IOException {
-    socket = dir.resolve("pipe.sock");
-    port = EchoClient.freePort();
-    daemons = new DaemonSet(test);
-  }
-
-  @AfterEach
-  void tearDown() throws InterruptedException {
-    daemons.close();
-  }
 
   @Test
   void appFirstThenProxy() throws Exception {

@@ -19,23 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The proxy with no app, or an app elsewhere: bounded waiting, addresses, shutdown. */
 @Timeout(120)
-class ProxyQueueIT {
-  @TempDir Path dir;
-  private Path socket;
-  private int port;
-  private DaemonSet daemons;
-
-  @BeforeEach
-  void setUp(TestInfo test) throws IOException {
-    socket = dir.resolve("pipe.sock");
-    port = EchoClient.freePort();
-    daemons = new DaemonSet(test);
-  }
-
-  @AfterEach
-  void tearDown() throws InterruptedException {
-    daemons.close();
-  }
+class ProxyQueueIT extends DaemonTest {
 
   /** True once the proxy has closed the connection (EOF or reset) within the socket timeout. */
   private static boolean closedByProxy(Socket s) {

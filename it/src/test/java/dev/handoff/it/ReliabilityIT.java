@@ -21,30 +21,18 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Acknowledged handoffs, several apps, restarts and signals: no client that could be served is lost. */
 @Timeout(120)
-class ReliabilityIT {
-  @TempDir Path dir;
+class ReliabilityIT extends DaemonTest {
   private Path socketA;
   private Path socketB;
-  private int port;
-  private DaemonSet daemons;
 
   @BeforeEach
-  void setUp(TestInfo test) throws IOException {
-    socketA = dir.resolve("a.sock");
+  void twoSockets() {
+    socketA = socket;
     socketB = dir.resolve("b.sock");
-    port = EchoClient.freePort();
-    daemons = new DaemonSet(test);
-  }
-
-  @AfterEach
-  void tearDown() throws InterruptedException {
-    daemons.close();
   }
 
   private static String stopped(Daemon proxy) throws InterruptedException {
-    proxy.terminate();
-    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(15)), proxy.log());
-    return proxy.log();
+    return proxy.stopAndLog();
   }
 
   @Test

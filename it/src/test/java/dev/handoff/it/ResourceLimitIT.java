@@ -18,23 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * loses a descriptor, and both recover once descriptors free up.
  */
 @Timeout(120)
-class ResourceLimitIT {
-  @TempDir Path dir;
-  private Path socket;
-  private int port;
-  private DaemonSet daemons;
-
-  @BeforeEach
-  void setUp(TestInfo test) throws IOException {
-    socket = dir.resolve("pipe.sock");
-    port = EchoClient.freePort();
-    daemons = new DaemonSet(test);
-  }
-
-  @AfterEach
-  void tearDown() throws InterruptedException {
-    daemons.close();
-  }
+class ResourceLimitIT extends DaemonTest {
 
   @Test
   void anAppNearItsDescriptorLimitAnswersRetryAndServesEveryoneOnceSomeLeave() throws Exception {

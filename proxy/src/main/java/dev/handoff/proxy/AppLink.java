@@ -91,8 +91,9 @@ final class AppLink {
     if (ch == null || state != State.UP) {
       return false;
     }
-    unacked.put(conn.id(), conn);
+    // Stamped before it becomes visible to the ack-timeout check, which reads the stamp.
     conn.markSent();
+    unacked.put(conn.id(), conn);
     try {
       synchronized (sendLock) {
         ch.send(conn.header(), conn.descriptor());
