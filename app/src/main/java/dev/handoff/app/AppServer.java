@@ -1,6 +1,7 @@
 package dev.handoff.app;
 
 import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.MetricsEndpoint;
 import io.micrometer.core.instrument.Gauge;
@@ -10,6 +11,7 @@ import java.nio.channels.ClosedChannelException;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
@@ -33,6 +35,11 @@ final class AppServer {
   private UnixListener listener;
   private Thread acceptor;
   private volatile boolean stopping;
+  /** A successor is taking over from this app. */
+  private final AtomicBoolean handingOver = new AtomicBoolean();
+  /** This app is still receiving the connections of the app it took over from. */
+  private volatile boolean receivingTakeOver;
+  private static final String PREDECESSOR = "the previous app";
   private final Runnable requestShutdown;
 
   /**
@@ -70,7 +77,17 @@ final class AppServer {
       throw e;
     }
     if (predecessor != null) {
-      startReader(predecessor, "the previous app");
+      receivingTakeOver = true;
+      try {
+        // Bound: the previous app may now move its connections here (docs/PROTOCOL.md).
+        predecessor.sendAck(new Acknowledgement(0, Acknowledgement.Status.ADOPTED));
+        startReader(predecessor, PREDECESSOR);
+      } catch (IOException e) {
+        receivingTakeOver = false;
+        log.warn("the previous app went away before moving its connections ({}); it keeps"
+            + " whatever it serves", Errors.describe(e));
+        closeQuietly(predecessor);
+      }
     }
     log.info("listening on {} for proxy links (at most {} connections)", config.socket(),
         config.maxConnections());
@@ -191,8 +208,11 @@ final class AppServer {
     AFUNIXSocketCredentials creds;
     try {
       creds = accepted.getPeerCredentials();
+      if (creds == null) {
+        throw new IOException("the kernel gave none");
+      }
     } catch (IOException | RuntimeException e) {
-      log.warn("refusing link proxy#{}: no peer credentials ({})", n, e.getMessage());
+      log.warn("refusing link proxy#{}: no peer credentials ({})", n, Errors.describe(e));
       closeQuietly(accepted);
       return;
     }
@@ -208,23 +228,84 @@ final class AppServer {
       closeQuietly(accepted);
       return;
     }
-    startReader(HandoffChannel.accepted(accepted, peer), peer);
+    HandoffChannel link;
+    try {
+      link = HandoffChannel.accepted(accepted, peer);
+    } catch (IOException e) {
+      log.warn("refusing link from {}: {}", peer, Errors.describe(e));
+      return;
+    }
+    startReader(link, peer);
   }
 
   private void startReader(HandoffChannel link, String peer) {
     log.info("link from {} up", peer);
+    Runnable onClose = () -> {
+      links.remove(link);
+      if (peer.equals(PREDECESSOR)) {
+        receivingTakeOver = false;
+      }
+    };
     Thread reader = new Thread(new LinkReader(link, engine, stats, config.maxConnections(),
-        this::handOver, () -> links.remove(link)), "link-" + linkSeq.get());
+        this::handOver, onClose), "link-" + linkSeq.get());
     reader.setDaemon(true);
     links.put(link, reader);
     reader.start();
   }
 
-  /** A successor asked, on {@code link}, to take over: hand everything to it, then stop. */
+  /**
+   * A successor asked, on {@code link}, to take over: hand everything to it, then stop. One
+   * take-over at a time, and none while this app is itself still receiving one: a second
+   * successor is answered REJECTED, so two started together never chain (old, A, then B).
+   */
   private void handOver(HandoffChannel link) {
+    if (receivingTakeOver || !handingOver.compareAndSet(false, true)) {
+      log.warn("{} asks to take over, but {}; refused", link.peer(), receivingTakeOver
+          ? "this app is still taking over from the previous one" : "a take-over is under way");
+      try {
+        link.sendAck(new Acknowledgement(0, Acknowledgement.Status.REJECTED));
+      } catch (IOException e) {
+        // it went away: nothing to tell it
+      }
+      closeQuietly(link);
+      return;
+    }
     Thread t = new Thread(new Handover(link, this, engine, requestShutdown), "handover");
     t.setDaemon(true);
     t.start();
+  }
+
+  /**
+   * After a take-over that did not complete: binds the socket path again (if the successor
+   * never bound it, or died and left it stale) and takes handoffs as before; proxies re-link by
+   * themselves.
+   *
+   * @return whether this app is taking handoffs again; false if another process now accepts on
+   *     the path (a successor that is alive keeps it)
+   */
+  synchronized boolean resumeTakingHandoffs() {
+    try {
+      listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
+    } catch (IOException e) {
+      log.error("cannot bind {} again: {}", config.socket(), Errors.describe(e));
+      handingOver.set(false);
+      return false;
+    }
+    stopping = false;
+    if (config.directPort() > 0) {
+      try {
+        engine.listenDirect(config.directPort());
+      } catch (IOException e) {
+        log.warn("direct TCP port {} not reopened: {}", config.directPort(), Errors.describe(e));
+      }
+    }
+    acceptor = new Thread(this::acceptLinks, "link-acceptor");
+    acceptor.setDaemon(true);
+    acceptor.start();
+    handingOver.set(false);
+    log.info("serving everything here again: listening on {} for proxy links ({} connections"
+        + " open)", config.socket(), engine.liveConnections());
+    return true;
   }
 
   private static void closeQuietly(AFUNIXSocketChannel channel) {

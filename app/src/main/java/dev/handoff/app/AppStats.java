@@ -19,6 +19,8 @@ final class AppStats {
   final LongAdder refused = new LongAdder();
   /** Connections a previous app handed over during a take-over. */
   final LongAdder migratedIn = new LongAdder();
+  /** Answers that could not be written: the proxy had closed the link; the connections stayed. */
+  final LongAdder answersLost = new LongAdder();
   /** Echoed bytes, counted as read (every byte read is written back). */
   final LongAdder bytesEchoed = new LongAdder();
   final LatencyHistogram latency = new LatencyHistogram();
@@ -30,6 +32,8 @@ final class AppStats {
     FunctionCounter.builder("handoff.app.handoffs.adopted", adopted, LongAdder::sum)
         .register(registry);
     FunctionCounter.builder("handoff.app.connections.migrated.in", migratedIn, LongAdder::sum)
+        .register(registry);
+    FunctionCounter.builder("handoff.app.answers.lost", answersLost, LongAdder::sum)
         .register(registry);
     FunctionCounter.builder("handoff.app.echoed", bytesEchoed, LongAdder::sum)
         .baseUnit("bytes").register(registry);

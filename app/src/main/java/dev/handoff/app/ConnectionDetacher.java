@@ -23,14 +23,15 @@ final class ConnectionDetacher {
   /**
    * Detaches {@code channel} on its event loop.
    *
-   * @return the detached connection, or {@code null} if it is closing (the client half-closed, so
-   *     it finishes here)
+   * @return the detached connection, or {@code null} if it is already closed. A half-closed one is
+   *     detached too: its client's end of file stays with the socket, and the successor sees it
+   *     once it has written the unsent bytes
    */
   static CompletableFuture<Detached> detach(EpollSocketChannel channel) {
     CompletableFuture<Detached> result = new CompletableFuture<>();
     channel.eventLoop().execute(() -> {
       try {
-        if (!channel.isActive() || channel.isInputShutdown()) {
+        if (!channel.isActive()) {
           result.complete(null);
           return;
         }

@@ -8,6 +8,8 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.util.AttributeKey;
 import java.util.ArrayList;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.List;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
@@ -48,6 +50,10 @@ final class EchoEngine implements AutoCloseable {
   private final ChannelGroup live;
   private final WriteBufferWaterMark waterMark;
   private final LongAdder directAccepted = new LongAdder();
+  private static final AttributeKey<Object> TRACKED = AttributeKey.valueOf("handoff.tracked");
+  private static final Object NOT_HANDED_OFF = new Object();
+  /** Handed-off connections being served, by what identifies them: see {@link ConnectionKey}. */
+  private final Map<ConnectionKey, Channel> served = new ConcurrentHashMap<>();
   /** Connections open now; kept as a counter because it is read for every handoff. */
   private final AtomicInteger open = new AtomicInteger();
   private final LongAdder bytesEchoed;
@@ -66,24 +72,44 @@ final class EchoEngine implements AutoCloseable {
   /**
    * Takes over the handoff's descriptor and starts echoing on it.
    *
-   * @throws HandoffException if the descriptor is not a connected TCP socket; the handoff (and
-   *     with it the descriptor) is then still the caller's to close
+   * <p>Ownership: on success the engine owns the descriptor (the handoff is released) and closes
+   * it exactly once, when the connection ends or if registration fails. When this method throws,
+   * or returns {@code null}, the descriptor is still the handoff's to close.
+   *
+   * @return the registration with the event loop: the engine serves the connection once it
+   *     succeeds; if it fails, the engine has closed its descriptor and dropped it. {@code null} if
+   *     this very connection (same client, local address and accept time) is already served here:
+   *     a sender delivered it twice
+   * @throws HandoffException if the descriptor is not a connected TCP socket, or its client has
+   *     already gone ({@link HandoffException.Reason#CLIENT_GONE})
    */
-  void adopt(ReceivedHandoff handoff) throws IOException {
+  ChannelFuture adopt(ReceivedHandoff handoff) throws IOException {
     DescriptorCheck.requireConnectedTcp(handoff);
+    HandoffHeader header = handoff.header();
     // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
     JdkNioInternals.setBlocking(handoff.descriptor(), false);
     // Built before release(): if Netty refuses the descriptor, the handoff still closes it.
     EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
+    if (!channel.isActive()) {
+      // Netty reads (and so clears) SO_ERROR here: a client that reset since the check above would
+      // leave a channel that never becomes active, never reads and never closes.
+      throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
+          handoff + " is not a connected TCP socket: reset by its client before it was served");
+    }
+    ConnectionKey key = ConnectionKey.of(header);
+    if (served.putIfAbsent(key, channel) != null) {
+      return null;
+    }
     handoff.release();
     try {
       channel.config()
           .setAllowHalfClosure(true)
           .setTcpNoDelay(true)
           .setWriteBufferWaterMark(waterMark);
-      channel.pipeline().addLast(new EchoHandler(handoff.header().connectionId(), bytesEchoed));
-      channel.attr(HEADER).set(handoff.header());
+      channel.pipeline().addLast(new EchoHandler(header.connectionId(), bytesEchoed));
+      channel.attr(HEADER).set(header);
     } catch (RuntimeException e) {
+      served.remove(key);
       channel.unsafe().closeForcibly(); // the channel owns the descriptor now
       throw new IOException("set up " + handoff + ": " + e.getMessage(), e);
     }
@@ -92,10 +118,10 @@ final class EchoEngine implements AutoCloseable {
       // A migrated connection: what its previous app read and had not echoed goes out first.
       channel.config().setAutoRead(false);
     }
-    track(channel);
-    group.register(channel).addListener(f -> {
+    track(channel, key);
+    return group.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
-        log.warn("{}: cannot register with the event loop: {}", handoff, f.cause().getMessage());
+        untrack(channel);
         channel.unsafe().closeForcibly();
       } else if (pending.length > 0) {
         channel.writeAndFlush(Unpooled.wrappedBuffer(pending), channel.voidPromise());
@@ -104,6 +130,18 @@ final class EchoEngine implements AutoCloseable {
         } // else EchoHandler resumes reading once the client has taken the bytes
       }
     });
+  }
+
+  /**
+   * One TCP connection, whichever descriptor and link it arrives on: a proxy that sends the same
+   * connection twice is caught by it. Connection ids are not enough: they are unique per proxy run
+   * only, and a successor renumbers migrated connections.
+   */
+  private record ConnectionKey(InetSocketAddress client, InetSocketAddress local,
+      long acceptedAtMicros) {
+    static ConnectionKey of(HandoffHeader header) {
+      return new ConnectionKey(header.client(), header.local(), header.acceptedAtMicros());
+    }
   }
 
   /** The connections being served now (not the direct listener). */
@@ -145,7 +183,7 @@ final class EchoEngine implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel ch) {
             directAccepted.increment();
-            track(ch);
+            track(ch, null);
             ch.pipeline().addLast(new EchoHandler(-directAccepted.sum(), bytesEchoed));
           }
         });
@@ -173,10 +211,22 @@ final class EchoEngine implements AutoCloseable {
     return open.get();
   }
 
-  private void track(Channel channel) {
+  /** Counts the channel as open until {@link #untrack}; {@code key} null if not handed off. */
+  private void track(Channel channel, ConnectionKey key) {
+    channel.attr(TRACKED).set(key == null ? NOT_HANDED_OFF : key);
     open.incrementAndGet();
-    channel.closeFuture().addListener(f -> open.decrementAndGet());
+    channel.closeFuture().addListener(f -> untrack(channel));
     live.add(channel);
+  }
+
+  /** Undoes {@link #track}; once per channel, whether it closed or never got registered. */
+  private void untrack(Channel channel) {
+    Object key = channel.attr(TRACKED).getAndSet(null);
+    if (key != null) {
+      served.remove(key, channel);
+      live.remove(channel);
+      open.decrementAndGet();
+    }
   }
 
   /** Waits until every connection closed by itself or the timeout passed; returns the live count. */

@@ -18,19 +18,27 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The running app's side of a take-over (docs/PROTOCOL.md, "Taking over from a running app"):
- * stop taking handoffs and free the socket path, then move every established connection to the
- * successor, each with the bytes read from its client and not yet echoed, and close this app's
- * copy once the successor has adopted it. Then the process shuts down. If the successor dies
- * during the move, the connections it did not adopt are served here again and the process stays
- * up for them.
+ * stop taking handoffs and free the socket path; wait until the successor says it has bound the
+ * path; then move every established connection to it, each with the bytes read from its client and
+ * not yet echoed (half-closed ones too: the client's end of file stays with the socket), and close
+ * this app's copy once the successor has adopted it. Then the process shuts down.
+ *
+ * <p>If the successor dies or gives up at any point, this app serves everything it did not hand
+ * over (connections never sent, and sent ones the successor did not adopt before its link broke),
+ * binds the socket path again and takes handoffs as before: no client is cut and proxies re-link.
  */
 final class Handover implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Handover.class);
+  /** How long the successor may take to bind the freed path and say so. */
+  private static final long READY_TIMEOUT_SECONDS = 10;
+  /** How long the successor may take to answer the last connection sent. */
+  private static final long ANSWER_TIMEOUT_SECONDS = 30;
 
   private final HandoffChannel successor;
   private final AppServer server;
@@ -40,11 +48,15 @@ final class Handover implements Runnable {
   private final Map<Long, Detached> inFlight = new ConcurrentHashMap<>();
   /** Taken off their event loop but not sent: served here again if the move stops. */
   private final List<Detached> notSent = new ArrayList<>();
+  /** The successor has bound the socket path: connections may go to it. */
+  private final CountDownLatch ready = new CountDownLatch(1);
   private final CountDownLatch answersDone = new CountDownLatch(1);
+  /** Connections the successor answered RETRY or REJECTED for: served here again. */
+  private final AtomicInteger refusedBySuccessor = new AtomicInteger();
 
   /**
    * @param successor the link the take-over request came on; this object owns it from now on
-   * @param done called at the end, whatever happened: the process then shuts down as on SIGTERM
+   * @param done called once everything is handed over: the process then shuts down as on SIGTERM
    */
   Handover(HandoffChannel successor, AppServer server, EchoEngine engine, Runnable done) {
     this.successor = successor;
@@ -58,29 +70,58 @@ final class Handover implements Runnable {
     log.info("{} asks to take over: handing everything over", successor.peer());
     long start = System.nanoTime();
     int moved = 0;
+    boolean readyToMove = false;
+    String failure = null;
     try {
       server.stopTakingHandoffs(successor);
+      Thread answers = new Thread(this::readAnswers, "handover-acks");
+      answers.setDaemon(true);
+      answers.start();
       // The socket path is free now; the successor binds it, and proxies re-link to it.
       successor.sendAck(new Acknowledgement(0, Status.ADOPTED));
-      moved = moveConnections();
+      readyToMove = awaitReady();
+      if (!readyToMove) {
+        failure = answersDone.getCount() == 0 ? "it went away before binding the socket path"
+            : "it did not bind the socket path within " + READY_TIMEOUT_SECONDS + " s";
+      } else {
+        moved = moveConnections();
+      }
     } catch (IOException | RuntimeException e) {
-      log.error("take-over by {} failed: {}; serving what is left here", successor.peer(),
-          Errors.describe(e));
+      failure = Errors.describe(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      failure = "interrupted";
     } finally {
-      int kept = settleTheRest();
-      closeQuietly();
+      closeLinkAndAwaitAnswers(failure != null);
+      int kept = settleTheRest() + refusedBySuccessor.get();
       log.info("handed {} connections over in {} ms", moved,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
-      if (kept == 0) {
+      if (failure == null && kept == 0) {
         done.run();
       } else {
-        log.error("take-over incomplete: {} connections stay with this app, which serves them"
-            + " until they close or it gets SIGTERM; new connections go to whichever app binds {}",
-            kept, "the socket path");
+        log.warn("take-over by {} did not complete ({}); {} connections stay here", successor.peer(),
+            failure == null ? "it did not adopt every connection" : failure, kept);
+        if (!server.resumeTakingHandoffs()) {
+          log.error("take-over incomplete: {} connections stay with this app, which serves them"
+              + " until they close or it gets SIGTERM; new connections go to the app that holds"
+              + " the socket path", kept);
+        }
       }
     }
+  }
+
+  /** Waits for the successor's "bound" answer; false if it went away or took too long. */
+  private boolean awaitReady() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(READY_TIMEOUT_SECONDS);
+    while (System.nanoTime() - deadline < 0) {
+      if (ready.await(20, TimeUnit.MILLISECONDS)) {
+        return true;
+      }
+      if (answersDone.getCount() == 0) {
+        return false;
+      }
+    }
+    return false;
   }
 
   /**
@@ -88,10 +129,13 @@ final class Handover implements Runnable {
    * the successor is gone and with it its copies, so they are served here again; if it merely
    * stopped answering, it may own them, and two apps must never read one socket, so this app's
    * copies are closed.
+   *
+   * @return how many connections stay with this app
    */
   private int settleTheRest() {
     int kept = notSent.size();
     notSent.forEach(d -> engine.resume(d.channel()));
+    notSent.clear();
     boolean linkBroke = answersDone.getCount() == 0;
     for (Long id : inFlight.keySet()) {
       Detached d = inFlight.remove(id); // whoever removes it settles it: here or the reader
@@ -102,6 +146,7 @@ final class Handover implements Runnable {
         engine.resume(d.channel());
         kept++;
       } else {
+        log.warn("m{}: the successor did not answer; closing this app's copy, it may own it", id);
         d.channel().close();
       }
     }
@@ -109,9 +154,6 @@ final class Handover implements Runnable {
   }
 
   private int moveConnections() throws IOException, InterruptedException {
-    Thread answers = new Thread(this::readAnswers, "handover-acks");
-    answers.setDaemon(true);
-    answers.start();
     // Pause every connection at once (each on its own event loop), then send them in turn: the
     // whole move takes about as long as the sends, not as long as 2 x N event-loop hops.
     List<CompletableFuture<Detached>> detaching = new ArrayList<>();
@@ -121,7 +163,7 @@ final class Handover implements Runnable {
     for (CompletableFuture<Detached> future : detaching) {
       try {
         Detached d = future.get(10, TimeUnit.SECONDS);
-        if (d != null) { // null: closing, it finishes here
+        if (d != null) { // null: closed meanwhile
           notSent.add(d);
         }
       } catch (ExecutionException | TimeoutException e) {
@@ -129,7 +171,7 @@ final class Handover implements Runnable {
       }
     }
     long seq = 0;
-    int moved = 0;
+    int sent = 0;
     while (!notSent.isEmpty()) {
       Detached d = notSent.get(0);
       // Ids the successor answers by: a proxy's ids are unique only per proxy.
@@ -139,14 +181,38 @@ final class Handover implements Runnable {
       inFlight.put(seq, d);
       notSent.remove(0);
       log.debug("moving {} as m{} with {} unsent bytes", h, seq, d.pending().length);
+      // If this fails, the connection stays in flight: settled once the link's end is known.
       successor.sendMigrated(numbered, JdkNioInternals.borrow(d.fd()), d.pending());
-      moved++;
+      sent++;
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(ANSWER_TIMEOUT_SECONDS);
     while (!inFlight.isEmpty() && answersDone.getCount() > 0 && System.nanoTime() < deadline) {
       Thread.sleep(5);
     }
-    return moved - inFlight.size();
+    return sent - inFlight.size();
+  }
+
+  /**
+   * Ends the link. After a failure, first waits (briefly) for the successor's side to close: until
+   * then an unanswered connection may still be adopted there, and only once the link is known to
+   * be broken are the unanswered ones safe to serve here again.
+   */
+  private void closeLinkAndAwaitAnswers(boolean failed) {
+    try {
+      if (failed) {
+        successor.shutdownOutput();
+        answersDone.await(5, TimeUnit.SECONDS);
+      }
+    } catch (IOException e) {
+      // already broken
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      successor.close();
+    } catch (IOException e) {
+      // gone either way
+    }
   }
 
   /** Closes this app's copy of each connection the successor adopted. */
@@ -154,6 +220,13 @@ final class Handover implements Runnable {
     try {
       Acknowledgement ack;
       while ((ack = successor.receiveAck()) != null) {
+        if (ack.connectionId() == 0) {
+          if (ack.status() == Status.ADOPTED) {
+            log.info("{} has bound the socket path; moving the connections", successor.peer());
+            ready.countDown();
+          }
+          continue;
+        }
         Detached d = inFlight.remove(ack.connectionId());
         if (d == null) {
           log.warn("successor answered unknown m{}", ack.connectionId());
@@ -162,24 +235,14 @@ final class Handover implements Runnable {
         } else {
           log.warn("successor answered {} for m{}; serving it here", ack.status(),
               ack.connectionId());
+          refusedBySuccessor.incrementAndGet();
           engine.resume(d.channel());
-        }
-        if (inFlight.isEmpty() && Thread.currentThread().isInterrupted()) {
-          return;
         }
       }
     } catch (IOException e) {
-      log.warn("link to successor {}: {}", successor.peer(), Errors.describe(e));
+      log.info("link to successor {}: {}", successor.peer(), Errors.describe(e));
     } finally {
       answersDone.countDown();
-    }
-  }
-
-  private void closeQuietly() {
-    try {
-      successor.close();
-    } catch (IOException e) {
-      // gone either way
     }
   }
 }

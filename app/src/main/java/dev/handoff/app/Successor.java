@@ -12,8 +12,12 @@ import java.time.Duration;
 
 /**
  * The new app's side of a take-over: ask the app running at the socket path to hand over, and
- * wait until it has freed the path. Its connections then arrive on the returned link as
- * MIGRATED handoffs, which a {@link LinkReader} adopts like any other.
+ * wait until it has freed the path. The caller then binds the path and says so on the returned
+ * link (ADOPTED for connection id 0); the old app's connections then arrive on it as MIGRATED
+ * handoffs, which a {@link LinkReader} adopts like any other.
+ *
+ * <p>One take-over at a time: an app that is already handing over, or still taking over from its
+ * own predecessor, answers REJECTED.
  */
 final class Successor {
   private Successor() {}
@@ -28,13 +32,18 @@ final class Successor {
     try {
       link = HandoffChannel.connect(socket, true);
     } catch (IOException e) {
-      throw new IOException("no running app to take over at " + socket + " ("
-          + Errors.describe(e) + ")", e);
+      throw new IOException("no app is listening at " + socket + " to take over from ("
+          + Errors.describe(e) + "); if another take-over is under way, the app that wins it"
+          + " will be there", e);
     }
     try {
       InetSocketAddress none = new InetSocketAddress(0);
       link.send(new HandoffHeader(0, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0), null);
       Acknowledgement answer = receiveWithin(link, timeout);
+      if (answer != null && answer.connectionId() == 0 && answer.status() == Status.REJECTED) {
+        throw new IOException("the app at " + socket + " is already being taken over, or is"
+            + " itself still taking over; try again when that has finished");
+      }
       if (answer == null || answer.connectionId() != 0 || answer.status() != Status.ADOPTED) {
         throw new IOException("the app at " + socket + " did not agree to hand over ("
             + (answer == null ? "it closed the link" : answer.status()) + ")");

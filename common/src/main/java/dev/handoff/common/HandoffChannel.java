@@ -33,7 +33,17 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * threads at once.
  */
 public final class HandoffChannel implements Closeable {
+  /** Reads go through the link's own channel. */
   private final AFUNIXSocketChannel channel;
+  /**
+   * Writes go through a channel on a duplicate of the link's descriptor, because junixsocket
+   * closes a channel whose write fails with a broken pipe: with one channel, a peer that stopped
+   * reading (a proxy that gave up on this app, an app that stopped taking handoffs) would take
+   * with it every message and answer still queued for reading, descriptors included. Closing this
+   * cast channel leaves {@link #writerFd} open; {@link #close()} closes it.
+   */
+  private final AFUNIXSocketChannel writer;
+  private final FileDescriptor writerFd;
   private final String peer;
   private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.MIGRATED_LENGTH);
   private final ByteBuffer prefix = ByteBuffer.allocateDirect(HeaderCodec.PREFIX_LENGTH);
@@ -42,9 +52,25 @@ public final class HandoffChannel implements Closeable {
   private final ByteBuffer ackIn = ByteBuffer.allocateDirect(AckCodec.LENGTH);
   private final List<FileDescriptor> arrived = new ArrayList<>(2);
 
-  private HandoffChannel(AFUNIXSocketChannel channel, String peer) {
+  /** Takes ownership of {@code channel}: if this throws, it has closed it. */
+  private HandoffChannel(AFUNIXSocketChannel channel, String peer) throws IOException {
     this.channel = channel;
     this.peer = peer;
+    FileDescriptorCast duplicate;
+    try {
+      duplicate = FileDescriptorCast.duplicating(channel.getFileDescriptor());
+    } catch (IOException | RuntimeException e) {
+      channel.close();
+      throw new IOException("duplicate the link to " + peer + ": " + Errors.describe(e), e);
+    }
+    this.writerFd = duplicate.getFileDescriptor();
+    try {
+      this.writer = duplicate.as(AFUNIXSocketChannel.class);
+    } catch (IOException | RuntimeException e) {
+      Descriptors.close(writerFd);
+      channel.close();
+      throw new IOException("duplicate the link to " + peer + ": " + Errors.describe(e), e);
+    }
   }
 
   /** Connects to an app's socket, as a proxy does: nothing with descriptors comes back. */
@@ -73,11 +99,12 @@ public final class HandoffChannel implements Closeable {
   }
 
   /**
-   * Wraps an accepted link, which this object then owns.
+   * Wraps an accepted link, which this object then owns (if this throws, it has closed it).
    *
    * @param peer how to name the other end in messages
    */
-  public static HandoffChannel accepted(AFUNIXSocketChannel channel, String peer) {
+  public static HandoffChannel accepted(AFUNIXSocketChannel channel, String peer)
+      throws IOException {
     // Room for every descriptor one message can carry, so that all of them can be closed.
     JunixsocketInternals.setFullAncillaryReceiveBuffer(channel);
     return new HandoffChannel(channel, peer);
@@ -93,16 +120,16 @@ public final class HandoffChannel implements Closeable {
     out.flip();
     try {
       if (fd != null) {
-        channel.setOutboundFileDescriptors(fd);
+        writer.setOutboundFileDescriptors(fd);
       }
-      channel.write(out);
+      writer.write(out);
       // The descriptor left with the first bytes; never attach it twice.
-      channel.setOutboundFileDescriptors();
+      writer.setOutboundFileDescriptors();
       while (out.hasRemaining()) {
-        channel.write(out);
+        writer.write(out);
       }
     } catch (IOException e) {
-      channel.setOutboundFileDescriptors();
+      writer.setOutboundFileDescriptors();
       throw new IOException("send fd " + Descriptors.number(fd) + " (" + header + ") to " + peer
           + ": " + Errors.describe(e), e);
     }
@@ -118,7 +145,7 @@ public final class HandoffChannel implements Closeable {
     ByteBuffer rest = ByteBuffer.wrap(pending);
     try {
       while (rest.hasRemaining()) {
-        channel.write(rest);
+        writer.write(rest);
       }
     } catch (IOException e) {
       throw new IOException("send unsent bytes of " + header + " to " + peer + ": "
@@ -146,7 +173,7 @@ public final class HandoffChannel implements Closeable {
       body.clear().limit(length - HeaderCodec.PREFIX_LENGTH);
       readFully(body, false);
       body.flip();
-      HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix);
+      HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix, body);
       HandoffHeader header = HeaderCodec.decodeBody(body, kind);
       if (kind == HandoffHeader.Kind.TAKEOVER) {
         if (!arrived.isEmpty()) {
@@ -182,7 +209,7 @@ public final class HandoffChannel implements Closeable {
     ackOut.flip();
     try {
       while (ackOut.hasRemaining()) {
-        channel.write(ackOut);
+        writer.write(ackOut);
       }
     } catch (IOException e) {
       throw new IOException("acknowledge c" + ack.connectionId() + " to " + peer + ": "
@@ -233,9 +260,15 @@ public final class HandoffChannel implements Closeable {
     return peer;
   }
 
+  /** Closes the link; safe to call more than once. */
   @Override
   public void close() throws IOException {
-    channel.close();
+    try {
+      writer.close();
+    } finally {
+      Descriptors.close(writerFd);
+      channel.close();
+    }
   }
 
   private boolean readFully(ByteBuffer dst, boolean eofAllowedAtStart) throws IOException {

@@ -16,6 +16,11 @@ public final class HandoffException extends IOException {
     BAD_VERSION(false, false),
     BAD_LENGTH(false, false),
     TRUNCATED(false, false),
+    /**
+     * A header whose flags name no kind this side knows. The header was read whole and a message
+     * of an unknown kind carries nothing after it (docs/PROTOCOL.md), so the link goes on.
+     */
+    UNKNOWN_KIND(true, false),
     BAD_ADDRESS(true, false),
     /**
      * A well-formed header without a descriptor. From a real proxy this means the kernel could not
@@ -24,6 +29,11 @@ public final class HandoffException extends IOException {
     NO_DESCRIPTOR(true, true),
     EXTRA_DESCRIPTORS(true, false),
     NOT_A_CONNECTED_STREAM_SOCKET(true, false),
+    /**
+     * A TCP socket whose client went away (reset or closed) before it could be served: ordinary
+     * under load, counted but not worth a warning.
+     */
+    CLIENT_GONE(true, false),
     /** The descriptor could not be taken over, typically EMFILE; the proxy may try again. */
     NO_RESOURCES(true, true);
 

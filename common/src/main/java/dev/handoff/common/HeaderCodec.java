@@ -60,15 +60,24 @@ public final class HeaderCodec {
     }
   }
 
-  /** The kind named by a validated prefix's flags byte. */
-  public static HandoffHeader.Kind kindOf(ByteBuffer prefix) throws HandoffException {
+  /**
+   * The kind named by a validated prefix's flags byte.
+   *
+   * @param body the rest of the header, read whole: an unknown kind is refused with the message's
+   *     connection id, and the link can go on with the next message
+   */
+  public static HandoffHeader.Kind kindOf(ByteBuffer prefix, ByteBuffer body)
+      throws HandoffException {
     int flags = prefix.get(5) & 0xff;
     for (HandoffHeader.Kind kind : HandoffHeader.Kind.values()) {
       if (kind.flag == flags) {
         return kind;
       }
     }
-    throw new HandoffException(Reason.BAD_LENGTH, "unknown flags 0x" + Integer.toHexString(flags));
+    long id = body.remaining() >= 8 ? body.getLong(body.position())
+        : HandoffException.UNKNOWN_CONNECTION;
+    throw new HandoffException(Reason.UNKNOWN_KIND, id,
+        "unknown message kind (flags 0x" + Integer.toHexString(flags) + ")");
   }
 
   /**

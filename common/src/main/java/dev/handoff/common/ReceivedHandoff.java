@@ -6,8 +6,10 @@ import java.io.FileDescriptor;
  * A received connection: its header and a descriptor that this object owns.
  *
  * <p>Ownership: until {@link #release()} is called, {@link #close()} closes the descriptor. After
- * {@code release()} the caller owns it and {@code close()} does nothing. The descriptor is detached
- * from the link it arrived on, so closing or losing that link never closes it.
+ * {@code release()} the caller owns it, {@code close()} does nothing, and {@link #descriptor()}
+ * throws: a {@code FileDescriptor} kept past that point would name a number that its new owner may
+ * close and the kernel may give to another file. The descriptor is detached from the link it
+ * arrived on, so closing or losing that link never closes it.
  */
 public final class ReceivedHandoff implements AutoCloseable {
   private final HandoffHeader header;
@@ -35,8 +37,15 @@ public final class ReceivedHandoff implements AutoCloseable {
     return header;
   }
 
-  /** The descriptor, still owned by this object; {@code null} for a take-over request. */
+  /**
+   * The descriptor, still owned by this object; {@code null} for a take-over request.
+   *
+   * @throws IllegalStateException after {@link #release()}
+   */
   public FileDescriptor descriptor() {
+    if (released) {
+      throw new IllegalStateException("descriptor of " + header + " was released to its owner");
+    }
     return descriptor;
   }
 

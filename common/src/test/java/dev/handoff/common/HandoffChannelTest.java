@@ -137,6 +137,8 @@ class HandoffChannelTest {
       got.close();
       assertTrue(fd.valid(), "close after release leaves the descriptor to its new owner");
       assertThrows(IllegalStateException.class, got::release, "a second release is an error");
+      assertThrows(IllegalStateException.class, got::descriptor,
+          "a released descriptor is no longer handed out");
       Descriptors.close(fd);
     }
   }
@@ -173,6 +175,53 @@ class HandoffChannelTest {
       HandoffException e = assertThrows(HandoffException.class, receiver::receive);
       assertEquals(Reason.EXTRA_DESCRIPTORS, e.reason());
       assertEquals(before, OpenDescriptors.count(), "both received descriptors were closed");
+    }
+  }
+
+  /**
+   * Issue 14, defect 4: a proxy that gave up on a stopped app closed the link with handoffs in it.
+   * The app's answer then fails, and every handoff still queued must remain readable: a descriptor
+   * left in a closed link is closed with it, and its client cut.
+   */
+  @Test
+  void aFailedAnswerLeavesWhatWasSentReadable() throws IOException {
+    try (TcpPair a = TcpPair.open(); TcpPair b = TcpPair.open()) {
+      sender.send(a.header(11), a.serverFd());
+      sender.send(b.header(12), b.serverFd());
+      sender.close();
+      try (ReceivedHandoff first = receiver.receive()) {
+        assertEquals(11, first.header().connectionId());
+      }
+      IOException failed = assertThrows(IOException.class,
+          () -> receiver.sendAck(new Acknowledgement(11, Acknowledgement.Status.ADOPTED)));
+      assertTrue(failed.getMessage().contains("acknowledge c11"), failed.getMessage());
+      try (ReceivedHandoff second = receiver.receive()) {
+        assertNotNull(second, "the second handoff is still there");
+        assertEquals(12, second.header().connectionId());
+      }
+      assertNull(receiver.receive(), "then the end of the link");
+    }
+  }
+
+  /** Issue 14: an unknown kind was reported as BAD_LENGTH and closed a link still in sync. */
+  @Test
+  void refusesAnUnknownKindByItsNameClosesItsDescriptorAndCarriesOn() throws IOException {
+    try (TcpPair a = TcpPair.open(); TcpPair b = TcpPair.open()) {
+      ByteBuffer header = ByteBuffer.allocate(HeaderCodec.V1_LENGTH);
+      HeaderCodec.encode(a.header(9), header);
+      header.put(5, (byte) 0x40); // flags: a kind from the future
+      rawSender.setOutboundFileDescriptors(a.serverFd());
+      rawSender.write(header.flip());
+      int before = OpenDescriptors.count();
+      HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+      assertEquals(Reason.UNKNOWN_KIND, e.reason());
+      assertEquals(9, e.connectionId(), "answered by its connection id");
+      assertTrue(e.reason().resynchronisable());
+      assertEquals(before, OpenDescriptors.count(), "its descriptor was closed");
+      sender.send(b.header(10), b.serverFd());
+      try (ReceivedHandoff got = receiver.receive()) {
+        assertEquals(10, got.header().connectionId(), "the link goes on with the next message");
+      }
     }
   }
 
