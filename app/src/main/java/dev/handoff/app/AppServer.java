@@ -2,13 +2,19 @@ package dev.handoff.app;
 
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Errors;
+import dev.handoff.app.ConnectionDetacher.Detached;
 import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffLink;
 import dev.handoff.common.MetricsEndpoint;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import io.netty.channel.epoll.EpollSocketChannel;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -27,7 +33,7 @@ final class AppServer {
 
   private final AppConfig config;
   private final EchoEngine engine;
-  private final Map<HandoffChannel, Thread> links = new ConcurrentHashMap<>();
+  private final Map<HandoffLink, Thread> links = new ConcurrentHashMap<>();
   private final AtomicInteger linkSeq = new AtomicInteger();
   private final PrometheusMeterRegistry registry = MetricsEndpoint.registry();
   private final AppStats stats = new AppStats(registry);
@@ -66,7 +72,7 @@ final class AppServer {
    * @param predecessor when taking over, the link to the app that ran before, which has freed the
    *     socket path and will send its connections on this link
    */
-  void start(HandoffChannel predecessor) throws IOException {
+  void start(HandoffLink predecessor) throws IOException {
     try {
       listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
     } catch (IOException e) {
@@ -122,7 +128,7 @@ final class AppServer {
     log.info("shutting down: no longer taking handoffs; {} connections open",
         engine.liveConnections());
     stopTakingHandoffs(null);
-    for (HandoffChannel link : links.keySet()) {
+    for (HandoffLink link : links.keySet()) {
       closeQuietly(link);
     }
     int left = engine.awaitIdle(config.drainTimeout());
@@ -143,7 +149,7 @@ final class AppServer {
    *
    * @param except a link to leave alone (the successor's, during a take-over)
    */
-  synchronized void stopTakingHandoffs(HandoffChannel except) throws InterruptedException {
+  synchronized void stopTakingHandoffs(HandoffLink except) throws InterruptedException {
     if (!stopping) {
       stopping = true;
       try {
@@ -154,7 +160,7 @@ final class AppServer {
       acceptor.join();
       engine.stopAccepting();
     }
-    for (Map.Entry<HandoffChannel, Thread> link : links.entrySet()) {
+    for (Map.Entry<HandoffLink, Thread> link : links.entrySet()) {
       if (link.getKey() == except) {
         continue;
       }
@@ -165,7 +171,7 @@ final class AppServer {
         closeQuietly(link.getKey());
       }
     }
-    for (Map.Entry<HandoffChannel, Thread> link : links.entrySet()) {
+    for (Map.Entry<HandoffLink, Thread> link : links.entrySet()) {
       if (link.getKey() != except) {
         link.getValue().join(TimeUnit.SECONDS.toMillis(5));
       }
@@ -238,7 +244,7 @@ final class AppServer {
     startReader(link, peer);
   }
 
-  private void startReader(HandoffChannel link, String peer) {
+  private void startReader(HandoffLink link, String peer) {
     log.info("link from {} up", peer);
     Runnable onClose = () -> {
       links.remove(link);
@@ -258,7 +264,7 @@ final class AppServer {
    * take-over at a time, and none while this app is itself still receiving one: a second
    * successor is answered REJECTED, so two started together never chain (old, A, then B).
    */
-  private void handOver(HandoffChannel link) {
+  private void handOver(HandoffLink link) {
     if (receivingTakeOver || !handingOver.compareAndSet(false, true)) {
       log.warn("{} asks to take over, but {}; refused", link.peer(), receivingTakeOver
           ? "this app is still taking over from the previous one" : "a take-over is under way");
@@ -270,9 +276,43 @@ final class AppServer {
       closeQuietly(link);
       return;
     }
-    Thread t = new Thread(new Handover(link, this, engine, requestShutdown), "handover");
+    Thread t = new Thread(new Handover(link, handoverSite(), requestShutdown), "handover");
     t.setDaemon(true);
     t.start();
+  }
+
+  /** This app as a hand-over sees it. */
+  private HandoverSite handoverSite() {
+    return new HandoverSite() {
+      @Override
+      public void stopTakingHandoffs(HandoffLink except) throws InterruptedException {
+        AppServer.this.stopTakingHandoffs(except);
+      }
+
+      @Override
+      public boolean resumeTakingHandoffs() {
+        return AppServer.this.resumeTakingHandoffs();
+      }
+
+      @Override
+      public List<CompletableFuture<Detached>> detachAll() {
+        List<CompletableFuture<Detached>> detaching = new ArrayList<>();
+        for (EpollSocketChannel channel : engine.connections()) {
+          detaching.add(ConnectionDetacher.detach(channel));
+        }
+        return detaching;
+      }
+
+      @Override
+      public void resume(Detached connection) {
+        engine.resume(connection.channel());
+      }
+
+      @Override
+      public void release(Detached connection) {
+        connection.channel().close(); // close(2) on this copy; the successor's stays connected
+      }
+    };
   }
 
   /**
@@ -316,7 +356,7 @@ final class AppServer {
     }
   }
 
-  private static void closeQuietly(HandoffChannel link) {
+  private static void closeQuietly(HandoffLink link) {
     try {
       link.close();
     } catch (IOException e) {

@@ -19,6 +19,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.LongAdder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -43,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * cannot join a JDK selector, and junixsocket's own selector polls every registered descriptor on
  * each wake-up.)
  */
-final class EchoEngine implements AutoCloseable {
+final class EchoEngine implements ConnectionSink, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EchoEngine.class);
 
   private final EventLoopGroup group;
@@ -69,21 +70,9 @@ final class EchoEngine implements AutoCloseable {
     this.waterMark = new WriteBufferWaterMark(highWaterMark / 2, highWaterMark);
   }
 
-  /**
-   * Takes over the handoff's descriptor and starts echoing on it.
-   *
-   * <p>Ownership: on success the engine owns the descriptor (the handoff is released) and closes
-   * it exactly once, when the connection ends or if registration fails. When this method throws,
-   * or returns {@code null}, the descriptor is still the handoff's to close.
-   *
-   * @return the registration with the event loop: the engine serves the connection once it
-   *     succeeds; if it fails, the engine has closed its descriptor and dropped it. {@code null} if
-   *     this very connection (same client, local address and accept time) is already served here:
-   *     a sender delivered it twice
-   * @throws HandoffException if the descriptor is not a connected TCP socket, or its client has
-   *     already gone ({@link HandoffException.Reason#CLIENT_GONE})
-   */
-  ChannelFuture adopt(ReceivedHandoff handoff) throws IOException {
+  @Override
+  public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered)
+      throws IOException {
     DescriptorCheck.requireConnectedTcp(handoff);
     HandoffHeader header = handoff.header();
     // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
@@ -98,7 +87,7 @@ final class EchoEngine implements AutoCloseable {
     }
     ConnectionKey key = ConnectionKey.of(header);
     if (served.putIfAbsent(key, channel) != null) {
-      return null;
+      return false;
     }
     handoff.release();
     try {
@@ -119,7 +108,7 @@ final class EchoEngine implements AutoCloseable {
       channel.config().setAutoRead(false);
     }
     track(channel, key);
-    return group.register(channel).addListener(f -> {
+    group.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
         untrack(channel);
         channel.unsafe().closeForcibly();
@@ -129,7 +118,9 @@ final class EchoEngine implements AutoCloseable {
           channel.config().setAutoRead(true);
         } // else EchoHandler resumes reading once the client has taken the bytes
       }
+      whenRegistered.accept(f.cause());
     });
+    return true;
   }
 
   /**
@@ -206,8 +197,8 @@ final class EchoEngine implements AutoCloseable {
     live.close(ChannelMatchers.isServerChannel()).awaitUninterruptibly(5, TimeUnit.SECONDS);
   }
 
-  /** Connections being served right now. */
-  int liveConnections() {
+  @Override
+  public int liveConnections() {
     return open.get();
   }
 

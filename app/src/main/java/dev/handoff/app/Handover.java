@@ -4,11 +4,11 @@ import dev.handoff.app.ConnectionDetacher.Detached;
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.Errors;
-import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.JdkNioInternals;
-import io.netty.channel.epoll.EpollSocketChannel;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,15 +35,16 @@ import org.slf4j.LoggerFactory;
  */
 final class Handover implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Handover.class);
-  /** How long the successor may take to bind the freed path and say so. */
-  private static final long READY_TIMEOUT_SECONDS = 10;
-  /** How long the successor may take to answer the last connection sent. */
-  private static final long ANSWER_TIMEOUT_SECONDS = 30;
+  /** How long a successor may take to bind the freed path and say so. */
+  static final Duration READY_TIMEOUT = Duration.ofSeconds(10);
+  /** How long a successor may take to answer the last connection sent. */
+  static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(30);
 
-  private final HandoffChannel successor;
-  private final AppServer server;
-  private final EchoEngine engine;
+  private final HandoffLink successor;
+  private final HandoverSite site;
   private final Runnable done;
+  private final Duration readyTimeout;
+  private final Duration answerTimeout;
   /** Sent to the successor, not yet answered. */
   private final Map<Long, Detached> inFlight = new ConcurrentHashMap<>();
   /** Taken off their event loop but not sent: served here again if the move stops. */
@@ -58,11 +59,18 @@ final class Handover implements Runnable {
    * @param successor the link the take-over request came on; this object owns it from now on
    * @param done called once everything is handed over: the process then shuts down as on SIGTERM
    */
-  Handover(HandoffChannel successor, AppServer server, EchoEngine engine, Runnable done) {
+  Handover(HandoffLink successor, HandoverSite site, Runnable done) {
+    this(successor, site, done, READY_TIMEOUT, ANSWER_TIMEOUT);
+  }
+
+  /** As above, with the timeouts given (tests). */
+  Handover(HandoffLink successor, HandoverSite site, Runnable done, Duration readyTimeout,
+      Duration answerTimeout) {
     this.successor = successor;
-    this.server = server;
-    this.engine = engine;
+    this.site = site;
     this.done = done;
+    this.readyTimeout = readyTimeout;
+    this.answerTimeout = answerTimeout;
   }
 
   @Override
@@ -73,7 +81,7 @@ final class Handover implements Runnable {
     boolean readyToMove = false;
     String failure = null;
     try {
-      server.stopTakingHandoffs(successor);
+      site.stopTakingHandoffs(successor);
       Thread answers = new Thread(this::readAnswers, "handover-acks");
       answers.setDaemon(true);
       answers.start();
@@ -82,7 +90,7 @@ final class Handover implements Runnable {
       readyToMove = awaitReady();
       if (!readyToMove) {
         failure = answersDone.getCount() == 0 ? "it went away before binding the socket path"
-            : "it did not bind the socket path within " + READY_TIMEOUT_SECONDS + " s";
+            : "it did not bind the socket path within " + readyTimeout.toMillis() + " ms";
       } else {
         moved = moveConnections();
       }
@@ -92,8 +100,9 @@ final class Handover implements Runnable {
       Thread.currentThread().interrupt();
       failure = "interrupted";
     } finally {
-      closeLinkAndAwaitAnswers(failure != null);
-      int kept = settleTheRest() + refusedBySuccessor.get();
+      boolean linkBroke = awaitLinkEnd(failure != null);
+      int kept = settleTheRest(linkBroke) + refusedBySuccessor.get();
+      closeLink();
       log.info("handed {} connections over in {} ms", moved,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
       if (failure == null && kept == 0) {
@@ -101,7 +110,7 @@ final class Handover implements Runnable {
       } else {
         log.warn("take-over by {} did not complete ({}); {} connections stay here", successor.peer(),
             failure == null ? "it did not adopt every connection" : failure, kept);
-        if (!server.resumeTakingHandoffs()) {
+        if (!site.resumeTakingHandoffs()) {
           log.error("take-over incomplete: {} connections stay with this app, which serves them"
               + " until they close or it gets SIGTERM; new connections go to the app that holds"
               + " the socket path", kept);
@@ -112,7 +121,7 @@ final class Handover implements Runnable {
 
   /** Waits for the successor's "bound" answer; false if it went away or took too long. */
   private boolean awaitReady() throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(READY_TIMEOUT_SECONDS);
+    long deadline = System.nanoTime() + readyTimeout.toNanos();
     while (System.nanoTime() - deadline < 0) {
       if (ready.await(20, TimeUnit.MILLISECONDS)) {
         return true;
@@ -132,22 +141,21 @@ final class Handover implements Runnable {
    *
    * @return how many connections stay with this app
    */
-  private int settleTheRest() {
+  private int settleTheRest(boolean linkBroke) {
     int kept = notSent.size();
-    notSent.forEach(d -> engine.resume(d.channel()));
+    notSent.forEach(site::resume);
     notSent.clear();
-    boolean linkBroke = answersDone.getCount() == 0;
     for (Long id : inFlight.keySet()) {
       Detached d = inFlight.remove(id); // whoever removes it settles it: here or the reader
       if (d == null) {
         continue;
       }
       if (linkBroke) {
-        engine.resume(d.channel());
+        site.resume(d);
         kept++;
       } else {
         log.warn("m{}: the successor did not answer; closing this app's copy, it may own it", id);
-        d.channel().close();
+        site.release(d);
       }
     }
     return kept;
@@ -156,11 +164,7 @@ final class Handover implements Runnable {
   private int moveConnections() throws IOException, InterruptedException {
     // Pause every connection at once (each on its own event loop), then send them in turn: the
     // whole move takes about as long as the sends, not as long as 2 x N event-loop hops.
-    List<CompletableFuture<Detached>> detaching = new ArrayList<>();
-    for (EpollSocketChannel channel : engine.connections()) {
-      detaching.add(ConnectionDetacher.detach(channel));
-    }
-    for (CompletableFuture<Detached> future : detaching) {
+    for (CompletableFuture<Detached> future : site.detachAll()) {
       try {
         Detached d = future.get(10, TimeUnit.SECONDS);
         if (d != null) { // null: closed meanwhile
@@ -185,7 +189,7 @@ final class Handover implements Runnable {
       successor.sendMigrated(numbered, JdkNioInternals.borrow(d.fd()), d.pending());
       sent++;
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(ANSWER_TIMEOUT_SECONDS);
+    long deadline = System.nanoTime() + answerTimeout.toNanos();
     while (!inFlight.isEmpty() && answersDone.getCount() > 0 && System.nanoTime() < deadline) {
       Thread.sleep(5);
     }
@@ -193,21 +197,28 @@ final class Handover implements Runnable {
   }
 
   /**
-   * Ends the link. After a failure, first waits (briefly) for the successor's side to close: until
-   * then an unanswered connection may still be adopted there, and only once the link is known to
-   * be broken are the unanswered ones safe to serve here again.
+   * Whether the successor's side of the link has ended. After a failure this first asks it to
+   * finish (end of stream) and waits briefly: until its side closes, an unanswered connection may
+   * still be adopted there, so only a link known to be broken makes the unanswered ones safe to
+   * serve here again. A successor that neither answers nor closes may own them.
    */
-  private void closeLinkAndAwaitAnswers(boolean failed) {
-    try {
-      if (failed) {
+  private boolean awaitLinkEnd(boolean failed) {
+    if (failed) {
+      try {
         successor.shutdownOutput();
-        answersDone.await(5, TimeUnit.SECONDS);
+      } catch (IOException e) {
+        // already broken: the reader sees it
       }
-    } catch (IOException e) {
-      // already broken
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      try {
+        answersDone.await(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
+    return answersDone.getCount() == 0;
+  }
+
+  private void closeLink() {
     try {
       successor.close();
     } catch (IOException e) {
@@ -231,12 +242,12 @@ final class Handover implements Runnable {
         if (d == null) {
           log.warn("successor answered unknown m{}", ack.connectionId());
         } else if (ack.status() == Status.ADOPTED) {
-          d.channel().close(); // close(2) on this copy; the successor's copy stays connected
+          site.release(d);
         } else {
           log.warn("successor answered {} for m{}; serving it here", ack.status(),
               ack.connectionId());
           refusedBySuccessor.incrementAndGet();
-          engine.resume(d.channel());
+          site.resume(d);
         }
       }
     } catch (IOException e) {

@@ -3,11 +3,10 @@ package dev.handoff.app;
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.Errors;
-import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.ReceivedHandoff;
-import io.netty.channel.ChannelFuture;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -33,12 +32,12 @@ final class LinkReader implements Runnable {
   /** How long closing the link waits for answers still being written by event loops. */
   private static final long ANSWER_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
-  private final HandoffChannel link;
-  private final EchoEngine engine;
+  private final HandoffLink link;
+  private final ConnectionSink engine;
   private final AppStats stats;
   private final int maxConnections;
   private final Runnable onClose;
-  private final Consumer<HandoffChannel> onTakeOver;
+  private final Consumer<HandoffLink> onTakeOver;
   /** Adopted connections whose registration, and so whose answer, is still to come. */
   private final AtomicInteger answersDue = new AtomicInteger();
   private volatile boolean answersLost;
@@ -48,8 +47,8 @@ final class LinkReader implements Runnable {
    * @param onTakeOver given the link when a successor asks to take over on it; the link is then
    *     its to close
    */
-  LinkReader(HandoffChannel link, EchoEngine engine, AppStats stats, int maxConnections,
-      Consumer<HandoffChannel> onTakeOver, Runnable onClose) {
+  LinkReader(HandoffLink link, ConnectionSink engine, AppStats stats, int maxConnections,
+      Consumer<HandoffLink> onTakeOver, Runnable onClose) {
     this.onTakeOver = onTakeOver;
     this.maxConnections = maxConnections;
     this.link = link;
@@ -100,12 +99,15 @@ final class LinkReader implements Runnable {
       answer(new Acknowledgement(id, Status.RETRY));
       return true;
     }
-    ChannelFuture registered;
+    boolean taken;
     try {
-      registered = engine.adopt(handoff);
+      answersDue.incrementAndGet(); // before the sink can call back
+      taken = engine.adopt(handoff, cause -> answerAdoption(header, cause));
     } catch (HandoffException e) {
+      answersDue.decrementAndGet();
       return refuse(e);
     } catch (IOException | RuntimeException e) {
+      answersDue.decrementAndGet();
       // I/O trouble may pass (RETRY); Netty refusing the descriptor will not (REJECTED).
       stats.refused("cannot-serve");
       log.warn("{}: cannot serve: {}", handoff, Errors.describe(e));
@@ -114,15 +116,14 @@ final class LinkReader implements Runnable {
     } finally {
       handoff.close(); // nothing if the engine took it
     }
-    if (registered == null) {
+    if (!taken) {
+      answersDue.decrementAndGet();
       stats.refused("duplicate");
       log.warn("{}: already served here on another descriptor; closing this one. The sender"
           + " delivered one connection twice", handoff);
       answer(new Acknowledgement(id, Status.ADOPTED)); // this app does own the connection
       return true;
     }
-    answersDue.incrementAndGet();
-    registered.addListener(f -> answerAdoption(header, f.isSuccess(), f.cause()));
     return true;
   }
 
@@ -131,10 +132,10 @@ final class LinkReader implements Runnable {
    * its copy on ADOPTED. On an event loop; the proxy's window bounds the answers it has not read,
    * far below a socket buffer, so this write does not block.
    */
-  private void answerAdoption(HandoffHeader header, boolean registered, Throwable cause) {
+  private void answerAdoption(HandoffHeader header, Throwable cause) {
     try {
       long id = header.connectionId();
-      if (!registered) {
+      if (cause != null) {
         // The engine closed its descriptor; the proxy still has its copy and may send it again.
         stats.refused("cannot-serve");
         log.warn("c{}: cannot register with an event loop: {}; answering RETRY", id,

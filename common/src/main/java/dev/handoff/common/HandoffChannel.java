@@ -1,7 +1,6 @@
 package dev.handoff.common;
 
 import dev.handoff.common.HandoffException.Reason;
-import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -32,7 +31,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * receiving handoffs and sending acknowledgements (the app); no method is safe to call from two
  * threads at once.
  */
-public final class HandoffChannel implements Closeable {
+public final class HandoffChannel implements HandoffLink {
   /** Reads go through the link's own channel. */
   private final AFUNIXSocketChannel channel;
   /**
@@ -114,6 +113,7 @@ public final class HandoffChannel implements Closeable {
    * Sends one handoff. Returns once the whole message is in the socket buffer: from then on the
    * kernel holds a reference to the connection and the caller may close its descriptor.
    */
+  @Override
   public void send(HandoffHeader header, FileDescriptor fd) throws IOException {
     out.clear();
     HeaderCodec.encode(header, out);
@@ -139,6 +139,7 @@ public final class HandoffChannel implements Closeable {
    * Sends a connection to a successor app: the header with the descriptor, then the bytes this
    * app read from the client and has not echoed yet, which the successor sends first.
    */
+  @Override
   public void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending)
       throws IOException {
     send(header.migrated(pending.length), fd);
@@ -162,6 +163,7 @@ public final class HandoffChannel implements Closeable {
    *     still be read
    * @throws IOException if the link failed
    */
+  @Override
   public ReceivedHandoff receive() throws IOException {
     try {
       prefix.clear();
@@ -203,6 +205,7 @@ public final class HandoffChannel implements Closeable {
   }
 
   /** Sends the app's answer to one handoff. Safe to call from two threads. */
+  @Override
   public synchronized void sendAck(Acknowledgement ack) throws IOException {
     ackOut.clear();
     AckCodec.encode(ack, ackOut);
@@ -224,6 +227,7 @@ public final class HandoffChannel implements Closeable {
    * @return the acknowledgement, or {@code null} if the app closed the link between messages
    * @throws HandoffException if the bytes are not an acknowledgement: the link lost framing
    */
+  @Override
   public Acknowledgement receiveAck() throws IOException {
     try {
       ackIn.clear();
@@ -241,11 +245,13 @@ public final class HandoffChannel implements Closeable {
    * Stops receiving: a read blocked in another thread returns once what is already queued has
    * been read, and the peer's sends fail from now on. Sending still works.
    */
+  @Override
   public void shutdownInput() throws IOException {
     channel.shutdownInput();
   }
 
   /** Sends no more: the peer reads what was sent, then the end of the stream. */
+  @Override
   public void shutdownOutput() throws IOException {
     channel.shutdownOutput();
   }
@@ -256,6 +262,7 @@ public final class HandoffChannel implements Closeable {
   }
 
   /** How messages name the other end. */
+  @Override
   public String peer() {
     return peer;
   }

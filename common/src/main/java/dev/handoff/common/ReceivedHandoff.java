@@ -18,7 +18,16 @@ public final class ReceivedHandoff implements AutoCloseable {
   private final byte[] pending;
   private boolean released;
 
-  ReceivedHandoff(HandoffHeader header, FileDescriptor descriptor, int number, byte[] pending) {
+  /**
+   * A handoff that owns {@code descriptor} from now on. Links create these; so may a
+   * {@link HandoffLink} of another kind, or a test.
+   *
+   * @param descriptor {@code null} for a take-over request
+   * @param number the descriptor's number in this process
+   * @param pending the unsent bytes of a migrated connection, or {@code null}
+   */
+  public ReceivedHandoff(HandoffHeader header, FileDescriptor descriptor, int number,
+      byte[] pending) {
     this.header = header;
     this.descriptor = descriptor;
     this.number = number;

@@ -124,24 +124,35 @@ class ReliabilityIT extends DaemonTest {
 
   @Test
   void theProxySendsNothingToAnAppOfAnotherUid() throws Exception {
+    int uid = ownUid();
+    String other = Integer.toString(uid + 4242);
     daemons.app(socketA);
-    Daemon proxy = daemons.proxy(port, socketA, "--app-uid", "4242",
+    Daemon proxy = daemons.proxy(port, socketA, "--app-uid", other,
         "--queue-wait", "1s");
     try (var s = EchoClient.connect(port)) {
-      proxy.awaitLog("not an allowed uid [4242]", Duration.ofSeconds(10));
-      assertTrue(proxy.log().matches("(?s).*runs as pid \\d+, uid 0.*"), proxy.log());
+      proxy.awaitLog("not an allowed uid [" + other + "]", Duration.ofSeconds(10));
+      assertTrue(proxy.log().matches("(?s).*runs as pid \\d+, uid " + uid + "\\b.*"),
+          proxy.log());
     }
   }
 
   @Test
   void theAppRefusesAProxyOfAnotherUid() throws Exception {
-    Daemon app = daemons.app(socketA, "--allow-uid", "4242");
+    int uid = ownUid();
+    String other = Integer.toString(uid + 4242);
+    Daemon app = daemons.app(socketA, "--allow-uid", other);
     daemons.proxy(port, socketA, "--queue-wait", "1s");
     try (var s = EchoClient.connect(port)) {
-      app.awaitLog("uid 0 is not allowed [4242]", Duration.ofSeconds(10));
-      assertTrue(app.log().matches("(?s).*refusing link from proxy#1 \\(pid \\d+, uid 0\\).*"),
-          app.log());
+      app.awaitLog("uid " + uid + " is not allowed [" + other + "]", Duration.ofSeconds(10));
+      assertTrue(app.log().matches(
+          "(?s).*refusing link from proxy#1 \\(pid \\d+, uid " + uid + "\\).*"), app.log());
     }
+  }
+
+  /** The uid the daemons run as: this test's own. */
+  private static int ownUid() throws java.io.IOException {
+    return (Integer) java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self"),
+        "unix:uid");
   }
 
   @Test

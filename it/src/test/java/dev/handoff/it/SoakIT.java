@@ -50,6 +50,9 @@ class SoakIT {
   private final LongAdder cut = new LongAdder();
   private final LongAdder failed = new LongAdder();
   private final AtomicLong kills = new AtomicLong();
+  /** When each kill was sent (System.nanoTime): a connection open across one may be cut by it. */
+  private final java.util.concurrent.ConcurrentSkipListSet<Long> killTimes =
+      new java.util.concurrent.ConcurrentSkipListSet<>();
   private final List<String> failures = new ArrayList<>();
 
   @Test
@@ -97,6 +100,7 @@ class SoakIT {
         rss.add(Rss.kib(proxy.pid()));
         if (System.nanoTime() >= nextKill) {
           int victim = chaos.nextInt(APPS);
+          killTimes.add(System.nanoTime());
           apps.get(victim).kill();
           kills.incrementAndGet();
           Thread.sleep(200 + chaos.nextInt(800));
@@ -158,6 +162,7 @@ class SoakIT {
       random.nextBytes(data);
       boolean halfClose = random.nextInt(4) == 0;
       int got = 0;
+      long start = System.nanoTime();
       try (Socket s = EchoClient.connect(port)) {
         s.setSoTimeout(30_000);
         OutputStream out = s.getOutputStream();
@@ -187,10 +192,15 @@ class SoakIT {
       } catch (SocketTimeoutException e) {
         record("timeout after " + got + " of " + n + " bytes");
       } catch (IOException e) {
-        // Reset or EOF: the app that held this connection was killed. The client's request was
-        // accepted and adopted, so its state died with that app; the next request gets a new
-        // connection.
-        cut.increment();
+        // Reset or EOF while an app was killed: the app that held this connection may have been
+        // the one, and its state died with it; the next request gets a new connection. With no
+        // kill during the connection's life it is a failure like any other.
+        Long kill = killTimes.ceiling(start);
+        if (kill != null && kill <= System.nanoTime()) {
+          cut.increment();
+        } else {
+          record(e + " after " + got + " of " + n + " bytes, no app killed meanwhile");
+        }
       }
     }
     return null;

@@ -1,0 +1,50 @@
+package dev.handoff.common;
+
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.IOException;
+
+/**
+ * One end of a link that handoffs travel on: messages with descriptors one way, acknowledgements
+ * the other. {@link HandoffChannel} is the real one, over a unix socket; the state machines that
+ * use a link (an app's link reader, a take-over) take this interface so that tests can drive them
+ * through every transition with a fake.
+ *
+ * <p>Ownership is as documented on {@link HandoffChannel}: a descriptor passed to a send method
+ * stays the caller's; a {@link ReceivedHandoff} returned by {@link #receive()} owns its
+ * descriptor; closing the link closes no descriptor that came on it.
+ */
+public interface HandoffLink extends Closeable {
+  /** Sends one connection with its header; see {@link HandoffChannel#send}. */
+  void send(HandoffHeader header, FileDescriptor fd) throws IOException;
+
+  /** Sends a connection to a successor app with its unsent bytes. */
+  void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending) throws IOException;
+
+  /**
+   * Receives the next message.
+   *
+   * @return the handoff, or {@code null} at the end of the link
+   * @throws HandoffException if the message was refused (its descriptors closed)
+   */
+  ReceivedHandoff receive() throws IOException;
+
+  /** Sends an answer; safe to call from several threads. */
+  void sendAck(Acknowledgement ack) throws IOException;
+
+  /** Receives the next answer, or {@code null} at the end of the link. */
+  Acknowledgement receiveAck() throws IOException;
+
+  /** Stops receiving: what is queued can still be read, then the end of the link. */
+  void shutdownInput() throws IOException;
+
+  /** Sends no more: the peer reads what was sent, then the end of the link. */
+  void shutdownOutput() throws IOException;
+
+  /** How messages name the other end. */
+  String peer();
+
+  /** Closes the link; safe to call more than once. */
+  @Override
+  void close() throws IOException;
+}
