@@ -80,6 +80,14 @@ class PrometheusIT extends DaemonTest {
         .contains("SUCCESS: 2 rule files found"));
     promtool(null, "check", "rules", "recording-rules.yml", "alerting-rules.yml");
     assertTrue(promtool(null, "test", "rules", "alerting-rules.test.yml").contains("SUCCESS"));
+    // The compose demo's configuration, next to the rules as its image has them.
+    Path image = Files.createDirectories(dir.resolve("etc-handoff-prometheus"));
+    for (String file : List.of("compose/prometheus.yml", "recording-rules.yml",
+        "alerting-rules.yml")) {
+      Files.copy(DEPLOY.resolve(file), image.resolve(Path.of(file).getFileName()));
+    }
+    assertTrue(promtool(null, "check", "config", image.resolve("prometheus.yml").toString())
+        .contains("SUCCESS: 2 rule files found"));
     // Every alert has its unit test and its runbook paragraph.
     String alerts = Files.readString(DEPLOY.resolve("alerting-rules.yml"));
     String tests = Files.readString(DEPLOY.resolve("alerting-rules.test.yml"));
