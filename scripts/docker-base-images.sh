@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the two public base images that the Dockerfile's FROM lines name,
+# Builds local stand-ins for the public base images that the Dockerfiles' FROM lines name,
 # for machines that reach Debian's package mirror but no image registry. Each stand-in is
 # Debian 12 (debootstrap --variant=minbase bookworm) plus Debian's JDK and Maven (build image)
-# or JRE (runtime image), laid out like the Temurin images (JAVA_HOME=/opt/java/openjdk), and
-# `docker import`ed under the exact public name, so the Dockerfile stays the one users run.
+# or JRE (runtime image), laid out like the Temurin images (JAVA_HOME=/opt/java/openjdk), or
+# nothing more (debian:bookworm-slim, the base of deploy/prometheus/Dockerfile, the compose
+# demo's monitoring profile), and `docker import`ed under the exact public name, so the
+# Dockerfiles stay the ones users run.
 #
 # A tag that already exists is left alone (a real image pulled from a registry included).
 # Root file systems are cached as tarballs under HANDOFF_IMAGE_CACHE (default
@@ -21,6 +23,7 @@ set -euo pipefail
 
 BUILD_TAG=maven:3.9-eclipse-temurin-17   # keep in step with the Dockerfile's FROM lines
 RUNTIME_TAG=eclipse-temurin:17-jre
+DEBIAN_TAG=debian:bookworm-slim          # keep in step with deploy/prometheus/Dockerfile
 cache=${HANDOFF_IMAGE_CACHE:-/var/cache/handoff-images}
 mirror=${HANDOFF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 extra_ca_dir=${HANDOFF_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
@@ -30,8 +33,8 @@ log() { printf '[base-images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 have_tag() { docker image inspect "$1" >/dev/null 2>&1; }
 
-if have_tag "$BUILD_TAG" && have_tag "$RUNTIME_TAG"; then
-  log "$BUILD_TAG and $RUNTIME_TAG present; nothing to do"
+if have_tag "$BUILD_TAG" && have_tag "$RUNTIME_TAG" && have_tag "$DEBIAN_TAG"; then
+  log "$BUILD_TAG, $RUNTIME_TAG and $DEBIAN_TAG present; nothing to do"
   exit 0
 fi
 [[ $(id -u) -eq 0 ]] || { log "must run as root (debootstrap, chroot)"; exit 1; }
@@ -137,4 +140,16 @@ if ! have_tag "$BUILD_TAG"; then
     --change 'ENV MAVEN_HOME=/usr/share/maven' \
     --change 'ENV MAVEN_CONFIG=/root/.m2' \
     --change 'CMD ["mvn"]'
+fi
+if ! have_tag "$DEBIAN_TAG"; then
+  minbase
+  tar=$cache/debian-minbase.tar
+  if [[ ! -s $tar ]]; then
+    tar --numeric-owner -C "$cache/minbase" --exclude=./.complete -cf "$tar.tmp" .
+    mv "$tar.tmp" "$tar"
+  fi
+  t0=$SECONDS
+  docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["bash"]' \
+    --message "local stand-in for $DEBIAN_TAG: Debian 12 minbase" "$tar" "$DEBIAN_TAG" >/dev/null
+  log "imported $DEBIAN_TAG in $((SECONDS - t0)) s"
 fi

@@ -13,7 +13,10 @@
 #     interface but lo and no TCP socket of its own;
 #  7. stops the app container (SIGTERM: must exit 0 within seconds), starts it again, waits for
 #     health, and checks that new clients are served;
-#  8. stops both (exit 0 within seconds each), then down -v.
+#  8. brings up the monitoring profile (Prometheus built from Debian's package, and the bridge to
+#     the network-less app's metrics) and waits until Prometheus, on 127.0.0.1:9090, reports both
+#     targets up and has scraped the handoffs of steps 5-7;
+#  9. stops both (exit 0 within seconds each), then down -v.
 # Ends with PASS or FAIL, a 'N passed, N failed' line, and exit code 0 or 1. Every wait is bounded.
 #
 # Needs root (apt-get, dockerd, debootstrap) and java. Environment:
@@ -61,7 +64,7 @@ finish() {
     if [[ ${HANDOFF_KEEP:-0} == 1 ]]; then
       log "HANDOFF_KEEP=1: containers left up (project $COMPOSE_PROJECT_NAME)"
     else
-      timeout 120 "${compose[@]}" down -v --remove-orphans >"$work/down.log" 2>&1 ||
+      timeout 120 "${compose[@]}" --profile monitoring down -v --remove-orphans >"$work/down.log" 2>&1 ||
         { log "down -v failed:"; cat "$work/down.log"; }
     fi
   fi
@@ -135,10 +138,10 @@ ok "base images: $(sed -n 's/^FROM \([^ ]*\).*/\1/p' Dockerfile | tr '\n' ' ')"
 ok "compose config -q"
 # Port taken by something else? Then the test would talk to it: refuse.
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-  timeout 60 "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1   # a leftover of ours?
+  timeout 60 "${compose[@]}" --profile monitoring down -v --remove-orphans >/dev/null 2>&1   # a leftover of ours?
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then fail "127.0.0.1:$PORT is taken by another process"; fi
 fi
-timeout 60 "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1
+timeout 60 "${compose[@]}" --profile monitoring down -v --remove-orphans >/dev/null 2>&1
 compose_up=yes
 log "compose up -d --build (the first build fetches Maven plugins and dependencies)"
 t0=$SECONDS
@@ -299,11 +302,41 @@ cat "$work/client2.out"
 [[ $rc -eq 0 ]] || fail "echo after the app restarted (client exit $rc)"
 ok "after the app restarted, $CLIENTS new clients echoed byte-exact"
 
-# ---- 8. stop, down ----
+# ---- 8. the monitoring profile ----
+# http_get PATH: Prometheus's API on the published port, with bash alone (no curl needed).
+http_get() {
+  timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9090 &&
+    printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 && cat <&3' _ "$1" 2>/dev/null
+}
+log "compose --profile monitoring up -d --build (Prometheus from Debian's package)"
+t0=$SECONDS
+timeout 900 "${compose[@]}" --profile monitoring up -d --build >"$work/up-monitoring.log" 2>&1 ||
+  { tail -40 "$work/up-monitoring.log"; fail "compose --profile monitoring up -d --build"; }
+ok "monitoring profile up in $((SECONDS - t0)) s"
+t0=$SECONDS
+up_query='/api/v1/query?query=sum%28up%7Bjob%3D~%22handoff-.%2A%22%7D%29'
+until [[ $(http_get "$up_query") == *'"2"]'* ]]; do
+  ((SECONDS - t0 < 90)) || { http_get /api/v1/targets; fail "Prometheus does not report both targets up within 90 s"; }
+  sleep 1
+done
+targets=$(http_get '/api/v1/targets?state=active')
+[[ $targets == *'"job":"handoff-proxy"'* && $targets == *'"job":"handoff-app"'* ]] ||
+  fail "Prometheus's targets are not handoff-proxy and handoff-app: $targets"
+ok "Prometheus (127.0.0.1:9090) reports both targets up, handoff-proxy and handoff-app, within $((SECONDS - t0)) s"
+adopted=$(http_get '/api/v1/query?query=handoff_proxy_handoffs_acknowledged_total%7Bstatus%3D%22adopted%22%7D' |
+  sed -n 's/.*"value":\[[^,]*,"\([0-9.e+]*\)"\].*/\1/p')
+[[ -n $adopted && ${adopted%%.*} -ge $((2 * CLIENTS)) ]] ||
+  fail "Prometheus shows $adopted handoffs adopted, expected at least $((2 * CLIENTS))"
+rules=$(http_get /api/v1/rules)
+[[ $rules == *'"name":"HandoffNoAppLinked"'* && $rules == *'job:handoff_proxy_handoffs_adopted:rate1m'* ]] ||
+  fail "Prometheus did not load the shipped rules"
+ok "Prometheus shows $adopted handoffs adopted and has the shipped recording and alerting rules"
+
+# ---- 9. stop, down ----
 stop_service proxy
 stop_service app
 if [[ ${HANDOFF_KEEP:-0} != 1 ]]; then
-  timeout 120 "${compose[@]}" down -v --remove-orphans >"$work/down.log" 2>&1 || { cat "$work/down.log"; fail "compose down -v"; }
+  timeout 120 "${compose[@]}" --profile monitoring down -v --remove-orphans >"$work/down.log" 2>&1 || { cat "$work/down.log"; fail "compose down -v"; }
   compose_up=no
   docker volume inspect "${COMPOSE_PROJECT_NAME}_handoff-run" >/dev/null 2>&1 && fail "volume still there after down -v"
   ok "compose down -v"

@@ -9,10 +9,17 @@ need=()
 command -v mvn >/dev/null || need+=(maven)
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v lsof >/dev/null || need+=(lsof)
+# Debian's prometheus and promtool, for PrometheusIT (deploy/prometheus/).
+{ command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
 if [[ ${#need[@]} -gt 0 ]]; then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+  if [[ " ${need[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    # The package enables and starts a server on every interface (port 9090); the tests start
+    # their own, on loopback, for the length of a test.
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 mvn -B -ntp verify

@@ -7,6 +7,7 @@ import dev.handoff.common.StatusSignal;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
+import dev.handoff.common.HangupSignal;
 import dev.handoff.common.ShutdownSignal;
 import dev.handoff.common.SocketPaths;
 import dev.handoff.common.SystemdNotify;
@@ -122,6 +123,7 @@ public final class AppCommand implements Callable<Integer> {
     logging.apply();
     JdkNioInternals.requireAvailable();
     ShutdownSignal signal = ShutdownSignal.install();
+    HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload; carrying on"));
     AppServer server = new AppServer(config, signal::trigger);
     try {
       server.start(takeOver ? Successor.requestTakeOver(config.socket(), Duration.ofSeconds(30))

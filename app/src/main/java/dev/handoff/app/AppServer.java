@@ -57,8 +57,12 @@ final class AppServer {
     this.requestShutdown = requestShutdown;
     this.engine = new EchoEngine(config.ioThreads(), config.highWaterMark(), stats.bytesEchoed);
     Gauge.builder("handoff.app.connections.live", engine, EchoEngine::liveConnections)
+        .description("client connections served now").register(registry);
+    Gauge.builder("handoff.app.connections.max", config, AppConfig::maxConnections)
+        .description("--max-connections: beyond it handoffs are answered RETRY")
         .register(registry);
-    Gauge.builder("handoff.app.links.up", links, Map::size).register(registry);
+    Gauge.builder("handoff.app.links.up", links, Map::size)
+        .description("proxy links served now").register(registry);
   }
 
   /** Binds the socket and starts accepting links. */

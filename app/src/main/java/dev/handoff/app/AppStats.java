@@ -30,13 +30,15 @@ final class AppStats {
   AppStats(MeterRegistry registry) {
     this.registry = registry;
     FunctionCounter.builder("handoff.app.handoffs.adopted", adopted, LongAdder::sum)
-        .register(registry);
+        .description("handoffs whose connection this app now serves").register(registry);
     FunctionCounter.builder("handoff.app.connections.migrated.in", migratedIn, LongAdder::sum)
+        .description("connections a previous app handed over during a take-over")
         .register(registry);
     FunctionCounter.builder("handoff.app.answers.lost", answersLost, LongAdder::sum)
         .register(registry);
     FunctionCounter.builder("handoff.app.echoed", bytesEchoed, LongAdder::sum)
-        .baseUnit("bytes").register(registry);
+        .baseUnit("bytes").description("bytes echoed (every byte read is written back)")
+        .register(registry);
     timer = Timer.builder("handoff.app.handoff.latency")
         .description("from the proxy's accept to the app owning the descriptor")
         .publishPercentileHistogram()
@@ -55,6 +57,7 @@ final class AppStats {
   void refused(String reason) {
     refused.increment();
     Counter.builder("handoff.app.handoffs.refused")
+        .description("handoff messages refused, by reason")
         .tag("reason", reason.toLowerCase(Locale.ROOT).replace('_', '-'))
         .register(registry)
         .increment();

@@ -2,6 +2,7 @@ package dev.handoff.common;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -25,9 +26,14 @@ public final class MetricsEndpoint implements AutoCloseable {
     this.server = server;
   }
 
-  /** A registry for one process's meters. */
+  /**
+   * A registry for one process's meters, with the process's open and maximum file descriptors
+   * ({@code process_files_open_files}, {@code process_files_max_files}).
+   */
   public static PrometheusMeterRegistry registry() {
-    return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new FileDescriptorMetrics().bindTo(registry);
+    return registry;
   }
 
   /**

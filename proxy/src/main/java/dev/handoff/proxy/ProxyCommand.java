@@ -7,6 +7,7 @@ import dev.handoff.common.StatusSignal;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.LoggingOptions;
 import dev.handoff.common.ManifestVersionProvider;
+import dev.handoff.common.HangupSignal;
 import dev.handoff.common.ShutdownSignal;
 import dev.handoff.common.SocketPaths;
 import dev.handoff.common.SystemdNotify;
@@ -137,6 +138,8 @@ public final class ProxyCommand implements Callable<Integer> {
     logging.apply();
     JdkNioInternals.requireAvailable();
     ShutdownSignal signal = ShutdownSignal.install();
+    HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload (the proxy has no"
+        + " configuration file; options are read at start); carrying on"));
     ProxyServer server = new ProxyServer(config);
     try {
       server.start(SocketActivation.listener());

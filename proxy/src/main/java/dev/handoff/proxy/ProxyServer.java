@@ -49,7 +49,7 @@ final class ProxyServer {
         .description("accepted connections waiting to be sent").register(registry);
     Gauge.builder("handoff.proxy.links.up", appLinks,
             l -> l.stream().filter(a -> a.state() == AppLink.State.UP).count())
-        .register(registry);
+        .description("links to apps that take handoffs").register(registry);
     Gauge.builder("handoff.proxy.handoffs.in.flight", appLinks,
             l -> l.stream().mapToInt(AppLink::inFlight).sum())
         .description("sent, awaiting an answer").register(registry);

@@ -1,10 +1,12 @@
 package dev.handoff.proxy;
 
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -28,24 +30,41 @@ final class ProxyStats {
   final LongAdder retried = new LongAdder();
   final LongAdder unknownAcks = new LongAdder();
   final LongAdder acceptPauses = new LongAdder();
+  /** 1 while the acceptor waits for room in the queue. */
+  final AtomicInteger acceptPaused = new AtomicInteger();
   /** From the accept to the app's ADOPTED answer. */
   final Timer latency;
 
   /** Counts into these adders and exposes them, with the latency histogram, in {@code registry}. */
   ProxyStats(MeterRegistry registry) {
-    counter(registry, "handoff.proxy.connections.accepted", accepted, null, null);
-    counter(registry, "handoff.proxy.handoffs.sent", sent, null, null);
-    counter(registry, "handoff.proxy.handoffs.acknowledged", handedOff, "status", "adopted");
-    counter(registry, "handoff.proxy.handoffs.acknowledged", retried, "status", "retry");
-    counter(registry, "handoff.proxy.handoffs.acknowledged", rejectedByApp, "status", "rejected");
-    counter(registry, "handoff.proxy.handoffs.failed", rejectedByApp, "reason", "rejected");
-    counter(registry, "handoff.proxy.handoffs.failed", unacknowledged, "reason", "unacknowledged");
-    counter(registry, "handoff.proxy.handoffs.failed", droppedExpired, "reason", "timed-out");
-    counter(registry, "handoff.proxy.handoffs.failed", droppedShutdown, "reason", "shutdown");
-    counter(registry, "handoff.proxy.handoffs.resent", resent, null, null);
-    counter(registry, "handoff.proxy.connections.timed.out", droppedExpired, null, null);
-    counter(registry, "handoff.proxy.acks.unknown", unknownAcks, null, null);
-    counter(registry, "handoff.proxy.accept.pauses", acceptPauses, null, null);
+    counter(registry, "handoff.proxy.connections.accepted", accepted, null, null,
+        "TCP connections accepted");
+    counter(registry, "handoff.proxy.handoffs.sent", sent, null, null,
+        "handoff messages written to a link; a connection sent again counts again");
+    String acked = "answers from apps, by status";
+    counter(registry, "handoff.proxy.handoffs.acknowledged", handedOff, "status", "adopted", acked);
+    counter(registry, "handoff.proxy.handoffs.acknowledged", retried, "status", "retry", acked);
+    counter(registry, "handoff.proxy.handoffs.acknowledged", rejectedByApp, "status", "rejected",
+        acked);
+    String failed = "accepted connections closed without a handoff, by reason";
+    counter(registry, "handoff.proxy.handoffs.failed", rejectedByApp, "reason", "rejected", failed);
+    counter(registry, "handoff.proxy.handoffs.failed", unacknowledged, "reason", "unacknowledged",
+        failed);
+    counter(registry, "handoff.proxy.handoffs.failed", droppedExpired, "reason", "timed-out",
+        failed);
+    counter(registry, "handoff.proxy.handoffs.failed", droppedShutdown, "reason", "shutdown",
+        failed);
+    counter(registry, "handoff.proxy.handoffs.resent", resent, null, null,
+        "handoffs sent again after the link they were in flight on was lost");
+    counter(registry, "handoff.proxy.connections.timed.out", droppedExpired, null, null,
+        "accepted connections closed after waiting --queue-wait for an app");
+    counter(registry, "handoff.proxy.acks.unknown", unknownAcks, null, null,
+        "answers from apps for handoffs the proxy did not have in flight");
+    counter(registry, "handoff.proxy.accept.pauses", acceptPauses, null, null,
+        "times accepting paused because --queue-size connections waited for an app");
+    Gauge.builder("handoff.proxy.accept.paused", acceptPaused, AtomicInteger::get)
+        .description("1 while accepting is paused (the queue is full), else 0")
+        .register(registry);
     latency = Timer.builder("handoff.proxy.handoff.latency")
         .description("from the proxy's accept to the app's acknowledgement")
         .publishPercentileHistogram()
@@ -62,8 +81,9 @@ final class ProxyStats {
   }
 
   private static void counter(MeterRegistry registry, String name, LongAdder adder, String tag,
-      String value) {
-    FunctionCounter.Builder<LongAdder> b = FunctionCounter.builder(name, adder, LongAdder::sum);
+      String value, String description) {
+    FunctionCounter.Builder<LongAdder> b = FunctionCounter.builder(name, adder, LongAdder::sum)
+        .description(description);
     if (tag != null) {
       b.tag(tag, value);
     }

@@ -82,6 +82,7 @@ final class TcpAcceptor implements Runnable {
     stats.acceptPauses.increment();
     log.warn("{} connections wait for an app: accepting paused; new clients wait in the kernel"
         + " backlog", queue.size());
+    stats.acceptPaused.set(1);
     try {
       queue.put(conn);
     } catch (InterruptedException e) {
@@ -89,6 +90,8 @@ final class TcpAcceptor implements Runnable {
       conn.close();
       Thread.currentThread().interrupt();
       return;
+    } finally {
+      stats.acceptPaused.set(0);
     }
     log.info("accepting again");
   }
