@@ -35,6 +35,8 @@ final class AppStats {
         .description("connections a previous app handed over during a take-over")
         .register(registry);
     FunctionCounter.builder("handoff.app.answers.lost", answersLost, LongAdder::sum)
+        .description("answers a proxy could no longer be sent (it had closed the link); the"
+            + " connections were served all the same")
         .register(registry);
     FunctionCounter.builder("handoff.app.echoed", bytesEchoed, LongAdder::sum)
         .baseUnit("bytes").description("bytes echoed (every byte read is written back)")
