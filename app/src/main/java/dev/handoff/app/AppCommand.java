@@ -1,18 +1,20 @@
 package dev.handoff.app;
 
-import dev.handoff.common.DurationConverter;
-import dev.handoff.common.ExitCodes;
-import dev.handoff.common.HostPortConverter;
-import dev.handoff.common.StatusSignal;
+import dev.handoff.cli.DurationConverter;
+import dev.handoff.cli.ExitCodes;
+import dev.handoff.cli.HostPortConverter;
+import dev.handoff.cli.StatusSignal;
 import dev.handoff.common.JdkNioInternals;
-import dev.handoff.common.LoggingOptions;
-import dev.handoff.common.ManifestVersionProvider;
-import dev.handoff.common.HangupSignal;
-import dev.handoff.common.ShutdownSignal;
+import dev.handoff.cli.LoggingOptions;
+import dev.handoff.cli.ManifestVersionProvider;
+import dev.handoff.cli.HangupSignal;
+import dev.handoff.cli.ShutdownSignal;
 import dev.handoff.common.SocketPaths;
-import dev.handoff.common.SystemdNotify;
+import dev.handoff.cli.SystemdNotify;
 import dev.handoff.common.Uids;
-import dev.handoff.common.UsageErrorHandler;
+import dev.handoff.cli.UsageErrorHandler;
+import dev.handoff.server.HandoffServerBootstrap;
+import dev.handoff.server.SocketInUseException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -98,7 +100,8 @@ public final class AppCommand implements Callable<Integer> {
   @Option(names = "--max-connections", paramLabel = "N",
       description = "Connections served at once; further handoffs are answered RETRY, so the"
           + " proxy keeps them until there is room. Default: the open-file limit less "
-          + OpenFileLimit.RESERVE + " (kept for the JVM, links and descriptors in transit).")
+          + HandoffServerBootstrap.DESCRIPTOR_RESERVE
+          + " (kept for the JVM, links and descriptors in transit).")
   Integer maxConnections;
 
   @Option(names = "--metrics", paramLabel = "ADDR:PORT", converter = HostPortConverter.class,
@@ -124,10 +127,9 @@ public final class AppCommand implements Callable<Integer> {
     JdkNioInternals.requireAvailable();
     ShutdownSignal signal = ShutdownSignal.install();
     HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload; carrying on"));
-    AppServer server = new AppServer(config, signal::trigger);
+    EchoApp app = new EchoApp(config);
     try {
-      server.start(takeOver ? Successor.requestTakeOver(config.socket(), Duration.ofSeconds(30))
-          : null);
+      app.start(takeOver);
     } catch (SocketInUseException e) {
       log.error("cannot start: {}", e.getMessage());
       return ExitCodes.SOCKET_IN_USE;
@@ -136,10 +138,11 @@ public final class AppCommand implements Callable<Integer> {
       return ExitCodes.FAILURE;
     }
     SystemdNotify.ready("taking handoffs on " + config.socket());
-    StatusSignal.install(() -> log.info("status: {}", server.summary()));
+    StatusSignal.install(() -> log.info("status: {}", app.summary()));
+    app.handedOver().whenComplete((done, lost) -> signal.trigger());
     signal.await();
     SystemdNotify.stopping();
-    server.stop();
+    app.stop();
     return ExitCodes.OK;
   }
 
@@ -160,7 +163,7 @@ public final class AppCommand implements Callable<Integer> {
     return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
         maxUnsent, drainTimeout, directPort,
         allowUids == null ? Uids.selfAndRoot() : Set.copyOf(allowUids),
-        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
+        maxConnections != null ? maxConnections : HandoffServerBootstrap.defaultMaxConnections(),
         metrics);
   }
 

@@ -137,15 +137,16 @@ public final class HandoffChannel implements HandoffLink {
 
   /**
    * Sends a connection to a successor app: the header with the descriptor, then the bytes this
-   * app read from the client and has not echoed yet, which the successor sends first.
+   * app read from the client and has not echoed yet, which the successor sends first, then the
+   * connection's exported handler state (empty if it has none).
    */
   @Override
-  public void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending)
+  public void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending, byte[] state)
       throws IOException {
-    send(header.migrated(pending.length), fd);
-    ByteBuffer rest = ByteBuffer.wrap(pending);
+    send(header.migrated(pending.length, state.length), fd);
+    ByteBuffer[] rest = {ByteBuffer.wrap(pending), ByteBuffer.wrap(state)};
     try {
-      while (rest.hasRemaining()) {
+      while (rest[0].hasRemaining() || rest[1].hasRemaining()) {
         writer.write(rest);
       }
     } catch (IOException e) {
@@ -185,12 +186,16 @@ public final class HandoffChannel implements HandoffLink {
         return new ReceivedHandoff(header, null, -1, null);
       }
       byte[] pending = null;
+      byte[] state = null;
       if (kind == HandoffHeader.Kind.MIGRATED) {
         ByteBuffer bytes = ByteBuffer.allocate((int) header.pendingBytes());
         readFully(bytes, false);
         pending = bytes.array();
+        ByteBuffer stateBytes = ByteBuffer.allocate((int) header.stateBytes());
+        readFully(stateBytes, false);
+        state = stateBytes.array();
       }
-      return takeOver(header, exactlyOneDescriptor(header), pending);
+      return takeOver(header, exactlyOneDescriptor(header), pending, state);
     } finally {
       // Only the duplicate inside a returned handoff survives.
       closeArrived();
@@ -320,11 +325,11 @@ public final class HandoffChannel implements HandoffLink {
    * {@link #receive}.
    */
   private static ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received,
-      byte[] pending) throws HandoffException {
+      byte[] pending, byte[] state) throws HandoffException {
     try {
       FileDescriptorCast duplicate = FileDescriptorCast.duplicating(received);
       return new ReceivedHandoff(header, duplicate.getFileDescriptor(),
-          duplicate.as(Integer.class), pending);
+          duplicate.as(Integer.class), pending, state);
     } catch (IOException e) {
       throw new HandoffException(Reason.NO_RESOURCES, header.connectionId(),
           "take over fd " + Descriptors.number(received) + " of " + header + ": " + Errors.describe(e));

@@ -16,9 +16,11 @@ import java.util.Objects;
  * @param kind what the message is (see docs/PROTOCOL.md, "Taking over from a running app")
  * @param pendingBytes for {@link Kind#MIGRATED}: how many bytes the old app read from the client
  *     and had not yet echoed; they follow the header on the link
+ * @param stateBytes for {@link Kind#MIGRATED}: the length of the connection's exported handler
+ *     state, which follows the unsent bytes
  */
 public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
-    InetSocketAddress local, Kind kind, long pendingBytes) {
+    InetSocketAddress local, Kind kind, long pendingBytes, long stateBytes) {
 
   /** What a message on a link is; carried in the header's flags byte. */
   public enum Kind {
@@ -42,6 +44,12 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
     Objects.requireNonNull(kind, "kind");
   }
 
+  /** A header without handler state. */
+  public HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
+      InetSocketAddress local, Kind kind, long pendingBytes) {
+    this(connectionId, acceptedAtMicros, client, local, kind, pendingBytes, 0);
+  }
+
   /** A connection as a proxy hands it over. */
   public HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
       InetSocketAddress local) {
@@ -50,8 +58,13 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
 
   /** The same connection, as an old app hands it to its successor with its unsent bytes. */
   public HandoffHeader migrated(long pending) {
+    return migrated(pending, 0);
+  }
+
+  /** As {@link #migrated(long)}, with {@code state} bytes of exported handler state after them. */
+  public HandoffHeader migrated(long pending, long state) {
     return new HandoffHeader(connectionId, acceptedAtMicros, client, local, Kind.MIGRATED,
-        pending);
+        pending, state);
   }
 
   @Override

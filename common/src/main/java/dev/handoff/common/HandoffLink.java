@@ -18,8 +18,12 @@ public interface HandoffLink extends Closeable {
   /** Sends one connection with its header; see {@link HandoffChannel#send}. */
   void send(HandoffHeader header, FileDescriptor fd) throws IOException;
 
-  /** Sends a connection to a successor app with its unsent bytes. */
-  void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending) throws IOException;
+  /**
+   * Sends a connection to a successor app with its unsent bytes and its exported handler state
+   * (empty if none).
+   */
+  void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending, byte[] state)
+      throws IOException;
 
   /**
    * Receives the next message.

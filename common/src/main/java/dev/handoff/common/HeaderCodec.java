@@ -32,9 +32,13 @@ public final class HeaderCodec {
   private HeaderCodec() {}
 
   /** A MIGRATED header carries one more field: the count of unsent bytes that follow it. */
-  public static final int MIGRATED_LENGTH = V1_LENGTH + 8;
+  public static final int MIGRATED_LENGTH = V1_LENGTH + 16;
+  /** A MIGRATED header of the first revision: unsent bytes only, no handler state. */
+  public static final int MIGRATED_V1_LENGTH = V1_LENGTH + 8;
   /** At most this many unsent bytes may follow a MIGRATED header. */
   public static final long MAX_PENDING = 64L << 20;
+  /** The most handler state one migrated connection may carry. */
+  public static final long MAX_STATE = 1L << 20;
 
   /**
    * Writes the header at the buffer's position; the buffer must have {@link #MIGRATED_LENGTH}
@@ -57,6 +61,7 @@ public final class HeaderCodec {
     putAddress(dst, header.local());
     if (migrated) {
       dst.putLong(header.pendingBytes());
+      dst.putLong(header.stateBytes());
     }
   }
 
@@ -133,19 +138,27 @@ public final class HeaderCodec {
       throw new HandoffException(e.reason(), id, "c" + id + ": " + e.getMessage());
     }
     long pending = 0;
+    long state = 0;
     if (kind == HandoffHeader.Kind.MIGRATED) {
       if (body.remaining() < 8) {
         throw new HandoffException(Reason.BAD_LENGTH, "c" + id + ": a MIGRATED header needs "
-            + MIGRATED_LENGTH + " bytes");
+            + MIGRATED_V1_LENGTH + " bytes");
       }
       pending = body.getLong();
       if (pending < 0 || pending > MAX_PENDING) {
         throw new HandoffException(Reason.BAD_LENGTH, "c" + id + ": " + pending
             + " unsent bytes announced, more than " + MAX_PENDING);
       }
+      if (body.remaining() >= 8) { // absent from the first revision's 72-byte header
+        state = body.getLong();
+        if (state < 0 || state > MAX_STATE) {
+          throw new HandoffException(Reason.BAD_LENGTH, "c" + id + ": " + state
+              + " bytes of handler state announced, more than " + MAX_STATE);
+        }
+      }
     }
     return new HandoffHeader(id, acceptedAt, new InetSocketAddress(client, clientPort),
-        new InetSocketAddress(local, localPort), kind, pending);
+        new InetSocketAddress(local, localPort), kind, pending, state);
   }
 
   private static byte family(InetSocketAddress address) {

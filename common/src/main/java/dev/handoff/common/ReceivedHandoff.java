@@ -16,6 +16,7 @@ public final class ReceivedHandoff implements AutoCloseable {
   private final FileDescriptor descriptor;
   private final int number;
   private final byte[] pending;
+  private final byte[] state;
   private boolean released;
 
   /**
@@ -28,10 +29,22 @@ public final class ReceivedHandoff implements AutoCloseable {
    */
   public ReceivedHandoff(HandoffHeader header, FileDescriptor descriptor, int number,
       byte[] pending) {
+    this(header, descriptor, number, pending, null);
+  }
+
+  /** As above, with a migrated connection's exported handler state ({@code null} if none). */
+  public ReceivedHandoff(HandoffHeader header, FileDescriptor descriptor, int number,
+      byte[] pending, byte[] state) {
     this.header = header;
     this.descriptor = descriptor;
     this.number = number;
     this.pending = pending;
+    this.state = state;
+  }
+
+  /** For a migrated connection, the handler state its previous app exported; empty otherwise. */
+  public byte[] state() {
+    return state == null ? new byte[0] : state;
   }
 
   /**

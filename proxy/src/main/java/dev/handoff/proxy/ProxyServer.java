@@ -1,6 +1,6 @@
 package dev.handoff.proxy;
 
-import dev.handoff.common.MetricsEndpoint;
+import dev.handoff.cli.MetricsEndpoint;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;

@@ -3,7 +3,7 @@ package dev.handoff.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.handoff.common.UsageErrorHandler;
+import dev.handoff.cli.UsageErrorHandler;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;

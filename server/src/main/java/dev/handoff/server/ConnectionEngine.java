@@ -1,0 +1,223 @@
+package dev.handoff.server;
+
+import dev.handoff.common.HandoffException;
+import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.ReceivedHandoff;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Serves adopted connections on Netty's epoll transport, each with the user's child handler: one
+ * epoll set per I/O thread, so each readiness event costs O(1) however many connections are open.
+ * (A channel cast by junixsocket cannot join a JDK selector, and junixsocket's own selector polls
+ * every registered descriptor on each wake-up.)
+ */
+final class ConnectionEngine implements ConnectionSink, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ConnectionEngine.class);
+  /** The header a connection arrived with, kept for handing it on to a successor. */
+  static final AttributeKey<HandoffHeader> HEADER = AttributeKey.valueOf("handoff.header");
+  private static final AttributeKey<Object> TRACKED = AttributeKey.valueOf("handoff.tracked");
+
+  private final EventLoopGroup group;
+  private final boolean ownsGroup;
+  private final ChannelHandler childHandler;
+  private final Map<ChannelOption<?>, Object> childOptions;
+  private final boolean autoRead;
+  private final ChannelGroup live;
+  /** Handed-off connections being served, by what identifies them: see {@link ConnectionKey}. */
+  private final Map<ConnectionKey, Channel> served = new ConcurrentHashMap<>();
+  /** Connections open now; kept as a counter because it is read for every handoff. */
+  private final AtomicInteger open = new AtomicInteger();
+
+  ConnectionEngine(EventLoopGroup group, boolean ownsGroup, ChannelHandler childHandler,
+      Map<ChannelOption<?>, Object> childOptions) {
+    this.group = group;
+    this.ownsGroup = ownsGroup;
+    this.childHandler = childHandler;
+    this.childOptions = Map.copyOf(childOptions);
+    Object configured = childOptions.get(ChannelOption.AUTO_READ);
+    this.autoRead = configured == null || (Boolean) configured;
+    this.live = new DefaultChannelGroup("handed-off", GlobalEventExecutor.INSTANCE);
+  }
+
+  @Override
+  public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered)
+      throws IOException {
+    DescriptorCheck.requireConnectedTcp(handoff);
+    HandoffHeader header = handoff.header();
+    // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
+    JdkNioInternals.setBlocking(handoff.descriptor(), false);
+    // Built before release(): if Netty refuses the descriptor, the handoff still closes it.
+    EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
+    if (!channel.isActive()) {
+      // Netty reads (and so clears) SO_ERROR here: a client that reset since the check above would
+      // leave a channel that never becomes active, never reads and never closes.
+      throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
+          handoff + " is not a connected TCP socket: reset by its client before it was served");
+    }
+    ConnectionKey key = ConnectionKey.of(header);
+    if (served.putIfAbsent(key, channel) != null) {
+      return false;
+    }
+    handoff.release();
+    byte[] pending = handoff.pending();
+    byte[] state = handoff.state();
+    boolean migrated = header.kind() == HandoffHeader.Kind.MIGRATED;
+    try {
+      applyChildOptions(channel);
+      if (migrated) {
+        // Nothing is read before the moved state is in and the moved bytes are out.
+        channel.config().setAutoRead(false);
+      }
+      channel.attr(HEADER).set(header);
+      channel.attr(Handoff.ATTRIBUTE).set(Handoff.of(header));
+      channel.pipeline().addLast(childHandler);
+    } catch (RuntimeException e) {
+      served.remove(key);
+      channel.unsafe().closeForcibly(); // the channel owns the descriptor now
+      throw new IOException("set up " + handoff + ": " + e.getMessage(), e);
+    }
+    track(channel, key);
+    group.register(channel).addListener(f -> {
+      if (!f.isSuccess()) {
+        untrack(channel);
+        channel.unsafe().closeForcibly();
+      } else if (migrated) {
+        resumeMigrated(channel, pending, state);
+      }
+      whenRegistered.accept(f.cause());
+    });
+    return true;
+  }
+
+  /**
+   * A migrated connection, registered and its pipeline built: hands each handler its state, then
+   * writes what the previous app had not sent, ahead of anything else, and reads once that is out.
+   */
+  private void resumeMigrated(EpollSocketChannel channel, byte[] pending, byte[] state) {
+    try {
+      MigratedState.importInto(channel.pipeline(), state);
+    } catch (RuntimeException e) {
+      log.warn("{}: importing its handlers' state failed; closing it: {}", Handoff.of(channel),
+          e.toString());
+      channel.close();
+      return;
+    }
+    if (pending.length == 0) {
+      channel.config().setAutoRead(autoRead);
+      return;
+    }
+    // From the head: these bytes were already through the old app's pipeline.
+    channel.pipeline().firstContext().writeAndFlush(Unpooled.wrappedBuffer(pending))
+        .addListener(written -> {
+          if (written.isSuccess()) {
+            channel.config().setAutoRead(autoRead);
+          }
+        });
+  }
+
+  @SuppressWarnings("unchecked")
+  private void applyChildOptions(Channel channel) {
+    for (Map.Entry<ChannelOption<?>, Object> option : childOptions.entrySet()) {
+      if (!channel.config().setOption((ChannelOption<Object>) option.getKey(), option.getValue())) {
+        log.warn("child option {} is not supported by an epoll socket channel; ignored",
+            option.getKey());
+      }
+    }
+  }
+
+  /**
+   * One TCP connection, whichever descriptor and link it arrives on: a proxy that sends the same
+   * connection twice is caught by it. Connection ids are not enough: they are unique per proxy run
+   * only, and a successor renumbers migrated connections.
+   */
+  private record ConnectionKey(InetSocketAddress client, InetSocketAddress local,
+      long acceptedAtMicros) {
+    static ConnectionKey of(HandoffHeader header) {
+      return new ConnectionKey(header.client(), header.local(), header.acceptedAtMicros());
+    }
+  }
+
+  /** The connections being served now. */
+  List<EpollSocketChannel> connections() {
+    List<EpollSocketChannel> all = new ArrayList<>();
+    for (Channel c : live) {
+      if (c instanceof EpollSocketChannel ch && ch.isOpen()) {
+        all.add(ch);
+      }
+    }
+    return all;
+  }
+
+  /** Serves a connection again after a migration of it failed. */
+  void resume(EpollSocketChannel channel) {
+    group.register(channel).addListener(f -> {
+      if (f.isSuccess()) {
+        channel.config().setAutoRead(autoRead);
+      } else {
+        channel.unsafe().closeForcibly();
+      }
+    });
+  }
+
+  @Override
+  public int liveConnections() {
+    return open.get();
+  }
+
+  private void track(Channel channel, ConnectionKey key) {
+    channel.attr(TRACKED).set(key);
+    open.incrementAndGet();
+    channel.closeFuture().addListener(f -> untrack(channel));
+    live.add(channel);
+  }
+
+  /** Undoes {@link #track}; once per channel, whether it closed or never got registered. */
+  private void untrack(Channel channel) {
+    Object key = channel.attr(TRACKED).getAndSet(null);
+    if (key != null) {
+      served.remove(key, channel);
+      live.remove(channel);
+      open.decrementAndGet();
+    }
+  }
+
+  /** Waits until every connection closed by itself or the timeout passed; returns the live count. */
+  int awaitIdle(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (liveConnections() > 0 && System.nanoTime() - deadline < 0) {
+      TimeUnit.MILLISECONDS.sleep(20);
+    }
+    return liveConnections();
+  }
+
+  /** Closes every connection still open, and stops the I/O threads if the engine made them. */
+  @Override
+  public void close() {
+    live.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    if (ownsGroup) {
+      group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+  }
+}

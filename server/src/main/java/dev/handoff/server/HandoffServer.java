@@ -1,0 +1,402 @@
+package dev.handoff.server;
+
+import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.Errors;
+import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffLink;
+import dev.handoff.server.ConnectionDetacher.Detached;
+import io.micrometer.core.instrument.Gauge;
+import io.netty.channel.epoll.EpollSocketChannel;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running receiver of handed-off connections, made by {@link HandoffServerBootstrap#bind} or
+ * {@link HandoffServerBootstrap#takeOver}: it accepts proxy links on its unix socket (one reader
+ * thread per link), checks each link's peer, validates each message, gives each connection to the
+ * child handler on an event loop, and answers the proxy.
+ *
+ * <p>Lifecycle, in order: {@link #stopTakingHandoffs()} (the socket file goes, proxies are told
+ * CLOSING and send new connections elsewhere; connections already here go on), {@link
+ * #awaitDrained(Duration)} (wait for them to end, up to a deadline), {@link #close()} (close what
+ * is left). {@code close()} alone does all three without waiting. Each is safe to call again.
+ *
+ * <p>When a successor takes over (it runs {@link HandoffServerBootstrap#takeOver} on the same
+ * path), this server hands it every connection whose state can move and then completes {@link
+ * #handedOver()}: the process should then stop as above, letting the connections that stayed
+ * finish. If the successor fails, this server serves everything again and takes handoffs as before.
+ */
+public final class HandoffServer implements Closeable {
+  private static final Logger log = LoggerFactory.getLogger(HandoffServer.class);
+  private static final String PREDECESSOR = "the previous app";
+
+  private final ServerConfig config;
+  private final ConnectionEngine engine;
+  private final Map<HandoffLink, Thread> links = new ConcurrentHashMap<>();
+  private final AtomicInteger linkSeq = new AtomicInteger();
+  private final ServerStats stats;
+  private final CompletableFuture<Void> handedOver = new CompletableFuture<>();
+  private UnixListener listener;
+  private Thread acceptor;
+  private volatile boolean stopping;
+  private volatile boolean closed;
+  /** A successor is taking over from this app. */
+  private final AtomicBoolean handingOver = new AtomicBoolean();
+  /** This app is still receiving the connections of the app it took over from. */
+  private volatile boolean receivingTakeOver;
+
+  HandoffServer(ServerConfig config) {
+    this.config = config;
+    this.stats = new ServerStats(config.registry());
+    this.engine = new ConnectionEngine(config.group(), config.ownsGroup(), config.childHandler(),
+        config.childOptions());
+    Gauge.builder("handoff.app.connections.live", engine, ConnectionEngine::liveConnections)
+        .description("client connections served now").register(config.registry());
+    Gauge.builder("handoff.app.connections.max", config, ServerConfig::maxConnections)
+        .description("--max-connections: beyond it handoffs are answered RETRY")
+        .register(config.registry());
+    Gauge.builder("handoff.app.links.up", links, Map::size)
+        .description("proxy links served now").register(config.registry());
+  }
+
+  /**
+   * Binds the socket and starts accepting links.
+   *
+   * @param predecessor when taking over, the link to the app that ran before, which has freed the
+   *     socket path and will send its connections on this link; this server owns it from now on
+   */
+  void start(HandoffLink predecessor) throws IOException {
+    try {
+      listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
+    } catch (IOException e) {
+      engine.close();
+      if (predecessor != null) {
+        closeQuietly(predecessor);
+      }
+      throw e;
+    }
+    if (predecessor != null) {
+      receivingTakeOver = true;
+      try {
+        // Bound: the previous app may now move its connections here (docs/PROTOCOL.md).
+        predecessor.sendAck(new Acknowledgement(0, Acknowledgement.Status.ADOPTED));
+        startReader(predecessor, PREDECESSOR);
+      } catch (IOException e) {
+        receivingTakeOver = false;
+        log.warn("the previous app went away before moving its connections ({}); it keeps"
+            + " whatever it serves", Errors.describe(e));
+        closeQuietly(predecessor);
+      }
+    }
+    log.info("listening on {} for proxy links (at most {} connections)", config.socket(),
+        config.maxConnections());
+    acceptor = new Thread(this::acceptLinks, "link-acceptor");
+    acceptor.setDaemon(true);
+    acceptor.start();
+  }
+
+  /** The unix socket this server listens on. */
+  public Path socket() {
+    return config.socket();
+  }
+
+  /** Handed-off connections being served now. */
+  public int liveConnections() {
+    return engine.liveConnections();
+  }
+
+  /**
+   * Completes once a successor has taken over: every connection that could move has moved, and
+   * the socket path is the successor's. Completes exceptionally if this server's listening socket
+   * was closed under it (no proxy can link any more). Either way the process should now stop:
+   * {@link #awaitDrained} for the connections that stayed, then {@link #close()}.
+   */
+  public CompletableFuture<Void> handedOver() {
+    return handedOver;
+  }
+
+  /**
+   * Stops taking handoffs: closes the listening socket and removes the socket file (if it is
+   * still this server's), answers CLOSING on every proxy link so that proxies send new connections
+   * elsewhere at once, and lets each link's reader adopt and answer what its proxy had already
+   * sent. Connections already here go on. Safe to call again.
+   */
+  public void stopTakingHandoffs() throws InterruptedException {
+    stopTakingHandoffs(null);
+  }
+
+  /**
+   * Waits until every connection has ended by itself, or {@code deadline} has passed.
+   *
+   * @return the connections still open
+   */
+  public int awaitDrained(Duration deadline) throws InterruptedException {
+    return engine.awaitIdle(deadline);
+  }
+
+  /**
+   * Stops taking handoffs, closes every link and every connection still open, and stops the
+   * event loops if the bootstrap made them. Safe to call again; a second call does nothing.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      stopTakingHandoffs(null);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    for (HandoffLink link : links.keySet()) {
+      closeQuietly(link);
+    }
+    engine.close();
+    log.debug("closed: {}", summary());
+  }
+
+  /**
+   * Stops accepting links and removes the socket file (if it is still this app's); then lets each
+   * link's reader adopt and answer what its proxy already sent, until the proxy, whose sends now
+   * fail, closes the link. Safe to call again.
+   *
+   * @param except a link to leave alone (the successor's, during a take-over)
+   */
+  synchronized void stopTakingHandoffs(HandoffLink except) throws InterruptedException {
+    if (!stopping) {
+      stopping = true;
+      try {
+        listener.close();
+      } catch (IOException e) {
+        log.warn("closing {}: {}", config.socket(), e.getMessage());
+      }
+      acceptor.join();
+    }
+    for (Map.Entry<HandoffLink, Thread> link : links.entrySet()) {
+      if (link.getKey() == except) {
+        continue;
+      }
+      try {
+        link.getKey().shutdownInput();
+        link.getKey().sendAck(new Acknowledgement(0, Acknowledgement.Status.CLOSING));
+      } catch (IOException e) {
+        closeQuietly(link.getKey());
+      }
+    }
+    for (Map.Entry<HandoffLink, Thread> link : links.entrySet()) {
+      if (link.getKey() != except) {
+        link.getValue().join(TimeUnit.SECONDS.toMillis(5));
+      }
+    }
+  }
+
+  /**
+   * One line on the state of things (handoffs adopted, migrated in and refused, live connections,
+   * links, the handoff latency): for a status signal or a shutdown log.
+   */
+  public String summary() {
+    return "adopted=" + stats.adopted.sum() + " migrated-in=" + stats.migratedIn.sum()
+        + " refused=" + stats.refused.sum() + " live=" + engine.liveConnections()
+        + " links=" + links.size()
+        + "; handoff latency, accept to adopted: " + stats.latency.summary();
+  }
+
+  private void acceptLinks() {
+    while (true) {
+      AFUNIXSocketChannel accepted;
+      try {
+        accepted = listener.accept();
+      } catch (IOException e) {
+        if (stopping) {
+          return;
+        }
+        if (e instanceof ClosedChannelException) {
+          log.error("the listening socket {} was closed; no more proxies can link", config.socket());
+          handedOver.completeExceptionally(new IOException("the listening socket "
+              + config.socket() + " was closed; no more proxies can link"));
+          return;
+        }
+        log.warn("accepting a link on {}: {}", config.socket(), e.getMessage());
+        sleepQuietly(100);
+        continue;
+      }
+      startReader(accepted);
+    }
+  }
+
+  private void startReader(AFUNIXSocketChannel accepted) {
+    int n = linkSeq.incrementAndGet();
+    AFUNIXSocketCredentials creds;
+    try {
+      creds = accepted.getPeerCredentials();
+      if (creds == null) {
+        throw new IOException("the kernel gave none");
+      }
+    } catch (IOException | RuntimeException e) {
+      log.warn("refusing link proxy#{}: no peer credentials ({})", n, Errors.describe(e));
+      closeQuietly(accepted);
+      return;
+    }
+    String peer = "proxy#" + n + " (pid " + creds.getPid() + ", uid " + creds.getUid() + ")";
+    if (!config.allowedUids().contains((int) creds.getUid())) {
+      log.warn("refusing link from {}: uid {} is not allowed {}", peer, creds.getUid(),
+          config.allowedUids());
+      closeQuietly(accepted);
+      return;
+    }
+    if (links.size() >= config.maxLinks()) {
+      log.warn("refusing link from {}: already {} links", peer, links.size());
+      closeQuietly(accepted);
+      return;
+    }
+    HandoffChannel link;
+    try {
+      link = HandoffChannel.accepted(accepted, peer);
+    } catch (IOException e) {
+      log.warn("refusing link from {}: {}", peer, Errors.describe(e));
+      return;
+    }
+    startReader(link, peer);
+  }
+
+  private void startReader(HandoffLink link, String peer) {
+    log.info("link from {} up", peer);
+    Runnable onClose = () -> {
+      links.remove(link);
+      if (peer.equals(PREDECESSOR)) {
+        receivingTakeOver = false;
+      }
+    };
+    Thread reader = new Thread(new LinkReader(link, engine, stats, config.maxConnections(),
+        this::handOver, onClose), "link-" + linkSeq.get());
+    reader.setDaemon(true);
+    links.put(link, reader);
+    reader.start();
+  }
+
+  /**
+   * A successor asked, on {@code link}, to take over: hand everything to it, then stop. One
+   * take-over at a time, and none while this app is itself still receiving one: a second
+   * successor is answered REJECTED, so two started together never chain (old, A, then B).
+   */
+  private void handOver(HandoffLink link) {
+    if (receivingTakeOver || !handingOver.compareAndSet(false, true)) {
+      log.warn("{} asks to take over, but {}; refused", link.peer(), receivingTakeOver
+          ? "this app is still taking over from the previous one" : "a take-over is under way");
+      try {
+        link.sendAck(new Acknowledgement(0, Acknowledgement.Status.REJECTED));
+      } catch (IOException e) {
+        // it went away: nothing to tell it
+      }
+      closeQuietly(link);
+      return;
+    }
+    Thread t = new Thread(new Handover(link, handoverSite(), () -> handedOver.complete(null)),
+        "handover");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /** This app as a hand-over sees it. */
+  private HandoverSite handoverSite() {
+    return new HandoverSite() {
+      @Override
+      public void stopTakingHandoffs(HandoffLink except) throws InterruptedException {
+        HandoffServer.this.stopTakingHandoffs(except);
+      }
+
+      @Override
+      public boolean resumeTakingHandoffs() {
+        return HandoffServer.this.resumeTakingHandoffs();
+      }
+
+      @Override
+      public List<CompletableFuture<Detached>> detachAll() {
+        List<CompletableFuture<Detached>> detaching = new ArrayList<>();
+        for (EpollSocketChannel channel : engine.connections()) {
+          detaching.add(ConnectionDetacher.detach(channel, config.stateless()));
+        }
+        return detaching;
+      }
+
+      @Override
+      public void resume(Detached connection) {
+        engine.resume(connection.channel());
+      }
+
+      @Override
+      public void release(Detached connection) {
+        connection.channel().close(); // close(2) on this copy; the successor's stays connected
+      }
+    };
+  }
+
+  /**
+   * After a take-over that did not complete: binds the socket path again (if the successor
+   * never bound it, or died and left it stale) and takes handoffs as before; proxies re-link by
+   * themselves.
+   *
+   * @return whether this app is taking handoffs again; false if another process now accepts on
+   *     the path (a successor that is alive keeps it)
+   */
+  synchronized boolean resumeTakingHandoffs() {
+    if (closed) {
+      return false;
+    }
+    try {
+      listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
+    } catch (IOException e) {
+      log.error("cannot bind {} again: {}", config.socket(), Errors.describe(e));
+      handingOver.set(false);
+      return false;
+    }
+    stopping = false;
+    acceptor = new Thread(this::acceptLinks, "link-acceptor");
+    acceptor.setDaemon(true);
+    acceptor.start();
+    handingOver.set(false);
+    log.info("serving everything here again: listening on {} for proxy links ({} connections"
+        + " open)", config.socket(), engine.liveConnections());
+    return true;
+  }
+
+  private static void closeQuietly(AFUNIXSocketChannel channel) {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      // gone either way
+    }
+  }
+
+  private static void closeQuietly(HandoffLink link) {
+    try {
+      link.close();
+    } catch (IOException e) {
+      // gone either way
+    }
+  }
+
+  private static void sleepQuietly(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,228 @@
+package dev.handoff.server;
+
+import dev.handoff.common.HandoffLink;
+import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.Uids;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server:
+ * give it event loops and a child handler, then {@link #bind} a unix socket instead of a port.
+ * Every connection a proxy hands over becomes a Netty channel with the child handler in its
+ * pipeline; the library does the rest (the socket file, peer checks, validation, answers, the
+ * connection cap, drain and take-over).
+ *
+ * <pre>{@code
+ * HandoffServer server = new HandoffServerBootstrap()
+ *     .group(group)                       // epoll event loops, or .ioThreads(n)
+ *     .childHandler(new ChannelInitializer<Channel>() {
+ *       protected void initChannel(Channel ch) {
+ *         ch.pipeline().addLast(new MyHandler());
+ *       }
+ *     })
+ *     .bind(Path.of("/run/my.sock"));
+ * }</pre>
+ *
+ * <p>A bootstrap may be used for several servers; each {@code bind} copies its settings.
+ */
+public final class HandoffServerBootstrap {
+  /**
+   * Descriptors the default connection cap keeps back from the open-file limit: the JVM's own,
+   * the links, and what one message can bring (up to 253, all of which must be installed so that
+   * they can be closed).
+   */
+  public static final int DESCRIPTOR_RESERVE = OpenFileLimit.RESERVE;
+
+  /** The default connection cap: the process's open-file limit less {@link #DESCRIPTOR_RESERVE}. */
+  public static int defaultMaxConnections() {
+    return OpenFileLimit.defaultMaxConnections();
+  }
+
+  private EventLoopGroup group;
+  private int ioThreads = Runtime.getRuntime().availableProcessors();
+  private ChannelHandler childHandler;
+  private final Map<ChannelOption<?>, Object> childOptions = new LinkedHashMap<>();
+  private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-------");
+  private Set<Integer> allowedUids = Uids.selfAndRoot();
+  private int maxLinks = 64;
+  private Integer maxConnections;
+  private boolean stateless;
+  private MeterRegistry registry;
+  private Duration takeOverTimeout = Duration.ofSeconds(30);
+
+  /**
+   * The event loops that serve the connections: an epoll group, e.g. {@code new
+   * MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())}. The caller owns it: closing the
+   * server leaves it running. Without it the server makes {@link #ioThreads} loops of its own and
+   * stops them on close.
+   */
+  public HandoffServerBootstrap group(EventLoopGroup group) {
+    this.group = Objects.requireNonNull(group, "group");
+    return this;
+  }
+
+  /** How many event loops to make when no {@link #group} is given; default: the processors. */
+  public HandoffServerBootstrap ioThreads(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("ioThreads must be at least 1: " + n);
+    }
+    this.ioThreads = n;
+    return this;
+  }
+
+  /**
+   * The handler added to each connection's pipeline, usually a {@code ChannelInitializer}. It is
+   * shared by every connection, so it must be {@code @Sharable} (as a {@code ChannelInitializer}
+   * is). Required.
+   */
+  public HandoffServerBootstrap childHandler(ChannelHandler handler) {
+    this.childHandler = Objects.requireNonNull(handler, "handler");
+    return this;
+  }
+
+  /**
+   * An option set on each connection's channel before its pipeline is built, as
+   * {@code ServerBootstrap.childOption}; {@code null} removes it.
+   */
+  public <T> HandoffServerBootstrap childOption(ChannelOption<T> option, T value) {
+    Objects.requireNonNull(option, "option");
+    if (value == null) {
+      childOptions.remove(option);
+    } else {
+      childOptions.put(option, value);
+    }
+    return this;
+  }
+
+  /** Permissions of the socket file; a proxy needs write permission to connect. Default 0600. */
+  public HandoffServerBootstrap socketMode(Set<PosixFilePermission> mode) {
+    this.socketMode = Set.copyOf(mode);
+    return this;
+  }
+
+  /** The uids whose processes may link (checked with SO_PEERCRED). Default: own uid and root. */
+  public HandoffServerBootstrap allowedUids(Set<Integer> uids) {
+    if (uids.isEmpty()) {
+      throw new IllegalArgumentException("at least one uid must be allowed");
+    }
+    this.allowedUids = Set.copyOf(uids);
+    return this;
+  }
+
+  /** Proxy links served at once; more are refused. Default 64. */
+  public HandoffServerBootstrap maxLinks(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("maxLinks must be at least 1: " + n);
+    }
+    this.maxLinks = n;
+    return this;
+  }
+
+  /**
+   * Connections served at once; beyond it handoffs are answered RETRY and the proxy keeps them.
+   * Default: the open-file limit less {@link #DESCRIPTOR_RESERVE}.
+   */
+  public HandoffServerBootstrap maxConnections(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("maxConnections must be at least 1: " + n);
+    }
+    this.maxConnections = n;
+    return this;
+  }
+
+  /**
+   * Declares that the pipelines keep no per-connection state beyond what the socket and the
+   * unsent outbound bytes carry, so that a take-over moves every connection even though no
+   * handler implements {@link MigratableHandler}. Default false: such connections stay with the
+   * old app until they end.
+   */
+  public HandoffServerBootstrap stateless(boolean stateless) {
+    this.stateless = stateless;
+    return this;
+  }
+
+  /**
+   * Where to publish the server's meters ({@code handoff.app.*}: handoffs adopted and refused,
+   * live connections, links, the handoff latency histogram). Default: none.
+   */
+  public HandoffServerBootstrap meterRegistry(MeterRegistry registry) {
+    this.registry = Objects.requireNonNull(registry, "registry");
+    return this;
+  }
+
+  /** How long {@link #takeOver} waits for the running app to free the path. Default 30 s. */
+  public HandoffServerBootstrap takeOverTimeout(Duration timeout) {
+    this.takeOverTimeout = Objects.requireNonNull(timeout, "timeout");
+    return this;
+  }
+
+  /**
+   * Binds the unix socket at {@code socket} and starts taking handoffs. A stale socket file (one
+   * that nobody accepts on) is replaced; a live one, or anything that is not a socket (a file, a
+   * directory, a symlink), is left alone.
+   *
+   * @throws SocketInUseException if another process accepts on {@code socket}
+   * @throws IOException if the path cannot be bound
+   */
+  public HandoffServer bind(Path socket) throws IOException {
+    return start(socket, null);
+  }
+
+  /**
+   * Takes over from the app running at {@code socket}: it stops taking handoffs and frees the
+   * path, this server binds it, and every connection the running app can move arrives here with
+   * the bytes it had not sent and its handlers' state; the running app then completes its {@link
+   * HandoffServer#handedOver()}. One take-over runs at a time.
+   *
+   * @throws IOException if no app listens at {@code socket}, it refused (another take-over is
+   *     under way), or it did not answer within the {@link #takeOverTimeout}
+   */
+  public HandoffServer takeOver(Path socket) throws IOException {
+    return start(socket, Successor.requestTakeOver(socket, takeOverTimeout));
+  }
+
+  private HandoffServer start(Path socket, HandoffLink predecessor) throws IOException {
+    try {
+      if (childHandler == null) {
+        throw new IllegalStateException("childHandler not set");
+      }
+      JdkNioInternals.requireAvailable();
+      Epoll.ensureAvailability();
+    } catch (RuntimeException | Error e) {
+      if (predecessor != null) {
+        predecessor.close();
+      }
+      throw e;
+    }
+    boolean ownsGroup = group == null;
+    EventLoopGroup loops = ownsGroup
+        ? new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("handoff-io", true),
+            EpollIoHandler.newFactory())
+        : group;
+    ServerConfig config = new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks,
+        allowedUids,
+        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
+        loops, ownsGroup, childHandler, childOptions, stateless,
+        registry != null ? registry : new CompositeMeterRegistry());
+    HandoffServer server = new HandoffServer(config);
+    server.start(predecessor);
+    return server;
+  }
+}

@@ -1,0 +1,36 @@
+package dev.handoff.server;
+
+import dev.handoff.server.ConnectionDetacher.Detached;
+import dev.handoff.common.HandoffLink;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * What a {@link Handover} needs of the app it runs in: stop and resume taking handoffs, and take
+ * connections off their event loops, serve them again or let them go. Small so that tests can
+ * drive a hand-over through every outcome with a fake.
+ */
+interface HandoverSite {
+  /**
+   * Stops accepting links, frees the socket path and answers CLOSING on every proxy link.
+   *
+   * @param except the successor's link, left alone
+   */
+  void stopTakingHandoffs(HandoffLink except) throws InterruptedException;
+
+  /**
+   * Binds the socket path again and takes handoffs as before.
+   *
+   * @return false if that is not possible (another process accepts on the path now)
+   */
+  boolean resumeTakingHandoffs();
+
+  /** Takes every connection off its event loop; each future gives {@code null} if it closed. */
+  List<CompletableFuture<Detached>> detachAll();
+
+  /** Serves a detached connection here again. */
+  void resume(Detached connection);
+
+  /** The successor adopted it: closes this app's copy (close(2), the socket stays connected). */
+  void release(Detached connection);
+}

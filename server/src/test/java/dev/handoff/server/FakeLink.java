@@ -1,0 +1,171 @@
+package dev.handoff.server;
+
+import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.HandoffLink;
+import dev.handoff.common.ReceivedHandoff;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A link driven by a test: what it will receive is scripted (handoffs, refusals, the end), what is
+ * sent on it is recorded, and sends can be made to fail. Blocking reads wait on a queue, as a real
+ * link's reader waits on its socket.
+ */
+final class FakeLink implements HandoffLink {
+  /** The end of the link, as a script item. */
+  static final Object END = new Object();
+
+  private final BlockingQueue<Object> incoming = new LinkedBlockingQueue<>();
+  private final BlockingQueue<Object> answersIn = new LinkedBlockingQueue<>();
+  final List<Acknowledgement> answersOut = new CopyOnWriteArrayList<>();
+  final List<HandoffHeader> migratedOut = new CopyOnWriteArrayList<>();
+  /** Events in order: "ack c5 ADOPTED", "closed", "shutdown-output", "migrated m1". */
+  final List<String> events = new CopyOnWriteArrayList<>();
+  volatile boolean answersFail;
+  /** Sends of MIGRATED messages fail from this one on (1-based); 0: never. */
+  volatile int migratedFailFrom;
+  private final AtomicInteger migratedCount = new AtomicInteger();
+  volatile boolean closed;
+
+  static HandoffHeader header(long id) {
+    return new HandoffHeader(id, 1_000_000L * id, new InetSocketAddress("127.0.0.1", 40000 + (int) id),
+        new InetSocketAddress("127.0.0.1", 1987));
+  }
+
+  /** A handoff whose descriptor is a real one (/dev/null), so that a test can see it closed. */
+  static ReceivedHandoff handoff(long id) throws IOException {
+    java.io.FileInputStream devNull = new java.io.FileInputStream("/dev/null");
+    return new ReceivedHandoff(header(id), devNull.getFD(), -1, null);
+  }
+
+  static ReceivedHandoff takeOverRequest() {
+    InetSocketAddress none = new InetSocketAddress(0);
+    return new ReceivedHandoff(new HandoffHeader(0, 0, none, none, HandoffHeader.Kind.TAKEOVER,
+        0), null, -1, null);
+  }
+
+  /** Queues a message (a ReceivedHandoff), a failure (an IOException) or {@link #END}. */
+  FakeLink willReceive(Object item) {
+    incoming.add(item);
+    return this;
+  }
+
+  /** Queues an answer for {@link #receiveAck}, an IOException, or {@link #END}. */
+  FakeLink willAnswer(Object item) {
+    answersIn.add(item);
+    return this;
+  }
+
+  @Override
+  public void send(HandoffHeader header, FileDescriptor fd) throws IOException {
+    throw new UnsupportedOperationException("an app's links do not send handoffs");
+  }
+
+  @Override
+  public void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending,
+      byte[] state) throws IOException {
+    int n = migratedCount.incrementAndGet();
+    if (closed || (migratedFailFrom > 0 && n >= migratedFailFrom)) {
+      throw new IOException("send m" + header.connectionId() + ": Broken pipe");
+    }
+    migratedOut.add(header);
+    events.add("migrated m" + header.connectionId());
+  }
+
+  @Override
+  public ReceivedHandoff receive() throws IOException {
+    Object item = take(incoming);
+    if (item == END) {
+      return null;
+    }
+    if (item instanceof IOException e) {
+      throw e;
+    }
+    return (ReceivedHandoff) item;
+  }
+
+  @Override
+  public synchronized void sendAck(Acknowledgement ack) throws IOException {
+    if (closed || answersFail) {
+      throw new IOException("acknowledge c" + ack.connectionId() + ": Broken pipe");
+    }
+    answersOut.add(ack);
+    events.add("ack c" + ack.connectionId() + " " + ack.status());
+  }
+
+  /**
+   * The next scripted answer. An answer for a migrated connection is held back until that
+   * connection has been sent, as a real successor cannot answer earlier.
+   */
+  @Override
+  public Acknowledgement receiveAck() throws IOException {
+    Object head;
+    while ((head = answersIn.peek()) instanceof Acknowledgement ack && ack.connectionId() > 0
+        && !closed && migratedOut.stream().noneMatch(h -> h.connectionId() == ack.connectionId())) {
+      sleep(2);
+    }
+    Object item = take(answersIn);
+    if (item == END) {
+      return null;
+    }
+    if (item instanceof IOException e) {
+      throw e;
+    }
+    return (Acknowledgement) item;
+  }
+
+  @Override
+  public void shutdownInput() {
+    events.add("shutdown-input");
+  }
+
+  @Override
+  public void shutdownOutput() {
+    events.add("shutdown-output");
+  }
+
+  @Override
+  public String peer() {
+    return "fake";
+  }
+
+  @Override
+  public void close() {
+    if (!closed) {
+      closed = true;
+      events.add("closed");
+      incoming.add(new IOException("link closed"));
+      answersIn.add(new IOException("link closed"));
+    }
+  }
+
+  private static void sleep(long ms) throws IOException {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+  }
+
+  private Object take(BlockingQueue<Object> queue) throws IOException {
+    try {
+      Object item = queue.poll(20, TimeUnit.SECONDS);
+      if (item == null) {
+        throw new IOException("the test scripted nothing more to read");
+      }
+      return item;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+  }
+}
