@@ -36,8 +36,7 @@ final class ConnectionDetacher {
     CompletableFuture<Detached> result = new CompletableFuture<>();
     channel.eventLoop().execute(() -> {
       try {
-        if (!channel.isActive()
-            || !(stateless || MigratedState.hasMigratableHandler(channel.pipeline()))) {
+        if (!channel.isActive() || !MigratedState.canMove(channel.pipeline(), stateless)) {
           result.complete(null);
           return;
         }

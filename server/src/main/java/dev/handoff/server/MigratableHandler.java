@@ -22,6 +22,16 @@ import io.netty.channel.ChannelHandlerContext;
  */
 public interface MigratableHandler extends ChannelHandler {
   /**
+   * Whether the connection may move now, asked on the old app on the channel's event loop before
+   * anything is exported. A handler in the middle of something that cannot travel (a request half
+   * read into a decoder, say) answers false, and the connection stays with the old app, which
+   * serves it until it ends or the drain deadline passes. Default: true.
+   */
+  default boolean canMove(ChannelHandlerContext ctx) {
+    return true;
+  }
+
+  /**
    * Called on the old app, on the channel's event loop, after reading has stopped and before the
    * connection leaves this process. The handler must not write after this.
    *

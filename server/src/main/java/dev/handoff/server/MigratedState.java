@@ -28,14 +28,21 @@ final class MigratedState {
 
   private MigratedState() {}
 
-  /** Whether the pipeline has a handler that carries state across a take-over. */
-  static boolean hasMigratableHandler(ChannelPipeline pipeline) {
+  /**
+   * Whether the connection can move now: its pipeline is declared stateless or has a
+   * {@link MigratableHandler}, and none of those says {@link MigratableHandler#canMove no}.
+   */
+  static boolean canMove(ChannelPipeline pipeline, boolean stateless) {
+    boolean carried = stateless;
     for (Map.Entry<String, ChannelHandler> entry : pipeline) {
-      if (entry.getValue() instanceof MigratableHandler) {
-        return true;
+      if (entry.getValue() instanceof MigratableHandler handler) {
+        if (!handler.canMove(pipeline.context(entry.getKey()))) {
+          return false;
+        }
+        carried = true;
       }
     }
-    return false;
+    return carried;
   }
 
   /** Asks each migratable handler for its state, in pipeline order; on the event loop. */
