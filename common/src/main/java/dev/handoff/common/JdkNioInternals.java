@@ -20,6 +20,11 @@ import java.nio.channels.SocketChannel;
  * {@code --add-exports java.base/sun.nio.ch=ALL-UNNAMED}; the jars say so in their manifest
  * ({@code Add-Exports}) and the launchers and test configuration pass the flag. Access is by method
  * handle so that the code compiles with {@code --release 17}, which refuses the flag.
+ *
+ * <p>A fourth, for servers without Netty: wrapping a received TCP descriptor in a JDK {@link
+ * SocketChannel} ({@link #socketChannel}). Its constructor is not even exported, so that one also
+ * needs {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED} (manifest: {@code Add-Opens}); it is
+ * looked up on first use, and only its callers need the flag.
  */
 public final class JdkNioInternals {
   private static final MethodHandle GET_FD;
@@ -52,6 +57,62 @@ public final class JdkNioInternals {
   }
 
   private JdkNioInternals() {}
+
+  /** sun.nio.ch.SocketChannelImpl(SelectorProvider, ProtocolFamily, FileDescriptor, SocketAddress). */
+  private static final class SocketChannels {
+    static final java.lang.reflect.Constructor<?> CONSTRUCTOR;
+    static final IllegalStateException UNAVAILABLE;
+
+    static {
+      java.lang.reflect.Constructor<?> constructor = null;
+      IllegalStateException unavailable = null;
+      try {
+        constructor = Class.forName("sun.nio.ch.SocketChannelImpl").getDeclaredConstructor(
+            java.nio.channels.spi.SelectorProvider.class, java.net.ProtocolFamily.class,
+            FileDescriptor.class, java.net.SocketAddress.class);
+        constructor.setAccessible(true);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        unavailable = new IllegalStateException("cannot make a JDK SocketChannel from a descriptor:"
+            + " run the JVM with --add-opens java.base/sun.nio.ch=ALL-UNNAMED", e);
+      }
+      CONSTRUCTOR = constructor;
+      UNAVAILABLE = unavailable;
+    }
+  }
+
+  /** Fails fast if {@link #socketChannel} cannot work in this JVM. */
+  public static void requireSocketChannels() {
+    requireAvailable();
+    if (SocketChannels.UNAVAILABLE != null) {
+      throw SocketChannels.UNAVAILABLE;
+    }
+  }
+
+  /**
+   * A connected JDK {@link SocketChannel} on a TCP descriptor, in blocking mode. The channel owns
+   * the descriptor from then on: closing the channel closes it, and nothing else may.
+   *
+   * @param family {@code INET} or {@code INET6}, the socket's address family
+   * @param remote the peer's address
+   */
+  public static SocketChannel socketChannel(FileDescriptor fd, java.net.ProtocolFamily family,
+      java.net.SocketAddress remote) throws IOException {
+    requireSocketChannels();
+    try {
+      SocketChannel channel = (SocketChannel) SocketChannels.CONSTRUCTOR.newInstance(
+          java.nio.channels.spi.SelectorProvider.provider(), family, fd, remote);
+      channel.configureBlocking(true);
+      return channel;
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new IllegalStateException("SocketChannelImpl on fd " + Descriptors.number(fd),
+          e.getCause());
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("SocketChannelImpl on fd " + Descriptors.number(fd), e);
+    }
+  }
 
   /** Fails fast, at start-up, rather than on the first connection. */
   public static void requireAvailable() {

@@ -20,7 +20,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import dev.handoff.server.ConnectionDetacher.Detached;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -33,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * (A channel cast by junixsocket cannot join a JDK selector, and junixsocket's own selector polls
  * every registered descriptor on each wake-up.)
  */
-final class ConnectionEngine implements ConnectionSink, AutoCloseable {
+final class ConnectionEngine implements Engine {
   private static final Logger log = LoggerFactory.getLogger(ConnectionEngine.class);
   /** The header a connection arrived with, kept for handing it on to a successor. */
   static final AttributeKey<HandoffHeader> HEADER = AttributeKey.valueOf("handoff.header");
@@ -159,19 +161,20 @@ final class ConnectionEngine implements ConnectionSink, AutoCloseable {
     }
   }
 
-  /** The connections being served now. */
-  List<EpollSocketChannel> connections() {
-    List<EpollSocketChannel> all = new ArrayList<>();
+  @Override
+  public List<CompletableFuture<Detached>> detachAll(boolean stateless) {
+    List<CompletableFuture<Detached>> detaching = new ArrayList<>();
     for (Channel c : live) {
-      if (c instanceof EpollSocketChannel ch && ch.isOpen()) {
-        all.add(ch);
+      if (c instanceof EpollSocketChannel channel && channel.isOpen()) {
+        detaching.add(ConnectionDetacher.detach(channel, stateless));
       }
     }
-    return all;
+    return detaching;
   }
 
-  /** Serves a connection again after a migration of it failed. */
-  void resume(EpollSocketChannel channel) {
+  @Override
+  public void resume(Detached connection) {
+    EpollSocketChannel channel = connection.channel();
     group.register(channel).addListener(f -> {
       if (f.isSuccess()) {
         channel.config().setAutoRead(autoRead);
@@ -203,8 +206,8 @@ final class ConnectionEngine implements ConnectionSink, AutoCloseable {
     }
   }
 
-  /** Waits until every connection closed by itself or the timeout passed; returns the live count. */
-  int awaitIdle(Duration timeout) throws InterruptedException {
+  @Override
+  public int awaitIdle(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (liveConnections() > 0 && System.nanoTime() - deadline < 0) {
       TimeUnit.MILLISECONDS.sleep(20);

@@ -5,6 +5,8 @@ import dev.handoff.common.HandoffException.Reason;
 import dev.handoff.common.ReceivedHandoff;
 import io.netty.channel.unix.Socket;
 import java.io.IOException;
+import java.net.ProtocolFamily;
+import java.net.StandardProtocolFamily;
 
 /** Refuses a descriptor that is not a connected TCP socket before the echo engine touches it. */
 final class DescriptorCheck {
@@ -24,8 +26,9 @@ final class DescriptorCheck {
    * @throws HandoffException {@link Reason#CLIENT_GONE} for a TCP socket that is no longer
    *     connected (its client reset or closed it before it got here: ordinary), {@link
    *     Reason#NOT_A_CONNECTED_STREAM_SOCKET} for anything else that is not a connected TCP socket
+   * @return the socket's address family
    */
-  static void requireConnectedTcp(ReceivedHandoff handoff) throws HandoffException {
+  static ProtocolFamily requireConnectedTcp(ReceivedHandoff handoff) throws HandoffException {
     String problem;
     Reason reason = Reason.NOT_A_CONNECTED_STREAM_SOCKET;
     try {
@@ -43,7 +46,7 @@ final class DescriptorCheck {
         problem = "not connected any more (the client went away)";
         reason = Reason.CLIENT_GONE;
       } else {
-        return;
+        return domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
       }
     } catch (IOException | RuntimeException e) {
       problem = e.getMessage();

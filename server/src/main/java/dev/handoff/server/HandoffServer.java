@@ -6,13 +6,11 @@ import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import io.micrometer.core.instrument.Gauge;
-import io.netty.channel.epoll.EpollSocketChannel;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -46,7 +44,7 @@ public final class HandoffServer implements Closeable {
   private static final String PREDECESSOR = "the previous app";
 
   private final ServerConfig config;
-  private final ConnectionEngine engine;
+  private final Engine engine;
   private final Map<HandoffLink, Thread> links = new ConcurrentHashMap<>();
   private final AtomicInteger linkSeq = new AtomicInteger();
   private final ServerStats stats;
@@ -60,12 +58,11 @@ public final class HandoffServer implements Closeable {
   /** This app is still receiving the connections of the app it took over from. */
   private volatile boolean receivingTakeOver;
 
-  HandoffServer(ServerConfig config) {
+  HandoffServer(ServerConfig config, Engine engine) {
     this.config = config;
     this.stats = new ServerStats(config.registry());
-    this.engine = new ConnectionEngine(config.group(), config.ownsGroup(), config.childHandler(),
-        config.childOptions());
-    Gauge.builder("handoff.app.connections.live", engine, ConnectionEngine::liveConnections)
+    this.engine = engine;
+    Gauge.builder("handoff.app.connections.live", engine, Engine::liveConnections)
         .description("client connections served now").register(config.registry());
     Gauge.builder("handoff.app.connections.max", config, ServerConfig::maxConnections)
         .description("--max-connections: beyond it handoffs are answered RETRY")
@@ -328,16 +325,12 @@ public final class HandoffServer implements Closeable {
 
       @Override
       public List<CompletableFuture<Detached>> detachAll() {
-        List<CompletableFuture<Detached>> detaching = new ArrayList<>();
-        for (EpollSocketChannel channel : engine.connections()) {
-          detaching.add(ConnectionDetacher.detach(channel, config.stateless()));
-        }
-        return detaching;
+        return engine.detachAll(config.stateless());
       }
 
       @Override
       public void resume(Detached connection) {
-        engine.resume(connection.channel());
+        engine.resume(connection);
       }
 
       @Override

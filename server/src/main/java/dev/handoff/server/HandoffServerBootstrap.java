@@ -198,6 +198,35 @@ public final class HandoffServerBootstrap {
     return start(socket, Successor.requestTakeOver(socket, takeOverTimeout));
   }
 
+  /**
+   * Binds the unix socket at {@code socket} like {@link #bind}, but hands each connection to the
+   * caller as a JDK {@link java.nio.channels.SocketChannel} through the returned acceptor instead
+   * of a Netty pipeline. The event loops, child handler and child options are not used.
+   *
+   * @param queue connections that may wait for {@link HandoffAcceptor#accept()}; beyond it
+   *     handoffs are answered RETRY and the proxy keeps them
+   * @throws SocketInUseException if another process accepts on {@code socket}
+   * @throws IOException if the path cannot be bound
+   */
+  public HandoffAcceptor bindAcceptor(Path socket, int queue) throws IOException {
+    if (queue < 1) {
+      throw new IllegalArgumentException("queue must be at least 1: " + queue);
+    }
+    JdkNioInternals.requireSocketChannels();
+    Epoll.ensureAvailability(); // its native library checks each descriptor
+    SocketChannelEngine engine = new SocketChannelEngine(queue);
+    HandoffServer server = new HandoffServer(config(socket, null, false), engine);
+    server.start(null);
+    return new HandoffAcceptor(server, engine);
+  }
+
+  private ServerConfig config(Path socket, EventLoopGroup loops, boolean ownsGroup) {
+    return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks, allowedUids,
+        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
+        loops, ownsGroup, childHandler, Map.copyOf(childOptions), stateless,
+        registry != null ? registry : new CompositeMeterRegistry());
+  }
+
   private HandoffServer start(Path socket, HandoffLink predecessor) throws IOException {
     try {
       if (childHandler == null) {
@@ -216,12 +245,8 @@ public final class HandoffServerBootstrap {
         ? new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("handoff-io", true),
             EpollIoHandler.newFactory())
         : group;
-    ServerConfig config = new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks,
-        allowedUids,
-        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        loops, ownsGroup, childHandler, childOptions, stateless,
-        registry != null ? registry : new CompositeMeterRegistry());
-    HandoffServer server = new HandoffServer(config);
+    HandoffServer server = new HandoffServer(config(socket, loops, ownsGroup),
+        new ConnectionEngine(loops, ownsGroup, childHandler, childOptions));
     server.start(predecessor);
     return server;
   }

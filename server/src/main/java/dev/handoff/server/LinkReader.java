@@ -65,6 +65,8 @@ final class LinkReader implements Runnable {
       }
     } catch (IOException e) {
       log.warn("link from {} failed: {}", link.peer(), Errors.describe(e));
+    } catch (RuntimeException | Error e) {
+      log.error("link from {}: unexpected failure; closing the link", link.peer(), e);
     } finally {
       closeLink();
     }

@@ -1,0 +1,25 @@
+package dev.handoff.server;
+
+import dev.handoff.server.ConnectionDetacher.Detached;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where a {@link HandoffServer} serves the connections it adopts: Netty pipelines on epoll event
+ * loops ({@link ConnectionEngine}) or JDK socket channels handed to the caller ({@link
+ * SocketChannelEngine}).
+ */
+interface Engine extends ConnectionSink {
+  /** Waits until no connection is left or the timeout passed; returns how many are left. */
+  int awaitIdle(Duration timeout) throws InterruptedException;
+
+  /** For a take-over: takes every connection that can move off its event loop. */
+  List<CompletableFuture<Detached>> detachAll(boolean stateless);
+
+  /** Serves a detached connection here again after its move failed. */
+  void resume(Detached connection);
+
+  /** Closes every connection still held, and what the engine made. */
+  void close();
+}
