@@ -100,8 +100,10 @@ final class ProxyServer {
   }
 
   /**
-   * Stops accepting, sends what is queued and collects the answers within the grace period,
-   * closes the rest, and closes the links. Connections the apps adopted are not touched.
+   * Stops accepting and linking, sends what is queued on the links that are up and collects the
+   * answers within the grace period, closes the rest, and closes the links; handoffs still
+   * unanswered then are left to their apps (the proxy's copies closed, counted unacknowledged).
+   * Connections the apps adopted are not touched.
    */
   void stop() throws InterruptedException {
     log.info("shutting down: no longer accepting; {} connections waiting for handoff",
@@ -113,12 +115,14 @@ final class ProxyServer {
     }
     acceptor.interrupt();
     acceptor.join();
+    // No new links from here on: a link made now could only be sent what another app may own.
+    links.stopLinking();
     dispatch.drain(config.shutdownGrace());
     dispatcher.join();
     links.stop();
     links.close();
     for (Runnable pending : timer.shutdownNow()) {
-      pending.run(); // closes held copies, puts retries back where closeLeftovers finds them
+      pending.run(); // closes held copies
     }
     timer.awaitTermination(1, TimeUnit.SECONDS);
     awaitReaders();

@@ -27,6 +27,8 @@ final class ProxyStats {
   /** Sent again after an app answered RETRY (it was out of descriptors). */
   final LongAdder retried = new LongAdder();
   final LongAdder unknownAcks = new LongAdder();
+  /** Acknowledgements read whole with a status this proxy does not know; ignored. */
+  final LongAdder unknownStatus = new LongAdder();
   final LongAdder acceptPauses = new LongAdder();
   /** From the accept to the app's ADOPTED answer. */
   final Timer latency;
@@ -45,6 +47,7 @@ final class ProxyStats {
     counter(registry, "handoff.proxy.handoffs.resent", resent, null, null);
     counter(registry, "handoff.proxy.connections.timed.out", droppedExpired, null, null);
     counter(registry, "handoff.proxy.acks.unknown", unknownAcks, null, null);
+    counter(registry, "handoff.proxy.acks.unknown.status", unknownStatus, null, null);
     counter(registry, "handoff.proxy.accept.pauses", acceptPauses, null, null);
     latency = Timer.builder("handoff.proxy.handoff.latency")
         .description("from the proxy's accept to the app's acknowledgement")
@@ -78,6 +81,7 @@ final class ProxyStats {
         + " dropped-at-shutdown=" + droppedShutdown.sum()
         + " unacknowledged=" + unacknowledged.sum()
         + " resent=" + resent.sum() + " retried=" + retried.sum()
-        + " unknown-acks=" + unknownAcks.sum() + " accept-pauses=" + acceptPauses.sum();
+        + " unknown-acks=" + unknownAcks.sum() + " unknown-status=" + unknownStatus.sum()
+        + " accept-pauses=" + acceptPauses.sum();
   }
 }
