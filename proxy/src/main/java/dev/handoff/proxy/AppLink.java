@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  *       so what is unanswered when the app's end of stream arrives is not the app's.
  * </ul>
  * When the proxy closes a link itself (no answer within {@code --ack-timeout}, framing lost,
- * shutdown, or a close during a send), answers the app wrote may be lost unread, so what is
+ * shutdown, or a close during a send, including the JDK's close of a channel whose thread was
+ * interrupted: threads that send must not be interrupted), answers the app wrote may be lost unread, so what is
  * unanswered is left to the app: the proxy closes its copies and counts them {@code unacknowledged},
  * and never sends them again. A client may lose its connection this way, but never has two apps on
  * it.
@@ -182,10 +183,12 @@ final class AppLink {
         s.transport.send(conn.header(), conn.descriptor());
       } catch (IOException e) {
         unacked.remove(conn.id());
-        if (s.closedByProxy != null) {
-          // Closed during the send: the message may have been written before the close.
-          log.warn("{}: link to app at {} closed by the proxy ({}) during the send; the app may"
-              + " own it, so it is not sent again", conn, socket, s.closedByProxy);
+        if (s.closedByProxy != null || !s.transport.isOpen()) {
+          // Closed on this side during the send (by another thread, or by the JDK because this
+          // thread was interrupted): the message may have been written before the close.
+          closeByProxy(s, "closed on the proxy's side during a send: " + Errors.describe(e));
+          log.warn("{}: link to app at {} {}; the app may own it, so it is not sent again", conn,
+              socket, s.closedByProxy);
           events.abandoned(conn);
           return true;
         }
@@ -418,7 +421,13 @@ final class AppLink {
    * in the class comment.
    */
   private void ended(Session s, String cause) {
-    s.transport.close();
+    if (s.transport.isOpen()) {
+      s.transport.close();
+    } else if (s.closedByProxy == null) {
+      // Closed on this side without closeByProxy: the JDK closes a channel when a thread blocked
+      // on it is interrupted. Whatever the reader saw then, the app did not end this link.
+      s.closedByProxy = "closed on the proxy's side";
+    }
     String byProxy = s.closedByProxy;
     List<AcceptedConnection> left = new ArrayList<>();
     synchronized (sendLock) { // no send is between its put and its write now

@@ -64,6 +64,11 @@ final class ChannelTransport implements Transport {
   }
 
   @Override
+  public boolean isOpen() {
+    return channel.isOpen();
+  }
+
+  @Override
   public String peer() {
     return peer;
   }

@@ -37,6 +37,7 @@ final class ProxyServer {
   private final LinkSet links;
   private ServerSocketChannel server;
   private Thread acceptor;
+  private TcpAcceptor acceptorTask;
   private Thread dispatcher;
 
   ProxyServer(ProxyConfig config) {
@@ -79,7 +80,8 @@ final class ProxyServer {
         inherited != null ? " (socket passed in by systemd)" : "", config.sockets());
     links.start();
     dispatcher = daemon(dispatch, "dispatcher");
-    acceptor = daemon(new TcpAcceptor(server, queue, dispatch, stats), "acceptor");
+    acceptorTask = new TcpAcceptor(server, queue, dispatch, stats);
+    acceptor = daemon(acceptorTask, "acceptor");
     dispatcher.start();
     acceptor.start();
   }
@@ -113,7 +115,8 @@ final class ProxyServer {
     } catch (IOException e) {
       log.warn("closing the listening socket: {}", e.getMessage());
     }
-    acceptor.interrupt();
+    // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
+    acceptorTask.stop();
     acceptor.join();
     // No new links from here on: a link made now could only be sent what another app may own.
     links.stopLinking();

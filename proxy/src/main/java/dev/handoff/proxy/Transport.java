@@ -32,6 +32,12 @@ interface Transport {
   /** Closes the link; idempotent, never fails. Wakes a blocked receive or send. */
   void close();
 
+  /**
+   * Whether this side is still open: false once the proxy closed it, including a close by the JDK
+   * because a thread blocked on it was interrupted. The app closing its end does not change it.
+   */
+  boolean isOpen();
+
   /** How log lines name the app at the other end (pid and uid). */
   String peer();
 

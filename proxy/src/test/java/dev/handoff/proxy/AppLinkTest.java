@@ -297,4 +297,34 @@ class AppLinkTest {
     assertSame(second, h.last());
     assertEquals(List.of(c), h.resent);
   }
+
+  /**
+   * Defect 2's cause in the real run: the shutdown interrupted the acceptor during a send, the JDK
+   * closed the link, and the reader took that close for the app's.
+   */
+  @Test
+  void defect2_aLinkClosedOnTheProxysSideByAnInterruptIsNotTakenForTheAppsClose() {
+    AppLink link = up(4);
+    AcceptedConnection inFlight = h.accept();
+    link.send(inFlight);
+    AcceptedConnection c = h.accept();
+    FakeTransport t = h.last();
+    t.duringNextSend = t::close; // as the JDK does on an interrupt: no AppLink.close()
+    assertTrue(link.send(c), "it may have been written: the link disposed of it");
+    assertEquals(List.of(End.ABANDONED), h.endsOf(c.id()));
+    link.ended("end of stream"); // what the reader reads after such a close
+    assertEquals(List.of(), h.resent, "not the app's close: nothing is sent again");
+    assertEquals(List.of(End.ABANDONED), h.endsOf(inFlight.id()));
+  }
+
+  @Test
+  void defect2_theReaderSeeingALocalCloseFirstLeavesTheUnansweredToTheApp() {
+    AppLink link = up(4);
+    AcceptedConnection c = h.accept();
+    link.send(c);
+    h.last().close(); // closed on this side, the sender has not noticed yet
+    link.ended("end of stream");
+    assertEquals(List.of(), h.resent);
+    assertEquals(List.of(End.ABANDONED), h.endsOf(c.id()));
+  }
 }

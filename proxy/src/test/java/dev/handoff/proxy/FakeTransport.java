@@ -72,6 +72,11 @@ final class FakeTransport implements Transport {
   }
 
   @Override
+  public boolean isOpen() {
+    return !closed;
+  }
+
+  @Override
   public String peer() {
     return "pid 1, uid 0";
   }
