@@ -173,7 +173,7 @@ final class AppLink {
       return false;
     }
     synchronized (sendLock) {
-      if (session != s || state != State.UP) {
+      if (session != s || !canTake()) { // the acceptor and the dispatcher may race for a probe
         return false;
       }
       // Stamped before it becomes visible to the ack-timeout check, which reads the stamp.

@@ -118,9 +118,11 @@ final class ProxyServer {
     // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
     acceptorTask.stop();
     acceptor.join();
-    // No new links from here on: a link made now could only be sent what another app may own.
-    links.stopLinking();
     dispatch.drain(config.shutdownGrace());
+    // No new links from here on (after drain, so that what no link can take now counts as
+    // dropped at shutdown): a link made during the shutdown could only be sent again what an
+    // app whose link the shutdown closed may own.
+    links.stopLinking();
     dispatcher.join();
     links.stop();
     links.close();
