@@ -107,7 +107,6 @@ class LinkInterleavingTest {
 
     private void step(int kind, int arg) throws IOException {
       AppLink link = link(arg);
-      int i = links.indexOf(link);
       switch (kind) {
         case 0, 1 -> { // accept
           if (!shuttingDown) {
