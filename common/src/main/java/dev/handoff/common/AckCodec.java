@@ -22,7 +22,11 @@ public final class AckCodec {
         .putLong(ack.connectionId());
   }
 
-  /** Decodes exactly {@link #LENGTH} bytes; anything unexpected means the link lost framing. */
+  /**
+   * Decodes exactly {@link #LENGTH} bytes. A bad magic, version or length means the link lost
+   * framing; an unknown status in an otherwise whole acknowledgement is reported as
+   * {@link Reason#UNKNOWN_STATUS} with the connection id, and the stream is still in sync.
+   */
   public static Acknowledgement decode(ByteBuffer src) throws HandoffException {
     int magic = src.getInt();
     if (magic != MAGIC) {
@@ -43,7 +47,8 @@ public final class AckCodec {
     long id = src.getLong();
     Acknowledgement.Status status = Acknowledgement.Status.of(code);
     if (status == null) {
-      throw new HandoffException(Reason.BAD_LENGTH, "unknown acknowledgement status " + code);
+      throw new HandoffException(Reason.UNKNOWN_STATUS, id,
+          "acknowledgement of c" + id + " with unknown status " + code);
     }
     return new Acknowledgement(id, status);
   }

@@ -285,6 +285,14 @@ public final class HandoffChannel implements HandoffLink {
     }
   }
 
+  /**
+   * Whether this side is still open. False once this process closed it, also when the JDK closed
+   * it because a thread blocked on it was interrupted; the peer closing its end does not change it.
+   */
+  public boolean isOpen() {
+    return channel.isOpen();
+  }
+
   private boolean readFully(ByteBuffer dst, boolean eofAllowedAtStart) throws IOException {
     while (dst.hasRemaining()) {
       int n = channel.read(dst);

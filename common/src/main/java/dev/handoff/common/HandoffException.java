@@ -35,7 +35,12 @@ public final class HandoffException extends IOException {
      */
     CLIENT_GONE(true, false),
     /** The descriptor could not be taken over, typically EMFILE; the proxy may try again. */
-    NO_RESOURCES(true, true);
+    NO_RESOURCES(true, true),
+    /**
+     * An acknowledgement read whole, with a status this version does not know (a newer app): the
+     * stream is still in sync, so the link goes on; the proxy keeps waiting for a known answer.
+     */
+    UNKNOWN_STATUS(true, false);
 
     private final boolean resynchronisable;
     private final boolean retryable;

@@ -2,6 +2,7 @@ package dev.handoff.common;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.HandoffException.Reason;
@@ -34,12 +35,21 @@ class AckCodecTest {
     version.put(4, (byte) 1);
     assertEquals(Reason.BAD_VERSION,
         assertThrows(HandoffException.class, () -> AckCodec.decode(version)).reason());
-    ByteBuffer status = encode(new Acknowledgement(1, Status.ADOPTED));
-    status.put(5, (byte) 9);
-    assertThrows(HandoffException.class, () -> AckCodec.decode(status));
     ByteBuffer length = encode(new Acknowledgement(1, Status.ADOPTED));
     length.putShort(6, (short) 64);
     assertEquals(Reason.BAD_LENGTH,
         assertThrows(HandoffException.class, () -> AckCodec.decode(length)).reason());
+  }
+
+  @Test
+  void anUnknownStatusIsReportedAsSuchWithItsIdAndTheWholeMessageRead() {
+    ByteBuffer status = encode(new Acknowledgement(77, Status.ADOPTED));
+    status.put(5, (byte) 9);
+    HandoffException e = assertThrows(HandoffException.class, () -> AckCodec.decode(status));
+    assertEquals(Reason.UNKNOWN_STATUS, e.reason());
+    assertEquals(77, e.connectionId());
+    assertEquals(AckCodec.LENGTH, status.position(), "the message was read whole");
+    assertTrue(e.reason().resynchronisable(), "the stream is still in sync");
+    assertTrue(e.getMessage().contains("unknown status 9"), e.getMessage());
   }
 }

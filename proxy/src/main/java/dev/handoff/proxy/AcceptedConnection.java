@@ -2,9 +2,11 @@ package dev.handoff.proxy;
 
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.JdkNioInternals;
+import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
+import java.util.function.Supplier;
 
 /**
  * A client connection the proxy accepted and no app has acknowledged yet. It owns the proxy's copy
@@ -13,13 +15,21 @@ import java.nio.channels.SocketChannel;
  */
 final class AcceptedConnection {
   private final HandoffHeader header;
-  private final SocketChannel channel;
+  private final Supplier<FileDescriptor> descriptor;
+  private final Closeable channel;
   private final long acceptedNanos;
   /** When it was last sent to an app; written by the dispatcher, read by the link's timer. */
   private volatile long sentNanos;
 
   AcceptedConnection(HandoffHeader header, SocketChannel channel, long acceptedNanos) {
+    this(header, () -> JdkNioInternals.descriptorOf(channel), channel, acceptedNanos);
+  }
+
+  /** For tests: a connection whose descriptor and close are played by the test. */
+  AcceptedConnection(HandoffHeader header, Supplier<FileDescriptor> descriptor, Closeable channel,
+      long acceptedNanos) {
     this.header = header;
+    this.descriptor = descriptor;
     this.channel = channel;
     this.acceptedNanos = acceptedNanos;
   }
@@ -30,7 +40,7 @@ final class AcceptedConnection {
 
   /** The socket's descriptor, still owned by this object. */
   FileDescriptor descriptor() {
-    return JdkNioInternals.descriptorOf(channel);
+    return descriptor.get();
   }
 
   long acceptedNanos() {
@@ -41,12 +51,28 @@ final class AcceptedConnection {
     return header.connectionId();
   }
 
-  void markSent() {
-    sentNanos = System.nanoTime();
+  void markSent(long nanos) {
+    sentNanos = nanos;
   }
 
   long sentNanos() {
     return sentNanos;
+  }
+
+  /**
+   * Whether the client has gone (reset or closed its end): asked only of a connection about to be
+   * closed, since it reads (and so takes from the client's stream) up to one byte.
+   */
+  boolean clientGone() {
+    if (!(channel instanceof SocketChannel socket)) {
+      return false;
+    }
+    try {
+      socket.configureBlocking(false);
+      return socket.read(java.nio.ByteBuffer.allocate(1)) < 0;
+    } catch (IOException e) {
+      return true; // reset
+    }
   }
 
   /**

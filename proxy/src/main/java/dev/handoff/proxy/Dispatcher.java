@@ -15,11 +15,12 @@ import org.slf4j.LoggerFactory;
  * <p>A connection that cannot be sent before its wait is over ({@code --queue-wait} after its
  * accept, or the end of a shutdown's grace period) is closed and counted. Connections handed back
  * by a lost link go first in line, so a client whose handoff was in flight when its app died is
- * served by another app, or by the same one once it is back.
+ * served by another app, or by the same one once it is back. A connection an app answered RETRY
+ * goes back in line at once; the back-off is the link's (see {@link AppLink}), and the connection
+ * is kept until {@code --queue-wait} after its accept like any other, then closed and counted.
  */
 final class Dispatcher implements Runnable, LinkEvents {
   private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
-  private static final long RETRY_DELAY_MS = 100;
 
   private final BlockingQueue<AcceptedConnection> queue;
   private final ConcurrentLinkedDeque<AcceptedConnection> again = new ConcurrentLinkedDeque<>();
@@ -156,20 +157,27 @@ final class Dispatcher implements Runnable, LinkEvents {
   @Override
   public void retryLater(AcceptedConnection conn) {
     stats.retried.increment();
-    log.debug("{}: the app is out of descriptors; trying again in {} ms", conn, RETRY_DELAY_MS);
-    timer.schedule(() -> again.addLast(conn), RETRY_DELAY_MS, TimeUnit.MILLISECONDS);
+    log.debug("{}: the app is out of room (RETRY); waiting for a link with room", conn);
+    again.addLast(conn);
+    links.signal();
   }
 
   @Override
   public void rejected(AcceptedConnection conn) {
     stats.rejectedByApp.increment();
-    log.warn("{}: rejected by the app; closed", conn);
+    if (conn.clientGone()) {
+      // The app refuses a socket whose client reset or closed before it got there: ordinary.
+      log.debug("{}: the client went away before the app could serve it; closed", conn);
+    } else {
+      log.warn("{}: rejected by the app; closed", conn);
+    }
     conn.close();
   }
 
   @Override
   public void abandoned(AcceptedConnection conn) {
     stats.unacknowledged.increment();
+    log.debug("{}: left to the app, which may own it; the proxy's copy closed", conn);
     conn.close();
   }
 

@@ -8,16 +8,22 @@ interface LinkEvents {
   /** The app adopted it: the proxy's copy goes. */
   void adopted(AcceptedConnection conn);
 
-  /** The link it was in flight on was lost before an answer: send it again, first in line. */
+  /**
+   * The app ended the link it was in flight on without answering it, which means the app does not
+   * have it: send it again, first in line.
+   */
   void resend(AcceptedConnection conn);
 
-  /** The app was out of descriptors: send it again a little later. */
+  /** The app was out of room (RETRY): send it again when a link has room. */
   void retryLater(AcceptedConnection conn);
 
   /** The app refused it for good. */
   void rejected(AcceptedConnection conn);
 
-  /** The app neither answered nor closed the link in time; it may own the connection. */
+  /**
+   * The proxy closed the link it was in flight on (no answer in time, framing lost, shutdown): the
+   * app may own the connection, so the proxy closes its copy and never sends it again.
+   */
   void abandoned(AcceptedConnection conn);
 
   /** A link came up, went down, or has room again. */

@@ -8,8 +8,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The links to every app socket, and the choice of which one takes the next connection: the one
- * with the fewest unanswered handoffs, ties broken round robin. One maintenance thread connects
- * links that are down and watches for apps that stopped answering.
+ * with the fewest unanswered handoffs among the healthy ones (see {@link AppLink#healthy()}), ties
+ * broken round robin; a link on probation only when no healthy one can take it. One maintenance
+ * thread connects links that are down and watches for apps that stopped answering.
  */
 final class LinkSet {
   private static final long MAINTENANCE_MS = 20;
@@ -19,6 +20,7 @@ final class LinkSet {
   private final Condition changed = lock.newCondition();
   private final Thread maintenance;
   private volatile boolean stopped;
+  private volatile boolean linking = true;
   private int next;
 
   LinkSet(List<AppLink> links) {
@@ -39,7 +41,8 @@ final class LinkSet {
    * Returns a link that can take a connection now, waiting until the deadline for one. The
    * deadline is asked again at every wake-up, since a shutdown can bring it forward.
    *
-   * @return the link, or {@code null} if none could take it in time, or after {@link #stop()}
+   * @return the link, or {@code null} if none could take it in time, or after {@link #stop()}, or
+   *     at once when the proxy is shutting down and no link is up
    */
   AppLink pick(LongSupplier deadline) throws InterruptedException {
     lock.lock();
@@ -48,6 +51,9 @@ final class LinkSet {
         AppLink best = choose();
         if (best != null) {
           return best;
+        }
+        if (!linking && links.stream().noneMatch(l -> l.state() == AppLink.State.UP)) {
+          return null; // no link can come up any more
         }
         long wait = deadline.getAsLong() - System.nanoTime();
         if (wait <= 0) {
@@ -77,12 +83,31 @@ final class LinkSet {
     int n = links.size();
     for (int i = 0; i < n; i++) {
       AppLink link = links.get((next + i) % n);
-      if (link.canTake() && (best == null || link.inFlight() < best.inFlight())) {
+      if (link.canTake() && (best == null || better(link, best))) {
         best = link;
       }
     }
     next = (next + 1) % n;
     return best;
+  }
+
+  private static boolean better(AppLink link, AppLink than) {
+    if (link.healthy() != than.healthy()) {
+      return link.healthy();
+    }
+    return link.inFlight() < than.inFlight();
+  }
+
+  /**
+   * No new links from now on, also for links that go down (the proxy is shutting down); the links
+   * that are up stay up, and the maintenance thread still closes those that stop answering.
+   */
+  void stopLinking() {
+    linking = false;
+    for (AppLink link : links) {
+      link.stopLinking();
+    }
+    signal();
   }
 
   /** Wakes a dispatcher waiting in {@link #pick}. */
@@ -107,6 +132,7 @@ final class LinkSet {
 
   /** Stops connecting and makes {@link #pick} return {@code null}; the links stay open. */
   void stop() throws InterruptedException {
+    stopLinking();
     stopped = true;
     signal();
     maintenance.interrupt();

@@ -84,13 +84,15 @@ public final class ProxyCommand implements Callable<Integer> {
 
   @Option(names = "--retry-min", paramLabel = "DURATION", converter = DurationConverter.class,
       defaultValue = "50ms",
-      description = "First delay before linking to the app again. Default: ${DEFAULT-VALUE}.")
+      description = "First delay before linking to the app again, and first pause of a link"
+          + " whose app answered RETRY (out of room). Default: ${DEFAULT-VALUE}.")
   Duration retryMin;
 
   @Option(names = "--retry-max", paramLabel = "DURATION", converter = DurationConverter.class,
       defaultValue = "2s",
-      description = "Longest delay between attempts to link to the app (the delay doubles up to"
-          + " it). Default: ${DEFAULT-VALUE}.")
+      description = "Longest delay between attempts to link to the app, and longest pause of a"
+          + " link whose app keeps answering RETRY (both double up to it)."
+          + " Default: ${DEFAULT-VALUE}.")
   Duration retryMax;
 
   @Option(names = "--window", paramLabel = "N",
@@ -101,7 +103,8 @@ public final class ProxyCommand implements Callable<Integer> {
   @Option(names = "--ack-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
       defaultValue = "30s",
       description = "How long an app may leave a handoff unanswered before the proxy closes the"
-          + " link to it (the app may own those connections, so they are not sent again)."
+          + " link to it (the app may own those connections, so they are not sent again; the"
+          + " proxy closes its copies). The app then gets one handoff at a time until it answers."
           + " Default: ${DEFAULT-VALUE}.")
   Duration ackTimeout;
 

@@ -37,6 +37,7 @@ final class ProxyServer {
   private final LinkSet links;
   private ServerSocketChannel server;
   private Thread acceptor;
+  private TcpAcceptor acceptorTask;
   private Thread dispatcher;
 
   ProxyServer(ProxyConfig config) {
@@ -79,7 +80,8 @@ final class ProxyServer {
         inherited != null ? " (socket passed in by systemd)" : "", config.sockets());
     links.start();
     dispatcher = daemon(dispatch, "dispatcher");
-    acceptor = daemon(new TcpAcceptor(server, queue, dispatch, stats), "acceptor");
+    acceptorTask = new TcpAcceptor(server, queue, dispatch, stats);
+    acceptor = daemon(acceptorTask, "acceptor");
     dispatcher.start();
     acceptor.start();
   }
@@ -100,8 +102,10 @@ final class ProxyServer {
   }
 
   /**
-   * Stops accepting, sends what is queued and collects the answers within the grace period,
-   * closes the rest, and closes the links. Connections the apps adopted are not touched.
+   * Stops accepting and linking, sends what is queued on the links that are up and collects the
+   * answers within the grace period, closes the rest, and closes the links; handoffs still
+   * unanswered then are left to their apps (the proxy's copies closed, counted unacknowledged).
+   * Connections the apps adopted are not touched.
    */
   void stop() throws InterruptedException {
     log.info("shutting down: no longer accepting; {} connections waiting for handoff",
@@ -111,14 +115,19 @@ final class ProxyServer {
     } catch (IOException e) {
       log.warn("closing the listening socket: {}", e.getMessage());
     }
-    acceptor.interrupt();
+    // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
+    acceptorTask.stop();
     acceptor.join();
     dispatch.drain(config.shutdownGrace());
+    // No new links from here on (after drain, so that what no link can take now counts as
+    // dropped at shutdown): a link made during the shutdown could only be sent again what an
+    // app whose link the shutdown closed may own.
+    links.stopLinking();
     dispatcher.join();
     links.stop();
     links.close();
     for (Runnable pending : timer.shutdownNow()) {
-      pending.run(); // closes held copies, puts retries back where closeLeftovers finds them
+      pending.run(); // closes held copies
     }
     timer.awaitTermination(1, TimeUnit.SECONDS);
     awaitReaders();

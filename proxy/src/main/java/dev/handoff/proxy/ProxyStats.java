@@ -29,6 +29,8 @@ final class ProxyStats {
   /** Sent again after an app answered RETRY (it was out of descriptors). */
   final LongAdder retried = new LongAdder();
   final LongAdder unknownAcks = new LongAdder();
+  /** Acknowledgements read whole with a status this proxy does not know; ignored. */
+  final LongAdder unknownStatus = new LongAdder();
   final LongAdder acceptPauses = new LongAdder();
   /** 1 while the acceptor waits for room in the queue. */
   final AtomicInteger acceptPaused = new AtomicInteger();
@@ -60,6 +62,8 @@ final class ProxyStats {
         "accepted connections closed after waiting --queue-wait for an app");
     counter(registry, "handoff.proxy.acks.unknown", unknownAcks, null, null,
         "answers from apps for handoffs the proxy did not have in flight");
+    counter(registry, "handoff.proxy.acks.unknown.status", unknownStatus, null, null,
+        "answers from apps with a status this proxy does not know (the link goes on)");
     counter(registry, "handoff.proxy.accept.pauses", acceptPauses, null, null,
         "times accepting paused because --queue-size connections waited for an app");
     Gauge.builder("handoff.proxy.accept.paused", acceptPaused, AtomicInteger::get)
@@ -98,6 +102,7 @@ final class ProxyStats {
         + " dropped-at-shutdown=" + droppedShutdown.sum()
         + " unacknowledged=" + unacknowledged.sum()
         + " resent=" + resent.sum() + " retried=" + retried.sum()
-        + " unknown-acks=" + unknownAcks.sum() + " accept-pauses=" + acceptPauses.sum();
+        + " unknown-acks=" + unknownAcks.sum() + " unknown-status=" + unknownStatus.sum()
+        + " accept-pauses=" + acceptPauses.sum();
   }
 }

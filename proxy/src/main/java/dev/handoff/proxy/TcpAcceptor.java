@@ -7,6 +7,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +30,7 @@ final class TcpAcceptor implements Runnable {
   private final Dispatcher dispatcher;
   private final ProxyStats stats;
   private long nextId = 1;
+  private volatile boolean stopping;
 
   TcpAcceptor(ServerSocketChannel server, BlockingQueue<AcceptedConnection> queue,
       Dispatcher dispatcher, ProxyStats stats) {
@@ -38,10 +40,18 @@ final class TcpAcceptor implements Runnable {
     this.stats = stats;
   }
 
+  /**
+   * Makes {@link #run} return once the server channel is closed, without an interrupt: this thread
+   * may be sending a handoff, and the JDK closes a channel whose blocked thread is interrupted.
+   */
+  void stop() {
+    stopping = true;
+  }
+
   @Override
   public void run() {
     long backoffMs = 0;
-    while (server.isOpen() && !Thread.currentThread().isInterrupted()) {
+    while (server.isOpen() && !stopping && !Thread.currentThread().isInterrupted()) {
       SocketChannel channel;
       try {
         channel = server.accept();
@@ -84,7 +94,14 @@ final class TcpAcceptor implements Runnable {
         + " backlog", queue.size());
     stats.acceptPaused.set(1);
     try {
-      queue.put(conn);
+      while (!queue.offer(conn, 50, TimeUnit.MILLISECONDS)) {
+        if (stopping) {
+          stats.droppedShutdown.increment();
+          log.debug("{}: closed, shutting down before an app took it", conn);
+          conn.close();
+          return;
+        }
+      }
     } catch (InterruptedException e) {
       stats.droppedShutdown.increment();
       conn.close();
