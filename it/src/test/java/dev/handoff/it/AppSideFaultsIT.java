@@ -34,7 +34,7 @@ class AppSideFaultsIT extends DaemonTest {
     EchoClient.echoOnce(port, "warm".getBytes()); // linked
     app.signal("STOP");
     try (ClientGroup clients = new ClientGroup(port, 20, 30_000)) {
-      proxy.awaitLog("closing the link", Duration.ofSeconds(20));
+      proxy.awaitLog("the proxy closes the link", Duration.ofSeconds(20));
       Daemon.sleep(500);
       app.signal("CONT");
       clients.assertAllServed(20);

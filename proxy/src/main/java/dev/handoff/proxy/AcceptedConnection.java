@@ -61,7 +61,7 @@ final class AcceptedConnection {
 
   /**
    * Whether the client has gone (reset or closed its end): asked only of a connection about to be
-   * closed, since it reads (and so takes from the client's stream) up to one byte.
+   * closed, since it reads (and so takes from the client's stream) up to 64 KiB.
    */
   boolean clientGone() {
     if (!(channel instanceof SocketChannel socket)) {
@@ -69,7 +69,17 @@ final class AcceptedConnection {
     }
     try {
       socket.configureBlocking(false);
-      return socket.read(java.nio.ByteBuffer.allocate(1)) < 0;
+      java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocate(4096);
+      for (int i = 0; i < 16; i++) { // what it sent before it went may still be queued
+        int n = socket.read(scratch.clear());
+        if (n < 0) {
+          return true; // its end of stream
+        }
+        if (n == 0) {
+          return false; // nothing more for now: still there
+        }
+      }
+      return false;
     } catch (IOException e) {
       return true; // reset
     }
