@@ -144,10 +144,12 @@ public final class HandoffChannel implements HandoffLink {
   public void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending, byte[] state)
       throws IOException {
     send(header.migrated(pending.length, state.length), fd);
-    ByteBuffer[] rest = {ByteBuffer.wrap(pending), ByteBuffer.wrap(state)};
     try {
-      while (rest[0].hasRemaining() || rest[1].hasRemaining()) {
-        writer.write(rest);
+      // One buffer at a time: junixsocket's gathering write does not write them all.
+      for (ByteBuffer rest : new ByteBuffer[] {ByteBuffer.wrap(pending), ByteBuffer.wrap(state)}) {
+        while (rest.hasRemaining()) {
+          writer.write(rest);
+        }
       }
     } catch (IOException e) {
       throw new IOException("send unsent bytes of " + header + " to " + peer + ": "
