@@ -25,27 +25,32 @@ import java.nio.ByteBuffer;
  * p.addLast(... HttpObjectAggregator, HttpServerKeepAliveHandler, the application ...)
  * }</pre>
  *
- * <p>A connection may move ({@link #canMove}) only when all three hold:
+ * <p>A connection may move ({@link #canMove}) only when all of these hold:
  *
  * <ul>
  *   <li>every request whose head the codec decoded has been answered: the final (non-1xx)
  *       response's last part was written to the socket, so neither the aggregator nor the
  *       keep-alive handler nor the codec's encoder holds anything for it;
- *   <li>the codec's decoder holds no bytes: when it keeps part of a read (a request line or
- *       headers cut across TCP segments, or the start of a pipelined request), the read buffer
- *       it kept is watched until it is used up. If the decoder moves the bytes into a buffer of
- *       its own (a large pipelined burst), the guard cannot see it become empty and keeps the
- *       connection here until it ends;
+ *   <li>the decoder is between requests: the last bytes it was given ended exactly where a
+ *       request ended. The guard knows where by watching the read buffer the decoder works in
+ *       (it hands the decoder each read buffer and keeps a reference to it) and noting its read
+ *       position when the decoder emits the end of a request. Bytes past that point mean the
+ *       decoder has begun another request: a request line or headers cut across TCP segments
+ *       (it keeps them as parsed state, or as bytes left in the buffer), or a pipelined request;
  *   <li>the channel is open.
  * </ul>
  *
+ * <p>If the decoder copies bytes it keeps into a buffer of its own (a large pipelined burst), the
+ * guard loses sight of them and keeps the connection here until it ends: a false "busy" costs a
+ * connection that could have moved, never a request.
+ *
  * <p>What moves, then, is a keep-alive connection idle between requests: its socket (anything the
- * client sent since is still in the kernel and is read by the successor), the response bytes not
- * yet taken by the socket (the library carries them), and this handler's state: the number of
+ * client sends from now on waits in the kernel and is read by the successor), the response bytes
+ * not yet taken by the socket (the library carries them), and this handler's state: the number of
  * requests answered so far, 8 bytes. A connection in the middle of a request is not moved: it
  * stays with the old app, which answers the request there and serves the connection until it
- * closes or the old app's drain deadline passes (then it is closed). Nothing is lost either way;
- * a client that keeps such a connection busy beyond the drain deadline sees it closed.
+ * closes or the old app's drain deadline passes (then it is closed). A client that keeps such a
+ * connection busy beyond the drain deadline sees it closed.
  */
 public final class HttpMoveGuard extends ChannelDuplexHandler implements MigratableHandler {
   private final Boundary boundary = new Boundary();
@@ -55,6 +60,12 @@ public final class HttpMoveGuard extends ChannelDuplexHandler implements Migrata
   private long answered;
   /** A read buffer the decoder kept as its own because a request in it was incomplete. */
   private ByteBuf held;
+  /** The buffer the decoder reads from while a read passes through it; null between reads. */
+  private ByteBuf current;
+  /** Read position in {@link #current} where the decoder last ended a request; -1 if not yet. */
+  private int boundaryAt = -1;
+  /** The decoder has been given bytes past the end of the last request it decoded. */
+  private boolean midRequest;
 
   /** The part that goes right after the codec. */
   public ChannelHandler boundary() {
@@ -68,45 +79,55 @@ public final class HttpMoveGuard extends ChannelDuplexHandler implements Migrata
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    forgetHeldIfUsedUp();
-    if (!(msg instanceof ByteBuf in) || !in.isReadable() || held != null) {
-      // Nothing to watch, or the decoder already has bytes of its own and merges these into them.
+    if (!(msg instanceof ByteBuf in) || !in.isReadable()) {
       ctx.fireChannelRead(msg);
       return;
     }
-    ByteBuf buf = in;
-    if (!buf.isContiguous()) {
-      // The decoder copies a non-contiguous buffer, and then its leftovers would be out of sight.
-      buf = ctx.alloc().buffer(in.readableBytes()).writeBytes(in);
-      in.release();
-    }
-    // The decoder, holding nothing, takes this very buffer as its cumulation: whatever it leaves
-    // readable in it is what it holds. The extra reference keeps it ours to look at.
-    buf.retain();
-    ctx.fireChannelRead(buf);
-    if (buf.isReadable()) {
-      held = buf;
+    ByteBuf watched;
+    if (held != null) {
+      // The decoder merges these bytes into the buffer it kept (or, if they do not fit, into a
+      // copy out of sight: then the kept one stays readable and the connection stays here).
+      watched = held;
+      read(ctx, in, watched);
     } else {
-      buf.release();
+      watched = in;
+      if (!watched.isContiguous()) {
+        // The decoder would copy it, and what it kept of it would be out of sight.
+        watched = ctx.alloc().buffer(in.readableBytes()).writeBytes(in);
+        in.release();
+      }
+      // Holding nothing, the decoder takes this very buffer as its own and reads in it; the
+      // extra reference keeps it ours to look at afterwards.
+      watched.retain();
+      read(ctx, watched, watched);
+    }
+    if (watched.isReadable()) {
+      held = watched; // the decoder keeps bytes of an incomplete request in it
+      midRequest = true;
+    } else {
+      midRequest = boundaryAt != watched.writerIndex();
+      held = null;
+      watched.release();
     }
   }
 
-  private void forgetHeldIfUsedUp() {
-    if (held != null && !held.isReadable()) {
-      held.release();
-      held = null;
+  private void read(ChannelHandlerContext ctx, ByteBuf msg, ByteBuf decoderBuffer) {
+    current = decoderBuffer;
+    boundaryAt = -1;
+    try {
+      ctx.fireChannelRead(msg);
+    } finally {
+      current = null;
     }
   }
 
   @Override
   public boolean canMove(ChannelHandlerContext ctx) {
-    forgetHeldIfUsedUp();
-    return ctx.channel().isActive() && started == answered && held == null;
+    return ctx.channel().isActive() && started == answered && !midRequest && held == null;
   }
 
   @Override
   public byte[] exportState(ChannelHandlerContext ctx) {
-    forgetHeldIfUsedUp();
     return ByteBuffer.allocate(Long.BYTES).putLong(answered).array();
   }
 
@@ -126,12 +147,18 @@ public final class HttpMoveGuard extends ChannelDuplexHandler implements Migrata
     }
   }
 
-  /** Counts request heads coming out of the decoder and final responses going into the encoder. */
+  /**
+   * Counts request heads coming out of the decoder and final responses going into the encoder,
+   * and notes where in its buffer the decoder ended each request.
+   */
   private final class Boundary extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof HttpRequest) {
         started++;
+      }
+      if (msg instanceof LastHttpContent && current != null) {
+        boundaryAt = current.readerIndex(); // the decoder has read exactly this request so far
       }
       ctx.fireChannelRead(msg);
     }
