@@ -96,15 +96,19 @@ public final class HttpApp implements Callable<Integer> {
 
     @Override
     protected void initChannel(Channel ch) {
-      HttpMoveGuard guard = new HttpMoveGuard();
-      ChannelPipeline p = ch.pipeline();
-      p.addLast(GUARD, guard);
-      p.addLast("http-codec", new HttpServerCodec());
-      p.addLast("request-boundary", guard.boundary());
-      p.addLast("aggregator", new HttpObjectAggregator(maxContent));
-      p.addLast("keep-alive", new HttpServerKeepAliveHandler());
-      p.addLast("hello", hello);
+      pipeline(ch.pipeline(), hello, maxContent);
     }
+  }
+
+  /** One connection's pipeline; the same names on every app, as a take-over matches by name. */
+  static void pipeline(ChannelPipeline p, HelloHandler hello, int maxContent) {
+    HttpMoveGuard guard = new HttpMoveGuard();
+    p.addLast(GUARD, guard);
+    p.addLast("http-codec", new HttpServerCodec());
+    p.addLast("request-boundary", guard.boundary());
+    p.addLast("aggregator", new HttpObjectAggregator(maxContent));
+    p.addLast("keep-alive", new HttpServerKeepAliveHandler());
+    p.addLast("hello", hello);
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.handoff.examples.http;
 
 import dev.handoff.server.MigratableHandler;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -40,9 +41,11 @@ import java.nio.ByteBuffer;
  *   <li>the channel is open.
  * </ul>
  *
- * <p>If the decoder copies bytes it keeps into a buffer of its own (a large pipelined burst), the
- * guard loses sight of them and keeps the connection here until it ends: a false "busy" costs a
- * connection that could have moved, never a request.
+ * <p>When the decoder keeps part of a read in its buffer, the guard adds the next read's bytes to
+ * that same buffer itself and passes the decoder an empty read, so the buffer the decoder works in
+ * is always one the guard can see. This relies on how {@code ByteToMessageDecoder} in Netty 4.2
+ * merges reads (a decoder holding nothing takes a contiguous read buffer as its own); {@code
+ * HttpMoveGuardTest} pins it down.
  *
  * <p>What moves, then, is a keep-alive connection idle between requests: its socket (anything the
  * client sends from now on waits in the kernel and is read by the successor), the response bytes
@@ -85,10 +88,13 @@ public final class HttpMoveGuard extends ChannelDuplexHandler implements Migrata
     }
     ByteBuf watched;
     if (held != null) {
-      // The decoder merges these bytes into the buffer it kept (or, if they do not fit, into a
-      // copy out of sight: then the kept one stays readable and the connection stays here).
+      // The decoder kept this buffer: add the new bytes to it here, so that it stays the one the
+      // decoder reads in (its own merge could move everything into a bigger copy out of sight),
+      // and let the decoder go on with an empty read.
       watched = held;
-      read(ctx, in, watched);
+      watched.writeBytes(in);
+      in.release();
+      read(ctx, Unpooled.EMPTY_BUFFER, watched);
     } else {
       watched = in;
       if (!watched.isContiguous()) {
