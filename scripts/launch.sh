@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Shared by scripts/proxy and scripts/app: finds the role's jar and runs it with the JVM flags
-# the project needs. Not meant to be run directly.
+# Shared by scripts/proxy, scripts/app and scripts/http-example: finds the role's jar and runs it
+# with the JVM flags the project needs. Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #   JAVA_OPTS      extra JVM options, e.g. -Xmx256m
 set -euo pipefail
 role=$1; shift
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+# A role's jar is handoff-ROLE.jar in module ROLE, except for the example programs (examples/).
+module=$role name=handoff-$role
+case $role in
+  http-example) module=examples name=handoff-examples ;;
+esac
 jar=""
-for candidate in "$here/../lib/handoff-$role.jar" "$here/../$role/target/handoff-$role.jar"; do
+for candidate in "$here/../lib/$name.jar" "$here/../$module/target/$name.jar"; do
   if [[ -f $candidate ]]; then jar=$candidate; break; fi
 done
 if [[ -z $jar ]]; then
-  echo "$role: handoff-$role.jar not found; build it first: mvn -DskipTests package" >&2
+  echo "$role: $name.jar not found; build it first: mvn -DskipTests package" >&2
   exit 1
 fi
 java=${HANDOFF_JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}

@@ -9,6 +9,8 @@ need=()
 command -v mvn >/dev/null || need+=(maven)
 command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v lsof >/dev/null || need+=(lsof)
+# curl, for HttpExampleIT (a real HTTP client on keep-alive connections).
+command -v curl >/dev/null || need+=(curl)
 # Debian's prometheus and promtool, for PrometheusIT (deploy/prometheus/).
 { command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
 if [[ ${#need[@]} -gt 0 ]]; then
