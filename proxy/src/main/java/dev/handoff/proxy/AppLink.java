@@ -61,6 +61,11 @@ final class AppLink {
     final Transport transport;
     /** Set, before the close, when the proxy closes this link: what is unanswered stays there. */
     volatile String closedByProxy;
+    /**
+     * Set, before the close, when the reader closes this link because the app ended it: the app
+     * answered everything it keeps, so a send that failed meanwhile may go elsewhere.
+     */
+    volatile boolean endedByApp;
     volatile boolean timedOut;
     boolean reportedUnknownStatus;
 
@@ -183,6 +188,11 @@ final class AppLink {
         s.transport.send(conn.header(), conn.descriptor());
       } catch (IOException e) {
         unacked.remove(conn.id());
+        if (s.endedByApp && s.closedByProxy == null) {
+          // The app ended the link while this was being sent: whether or not it arrived, the app
+          // does not keep it (it answers all it keeps before closing). Back to the caller.
+          return false;
+        }
         if (s.closedByProxy != null || !s.transport.isOpen()) {
           // Closed on this side during the send (by another thread, or by the JDK because this
           // thread was interrupted): the message may have been written before the close.
@@ -422,6 +432,9 @@ final class AppLink {
    */
   private void ended(Session s, String cause) {
     if (s.transport.isOpen()) {
+      if (s.closedByProxy == null) {
+        s.endedByApp = true;
+      }
       s.transport.close();
     } else if (s.closedByProxy == null) {
       // Closed on this side without closeByProxy: the JDK closes a channel when a thread blocked

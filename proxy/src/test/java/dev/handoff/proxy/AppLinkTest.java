@@ -218,6 +218,22 @@ class AppLinkTest {
     assertEquals(List.of(End.ABANDONED), h.endsOf(c.id()), "settled once");
   }
 
+  /**
+   * Found by ReliabilityIT after the merge: an app stopping with SIGTERM shuts its side; a send
+   * fails (broken pipe) while the reader, seeing the app's end of stream, closes the link. The
+   * close was the proxy's reader answering the app, not the proxy giving up: the connection goes
+   * back to be sent elsewhere, not abandoned (which reset its client).
+   */
+  @Test
+  void aSendFailingWhileTheAppEndsTheLinkGoesElsewhere() {
+    AppLink link = up(4);
+    AcceptedConnection c = h.accept();
+    h.last().duringNextSend = () -> link.ended("end of stream");
+    assertFalse(link.send(c), "back with the caller");
+    assertEquals(List.of(), h.endsOf(c.id()), "not abandoned");
+    assertEquals(0, h.closes.get(c.id()), "the proxy keeps its copy");
+  }
+
   @Test
   void closingDrainsThenTheAppsEndOfStreamSendsTheRestAgain() {
     AppLink link = up(4);
