@@ -240,7 +240,7 @@ final class AppServer {
     }
     HandoffChannel link;
     try {
-      link = HandoffChannel.accepted(accepted, peer);
+      link = HandoffChannel.accepted(accepted, peer, config.acceptPlain());
     } catch (IOException e) {
       log.warn("refusing link from {}: {}", peer, Errors.describe(e));
       return;
