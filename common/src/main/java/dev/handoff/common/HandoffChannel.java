@@ -447,9 +447,15 @@ public final class HandoffChannel implements HandoffLink {
     arrived.clear();
   }
 
-  /** Sends the app's answer to one handoff. Safe to call from two threads. */
+  /**
+   * Sends the app's answer to one handoff; on a plain link, nothing. Safe to call from two
+   * threads.
+   */
   @Override
   public synchronized void sendAck(Acknowledgement ack) throws IOException {
+    if (mode == Mode.PLAIN) {
+      return; // a plain sender reads nothing: no answer is ever written on its link
+    }
     ackOut.clear();
     AckCodec.encode(ack, ackOut);
     ackOut.flip();

@@ -99,6 +99,19 @@ class PlainModeTest {
   }
 
   @Test
+  void nothingIsWrittenBackOnAPlainLink() throws IOException {
+    link(true);
+    try (TcpPair tcp = TcpPair.open()) {
+      sendRaw(new byte[1], tcp.serverFd());
+      receiver.receive().close();
+      receiver.sendAck(new Acknowledgement(1, Acknowledgement.Status.ADOPTED));
+      receiver.sendAck(new Acknowledgement(0, Acknowledgement.Status.CLOSING));
+      receiver.close();
+      assertEquals(-1, rawSender.read(ByteBuffer.allocate(64)), "no byte came back");
+    }
+  }
+
+  @Test
   void messagesSentBackToBackStayOneConnectionEach() throws IOException {
     link(true);
     int n = 50;
