@@ -164,6 +164,32 @@ class InteropIT extends DaemonTest {
   }
 
   /**
+   * {@code proxy --protocol plain} links again, with its backoff, when a receiver goes away: here
+   * our own app, which takes the link as a plain one, is stopped and started again.
+   */
+  @Test
+  void ourPlainProxyLinksAgainWhenTheReceiverComesBack() throws Exception {
+    Daemon app = daemons.app(socket);
+    Daemon proxy = daemons.proxy(port, socket, "--protocol", "plain", "--bind", "127.0.0.1",
+        "--retry-max", "200ms");
+    proxy.awaitLog("linked to plain receiver", Duration.ofSeconds(20));
+    EchoClient.echoOnce(port, EchoClient.randomBytes(random, 10_000));
+    String first = app.stopAndLog();
+    assertEquals(1, count(first, PLAIN_LINK), first);
+    proxy.awaitLog("went away", Duration.ofSeconds(10));
+    Daemon again = daemons.app(socket);
+    for (int i = 0; i < 3; i++) { // the first waits in the proxy's queue until it links again
+      EchoClient.echoOnce(port, EchoClient.randomBytes(random, 2000));
+    }
+    String proxyLog = proxy.stopAndLog();
+    assertEquals(2, count(proxyLog, "linked to plain receiver"), proxyLog);
+    assertTrue(proxyLog.contains("sent=4 "), "nothing lost, nothing sent twice:\n" + proxyLog);
+    String log = again.stopAndLog();
+    assertEquals(1, count(log, PLAIN_LINK), log);
+    assertTrue(log.contains("adopted=3 "), log);
+  }
+
+  /**
    * {@code app --no-plain}: a plain sender's link is refused, with a log line that says why, and
    * the connection it carried is closed. The sender here is the test itself, writing what Go's
    * WriteMsgUnix writes (one zero byte and the descriptor), so this runs without Go.
