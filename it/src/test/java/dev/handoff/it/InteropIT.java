@@ -70,9 +70,7 @@ class InteropIT extends DaemonTest {
     PlainPrograms.assumeGo();
     Path goProxy = PlainPrograms.goBuild("seed-proxy", PlainPrograms.seedGoPrograms()[0]);
     Daemon app = daemons.app(socket);
-    PlainPrograms.Program proxy = start("seed-proxy", goProxy.toString(),
-        "127.0.0.1:" + port, socket.toString());
-    proxy.awaitLog("Listen on tcp addr", Duration.ofSeconds(20));
+    PlainPrograms.Program proxy = startSeedProxy(goProxy);
     try (Socket client = EchoClient.connect(port)) {
       byte[] first = EchoClient.randomBytes(random, 64 * 1024);
       EchoClient.assertEchoes(client, first);
@@ -84,6 +82,26 @@ class InteropIT extends DaemonTest {
     assertEquals(1, count(log, PLAIN_LINK), "the link's mode is logged once:\n" + log);
     assertTrue(log.contains("adopted=1 "), log);
     assertTrue(!log.contains("refused a handoff"), log);
+  }
+
+  /**
+   * The seed's Go proxy listens on the address it is given: a free port, chosen again if another
+   * process took it in the meantime.
+   */
+  private PlainPrograms.Program startSeedProxy(Path goProxy) throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      PlainPrograms.Program proxy = start("seed-proxy", goProxy.toString(),
+          "127.0.0.1:" + port, socket.toString());
+      try {
+        proxy.awaitLog("Listen on tcp addr", Duration.ofSeconds(20));
+        return proxy;
+      } catch (AssertionError e) {
+        if (attempt == 3 || !proxy.log().contains("address already in use")) {
+          throw e;
+        }
+        port = EchoClient.freePort();
+      }
+    }
   }
 
   /**
