@@ -13,6 +13,10 @@ command -v lsof >/dev/null || need+=(lsof)
 command -v curl >/dev/null || need+=(curl)
 # Debian's prometheus and promtool, for PrometheusIT (deploy/prometheus/).
 { command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
+# Go and a C compiler, for InteropIT: seed 002's Go proxy and app, a runc-style Go sender and a C
+# sender are built in the test (issue 12).
+command -v go >/dev/null || need+=(golang-go)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
 if [[ ${#need[@]} -gt 0 ]]; then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
   $sudo apt-get update -qq

@@ -116,6 +116,13 @@ public final class AppCommand implements Callable<Integer> {
           + " exits 0. Fails (status 1) if no app runs at SOCKET.")
   boolean takeOver;
 
+  @Option(names = "--no-plain",
+      description = "Refuse links from plain descriptor senders (programs that pass one"
+          + " descriptor per message with a small payload and read no answers, such as a Go"
+          + " WriteMsgUnix or runc's SendFd). By default such a link is served without"
+          + " acknowledgements.")
+  boolean noPlain;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new AppCommand()).execute(args));
   }
@@ -164,7 +171,7 @@ public final class AppCommand implements Callable<Integer> {
         maxUnsent, drainTimeout, directPort,
         allowUids == null ? Uids.selfAndRoot() : Set.copyOf(allowUids),
         maxConnections != null ? maxConnections : HandoffServerBootstrap.defaultMaxConnections(),
-        metrics);
+        metrics, !noPlain);
   }
 
   private Set<PosixFilePermission> parseMode(String octal) {

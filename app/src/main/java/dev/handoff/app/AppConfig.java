@@ -17,4 +17,6 @@ record AppConfig(
     int directPort,
     Set<Integer> allowedUids,
     int maxConnections,
-    InetSocketAddress metrics) {}
+    InetSocketAddress metrics,
+    /** Links from plain descriptor senders are taken (docs/PROTOCOL.md, "Plain mode"). */
+    boolean acceptPlain) {}

@@ -101,6 +101,7 @@ final class EchoApp {
         .allowedUids(config.allowedUids())
         .maxLinks(config.maxLinks())
         .maxConnections(config.maxConnections())
+        .acceptPlain(config.acceptPlain())
         .meterRegistry(registry);
     try {
       server = takeOver ? bootstrap.takeOver(config.socket()) : bootstrap.bind(config.socket());

@@ -29,7 +29,7 @@ class AppCommandTest {
     assertEquals(0, run("--help"));
     String help = out.toString();
     for (String option : new String[] {"--socket-mode", "--max-links", "--io-threads",
-        "--max-unsent", "--drain-timeout", "--log-level"}) {
+        "--max-unsent", "--drain-timeout", "--log-level", "--no-plain"}) {
       assertTrue(help.contains(option), option + " is documented:\n" + help);
     }
     assertTrue(help.contains("Default: 0600"), help);

@@ -3,6 +3,8 @@ package dev.handoff.common;
 import dev.handoff.common.HandoffException.Reason;
 import java.io.FileDescriptor;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,6 +13,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 import org.newsclub.net.unix.FileDescriptorCast;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One end of a link between a proxy and an app: sends and receives "one descriptor plus its
@@ -30,8 +34,30 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * handoffs while another receives acknowledgements (the proxy), or one thread may do both
  * receiving handoffs and sending acknowledgements (the app); no method is safe to call from two
  * threads at once.
+ *
+ * <p>Plain mode (docs/PROTOCOL.md, "Plain mode"): a link accepted with plain links allowed whose
+ * first message does not begin with the protocol's magic, and carries exactly one descriptor with
+ * at most {@link #PLAIN_MAX_PAYLOAD} bytes of payload, is a plain link from then on: each message
+ * is one connection, its payload is ignored, and {@link #receive} returns it with a synthesized
+ * header. The first message decides; a link never changes mode.
  */
 public final class HandoffChannel implements HandoffLink {
+  private static final Logger log = LoggerFactory.getLogger(HandoffChannel.class);
+  /** The largest payload a plain message may carry (Go's one zero byte, runc's file name...). */
+  public static final int PLAIN_MAX_PAYLOAD = 256;
+  private static final InetSocketAddress NO_ADDRESS =
+      new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+
+  /** What a link's first message showed it to be. */
+  public enum Mode {
+    /** Nothing received yet. */
+    UNDECIDED,
+    /** The handoff protocol: headers, acknowledgements. */
+    HANDOFF,
+    /** Plain descriptor passing: one descriptor per message, no answers. */
+    PLAIN
+  }
+
   /** Reads go through the link's own channel. */
   private final AFUNIXSocketChannel channel;
   /**
@@ -50,11 +76,26 @@ public final class HandoffChannel implements HandoffLink {
   private final ByteBuffer ackOut = ByteBuffer.allocateDirect(AckCodec.LENGTH);
   private final ByteBuffer ackIn = ByteBuffer.allocateDirect(AckCodec.LENGTH);
   private final List<FileDescriptor> arrived = new ArrayList<>(2);
+  private final boolean acceptPlain;
+  private volatile Mode mode = Mode.UNDECIDED;
+  /** Connection ids of plain handoffs, from 1 on this link. */
+  private long plainIds;
+  /** One message's worth of a plain link, and the first read of a link that may be plain. */
+  private final ByteBuffer plainIn = ByteBuffer.allocateDirect(PLAIN_MAX_PAYLOAD + 1);
+  /**
+   * Bytes of the first read that belong to the protocol messages after it, and the descriptors
+   * that came with them (they belong to the message that ends the carried bytes): the first read
+   * of a link that may be plain is not bounded by a header length (see {@link #decideMode}).
+   */
+  private ByteBuffer carry;
+  private final List<FileDescriptor> carriedFds = new ArrayList<>(1);
 
   /** Takes ownership of {@code channel}: if this throws, it has closed it. */
-  private HandoffChannel(AFUNIXSocketChannel channel, String peer) throws IOException {
+  private HandoffChannel(AFUNIXSocketChannel channel, String peer, boolean acceptPlain)
+      throws IOException {
     this.channel = channel;
     this.peer = peer;
+    this.acceptPlain = acceptPlain;
     FileDescriptorCast duplicate;
     try {
       duplicate = FileDescriptorCast.duplicating(channel.getFileDescriptor());
@@ -90,7 +131,7 @@ public final class HandoffChannel implements HandoffLink {
       if (receivesHandoffs) {
         JunixsocketInternals.setFullAncillaryReceiveBuffer(channel);
       }
-      return new HandoffChannel(channel, socket.toString());
+      return new HandoffChannel(channel, socket.toString(), false);
     } catch (IOException e) {
       channel.close();
       throw new IOException("connect to " + socket + ": " + Errors.describe(e), e);
@@ -104,9 +145,77 @@ public final class HandoffChannel implements HandoffLink {
    */
   public static HandoffChannel accepted(AFUNIXSocketChannel channel, String peer)
       throws IOException {
+    return accepted(channel, peer, false);
+  }
+
+  /**
+   * Wraps an accepted link, which this object then owns (if this throws, it has closed it).
+   *
+   * @param peer how to name the other end in messages
+   * @param acceptPlain whether the link may turn out to be a plain one (see "Plain mode" above);
+   *     if not, a first message without the magic is refused as {@code BAD_MAGIC}
+   */
+  public static HandoffChannel accepted(AFUNIXSocketChannel channel, String peer,
+      boolean acceptPlain) throws IOException {
     // Room for every descriptor one message can carry, so that all of them can be closed.
-    JunixsocketInternals.setFullAncillaryReceiveBuffer(channel);
-    return new HandoffChannel(channel, peer);
+    try {
+      JunixsocketInternals.setFullAncillaryReceiveBuffer(channel);
+    } catch (RuntimeException e) {
+      channel.close();
+      throw e;
+    }
+    return new HandoffChannel(channel, peer, acceptPlain);
+  }
+
+  /** Whether this is a plain link: its sender reads no answers and should be sent none. */
+  @Override
+  public boolean plain() {
+    return mode == Mode.PLAIN;
+  }
+
+  /** What the link's first message showed it to be. */
+  public Mode mode() {
+    return mode;
+  }
+
+  /**
+   * Sends one descriptor the plain way, to a receiver that does not speak the handoff protocol:
+   * one byte of payload (a zero) with the descriptor attached, as Go's {@code WriteMsgUnix} does.
+   * Nothing comes back. The caller may close its copy as soon as this returns.
+   */
+  public void sendPlain(FileDescriptor fd) throws IOException {
+    ByteBuffer one = ByteBuffer.allocate(1);
+    try {
+      writer.setOutboundFileDescriptors(fd);
+      if (writer.write(one) != 1) { // a blocking channel writes the byte or throws
+        throw new IOException("the link took no byte");
+      }
+    } catch (IOException e) {
+      throw new IOException("send fd " + Descriptors.number(fd) + " to " + peer + ": "
+          + Errors.describe(e), e);
+    } finally {
+      writer.setOutboundFileDescriptors();
+    }
+  }
+
+  /**
+   * Reads and discards until the peer closes the link: a plain receiver sends nothing, so this
+   * returns when it goes away (or when this link is closed).
+   */
+  public void awaitEnd() throws IOException {
+    ByteBuffer sink = ByteBuffer.allocate(256);
+    try {
+      while (channel.read(sink.clear()) >= 0) {
+        closeArrivedIfAny();
+      }
+    } finally {
+      closeArrivedIfAny();
+    }
+  }
+
+  private void closeArrivedIfAny() throws IOException {
+    collectDescriptors();
+    closeArrived();
   }
 
   /**
@@ -169,39 +278,173 @@ public final class HandoffChannel implements HandoffLink {
   @Override
   public ReceivedHandoff receive() throws IOException {
     try {
-      prefix.clear();
-      if (!readFully(prefix, true)) {
-        return null;
-      }
-      prefix.flip();
-      int length = HeaderCodec.decodePrefix(prefix);
-      body.clear().limit(length - HeaderCodec.PREFIX_LENGTH);
-      readFully(body, false);
-      body.flip();
-      HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix, body);
-      HandoffHeader header = HeaderCodec.decodeBody(body, kind);
-      if (kind == HandoffHeader.Kind.TAKEOVER) {
-        if (!arrived.isEmpty()) {
-          throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
-              "a take-over request came with " + arrived.size() + " descriptors");
+      if (mode == Mode.UNDECIDED) {
+        Mode decided = decideMode();
+        if (decided == null) {
+          return null;
         }
-        return new ReceivedHandoff(header, null, -1, null);
+        if (decided == Mode.PLAIN) {
+          return plainMessage();
+        }
+      } else if (mode == Mode.PLAIN) {
+        plainIn.clear();
+        if (!readPlain()) {
+          return null;
+        }
+        return plainMessage();
       }
-      byte[] pending = null;
-      byte[] state = null;
-      if (kind == HandoffHeader.Kind.MIGRATED) {
-        ByteBuffer bytes = ByteBuffer.allocate((int) header.pendingBytes());
-        readFully(bytes, false);
-        pending = bytes.array();
-        ByteBuffer stateBytes = ByteBuffer.allocate((int) header.stateBytes());
-        readFully(stateBytes, false);
-        state = stateBytes.array();
+      return receiveHandoff();
+    } catch (HandoffException e) {
+      if (!e.reason().resynchronisable()) {
+        dropCarry(); // the link ends: nothing after this message will be read
       }
-      return takeOver(header, exactlyOneDescriptor(header), pending, state);
+      throw e;
     } finally {
       // Only the duplicate inside a returned handoff survives.
       closeArrived();
     }
+  }
+
+  /**
+   * Reads the link's first message, or as much of it as one read returns, and decides the link's
+   * mode. A plain message arrives whole in one read: the kernel ends a read at the end of the
+   * segment that carried descriptors, and a plain sender sends one message at a time. A protocol
+   * message's bytes go to {@link #carry}, where the header reader finds them.
+   *
+   * @return the mode, or {@code null} if the peer closed the link without sending anything
+   */
+  private Mode decideMode() throws IOException {
+    plainIn.clear();
+    if (!readPlain()) {
+      return null;
+    }
+    // A protocol sender's header arrives whole with its descriptor; one that trickles in without
+    // one is read until its first four bytes show whether they are the magic.
+    while (arrived.isEmpty() && plainIn.position() < 4 && isMagicPrefix(plainIn)) {
+      int n = channel.read(plainIn);
+      collectDescriptors();
+      if (n < 0) {
+        throw new HandoffException(Reason.TRUNCATED, "link from " + peer + " closed after "
+            + plainIn.position() + " bytes of its first message");
+      }
+    }
+    boolean magic = plainIn.position() >= 4 && plainIn.getInt(0) == HeaderCodec.MAGIC;
+    if (!magic && !arrived.isEmpty()) {
+      if (arrived.size() != 1 || plainIn.position() > PLAIN_MAX_PAYLOAD) {
+        throw new HandoffException(Reason.BAD_MAGIC, "the first message from " + peer
+            + " is neither a handoff header nor a plain handoff (it came with " + arrived.size()
+            + " descriptors and " + describeLength(plainIn.position())
+            + "; a plain handoff has exactly one and at most " + PLAIN_MAX_PAYLOAD + ")");
+      }
+      if (!acceptPlain) {
+        throw new HandoffException(Reason.BAD_MAGIC, "the first message from " + peer
+            + " is a plain handoff (no magic, one descriptor, " + plainIn.position()
+            + " bytes of payload), and plain links are turned off here (app --no-plain)");
+      }
+      mode = Mode.PLAIN;
+      log.info("link from {} is a plain link: one descriptor per message, no acknowledgements",
+          peer);
+      return mode;
+    }
+    mode = Mode.HANDOFF;
+    log.info("link from {} speaks the handoff protocol", peer);
+    plainIn.flip();
+    carry = ByteBuffer.allocate(plainIn.remaining()).put(plainIn).flip();
+    carriedFds.addAll(arrived);
+    arrived.clear();
+    return mode;
+  }
+
+  private static boolean isMagicPrefix(ByteBuffer first) {
+    for (int i = 0; i < first.position(); i++) {
+      if (first.get(i) != (byte) (HeaderCodec.MAGIC >>> (24 - 8 * i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String describeLength(int read) {
+    return read > PLAIN_MAX_PAYLOAD ? "more than " + PLAIN_MAX_PAYLOAD + " bytes"
+        : read + " bytes";
+  }
+
+  /** One read of a plain message into {@link #plainIn}; false at the end of the link. */
+  private boolean readPlain() throws IOException {
+    int n;
+    do {
+      n = channel.read(plainIn);
+      collectDescriptors();
+    } while (n == 0 && plainIn.hasRemaining());
+    return n >= 0;
+  }
+
+  /** Validates the plain message in {@link #plainIn} and takes its descriptor over. */
+  private ReceivedHandoff plainMessage() throws IOException {
+    long id = ++plainIds;
+    int length = plainIn.position();
+    if (length > PLAIN_MAX_PAYLOAD) {
+      throw new HandoffException(Reason.BAD_LENGTH, id, "plain message " + id + " from " + peer
+          + " has more than " + PLAIN_MAX_PAYLOAD + " bytes of payload (with " + arrived.size()
+          + " descriptors); the rest of it cannot be told from the next message");
+    }
+    if (arrived.isEmpty()) {
+      throw new HandoffException(Reason.NO_DESCRIPTOR, id, "plain message " + id + " from "
+          + peer + " (" + length + " bytes) arrived without a descriptor");
+    }
+    if (arrived.size() > 1) {
+      throw new HandoffException(Reason.EXTRA_DESCRIPTORS, id, "plain message " + id + " from "
+          + peer + " arrived with " + arrived.size() + " descriptors (expected 1)");
+    }
+    FileDescriptor fd = arrived.get(0);
+    InetSocketAddress client = JunixsocketInternals.socketAddress(fd, true);
+    InetSocketAddress local = JunixsocketInternals.socketAddress(fd, false);
+    java.time.Instant now = java.time.Instant.now();
+    HandoffHeader header = new HandoffHeader(id, now.getEpochSecond() * 1_000_000L
+        + now.getNano() / 1_000, client != null ? client : NO_ADDRESS,
+        local != null ? local : NO_ADDRESS);
+    return takeOver(header, fd, null, null);
+  }
+
+  private void dropCarry() {
+    carry = null;
+    for (FileDescriptor fd : carriedFds) {
+      Descriptors.close(fd);
+    }
+    carriedFds.clear();
+  }
+
+  /** The handoff protocol's message: header, descriptor, and for MIGRATED the unsent bytes. */
+  private ReceivedHandoff receiveHandoff() throws IOException {
+    prefix.clear();
+    if (!readFully(prefix, true)) {
+      return null;
+    }
+    prefix.flip();
+    int length = HeaderCodec.decodePrefix(prefix);
+    body.clear().limit(length - HeaderCodec.PREFIX_LENGTH);
+    readFully(body, false);
+    body.flip();
+    HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix, body);
+    HandoffHeader header = HeaderCodec.decodeBody(body, kind);
+    if (kind == HandoffHeader.Kind.TAKEOVER) {
+      if (!arrived.isEmpty()) {
+        throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
+            "a take-over request came with " + arrived.size() + " descriptors");
+      }
+      return new ReceivedHandoff(header, null, -1, null);
+    }
+    byte[] pending = null;
+    byte[] state = null;
+    if (kind == HandoffHeader.Kind.MIGRATED) {
+      ByteBuffer bytes = ByteBuffer.allocate((int) header.pendingBytes());
+      readFully(bytes, false);
+      pending = bytes.array();
+      ByteBuffer stateBytes = ByteBuffer.allocate((int) header.stateBytes());
+      readFully(stateBytes, false);
+      state = stateBytes.array();
+    }
+    return takeOver(header, exactlyOneDescriptor(header), pending, state);
   }
 
   private void closeArrived() {
@@ -211,9 +454,15 @@ public final class HandoffChannel implements HandoffLink {
     arrived.clear();
   }
 
-  /** Sends the app's answer to one handoff. Safe to call from two threads. */
+  /**
+   * Sends the app's answer to one handoff; on a plain link, nothing. Safe to call from two
+   * threads.
+   */
   @Override
   public synchronized void sendAck(Acknowledgement ack) throws IOException {
+    if (mode == Mode.PLAIN) {
+      return; // a plain sender reads nothing: no answer is ever written on its link
+    }
     ackOut.clear();
     AckCodec.encode(ack, ackOut);
     ackOut.flip();
@@ -281,6 +530,7 @@ public final class HandoffChannel implements HandoffLink {
       writer.close();
     } finally {
       Descriptors.close(writerFd);
+      dropCarry();
       channel.close();
     }
   }
@@ -294,6 +544,17 @@ public final class HandoffChannel implements HandoffLink {
   }
 
   private boolean readFully(ByteBuffer dst, boolean eofAllowedAtStart) throws IOException {
+    if (carry != null && carry.hasRemaining() && dst.hasRemaining()) {
+      int k = Math.min(carry.remaining(), dst.remaining());
+      dst.put(carry.slice().limit(k));
+      carry.position(carry.position() + k);
+      if (!carry.hasRemaining()) {
+        // The descriptors came with the last segment read, which ends here.
+        arrived.addAll(carriedFds);
+        carriedFds.clear();
+        carry = null;
+      }
+    }
     while (dst.hasRemaining()) {
       int n = channel.read(dst);
       collectDescriptors();

@@ -48,6 +48,14 @@ public interface HandoffLink extends Closeable {
   /** How messages name the other end. */
   String peer();
 
+  /**
+   * Whether this is a plain link (docs/PROTOCOL.md, "Plain mode"): its sender passes bare
+   * descriptors, reads nothing, and must be sent no answers.
+   */
+  default boolean plain() {
+    return false;
+  }
+
   /** Closes the link; safe to call more than once. */
   @Override
   void close() throws IOException;

@@ -1,7 +1,12 @@
 package dev.handoff.common;
 
+import java.io.FileDescriptor;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.Arrays;
 import org.newsclub.net.unix.AFSocket;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 
@@ -51,5 +56,64 @@ public final class JunixsocketInternals {
     if (channel.getAncillaryReceiveBufferSize() != FULL_BUFFER) {
       throw new IllegalStateException("junixsocket ignored the ancillary buffer size");
     }
+  }
+
+  private static final int AF_INET = 2;
+  private static final int AF_INET6 = 10;
+  private static final Method SOCKNAME = socknameMethod();
+
+  private static Method socknameMethod() {
+    try {
+      Class<?> nativeSocket = Class.forName("org.newsclub.net.unix.NativeUnixSocket");
+      Method ensure = nativeSocket.getDeclaredMethod("ensureSupported");
+      ensure.setAccessible(true);
+      ensure.invoke(null);
+      Method sockname = nativeSocket.getDeclaredMethod("sockname", int.class,
+          FileDescriptor.class, boolean.class);
+      sockname.setAccessible(true);
+      return sockname;
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      return null;
+    }
+  }
+
+  /**
+   * getpeername(2) or getsockname(2) of a bare descriptor, without wrapping it in a socket object
+   * (closing one of junixsocket's cast sockets shuts the connection down for every copy, and its
+   * cleaner would close the descriptor): the plain handoffs a {@link HandoffChannel} synthesizes a
+   * header for carry no addresses of their own. junixsocket's package-private native returns the
+   * raw {@code struct sockaddr}; the family is its first, host-order, 16-bit field.
+   *
+   * @return the address, or {@code null} if the descriptor is not an IPv4 or IPv6 socket, is not
+   *     connected, or these internals are missing
+   */
+  public static InetSocketAddress socketAddress(FileDescriptor fd, boolean peer) {
+    if (SOCKNAME == null || fd == null || !fd.valid()) {
+      return null;
+    }
+    byte[] raw;
+    try {
+      raw = (byte[]) SOCKNAME.invoke(null, -1, fd, peer);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
+    if (raw == null || raw.length < 8) {
+      return null;
+    }
+    int family = java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN
+        ? (raw[0] & 0xff) | (raw[1] & 0xff) << 8 : (raw[0] & 0xff) << 8 | (raw[1] & 0xff);
+    int port = (raw[2] & 0xff) << 8 | (raw[3] & 0xff);
+    try {
+      if (family == AF_INET) {
+        return new InetSocketAddress(InetAddress.getByAddress(Arrays.copyOfRange(raw, 4, 8)), port);
+      }
+      if (family == AF_INET6 && raw.length >= 24) {
+        return new InetSocketAddress(InetAddress.getByAddress(Arrays.copyOfRange(raw, 8, 24)),
+            port);
+      }
+    } catch (UnknownHostException e) {
+      return null;
+    }
+    return null;
   }
 }

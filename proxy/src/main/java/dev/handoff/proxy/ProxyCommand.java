@@ -131,6 +131,14 @@ public final class ProxyCommand implements Callable<Integer> {
           + " format at http://ADDR:PORT/metrics. Default: off.")
   InetSocketAddress metrics;
 
+  @Option(names = "--protocol", paramLabel = "NAME", defaultValue = "handoff",
+      description = "How connections are handed over: 'handoff', this project's protocol (a"
+          + " header per connection, an acknowledgement back, redelivery when an app goes"
+          + " away), or 'plain', one descriptor per message with a one-byte payload and the"
+          + " proxy's copy closed at once, for receivers such as seed 002's Go app: no"
+          + " acknowledgement, no redelivery. Default: ${DEFAULT-VALUE}.")
+  String protocol;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new ProxyCommand()).execute(args));
   }
@@ -177,13 +185,16 @@ public final class ProxyCommand implements Callable<Integer> {
     if (queueSize < 1) {
       throw usage("--queue-size must be at least 1");
     }
+    if (!protocol.equals("handoff") && !protocol.equals("plain")) {
+      throw usage("--protocol '" + protocol + "' is neither 'handoff' nor 'plain'");
+    }
     if (retryMin.isZero()) {
       throw usage("--retry-min must be more than 0");
     }
     List<Path> absolute = sockets.stream().map(Path::toAbsolutePath).distinct().toList();
     Set<Integer> uids = appUids == null ? Uids.selfAndRoot() : Set.copyOf(appUids);
     return new ProxyConfig(bind, port, backlog, absolute, queueSize, queueWait, retryMin,
-        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metrics);
+        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metrics, protocol.equals("plain"));
   }
 
   private ParameterException usage(String message) {

@@ -22,4 +22,6 @@ record ProxyConfig(
     Set<Integer> appUids,
     Duration holdCopy,
     Duration shutdownGrace,
-    InetSocketAddress metrics) {}
+    InetSocketAddress metrics,
+    /** {@code --protocol plain}: a {@link PlainSender} instead of the acknowledged links. */
+    boolean plainProtocol) {}

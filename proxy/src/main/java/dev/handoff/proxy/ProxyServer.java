@@ -39,6 +39,8 @@ final class ProxyServer {
   private Thread acceptor;
   private TcpAcceptor acceptorTask;
   private Thread dispatcher;
+  /** {@code --protocol plain}: used instead of the dispatcher and the links. */
+  private final PlainSender plain;
 
   ProxyServer(ProxyConfig config) {
     this.config = config;
@@ -56,6 +58,7 @@ final class ProxyServer {
         .description("sent, awaiting an answer").register(registry);
     this.dispatch = new Dispatcher(queue, links, stats, config.queueWait(), config.holdCopy(),
         timer);
+    this.plain = config.plainProtocol() ? new PlainSender(queue, stats, config) : null;
     // The links report to the dispatcher, which picks among them: filled in before any start.
     for (Path socket : config.sockets()) {
       appLinks.add(new AppLink(socket, dispatch, stats, config));
@@ -76,8 +79,16 @@ final class ProxyServer {
         throw e;
       }
     }
-    log.info("listening on {}{}, handing connections to {}", server.getLocalAddress(),
-        inherited != null ? " (socket passed in by systemd)" : "", config.sockets());
+    log.info("listening on {}{}, handing connections to {}{}", server.getLocalAddress(),
+        inherited != null ? " (socket passed in by systemd)" : "", config.sockets(),
+        plain != null ? " (--protocol plain)" : "");
+    if (plain != null) {
+      dispatcher = daemon(plain, "plain-sender");
+      acceptor = daemon(new TcpAcceptor(server, queue, conn -> false, stats), "acceptor");
+      dispatcher.start();
+      acceptor.start();
+      return;
+    }
     links.start();
     dispatcher = daemon(dispatch, "dispatcher");
     acceptorTask = new TcpAcceptor(server, queue, dispatch, stats);
@@ -118,6 +129,16 @@ final class ProxyServer {
     // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
     acceptorTask.stop();
     acceptor.join();
+    if (plain != null) {
+      plain.drain(config.shutdownGrace());
+      dispatcher.join();
+      plain.close();
+      if (metrics != null) {
+        metrics.close();
+      }
+      log.info("stopped: {}", stats);
+      return;
+    }
     dispatch.drain(config.shutdownGrace());
     // No new links from here on (after drain, so that what no link can take now counts as
     // dropped at shutdown): a link made during the shutdown could only be sent again what an
@@ -142,6 +163,9 @@ final class ProxyServer {
   String status() {
     StringBuilder line = new StringBuilder("status: ").append(stats)
         .append(" queued=").append(queue.size()).append(" links=[");
+    if (plain != null) {
+      return line.append(plain.describeLinks()).append(']').toString();
+    }
     for (AppLink link : links.links()) {
       line.append(link.socket()).append(' ').append(link.state()).append(" in-flight=")
           .append(link.inFlight()).append(link == links.links().get(links.links().size() - 1)

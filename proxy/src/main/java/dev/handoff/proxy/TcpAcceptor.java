@@ -8,6 +8,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,14 +28,21 @@ final class TcpAcceptor implements Runnable {
 
   private final ServerSocketChannel server;
   private final BlockingQueue<AcceptedConnection> queue;
-  private final Dispatcher dispatcher;
+  /** Sends a connection at once if it can (see {@link Dispatcher#trySendNow}). */
+  private final Predicate<AcceptedConnection> sendNow;
   private final ProxyStats stats;
   private long nextId = 1;
   private volatile boolean stopping;
 
   TcpAcceptor(ServerSocketChannel server, BlockingQueue<AcceptedConnection> queue,
       Dispatcher dispatcher, ProxyStats stats) {
-    this.dispatcher = dispatcher;
+    this(server, queue, dispatcher::trySendNow, stats);
+  }
+
+  /** An acceptor that offers each connection to {@code sendNow} before queueing it. */
+  TcpAcceptor(ServerSocketChannel server, BlockingQueue<AcceptedConnection> queue,
+      Predicate<AcceptedConnection> sendNow, ProxyStats stats) {
+    this.sendNow = sendNow;
     this.server = server;
     this.queue = queue;
     this.stats = stats;
@@ -86,7 +94,7 @@ final class TcpAcceptor implements Runnable {
     }
     stats.accepted.increment();
     log.debug("{}: accepted", conn);
-    if (dispatcher.trySendNow(conn) || queue.offer(conn)) {
+    if (sendNow.test(conn) || queue.offer(conn)) {
       return;
     }
     stats.acceptPauses.increment();

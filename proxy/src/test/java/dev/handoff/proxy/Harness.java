@@ -42,7 +42,7 @@ final class Harness implements LinkEvents {
   static ProxyConfig config(int window) {
     return new ProxyConfig(InetAddress.getLoopbackAddress(), 0, 16, List.of(Path.of("/x.sock")),
         16, Duration.ofSeconds(10), RETRY_MIN, RETRY_MAX, window, ACK_TIMEOUT, Set.of(0),
-        Duration.ZERO, Duration.ofSeconds(1), null);
+        Duration.ZERO, Duration.ofSeconds(1), null, false);
   }
 
   AppLink link(String name, int window) {

@@ -80,6 +80,12 @@ class ProxyCommandTest {
   }
 
   @Test
+  void unknownProtocolIsAUsageError() {
+    assertUsageError("neither 'handoff' nor 'plain'", "--protocol", "hoff", "1987",
+        dir.resolve("p.sock").toString());
+  }
+
+  @Test
   void missingArgumentsAreAUsageError() {
     assertUsageError("Missing required parameter");
   }

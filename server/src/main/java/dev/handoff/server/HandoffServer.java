@@ -264,7 +264,7 @@ public final class HandoffServer implements Closeable {
     }
     HandoffChannel link;
     try {
-      link = HandoffChannel.accepted(accepted, peer);
+      link = HandoffChannel.accepted(accepted, peer, config.acceptPlain());
     } catch (IOException e) {
       log.warn("refusing link from {}: {}", peer, Errors.describe(e));
       return;

@@ -64,6 +64,7 @@ public final class HandoffServerBootstrap {
   private int maxLinks = 64;
   private Integer maxConnections;
   private boolean stateless;
+  private boolean acceptPlain = true;
   private MeterRegistry registry;
   private Duration takeOverTimeout = Duration.ofSeconds(30);
 
@@ -159,6 +160,18 @@ public final class HandoffServerBootstrap {
   }
 
   /**
+   * Whether links from plain descriptor senders are served: programs that pass one descriptor per
+   * message with a small payload and read no answer (the seed's Go proxy, runc's {@code SendFd},
+   * a C {@code sendmsg}); see docs/PROTOCOL.md, "Plain mode". A link's first message decides its
+   * mode. Plain handoffs get no acknowledgement, so their sender cannot resend what is lost.
+   * Default true.
+   */
+  public HandoffServerBootstrap acceptPlain(boolean accept) {
+    this.acceptPlain = accept;
+    return this;
+  }
+
+  /**
    * Where to publish the server's meters ({@code handoff.app.*}: handoffs adopted and refused,
    * live connections, links, the handoff latency histogram). Default: none.
    */
@@ -223,7 +236,7 @@ public final class HandoffServerBootstrap {
   private ServerConfig config(Path socket, EventLoopGroup loops, boolean ownsGroup) {
     return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks, allowedUids,
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        loops, ownsGroup, childHandler, Map.copyOf(childOptions), stateless,
+        loops, ownsGroup, childHandler, Map.copyOf(childOptions), stateless, acceptPlain,
         registry != null ? registry : new CompositeMeterRegistry());
   }
 

@@ -176,6 +176,9 @@ final class LinkReader implements Runnable {
 
   /** Writes an answer; if the link no longer takes answers, says so once and carries on. */
   private void answer(Acknowledgement ack) {
+    if (link.plain()) {
+      return; // a plain sender reads nothing (docs/PROTOCOL.md, "Plain mode")
+    }
     try {
       link.sendAck(ack);
     } catch (IOException e) {

@@ -21,4 +21,5 @@ record ServerConfig(
     ChannelHandler childHandler,
     Map<ChannelOption<?>, Object> childOptions,
     boolean stateless,
+    boolean acceptPlain,
     MeterRegistry registry) {}
