@@ -39,6 +39,7 @@ final class Bulk extends Driver {
     long start = System.nanoTime();
     windowStart = start + warmupNanos;
     windowEnd = windowStart + runNanos;
+    cpu.schedule(windowStart, windowEnd);
     long hardEnd = windowEnd + 10_000_000_000L;
     for (int i = 0; i < conns; i++) {
       all[i] = new Conn();

@@ -39,6 +39,7 @@ final class ConnRate extends Driver {
     long start = System.nanoTime();
     windowStart = start + warmupNanos;
     windowEnd = windowStart + runNanos;
+    cpu.schedule(windowStart, windowEnd);
     long hardEnd = windowEnd + 5_000_000_000L;
     for (int i = 0; i < inflight; i++) {
       slots[i] = new Conn();

@@ -18,6 +18,8 @@ abstract class Driver implements Consumer<SelectionKey> {
   final Selector selector;
   final Pattern pattern;
   final ByteBuffer readBuffer;
+  /** The servers' CPU over the measured window; set by {@link LoadGen} from {@code --cpu}. */
+  CpuWindow cpu = new CpuWindow(null);
   long errors;
   long mismatches;
   String firstError;
@@ -148,7 +150,8 @@ abstract class Driver implements Consumer<SelectionKey> {
 
   String tail() {
     return " errors=" + errors + " mismatches=" + mismatches
-        + (firstError == null ? "" : " first_error=\"" + firstError.replace('"', '\'') + "\"");
+        + (firstError == null ? "" : " first_error=\"" + firstError.replace('"', '\'') + "\"")
+        + cpu.fields();
   }
 
   static double seconds(long nanos) {

@@ -19,6 +19,7 @@ import java.util.Map;
  *   bulk      --conns 4 --chunk 65536 --window 1048576 --seconds 5 --warmup 1
  *   hold      --conns 10000 --max-connecting 256 --size 16 --release-file F --hold-timeout 120
  *   --host H  (default 127.0.0.1; loopback addresses only)
+ *   --cpu label:PID,label:PID  (servers whose CPU over the measured window is reported)
  * </pre>
  *
  * Prints one line {@code RESULT scenario=... key=value ...} (hold also prints a {@code HELD} line
@@ -69,6 +70,9 @@ public final class LoadGen {
         yield null;
       }
     };
+    if (opts.containsKey("cpu")) {
+      driver.cpu = new CpuWindow(opts.get("cpu"));
+    }
     String result = driver.run();
     System.out.println("RESULT " + result);
     System.out.flush();

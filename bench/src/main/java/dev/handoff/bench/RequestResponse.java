@@ -63,6 +63,7 @@ final class RequestResponse extends Driver {
     long start = System.nanoTime();
     windowStart = start + warmupNanos;
     windowEnd = windowStart + runNanos;
+    cpu.schedule(windowStart, windowEnd);
     long hardEnd = windowEnd + 5_000_000_000L;
     for (Conn c : all) {
       if (!c.done && c.channel.isConnected()) {

@@ -84,7 +84,8 @@ final class ProxyServer {
         plain != null ? " (--protocol plain)" : "");
     if (plain != null) {
       dispatcher = daemon(plain, "plain-sender");
-      acceptor = daemon(new TcpAcceptor(server, queue, conn -> false, stats), "acceptor");
+      acceptorTask = new TcpAcceptor(server, queue, conn -> false, stats);
+      acceptor = daemon(acceptorTask, "acceptor");
       dispatcher.start();
       acceptor.start();
       return;
