@@ -193,11 +193,21 @@ loadgen() { # TIMEOUT ARGS...: the load generator, bounded in time
 }
 run_limit=$(awk -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%d", s + w + 40 }')
 
+# The server processes of each target, whose CPU over each measured window the load generator
+# reports (relay: haproxy forwards to the direct app, which does the echo).
+cpu_of() { # TARGET
+  case $1 in
+    direct) echo "app:$direct_pid" ;;
+    handoff) echo "proxy:$proxy_pid,app:$handoff_pid" ;;
+    relay) echo "haproxy:$haproxy_pid,app:$direct_pid" ;;
+  esac
+}
+
 measure() { # SCENARIO TARGET ROUND ARGS...
   local scenario=$1 target=$2 round=$3; shift 3
   local out=$res/$scenario.$target.$round
   loadgen "$run_limit" "$scenario" --port "${port[$target]}" --seconds "$seconds" \
-    --warmup "$warmup" "$@" >"$out" 2>"$out.err"
+    --warmup "$warmup" --cpu "$(cpu_of "$target")" "$@" >"$out" 2>"$out.err"
   local rc=$?
   [[ $rc -eq 0 ]] || log "  $scenario $target round $round: exit code $rc$(grep -q mismatches=[1-9] "$out" && echo ' (WRONG BYTES ECHOED)')"
   log "  $scenario $target round $round: $(grep -o 'rate=[0-9.]*\|mbps=[0-9.]*\|rtt_p99_us=[0-9.]*\|errors=[0-9]*' "$out" | tr '\n' ' ')"
@@ -366,6 +376,43 @@ results_table=$(
     "${m[errors.direct]}" "${m[wrong.direct]}" "${m[errors.handoff]}" "${m[wrong.handoff]}" "${m[errors.relay]}" "${m[wrong.relay]}"
 )
 
+# Server CPU per operation: the CPU time of the target's processes over the measured window
+# (/proc/PID/task/*/stat), divided by the operations of that window; medians over the rounds.
+cpu_op() { # SCENARIO TARGET ROUND OPS_KEY SCALE [PROCESS]: CPU per op x SCALE, one round
+  local f=$res/$1.$2.$3 ops cpu
+  ops=$(val "$f" "$4")
+  if [[ -n ${6:-} ]]; then cpu=$(val "$f" "cpu_ms.$6"); else
+    cpu=$(grep -o ' cpu_ms\.[a-z]*=[0-9.]*' "$f" 2>/dev/null | awk -F= '{ s += $2 } END { if (NR) print s }'); fi
+  awk -v c="$cpu" -v o="$ops" -v k="$5" 'BEGIN { if (c == "" || o == "" || o == 0) print ""; else printf "%.3f", c * k / o }'
+}
+cpu_med() { for r in $(seq 1 "$rounds"); do cpu_op "$1" "$2" "$r" "$3" "$4" "${5:-}"; done | grep . | median; }
+cpurow() { # LABEL SCENARIO OPS_KEY SCALE DECIMALS
+  local d h y hp ha yh
+  d=$(cpu_med "$2" direct "$3" "$4"); h=$(cpu_med "$2" handoff "$3" "$4"); y=$(cpu_med "$2" relay "$3" "$4")
+  hp=$(cpu_med "$2" handoff "$3" "$4" proxy); ha=$(cpu_med "$2" handoff "$3" "$4" app)
+  yh=$(cpu_med "$2" relay "$3" "$4" haproxy)
+  printf '| %s | %s | %s (proxy %s + app %s) | %s (haproxy %s) | %s | %s |\n' "$1" "$(fmt "$d" "$5")" \
+    "$(fmt "$h" "$5")" "$(fmt "$hp" "$5")" "$(fmt "$ha" "$5")" "$(fmt "$y" "$5")" "$(fmt "$yh" "$5")" \
+    "$(ratio "$h" "$d")" "$(ratio "$y" "$d")"
+}
+threads_of() { # SCENARIO TARGET PROCESS: the thread groups of round 1, ms in the window
+  val "$res/$1.$2.1" "cpu_threads.$3" | tr ';' ' '
+}
+cpu_table=$(
+  echo "| server CPU per operation (median of $rounds rounds) | direct | handoff | relay | handoff / direct | relay / direct |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  cpurow "1. per connection, µs" connrate connections 1000 1
+  cpurow "2. per round trip, µs" rr round_trips 1000 2
+  cpurow "3. per GB echoed, ms" bulk bytes 1000000000 0
+)
+cpu_threads=$(
+  for t in handoff direct; do
+    for p in proxy app; do
+      g=$(threads_of connrate "$t" "$p"); [[ -n $g ]] && echo "- scenario 1, $t, $p, CPU ms by thread group (round 1): $g"
+    done
+  done
+)
+
 memrow() { # LABEL TARGET PROCESS
   local ri=$(memmed "$2" "$3" rss_idle) rh=$(memmed "$2" "$3" rss_held)
   local hi=$(memmed "$2" "$3" heap_idle) hh=$(memmed "$2" "$3" heap_held)
@@ -455,6 +502,17 @@ Measured by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite too
 ## Results
 
 $results_table
+
+## Server CPU per operation
+
+The load generator saturates a core on this machine, so connections per second hide what each
+operation costs the servers. Here: the CPU time (user + system, every thread, from
+\`/proc/PID/task/*/stat\`) of each target's server processes over the measured window, divided by
+that window's operations. Handoff counts proxy + app; relay counts haproxy + the app it forwards to.
+
+$cpu_table
+
+$cpu_threads
 
 ## Targets
 
