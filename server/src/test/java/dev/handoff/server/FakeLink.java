@@ -66,7 +66,7 @@ final class FakeLink implements HandoffLink {
 
   @Override
   public void send(HandoffHeader header, FileDescriptor fd) throws IOException {
-    throw new UnsupportedOperationException("an app's links do not send handoffs");
+    throw new AssertionError("an app's link reader never sends a handoff");
   }
 
   @Override
