@@ -138,7 +138,7 @@ final class ControlServer implements Runnable {
       pid = (int) creds.getPid();
       peer = "pid " + pid + " uid " + creds.getUid();
       if (!uids.contains((int) creds.getUid())) {
-        log.warn("control link from {} refused: uid {} is not allowed (allowed: {})", peer,
+        log.warn("control link from {} refused: uid {} is not allowed {}", peer,
             creds.getUid(), uids);
         close(accepted);
         return false;

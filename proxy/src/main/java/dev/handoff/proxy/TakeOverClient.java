@@ -43,8 +43,13 @@ final class TakeOverClient implements AutoCloseable {
     FileDescriptor fd = null;
     try {
       pause("connected");
-      link.send(ControlLink.Type.HELLO, ProcessHandle.current().pid(), null);
-      ControlLink.Message m = link.receive();
+      ControlLink.Message m;
+      try {
+        link.send(ControlLink.Type.HELLO, ProcessHandle.current().pid(), null);
+        m = link.receive();
+      } catch (IOException e) {
+        m = null; // refused: the running proxy closed the link at once
+      }
       if (m == null) {
         throw new IOException("the running proxy at " + control + " closed the control link"
             + " (refused: is this proxy's uid allowed by its --control-uid?)");
