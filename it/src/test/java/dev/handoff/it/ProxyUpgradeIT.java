@@ -279,4 +279,26 @@ class ProxyUpgradeIT extends DaemonTest {
     }
     assertArrayEquals(data, data);
   }
+
+  /**
+   * Socket activation: the listening socket systemd passed in (here scripts/socket-activate.pl,
+   * as SystemdIT does) is passed on the same way, and the port it was passed for keeps working.
+   */
+  @Test
+  void anInheritedListenerIsPassedOnToo() throws Exception {
+    daemons.app(socket);
+    String activate = Daemon.ROOT.resolve("scripts/socket-activate.pl") + " 127.0.0.1:" + port;
+    Daemon proxy = daemons.startWithEnv(Map.of(Daemon.WRAPPER, activate), "proxy",
+        "--control", control().toString(), "1", socket.toString());
+    proxy.awaitLog("(socket passed in by systemd)", Duration.ofSeconds(20));
+    proxy.awaitLog(READY, Duration.ofSeconds(10));
+    EchoClient.echoOnce(port, "before".getBytes(StandardCharsets.US_ASCII));
+    Daemon next = daemons.start("proxy", "--take-over", "--control", control().toString(), "1",
+        socket.toString());
+    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(30)), proxy.log());
+    next.awaitLog(READY, Duration.ofSeconds(10));
+    assertTrue(next.log().contains("received the listening socket /127.0.0.1:" + port),
+        next.log());
+    EchoClient.echoOnce(port, "after".getBytes(StandardCharsets.US_ASCII));
+  }
 }
