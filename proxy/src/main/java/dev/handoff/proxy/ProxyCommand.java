@@ -167,7 +167,9 @@ public final class ProxyCommand implements Callable<Integer> {
     ProxyConfig config = validate();
     logging.apply();
     JdkNioInternals.requireAvailable();
-    if (takeOver) {
+    if (takeOver || control != null) {
+      // The new proxy wraps the socket it is passed; the old one wraps its kept copy again if the
+      // new one goes away: check now, not in the middle of an upgrade.
       JdkNioInternals.requireServerSocketChannels();
     }
     ShutdownSignal signal = ShutdownSignal.install();
@@ -177,6 +179,8 @@ public final class ProxyCommand implements Callable<Integer> {
     Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
     AtomicReference<ControlServer> controlServer = new AtomicReference<>();
     TakeOverClient predecessor = null;
+    java.util.concurrent.atomic.AtomicBoolean stopping =
+        new java.util.concurrent.atomic.AtomicBoolean();
     try {
       if (takeOver) {
         predecessor = TakeOverClient.begin(control.toAbsolutePath(), port);
@@ -200,6 +204,9 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     if (predecessor != null) {
       predecessor.accepting(() -> {
+        if (stopping.get()) {
+          return; // shutting down: no control socket to leave behind
+        }
         try {
           ControlServer cs = ControlServer.bind(control.toAbsolutePath(), uids, server,
               signal::trigger);
@@ -215,6 +222,7 @@ public final class ProxyCommand implements Callable<Integer> {
     SystemdNotify.ready("accepting on port " + port);
     StatusSignal.install(() -> log.info("{}", server.status()));
     signal.await();
+    stopping.set(true);
     SystemdNotify.stopping();
     if (controlServer.get() != null) {
       controlServer.get().close();
