@@ -301,4 +301,37 @@ class ProxyUpgradeIT extends DaemonTest {
         next.log());
     EchoClient.echoOnce(port, "after".getBytes(StandardCharsets.US_ASCII));
   }
+
+  /**
+   * One take-over at a time: a second new proxy waits while the first one's exchange runs; it
+   * goes ahead when the first fails, and is turned away (exit 1) when the first succeeds.
+   */
+  @Test
+  void aSecondTakeOverWaitsForTheFirst() throws Exception {
+    daemons.app(socket);
+    Daemon proxy = firstProxy();
+    // The first new proxy dies in the middle: the second, waiting, takes over.
+    Daemon first = daemons.startWithEnv(Map.of("HANDOFF_TAKEOVER_TEST_PAUSE",
+        "accepting-sent=8000"), "proxy", takeOverArgs());
+    first.awaitLog("take-over test pause at accepting-sent", Duration.ofSeconds(20));
+    Daemon second = daemons.start("proxy", takeOverArgs());
+    Thread.sleep(4_000); // its JVM starts and it connects, while the first one's exchange runs
+    assertTrue(!second.log().contains("received the listening socket"), second.log());
+    first.kill();
+    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(30)), proxy.log());
+    second.awaitLog(READY, Duration.ofSeconds(10));
+    assertTrue(proxy.log().contains("handed over to pid " + second.pid()), proxy.log());
+    EchoClient.echoOnce(port, "second".getBytes(StandardCharsets.US_ASCII));
+    // The first new proxy succeeds: the one waiting behind it is turned away.
+    // (the pause leaves the fourth one's JVM time to start and connect, even on a loaded machine)
+    Daemon third = daemons.startWithEnv(Map.of("HANDOFF_TAKEOVER_TEST_PAUSE",
+        "accepting-sent=8000"), "proxy", takeOverArgs());
+    third.awaitLog("take-over test pause at accepting-sent", Duration.ofSeconds(20));
+    Daemon fourth = daemons.start("proxy", takeOverArgs());
+    assertEquals(0, second.awaitExit(Duration.ofSeconds(30)), second.log());
+    assertEquals(1, fourth.awaitExit(Duration.ofSeconds(30)), fourth.log());
+    assertTrue(fourth.log().contains("closed the control link"), fourth.log());
+    third.awaitLog(READY, Duration.ofSeconds(10));
+    EchoClient.echoOnce(port, "third".getBytes(StandardCharsets.US_ASCII));
+  }
 }
