@@ -299,6 +299,10 @@ class ProxyUpgradeIT extends DaemonTest {
     next.awaitLog(READY, Duration.ofSeconds(10));
     assertTrue(next.log().contains("received the listening socket /127.0.0.1:" + port),
         next.log());
+    // Its log goes on to the end (the JDK's close of an inherited channel would have pointed
+    // descriptors 0-2 at /dev/null).
+    assertTrue(proxy.log().contains("handed over to pid " + next.pid()), proxy.log());
+    assertTrue(proxy.log().contains("stopped: accepted=1 "), proxy.log());
     EchoClient.echoOnce(port, "after".getBytes(StandardCharsets.US_ASCII));
   }
 
