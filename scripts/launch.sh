@@ -21,9 +21,12 @@ if [[ -z $jar ]]; then
 fi
 java=${HANDOFF_JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}
 java=${java:-java}
-# sun.nio.ch: the descriptor of a JDK socket channel (see JdkNioInternals). Native access: junixsocket
-# and Netty's epoll transport load JNI libraries, which Java 22+ warns about unless allowed.
-flags=(--add-exports=java.base/sun.nio.ch=ALL-UNNAMED --enable-native-access=ALL-UNNAMED)
+# sun.nio.ch: the descriptor of a JDK socket channel (see JdkNioInternals); opened too, so that a
+# proxy taking over (proxy --take-over) can wrap the listening socket it is passed in a JDK channel.
+# Native access: junixsocket and Netty's epoll transport load JNI libraries, which Java 22+ warns
+# about unless allowed.
+flags=(--add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
+  --enable-native-access=ALL-UNNAMED)
 major=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
 if [[ ${major:-17} -ge 23 ]]; then
   # Netty still allocates through sun.misc.Unsafe, which Java 24+ warns about unless allowed.

@@ -24,7 +24,9 @@ import java.nio.channels.SocketChannel;
  * <p>A fourth, for servers without Netty: wrapping a received TCP descriptor in a JDK {@link
  * SocketChannel} ({@link #socketChannel}). Its constructor is not even exported, so that one also
  * needs {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED} (manifest: {@code Add-Opens}); it is
- * looked up on first use, and only its callers need the flag.
+ * looked up on first use, and only its callers need the flag. A fifth, for the proxy's own
+ * upgrade, is of the same kind: wrapping a listening TCP descriptor passed on by the proxy being
+ * replaced in a JDK {@link java.nio.channels.ServerSocketChannel} ({@link #serverSocketChannel}).
  */
 public final class JdkNioInternals {
   private static final MethodHandle GET_FD;
@@ -77,6 +79,64 @@ public final class JdkNioInternals {
       }
       CONSTRUCTOR = constructor;
       UNAVAILABLE = unavailable;
+    }
+  }
+
+  /** sun.nio.ch.ServerSocketChannelImpl(SelectorProvider, ProtocolFamily, FileDescriptor, boolean). */
+  private static final class ServerSocketChannels {
+    static final java.lang.reflect.Constructor<?> CONSTRUCTOR;
+    static final IllegalStateException UNAVAILABLE;
+
+    static {
+      java.lang.reflect.Constructor<?> constructor = null;
+      IllegalStateException unavailable = null;
+      try {
+        constructor = Class.forName("sun.nio.ch.ServerSocketChannelImpl").getDeclaredConstructor(
+            java.nio.channels.spi.SelectorProvider.class, java.net.ProtocolFamily.class,
+            FileDescriptor.class, boolean.class);
+        constructor.setAccessible(true);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        unavailable = new IllegalStateException("cannot make a JDK ServerSocketChannel from a"
+            + " descriptor: run the JVM with --add-opens java.base/sun.nio.ch=ALL-UNNAMED", e);
+      }
+      CONSTRUCTOR = constructor;
+      UNAVAILABLE = unavailable;
+    }
+  }
+
+  /** Fails fast if {@link #serverSocketChannel} cannot work in this JVM. */
+  public static void requireServerSocketChannels() {
+    requireAvailable();
+    if (ServerSocketChannels.UNAVAILABLE != null) {
+      throw ServerSocketChannels.UNAVAILABLE;
+    }
+  }
+
+  /**
+   * A JDK {@link java.nio.channels.ServerSocketChannel} on a bound, listening TCP descriptor
+   * (one received from another process, say), in blocking mode, as {@link
+   * System#inheritedChannel()} makes one of descriptor 0. The channel owns the descriptor from
+   * then on: closing the channel closes it (close(2), never shutdown(2), so other processes'
+   * copies of the listening socket keep listening), and nothing else may. Nothing is changed on
+   * the socket itself: in particular not its {@code O_NONBLOCK} flag, which every copy shares.
+   *
+   * @param family {@code INET} or {@code INET6}, the socket's address family
+   */
+  public static java.nio.channels.ServerSocketChannel serverSocketChannel(FileDescriptor fd,
+      java.net.ProtocolFamily family) throws IOException {
+    requireServerSocketChannels();
+    try {
+      return (java.nio.channels.ServerSocketChannel) ServerSocketChannels.CONSTRUCTOR.newInstance(
+          java.nio.channels.spi.SelectorProvider.provider(), family, fd, true);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new IllegalStateException("ServerSocketChannelImpl on fd " + Descriptors.number(fd),
+          e.getCause());
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("ServerSocketChannelImpl on fd " + Descriptors.number(fd),
+          e);
     }
   }
 

@@ -20,14 +20,33 @@ final class AcceptedConnection {
   private final long acceptedNanos;
   /** When it was last sent to an app; written by the dispatcher, read by the link's timer. */
   private volatile long sentNanos;
+  /** Counts the connections this proxy holds (see {@link ProxyStats#held}); may be null. */
+  private final java.util.concurrent.atomic.AtomicInteger held;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   AcceptedConnection(HandoffHeader header, SocketChannel channel, long acceptedNanos) {
-    this(header, () -> JdkNioInternals.descriptorOf(channel), channel, acceptedNanos);
+    this(header, () -> JdkNioInternals.descriptorOf(channel), channel, acceptedNanos, null);
+  }
+
+  /** A connection counted in {@code held} until it is closed. */
+  AcceptedConnection(HandoffHeader header, SocketChannel channel, long acceptedNanos,
+      java.util.concurrent.atomic.AtomicInteger held) {
+    this(header, () -> JdkNioInternals.descriptorOf(channel), channel, acceptedNanos, held);
   }
 
   /** For tests: a connection whose descriptor and close are played by the test. */
   AcceptedConnection(HandoffHeader header, Supplier<FileDescriptor> descriptor, Closeable channel,
       long acceptedNanos) {
+    this(header, descriptor, channel, acceptedNanos, null);
+  }
+
+  private AcceptedConnection(HandoffHeader header, Supplier<FileDescriptor> descriptor,
+      Closeable channel, long acceptedNanos, java.util.concurrent.atomic.AtomicInteger held) {
+    this.held = held;
+    if (held != null) {
+      held.incrementAndGet();
+    }
     this.header = header;
     this.descriptor = descriptor;
     this.channel = channel;
@@ -90,6 +109,9 @@ final class AcceptedConnection {
    * copy already sent to an app stays connected.
    */
   void close() {
+    if (held != null && closed.compareAndSet(false, true)) {
+      held.decrementAndGet();
+    }
     try {
       channel.close();
     } catch (IOException e) {

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -139,6 +140,24 @@ public final class ProxyCommand implements Callable<Integer> {
           + " acknowledgement, no redelivery. Default: ${DEFAULT-VALUE}.")
   String protocol;
 
+  @Option(names = "--control", paramLabel = "PATH",
+      description = "Listen on this unix socket (mode 0600) for a new proxy started with"
+          + " --take-over, which takes the listening socket over: an upgrade that refuses no"
+          + " connection. With --take-over: the running proxy's control socket, which this proxy"
+          + " listens on once the running one is done. Default: off.")
+  Path control;
+
+  @Option(names = "--control-uid", paramLabel = "UID",
+      description = "Only let a proxy of this uid take over (SO_PEERCRED); may be repeated."
+          + " Default: the proxy's own uid and root.")
+  List<Integer> controlUids;
+
+  @Option(names = "--take-over",
+      description = "Take over from the proxy running with --control PATH: receive its listening"
+          + " socket, accept on it, and let it finish the connections it accepted and exit 0."
+          + " PORT, --bind and --backlog are those of the socket received.")
+  boolean takeOver;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new ProxyCommand()).execute(args));
   }
@@ -148,20 +167,69 @@ public final class ProxyCommand implements Callable<Integer> {
     ProxyConfig config = validate();
     logging.apply();
     JdkNioInternals.requireAvailable();
+    if (takeOver || control != null) {
+      // The new proxy wraps the socket it is passed; the old one wraps its kept copy again if the
+      // new one goes away: check now, not in the middle of an upgrade.
+      JdkNioInternals.requireServerSocketChannels();
+    }
     ShutdownSignal signal = ShutdownSignal.install();
     HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload (the proxy has no"
         + " configuration file; options are read at start); carrying on"));
     ProxyServer server = new ProxyServer(config);
+    Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
+    AtomicReference<ControlServer> controlServer = new AtomicReference<>();
+    TakeOverClient predecessor = null;
+    java.util.concurrent.atomic.AtomicBoolean stopping =
+        new java.util.concurrent.atomic.AtomicBoolean();
     try {
-      server.start(SocketActivation.listener());
+      if (takeOver) {
+        predecessor = TakeOverClient.begin(control.toAbsolutePath(), port);
+        server.start(predecessor.listener(), " (socket passed on by the running proxy)");
+      } else {
+        if (control != null) {
+          controlServer.set(ControlServer.bind(control.toAbsolutePath(), uids, server,
+              signal::trigger));
+        }
+        server.start(SocketActivation.listener());
+      }
     } catch (java.io.IOException e) {
       log.error("cannot start: {}", e.getMessage());
+      if (predecessor != null) {
+        predecessor.close(); // the running proxy never stopped accepting
+      }
+      if (controlServer.get() != null) {
+        controlServer.get().close();
+      }
       return ExitCodes.FAILURE;
+    }
+    if (predecessor != null) {
+      predecessor.accepting(() -> {
+        if (stopping.get()) {
+          return; // shutting down: no control socket to leave behind
+        }
+        try {
+          ControlServer cs = ControlServer.bind(control.toAbsolutePath(), uids, server,
+              signal::trigger);
+          controlServer.set(cs);
+          cs.start();
+        } catch (java.io.IOException e) {
+          log.warn("no control socket, so no later take-over: {}", e.getMessage());
+        }
+      });
+    } else if (controlServer.get() != null) {
+      controlServer.get().start();
     }
     SystemdNotify.ready("accepting on port " + port);
     StatusSignal.install(() -> log.info("{}", server.status()));
     signal.await();
+    stopping.set(true);
     SystemdNotify.stopping();
+    if (controlServer.get() != null) {
+      controlServer.get().close();
+    }
+    if (predecessor != null) {
+      predecessor.close();
+    }
     server.stop();
     return ExitCodes.OK;
   }
@@ -187,6 +255,15 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     if (!protocol.equals("handoff") && !protocol.equals("plain")) {
       throw usage("--protocol '" + protocol + "' is neither 'handoff' nor 'plain'");
+    }
+    if (takeOver && control == null) {
+      throw usage("--take-over needs --control PATH, the running proxy's control socket");
+    }
+    if (control != null) {
+      String problem = SocketPaths.problem(control, true);
+      if (problem != null) {
+        throw usage("--control: " + problem);
+      }
     }
     if (retryMin.isZero()) {
       throw usage("--retry-min must be more than 0");

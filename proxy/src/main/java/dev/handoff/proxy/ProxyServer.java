@@ -3,7 +3,11 @@ package dev.handoff.proxy;
 import dev.handoff.cli.MetricsEndpoint;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import dev.handoff.common.Descriptors;
+import dev.handoff.common.JdkNioInternals;
+import java.io.FileDescriptor;
 import java.io.IOException;
+import java.net.ProtocolFamily;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -39,6 +43,13 @@ final class ProxyServer {
   private Thread acceptor;
   private TcpAcceptor acceptorTask;
   private Thread dispatcher;
+  /**
+   * While a proxy taking over accepts on the port: this proxy's own copy of the listening socket,
+   * kept so that it can accept again if the new proxy goes away (see {@link #resumeAccepting}).
+   * Guarded by {@code this}.
+   */
+  private FileDescriptor spare;
+  private boolean stopped;
   /** {@code --protocol plain}: used instead of the dispatcher and the links. */
   private final PlainSender plain;
 
@@ -70,6 +81,14 @@ final class ProxyServer {
    * configured address when {@code inherited} is null.
    */
   void start(ServerSocketChannel inherited) throws IOException {
+    start(inherited, " (socket passed in by systemd)");
+  }
+
+  /**
+   * As {@link #start(ServerSocketChannel)}; {@code source} says in the log where an inherited
+   * listening socket came from.
+   */
+  void start(ServerSocketChannel inherited, String source) throws IOException {
     server = inherited != null ? inherited : bind();
     if (config.metrics() != null) {
       try {
@@ -80,7 +99,7 @@ final class ProxyServer {
       }
     }
     log.info("listening on {}{}, handing connections to {}{}", server.getLocalAddress(),
-        inherited != null ? " (socket passed in by systemd)" : "", config.sockets(),
+        inherited != null ? source : "", config.sockets(),
         plain != null ? " (--protocol plain)" : "");
     if (plain != null) {
       dispatcher = daemon(plain, "plain-sender");
@@ -122,6 +141,11 @@ final class ProxyServer {
   void stop() throws InterruptedException {
     log.info("shutting down: no longer accepting; {} connections waiting for handoff",
         queue.size());
+    synchronized (this) {
+      stopped = true;
+      Descriptors.close(spare);
+      spare = null;
+    }
     try {
       server.close();
     } catch (IOException e) {
@@ -158,6 +182,81 @@ final class ProxyServer {
       metrics.close();
     }
     log.info("stopped: {}", stats);
+  }
+
+  /**
+   * The listening socket's descriptor, to pass on to a proxy taking over; it stays this proxy's.
+   */
+  synchronized FileDescriptor listenerDescriptor() throws IOException {
+    if (stopped || !server.isOpen()) {
+      throw new IOException("this proxy no longer accepts");
+    }
+    return JdkNioInternals.descriptorOf(server);
+  }
+
+  /** The port accepted on. */
+  int listenerPort() {
+    try {
+      return ((InetSocketAddress) server.getLocalAddress()).getPort();
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  /**
+   * Stops accepting because a proxy taking over accepts on the same socket now. This proxy keeps
+   * a duplicate of the listening descriptor, so that it can {@link #resumeAccepting} if the new
+   * proxy goes away; closing its channel is close(2), never shutdown(2), so the socket keeps
+   * listening for the other process's copy. What was accepted is still handed off.
+   */
+  synchronized void stopAccepting() throws IOException, InterruptedException {
+    if (stopped || spare != null) {
+      return;
+    }
+    FileDescriptor copy = org.newsclub.net.unix.FileDescriptorCast.duplicating(
+        JdkNioInternals.descriptorOf(server)).getFileDescriptor();
+    spare = copy;
+    acceptorTask.finish();
+    server.close(); // wakes the acceptor blocked in accept(2)
+    acceptor.join();
+    log.info("stopped accepting: the proxy taking over accepts on the port; {} connections still"
+        + " held here (queued or awaiting an app's answer)", stats.held.get());
+  }
+
+  /** Accepts again on the kept duplicate, after the proxy taking over went away. */
+  synchronized void resumeAccepting() throws IOException {
+    if (stopped || spare == null) {
+      return;
+    }
+    ProtocolFamily family = family(spare);
+    ServerSocketChannel channel;
+    try {
+      channel = JdkNioInternals.serverSocketChannel(spare, family);
+    } catch (IOException | RuntimeException e) {
+      Descriptors.close(spare);
+      spare = null;
+      throw e;
+    }
+    spare = null; // the channel owns it now
+    server = channel;
+    long next = acceptorTask.nextId();
+    acceptorTask = plain != null ? new TcpAcceptor(server, queue, conn -> false, stats)
+        : new TcpAcceptor(server, queue, dispatch, stats);
+    acceptorTask.startingAt(next);
+    acceptor = daemon(acceptorTask, "acceptor");
+    acceptor.start();
+    log.info("accepting again on {}", server.getLocalAddress());
+  }
+
+  /** Whether this proxy holds no accepted connection any more: all handed off or closed. */
+  boolean settled() {
+    return stats.held.get() == 0;
+  }
+
+  static ProtocolFamily family(FileDescriptor fd) {
+    InetSocketAddress local = dev.handoff.common.JunixsocketInternals.socketAddress(fd, false);
+    return local != null && local.getAddress() instanceof java.net.Inet6Address
+        ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
   }
 
   /** One line on the state of things, for SIGUSR1. */

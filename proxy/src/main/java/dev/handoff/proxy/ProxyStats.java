@@ -34,6 +34,11 @@ final class ProxyStats {
   final LongAdder acceptPauses = new LongAdder();
   /** 1 while the acceptor waits for room in the queue. */
   final AtomicInteger acceptPaused = new AtomicInteger();
+  /**
+   * Accepted connections whose proxy copy is still open (queued, in flight, or held): a proxy that
+   * stopped accepting for an upgrade exits when this is 0.
+   */
+  final AtomicInteger held = new AtomicInteger();
   /** From the accept to the app's ADOPTED answer. */
   final Timer latency;
 

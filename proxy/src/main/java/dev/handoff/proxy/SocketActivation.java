@@ -1,6 +1,12 @@
 package dev.handoff.proxy;
 
+import dev.handoff.common.Descriptors;
+import dev.handoff.common.JdkNioInternals;
+import java.io.FileDescriptor;
 import java.io.IOException;
+import org.newsclub.net.unix.FileDescriptorCast;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.nio.channels.Channel;
 import java.nio.channels.ServerSocketChannel;
 
@@ -15,9 +21,43 @@ import java.nio.channels.ServerSocketChannel;
  * itself.
  */
 final class SocketActivation {
+  private static final Logger log = LoggerFactory.getLogger(SocketActivation.class);
   static final String MARKER = "HANDOFF_LISTEN_FD0";
 
   private SocketActivation() {}
+
+  /** The inherited channel, never closed (see {@link #detached}). */
+  private static volatile ServerSocketChannel kept;
+
+  /**
+   * A channel on a duplicate of the inherited socket's descriptor. Why: the JDK's close of an
+   * inherited channel points descriptors 0, 1 and 2 at /dev/null (the inetd convention), which
+   * silences the log from then on: the lines of an orderly shutdown, and everything a proxy that
+   * stopped accepting for an upgrade logs afterwards (also when it accepts again because the new
+   * proxy died). The inherited channel itself is kept open, unused, until the process exits.
+   * Without the JDK internals this needs, the inherited channel is used as it is.
+   */
+  private static ServerSocketChannel detached(ServerSocketChannel inherited) throws IOException {
+    FileDescriptor dup;
+    try {
+      JdkNioInternals.requireServerSocketChannels();
+      dup = FileDescriptorCast.duplicating(JdkNioInternals.descriptorOf(inherited))
+          .getFileDescriptor();
+    } catch (IllegalStateException e) {
+      log.debug("using the inherited channel itself: {}", e.getMessage());
+      return inherited;
+    }
+    try {
+      ServerSocketChannel channel = JdkNioInternals.serverSocketChannel(dup,
+          ProxyServer.family(dup));
+      kept = inherited;
+      return channel;
+    } catch (IOException | RuntimeException e) {
+      Descriptors.close(dup);
+      log.debug("using the inherited channel itself: {}", e.getMessage());
+      return inherited;
+    }
+  }
 
   /**
    * Returns the passed-in listening socket, or {@code null} if none was passed.
@@ -30,7 +70,7 @@ final class SocketActivation {
     }
     Channel inherited = System.inheritedChannel();
     if (inherited instanceof ServerSocketChannel server) {
-      return server;
+      return detached(server);
     }
     throw new IOException("socket activation: descriptor 0 is not a listening TCP socket ("
         + (inherited == null ? "not a socket" : inherited.getClass().getSimpleName()) + ")");

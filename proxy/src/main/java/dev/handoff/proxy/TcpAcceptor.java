@@ -31,8 +31,10 @@ final class TcpAcceptor implements Runnable {
   /** Sends a connection at once if it can (see {@link Dispatcher#trySendNow}). */
   private final Predicate<AcceptedConnection> sendNow;
   private final ProxyStats stats;
-  private long nextId = 1;
+  private volatile long nextId = 1;
   private volatile boolean stopping;
+  /** The proxy is being upgraded: leave the loop, but keep what was accepted (see #finish). */
+  private volatile boolean finishing;
 
   TcpAcceptor(ServerSocketChannel server, BlockingQueue<AcceptedConnection> queue,
       Dispatcher dispatcher, ProxyStats stats) {
@@ -56,10 +58,30 @@ final class TcpAcceptor implements Runnable {
     stopping = true;
   }
 
+  /**
+   * Makes {@link #run} return once the server channel is closed, like {@link #stop}, but a
+   * connection accepted and waiting for room in the queue still goes into it: a proxy upgrade
+   * stops accepting, not serving.
+   */
+  void finish() {
+    finishing = true;
+  }
+
+  /** The next connection id: a later acceptor of the same proxy run continues from it. */
+  long nextId() {
+    return nextId;
+  }
+
+  /** Numbers this acceptor's connections from {@code id} on; call before {@link #run}. */
+  TcpAcceptor startingAt(long id) {
+    nextId = id;
+    return this;
+  }
+
   @Override
   public void run() {
     long backoffMs = 0;
-    while (server.isOpen() && !stopping && !Thread.currentThread().isInterrupted()) {
+    while (server.isOpen() && !stopping && !finishing && !Thread.currentThread().isInterrupted()) {
       SocketChannel channel;
       try {
         channel = server.accept();
@@ -85,7 +107,7 @@ final class TcpAcceptor implements Runnable {
       HandoffHeader header = new HandoffHeader(nextId++, nowMicros(),
           (InetSocketAddress) channel.getRemoteAddress(),
           (InetSocketAddress) channel.getLocalAddress());
-      conn = new AcceptedConnection(header, channel, System.nanoTime());
+      conn = new AcceptedConnection(header, channel, System.nanoTime(), stats.held);
     } catch (IOException e) {
       // The client reset before we looked at it; nothing to hand off.
       log.debug("accepted connection gone before handoff: {}", e.getMessage());

@@ -29,7 +29,8 @@ class ProxyCommandTest {
     assertEquals(0, run("--help"));
     String help = out.toString();
     for (String option : new String[] {"--bind", "--backlog", "--queue-size", "--queue-wait",
-        "--retry-min", "--retry-max", "--hold-copy", "--shutdown-grace", "--log-level"}) {
+        "--retry-min", "--retry-max", "--hold-copy", "--shutdown-grace", "--log-level",
+        "--control", "--control-uid", "--take-over"}) {
       assertTrue(help.contains(option), option + " is documented:\n" + help);
     }
     assertTrue(help.contains("Default: 10s"), "durations show as typed:\n" + help);
@@ -49,6 +50,14 @@ class ProxyCommandTest {
     String message = err.toString().strip();
     assertEquals(1, message.lines().count(), "a usage error is one line: " + message);
     assertTrue(message.startsWith("proxy: ") && message.contains(expected), message);
+  }
+
+  @Test
+  void takeOverNeedsAUsableControlPath() {
+    String socket = dir.resolve("p.sock").toString();
+    assertUsageError("--take-over needs --control PATH", "--take-over", "1987", socket);
+    assertUsageError("--control: socket directory", "--control",
+        dir.resolve("missing/ctl.sock").toString(), "1987", socket);
   }
 
   @Test

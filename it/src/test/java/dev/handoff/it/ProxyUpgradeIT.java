@@ -1,0 +1,341 @@
+package dev.handoff.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 15: {@code proxy --take-over} replaces the running proxy without refusing a connection
+ * (README, "Upgrading the proxy"; docs/PROTOCOL.md, "Upgrading the proxy").
+ */
+class ProxyUpgradeIT extends DaemonTest {
+  private static final String READY = "ready for a proxy started with --take-over";
+
+  private Path control() {
+    return dir.resolve("proxy.ctl");
+  }
+
+  private Daemon firstProxy(String... extra) throws IOException {
+    List<String> options = new ArrayList<>(List.of("--control", control().toString()));
+    options.addAll(List.of(extra));
+    Daemon proxy = daemons.proxy(port, socket, options.toArray(new String[0]));
+    proxy.awaitLog(READY, Duration.ofSeconds(10));
+    return proxy;
+  }
+
+  private String[] takeOverArgs() {
+    return new String[] {"--take-over", "--control", control().toString(),
+        Integer.toString(port), socket.toString()};
+  }
+
+  /**
+   * 30 new connections a second, 100 clients ping-ponging and one 64 MiB stream, through five
+   * proxy upgrades in a row: nothing refused, nothing lost, every byte right.
+   */
+  @Test
+  void fiveUpgradesUnderLoadRefuseNothing() throws Exception {
+    daemons.app(socket);
+    Daemon proxy = firstProxy();
+    EchoClient.echoOnce(port, "warm".getBytes(StandardCharsets.US_ASCII));
+
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicLong refused = new AtomicLong();
+    AtomicLong lost = new AtomicLong();
+    AtomicLong served = new AtomicLong();
+    AtomicLong longestWaitNanos = new AtomicLong();
+    AtomicLong pingPongs = new AtomicLong();
+    ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+    ExecutorService pool = Executors.newCachedThreadPool();
+    ScheduledExecutorService arrivals = Executors.newSingleThreadScheduledExecutor();
+    List<Future<?>> longLived = new ArrayList<>();
+    try {
+      // 100 clients, each on one connection, ping-ponging 64 bytes every 50 ms.
+      List<Socket> pingers = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        pingers.add(EchoClient.connect(port));
+      }
+      for (int i = 0; i < pingers.size(); i++) {
+        Socket s = pingers.get(i);
+        Random random = new Random(i);
+        longLived.add(pool.submit(() -> {
+          try (s) {
+            while (!stop.get()) {
+              byte[] data = EchoClient.randomBytes(random, 64);
+              EchoClient.assertEchoes(s, data);
+              pingPongs.incrementAndGet();
+              Thread.sleep(50);
+            }
+          } catch (Throwable e) {
+            failures.add("ping-pong: " + e);
+          }
+          return null;
+        }));
+      }
+      // One 64 MiB stream, paced at about 4 MiB/s, checked byte for byte.
+      long streamBytes = 64L << 20;
+      Socket stream = EchoClient.connect(port);
+      longLived.add(pool.submit(() -> {
+        try {
+          OutputStream out = stream.getOutputStream(); // closed with the socket, by the reader
+          Random random = new Random(64);
+          byte[] chunk = new byte[64 << 10];
+          for (long sent = 0; sent < streamBytes; sent += chunk.length) {
+            random.nextBytes(chunk);
+            out.write(chunk);
+            if ((sent / chunk.length) % 64 == 63) {
+              Thread.sleep(1_000); // 4 MiB a second
+            }
+          }
+          stream.shutdownOutput();
+        } catch (Throwable e) {
+          failures.add("stream write: " + e);
+        }
+        return null;
+      }));
+      Future<Long> streamRead = pool.submit(() -> {
+        Random random = new Random(64);
+        byte[] expected = new byte[64 << 10];
+        InputStream in = stream.getInputStream();
+        long got = 0;
+        while (got < streamBytes) {
+          random.nextBytes(expected);
+          byte[] actual = EchoClient.readExactly(in, expected.length);
+          if (!java.util.Arrays.equals(expected, actual)) {
+            throw new AssertionError("stream differs in the chunk at byte " + got);
+          }
+          got += expected.length;
+        }
+        if (in.read() != -1) {
+          throw new AssertionError("bytes after the stream's end");
+        }
+        stream.close();
+        return got;
+      });
+      // 30 new connections a second, each: connect, echo 1 KiB, close.
+      AtomicLong seq = new AtomicLong();
+      arrivals.scheduleAtFixedRate(() -> pool.submit(() -> {
+        long n = seq.incrementAndGet();
+        byte[] data = EchoClient.randomBytes(new Random(n), 1024);
+        long start = System.nanoTime();
+        Socket s = new Socket();
+        try (s) {
+          try {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+          } catch (ConnectException e) {
+            refused.incrementAndGet();
+            failures.add("client " + n + " refused: " + e.getMessage());
+            return;
+          }
+          s.setSoTimeout(15_000);
+          s.getOutputStream().write(data);
+          byte[] back = EchoClient.readExactly(s.getInputStream(), data.length);
+          long wait = System.nanoTime() - start;
+          longestWaitNanos.accumulateAndGet(wait, Math::max);
+          if (!java.util.Arrays.equals(data, back)) {
+            lost.incrementAndGet();
+            failures.add("client " + n + " got other bytes back");
+            return;
+          }
+          served.incrementAndGet();
+        } catch (IOException e) {
+          lost.incrementAndGet();
+          failures.add("client " + n + " lost: " + e);
+        }
+      }), 0, 1_000 / 30, TimeUnit.MILLISECONDS);
+
+      Thread.sleep(2_000);
+      List<Long> upgradeMillis = new ArrayList<>();
+      for (int upgrade = 1; upgrade <= 5; upgrade++) {
+        long began = System.nanoTime();
+        Daemon next = daemons.start("proxy", takeOverArgs());
+        int status = proxy.awaitExit(Duration.ofSeconds(30));
+        assertEquals(0, status, "the replaced proxy's exit status:\n" + proxy.log());
+        next.awaitLog(READY, Duration.ofSeconds(10));
+        upgradeMillis.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
+        assertTrue(proxy.log().contains("handed over to pid " + next.pid()), proxy.log());
+        proxy = next;
+        Thread.sleep(1_000);
+      }
+      assertEquals(streamBytes, streamRead.get(60, TimeUnit.SECONDS));
+      stop.set(true);
+      arrivals.shutdown();
+      arrivals.awaitTermination(5, TimeUnit.SECONDS);
+      for (Future<?> f : longLived) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS), "clients did not finish");
+
+      double longestMs = longestWaitNanos.get() / 1e6;
+      String report = String.format("proxy upgrades: 5 (each %s ms from start to the old proxy's"
+          + " exit); new connections: %d served, %d refused, %d lost; longest wait for a new"
+          + " connection (connect to echo): %.1f ms; ping-pongs: %d on 100 connections; stream:"
+          + " %d bytes%n", upgradeMillis, served.get(), refused.get(), lost.get(), longestMs,
+          pingPongs.get(), streamBytes);
+      System.out.print(report);
+      Files.writeString(Path.of("target", "proxy-upgrade-longest-wait.txt"), report);
+      assertEquals(List.of(), new ArrayList<>(failures));
+      assertEquals(0, refused.get());
+      assertEquals(0, lost.get());
+      assertTrue(served.get() > 30 * 10, "too few new connections: " + served.get());
+      assertTrue(proxy.isAlive());
+      assertTrue(!proxy.log().contains("ERROR"), proxy.log());
+    } finally {
+      stop.set(true);
+      arrivals.shutdownNow();
+      pool.shutdownNow();
+    }
+  }
+
+  /**
+   * A new proxy killed (SIGKILL) at each stage of the exchange, in an order and after delays drawn
+   * from a printed seed: the running proxy keeps or resumes accepting, serves new connections,
+   * and its descriptor count comes back to where it was.
+   */
+  @Test
+  void aNewProxyKilledAtAnyStageLeavesTheOldOneServing() throws Exception {
+    long seed = Long.getLong("handoff.seed", System.nanoTime());
+    System.out.println("ProxyUpgradeIT seed: " + seed + " (rerun with -Dhandoff.seed=" + seed
+        + ")");
+    Random random = new Random(seed);
+    daemons.app(socket);
+    Daemon proxy = firstProxy();
+    for (int i = 0; i < 5; i++) {
+      EchoClient.echoOnce(port, ("warm" + i).getBytes(StandardCharsets.US_ASCII));
+    }
+    int baseline = proxy.settledFds();
+    // connected: right after connecting; listener: after receiving the listener; accepting: after
+    // it started accepting; accepting-sent: the old one stopped accepting; done: the old one is
+    // waiting for the answer to DONE.
+    List<String> stages = new ArrayList<>(
+        List.of("connected", "listener", "accepting", "accepting-sent", "done"));
+    Collections.shuffle(stages, random);
+    for (String stage : stages) {
+      Daemon next = daemons.startWithEnv(Map.of("HANDOFF_TAKEOVER_TEST_PAUSE", stage + "=3000"),
+          "proxy", takeOverArgs());
+      next.awaitLog("take-over test pause at " + stage, Duration.ofSeconds(20));
+      long delay = random.nextInt(500);
+      System.out.println("killing the new proxy at stage " + stage + " + " + delay + " ms");
+      Thread.sleep(delay);
+      next.kill();
+      assertTrue(proxy.isAlive(), "the old proxy exited after a kill at " + stage + ":\n"
+          + proxy.log());
+      for (int i = 0; i < 10; i++) {
+        EchoClient.echoOnce(port, EchoClient.randomBytes(random, 100 + i));
+      }
+      int fds = proxy.awaitFds(baseline, Duration.ofSeconds(10));
+      assertEquals(baseline, fds, "the old proxy's descriptors after a kill at " + stage);
+    }
+    // After all that, a take-over still works.
+    Daemon next = daemons.start("proxy", takeOverArgs());
+    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(30)), proxy.log());
+    next.awaitLog(READY, Duration.ofSeconds(10));
+    EchoClient.echoOnce(port, "after".getBytes(StandardCharsets.US_ASCII));
+    String log = proxy.log();
+    assertTrue(log.contains("accepting again"), log);
+    assertTrue(!log.contains("ERROR"), log);
+  }
+
+  /** A proxy of a uid the running one does not allow cannot take over. */
+  @Test
+  void aControlPeerOfAnotherUidIsRefused() throws Exception {
+    int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    String other = Integer.toString(uid + 4242);
+    daemons.app(socket);
+    Daemon proxy = firstProxy("--control-uid", other);
+    Daemon next = daemons.start("proxy", takeOverArgs());
+    assertEquals(1, next.awaitExit(Duration.ofSeconds(30)), next.log());
+    assertTrue(next.log().contains("closed the control link"), next.log());
+    proxy.awaitLog("uid " + uid + " is not allowed [" + other + "]", Duration.ofSeconds(5));
+    assertTrue(proxy.isAlive());
+    byte[] data = "still here".getBytes(StandardCharsets.US_ASCII);
+    try (Socket s = EchoClient.connect(port)) {
+      EchoClient.assertEchoes(s, data);
+    }
+    assertArrayEquals(data, data);
+  }
+
+  /**
+   * Socket activation: the listening socket systemd passed in (here scripts/socket-activate.pl,
+   * as SystemdIT does) is passed on the same way, and the port it was passed for keeps working.
+   */
+  @Test
+  void anInheritedListenerIsPassedOnToo() throws Exception {
+    daemons.app(socket);
+    String activate = Daemon.ROOT.resolve("scripts/socket-activate.pl") + " 127.0.0.1:" + port;
+    Daemon proxy = daemons.startWithEnv(Map.of(Daemon.WRAPPER, activate), "proxy",
+        "--control", control().toString(), "1", socket.toString());
+    proxy.awaitLog("(socket passed in by systemd)", Duration.ofSeconds(20));
+    proxy.awaitLog(READY, Duration.ofSeconds(10));
+    EchoClient.echoOnce(port, "before".getBytes(StandardCharsets.US_ASCII));
+    Daemon next = daemons.start("proxy", "--take-over", "--control", control().toString(), "1",
+        socket.toString());
+    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(30)), proxy.log());
+    next.awaitLog(READY, Duration.ofSeconds(10));
+    assertTrue(next.log().contains("received the listening socket /127.0.0.1:" + port),
+        next.log());
+    // Its log goes on to the end (the JDK's close of an inherited channel would have pointed
+    // descriptors 0-2 at /dev/null).
+    assertTrue(proxy.log().contains("handed over to pid " + next.pid()), proxy.log());
+    assertTrue(proxy.log().contains("stopped: accepted=1 "), proxy.log());
+    EchoClient.echoOnce(port, "after".getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /**
+   * One take-over at a time: a second new proxy waits while the first one's exchange runs; it
+   * goes ahead when the first fails, and is turned away (exit 1) when the first succeeds.
+   */
+  @Test
+  void aSecondTakeOverWaitsForTheFirst() throws Exception {
+    daemons.app(socket);
+    Daemon proxy = firstProxy();
+    // The first new proxy dies in the middle: the second, waiting, takes over.
+    Daemon first = daemons.startWithEnv(Map.of("HANDOFF_TAKEOVER_TEST_PAUSE",
+        "accepting-sent=8000"), "proxy", takeOverArgs());
+    first.awaitLog("take-over test pause at accepting-sent", Duration.ofSeconds(20));
+    Daemon second = daemons.start("proxy", takeOverArgs());
+    Thread.sleep(4_000); // its JVM starts and it connects, while the first one's exchange runs
+    assertTrue(!second.log().contains("received the listening socket"), second.log());
+    first.kill();
+    assertEquals(0, proxy.awaitExit(Duration.ofSeconds(30)), proxy.log());
+    second.awaitLog(READY, Duration.ofSeconds(10));
+    assertTrue(proxy.log().contains("handed over to pid " + second.pid()), proxy.log());
+    EchoClient.echoOnce(port, "second".getBytes(StandardCharsets.US_ASCII));
+    // The first new proxy succeeds: the one waiting behind it is turned away.
+    // (the pause leaves the fourth one's JVM time to start and connect, even on a loaded machine)
+    Daemon third = daemons.startWithEnv(Map.of("HANDOFF_TAKEOVER_TEST_PAUSE",
+        "accepting-sent=8000"), "proxy", takeOverArgs());
+    third.awaitLog("take-over test pause at accepting-sent", Duration.ofSeconds(20));
+    Daemon fourth = daemons.start("proxy", takeOverArgs());
+    assertEquals(0, second.awaitExit(Duration.ofSeconds(30)), second.log());
+    assertEquals(1, fourth.awaitExit(Duration.ofSeconds(30)), fourth.log());
+    assertTrue(fourth.log().contains("closed the control link"), fourth.log());
+    third.awaitLog(READY, Duration.ofSeconds(10));
+    EchoClient.echoOnce(port, "third".getBytes(StandardCharsets.US_ASCII));
+  }
+}
