@@ -26,18 +26,16 @@ final class Dispatcher implements Runnable, LinkEvents {
   private final ConcurrentLinkedDeque<AcceptedConnection> again = new ConcurrentLinkedDeque<>();
   private final LinkSet links;
   private final ProxyStats stats;
-  private final long maxWaitNanos;
+  private final WaitLimit wait;
   private final Duration holdCopy;
   private final ScheduledExecutorService timer;
-  private volatile long drainDeadlineNanos;
-  private volatile boolean draining;
 
   Dispatcher(BlockingQueue<AcceptedConnection> queue, LinkSet links, ProxyStats stats,
       Duration maxWait, Duration holdCopy, ScheduledExecutorService timer) {
     this.queue = queue;
     this.links = links;
     this.stats = stats;
-    this.maxWaitNanos = maxWait.toNanos();
+    this.wait = new WaitLimit(maxWait, stats, "an app");
     this.holdCopy = holdCopy;
     this.timer = timer;
   }
@@ -49,7 +47,7 @@ final class Dispatcher implements Runnable, LinkEvents {
    * @return whether it was sent; if not, the caller queues it as usual
    */
   boolean trySendNow(AcceptedConnection conn) {
-    if (draining || !queue.isEmpty() || !again.isEmpty()) {
+    if (wait.draining() || !queue.isEmpty() || !again.isEmpty()) {
       return false;
     }
     AppLink link = links.pickNow();
@@ -65,8 +63,7 @@ final class Dispatcher implements Runnable, LinkEvents {
    * return. The acceptor must be stopped first so that the queue only shrinks.
    */
   void drain(Duration grace) {
-    drainDeadlineNanos = System.nanoTime() + grace.toNanos();
-    draining = true;
+    wait.drain(grace);
   }
 
   @Override
@@ -79,8 +76,7 @@ final class Dispatcher implements Runnable, LinkEvents {
         }
         if (conn != null) {
           dispatch(conn);
-        } else if (draining && (!links.anyInFlight()
-            || System.nanoTime() - drainDeadlineNanos >= 0)) {
+        } else if (wait.draining() && (!links.anyInFlight() || wait.graceOver())) {
           break;
         }
       }
@@ -100,14 +96,14 @@ final class Dispatcher implements Runnable, LinkEvents {
 
   private void dispatch(AcceptedConnection conn) throws InterruptedException {
     while (true) {
-      long deadline = deadlineFor(conn);
+      long deadline = wait.deadlineFor(conn);
       if (System.nanoTime() - deadline >= 0) {
-        drop(conn);
+        wait.drop(conn);
         return;
       }
-      AppLink link = links.pick(() -> deadlineFor(conn));
+      AppLink link = links.pick(() -> wait.deadlineFor(conn));
       if (link == null) {
-        drop(conn);
+        wait.drop(conn);
         return;
       }
       if (link.send(conn)) {
@@ -115,26 +111,6 @@ final class Dispatcher implements Runnable, LinkEvents {
         return;
       }
     }
-  }
-
-  private long deadlineFor(AcceptedConnection conn) {
-    long expiry = conn.acceptedNanos() + maxWaitNanos;
-    if (draining && drainDeadlineNanos - expiry < 0) {
-      return drainDeadlineNanos;
-    }
-    return expiry;
-  }
-
-  private void drop(AcceptedConnection conn) {
-    if (draining) {
-      stats.droppedShutdown.increment();
-      log.debug("{}: closed, shutting down before an app took it", conn);
-    } else {
-      stats.droppedExpired.increment();
-      log.warn("{}: closed after waiting {} ms for an app", conn,
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - conn.acceptedNanos()));
-    }
-    conn.close();
   }
 
   @Override

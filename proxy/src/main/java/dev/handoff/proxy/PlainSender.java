@@ -33,19 +33,17 @@ final class PlainSender implements Runnable {
 
   private final BlockingQueue<AcceptedConnection> queue;
   private final ProxyStats stats;
-  private final long maxWaitNanos;
+  private final WaitLimit wait;
   private final long minBackoffNanos;
   private final long maxBackoffNanos;
   private final Set<Integer> allowedUids;
   private final List<Link> links = new ArrayList<>();
   private int next;
-  private volatile boolean draining;
-  private volatile long drainDeadlineNanos;
 
   PlainSender(BlockingQueue<AcceptedConnection> queue, ProxyStats stats, ProxyConfig config) {
     this.queue = queue;
     this.stats = stats;
-    this.maxWaitNanos = config.queueWait().toNanos();
+    this.wait = new WaitLimit(config.queueWait(), stats, "a plain receiver");
     this.minBackoffNanos = config.retryMin().toNanos();
     this.maxBackoffNanos = Math.max(minBackoffNanos, config.retryMax().toNanos());
     this.allowedUids = config.appUids();
@@ -56,8 +54,7 @@ final class PlainSender implements Runnable {
 
   /** Sends what is queued within {@code grace}, then returns; the acceptor is stopped first. */
   void drain(Duration grace) {
-    drainDeadlineNanos = System.nanoTime() + grace.toNanos();
-    draining = true;
+    wait.drain(grace);
   }
 
   @Override
@@ -68,7 +65,7 @@ final class PlainSender implements Runnable {
         AcceptedConnection conn = queue.poll(20, TimeUnit.MILLISECONDS);
         if (conn != null) {
           send(conn);
-        } else if (draining) {
+        } else if (wait.draining()) {
           break;
         }
       }
@@ -101,9 +98,9 @@ final class PlainSender implements Runnable {
 
   private void send(AcceptedConnection conn) throws InterruptedException {
     while (true) {
-      long deadline = deadlineFor(conn);
+      long deadline = wait.deadlineFor(conn);
       if (System.nanoTime() - deadline >= 0) {
-        drop(conn);
+        wait.drop(conn);
         return;
       }
       Link link = pick();
@@ -148,26 +145,6 @@ final class PlainSender implements Runnable {
         link.connect();
       }
     }
-  }
-
-  private long deadlineFor(AcceptedConnection conn) {
-    long expiry = conn.acceptedNanos() + maxWaitNanos;
-    if (draining && drainDeadlineNanos - expiry < 0) {
-      return drainDeadlineNanos;
-    }
-    return expiry;
-  }
-
-  private void drop(AcceptedConnection conn) {
-    if (draining) {
-      stats.droppedShutdown.increment();
-      log.debug("{}: closed, shutting down before a receiver took it", conn);
-    } else {
-      stats.droppedExpired.increment();
-      log.warn("{}: closed after waiting {} ms for a plain receiver", conn,
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - conn.acceptedNanos()));
-    }
-    conn.close();
   }
 
   /** One receiver's socket and the link to it, if any. */
