@@ -60,56 +60,66 @@ public final class JdkNioInternals {
 
   private JdkNioInternals() {}
 
-  /** sun.nio.ch.SocketChannelImpl(SelectorProvider, ProtocolFamily, FileDescriptor, SocketAddress). */
-  private static final class SocketChannels {
-    static final java.lang.reflect.Constructor<?> CONSTRUCTOR;
-    static final IllegalStateException UNAVAILABLE;
-
-    static {
-      java.lang.reflect.Constructor<?> constructor = null;
-      IllegalStateException unavailable = null;
+  /**
+   * A constructor of a {@code sun.nio.ch} channel class, looked up on first use: it needs
+   * {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED}, which only its callers need.
+   */
+  private record Constructor(String className, java.lang.reflect.Constructor<?> constructor,
+      IllegalStateException unavailable) {
+    static Constructor lookUp(String className, String what, Class<?>... parameters) {
       try {
-        constructor = Class.forName("sun.nio.ch.SocketChannelImpl").getDeclaredConstructor(
-            java.nio.channels.spi.SelectorProvider.class, java.net.ProtocolFamily.class,
-            FileDescriptor.class, java.net.SocketAddress.class);
-        constructor.setAccessible(true);
+        java.lang.reflect.Constructor<?> c =
+            Class.forName("sun.nio.ch." + className).getDeclaredConstructor(parameters);
+        c.setAccessible(true);
+        return new Constructor(className, c, null);
       } catch (ReflectiveOperationException | RuntimeException e) {
-        unavailable = new IllegalStateException("cannot make a JDK SocketChannel from a descriptor:"
-            + " run the JVM with --add-opens java.base/sun.nio.ch=ALL-UNNAMED", e);
+        return new Constructor(className, null, new IllegalStateException("cannot make a JDK "
+            + what + " from a descriptor: run the JVM with"
+            + " --add-opens java.base/sun.nio.ch=ALL-UNNAMED", e));
       }
-      CONSTRUCTOR = constructor;
-      UNAVAILABLE = unavailable;
+    }
+
+    void require() {
+      requireAvailable();
+      if (unavailable != null) {
+        throw unavailable;
+      }
+    }
+
+    /** A new channel on {@code fd}; a failure leaves {@code fd} to the caller. */
+    Object newChannel(FileDescriptor fd, Object... arguments) throws IOException {
+      require();
+      try {
+        return constructor.newInstance(arguments);
+      } catch (java.lang.reflect.InvocationTargetException e) {
+        if (e.getCause() instanceof IOException io) {
+          throw io;
+        }
+        throw new IllegalStateException(className + " on fd " + Descriptors.number(fd),
+            e.getCause());
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException(className + " on fd " + Descriptors.number(fd), e);
+      }
     }
   }
 
-  /** sun.nio.ch.ServerSocketChannelImpl(SelectorProvider, ProtocolFamily, FileDescriptor, boolean). */
-  private static final class ServerSocketChannels {
-    static final java.lang.reflect.Constructor<?> CONSTRUCTOR;
-    static final IllegalStateException UNAVAILABLE;
+  /** Holds the SocketChannelImpl constructor, looked up on first use. */
+  private static final class SocketChannels {
+    static final Constructor CONSTRUCTOR = Constructor.lookUp("SocketChannelImpl",
+        "SocketChannel", java.nio.channels.spi.SelectorProvider.class,
+        java.net.ProtocolFamily.class, FileDescriptor.class, java.net.SocketAddress.class);
+  }
 
-    static {
-      java.lang.reflect.Constructor<?> constructor = null;
-      IllegalStateException unavailable = null;
-      try {
-        constructor = Class.forName("sun.nio.ch.ServerSocketChannelImpl").getDeclaredConstructor(
-            java.nio.channels.spi.SelectorProvider.class, java.net.ProtocolFamily.class,
-            FileDescriptor.class, boolean.class);
-        constructor.setAccessible(true);
-      } catch (ReflectiveOperationException | RuntimeException e) {
-        unavailable = new IllegalStateException("cannot make a JDK ServerSocketChannel from a"
-            + " descriptor: run the JVM with --add-opens java.base/sun.nio.ch=ALL-UNNAMED", e);
-      }
-      CONSTRUCTOR = constructor;
-      UNAVAILABLE = unavailable;
-    }
+  /** Holds the ServerSocketChannelImpl constructor, looked up on first use. */
+  private static final class ServerSocketChannels {
+    static final Constructor CONSTRUCTOR = Constructor.lookUp("ServerSocketChannelImpl",
+        "ServerSocketChannel", java.nio.channels.spi.SelectorProvider.class,
+        java.net.ProtocolFamily.class, FileDescriptor.class, boolean.class);
   }
 
   /** Fails fast if {@link #serverSocketChannel} cannot work in this JVM. */
   public static void requireServerSocketChannels() {
-    requireAvailable();
-    if (ServerSocketChannels.UNAVAILABLE != null) {
-      throw ServerSocketChannels.UNAVAILABLE;
-    }
+    ServerSocketChannels.CONSTRUCTOR.require();
   }
 
   /**
@@ -124,28 +134,13 @@ public final class JdkNioInternals {
    */
   public static java.nio.channels.ServerSocketChannel serverSocketChannel(FileDescriptor fd,
       java.net.ProtocolFamily family) throws IOException {
-    requireServerSocketChannels();
-    try {
-      return (java.nio.channels.ServerSocketChannel) ServerSocketChannels.CONSTRUCTOR.newInstance(
-          java.nio.channels.spi.SelectorProvider.provider(), family, fd, true);
-    } catch (java.lang.reflect.InvocationTargetException e) {
-      if (e.getCause() instanceof IOException io) {
-        throw io;
-      }
-      throw new IllegalStateException("ServerSocketChannelImpl on fd " + Descriptors.number(fd),
-          e.getCause());
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("ServerSocketChannelImpl on fd " + Descriptors.number(fd),
-          e);
-    }
+    return (java.nio.channels.ServerSocketChannel) ServerSocketChannels.CONSTRUCTOR.newChannel(fd,
+        java.nio.channels.spi.SelectorProvider.provider(), family, fd, true);
   }
 
   /** Fails fast if {@link #socketChannel} cannot work in this JVM. */
   public static void requireSocketChannels() {
-    requireAvailable();
-    if (SocketChannels.UNAVAILABLE != null) {
-      throw SocketChannels.UNAVAILABLE;
-    }
+    SocketChannels.CONSTRUCTOR.require();
   }
 
   /**
@@ -157,21 +152,10 @@ public final class JdkNioInternals {
    */
   public static SocketChannel socketChannel(FileDescriptor fd, java.net.ProtocolFamily family,
       java.net.SocketAddress remote) throws IOException {
-    requireSocketChannels();
-    try {
-      SocketChannel channel = (SocketChannel) SocketChannels.CONSTRUCTOR.newInstance(
-          java.nio.channels.spi.SelectorProvider.provider(), family, fd, remote);
-      channel.configureBlocking(true);
-      return channel;
-    } catch (java.lang.reflect.InvocationTargetException e) {
-      if (e.getCause() instanceof IOException io) {
-        throw io;
-      }
-      throw new IllegalStateException("SocketChannelImpl on fd " + Descriptors.number(fd),
-          e.getCause());
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("SocketChannelImpl on fd " + Descriptors.number(fd), e);
-    }
+    SocketChannel channel = (SocketChannel) SocketChannels.CONSTRUCTOR.newChannel(fd,
+        java.nio.channels.spi.SelectorProvider.provider(), family, fd, remote);
+    channel.configureBlocking(true);
+    return channel;
   }
 
   /** Fails fast, at start-up, rather than on the first connection. */
