@@ -124,6 +124,21 @@ public final class ProxyProtocol {
     return NOT_PROXY;
   }
 
+  /**
+   * Whether the bytes start with a whole v1 or v2 signature: a stream that can only be a PROXY
+   * header (valid or not), whatever follows. A receiver that does not trust the sender refuses
+   * such a stream without waiting for the rest of the header.
+   *
+   * @param bytes the bytes seen so far
+   * @param off where the stream starts in {@code bytes}
+   * @param len how many bytes have been seen; none after them is read
+   * @return whether a whole signature is there
+   */
+  public static boolean startsWithSignature(byte[] bytes, int off, int len) {
+    return (len >= V2_SIGNATURE.length && prefixMatches(bytes, off, len, V2_SIGNATURE))
+        || (len >= V1_SIGNATURE.length && prefixMatches(bytes, off, len, V1_SIGNATURE));
+  }
+
   /** Whether the first {@code min(len, signature.length)} bytes are those of the signature. */
   private static boolean prefixMatches(byte[] bytes, int off, int len, byte[] signature) {
     int n = Math.min(len, signature.length);
@@ -213,8 +228,13 @@ public final class ProxyProtocol {
     return v <= 65535 ? v : -1;
   }
 
-  /** A dotted quad of decimal bytes without leading zeros, or null. Never a name lookup. */
-  static InetAddress parseIpv4(String s) {
+  /**
+   * A dotted quad of decimal bytes without leading zeros, or null. Never a name lookup.
+   *
+   * @param s the text
+   * @return the address, or {@code null} if {@code s} is not one
+   */
+  public static InetAddress parseIpv4(String s) {
     byte[] raw = ipv4Bytes(s);
     return raw == null ? null : byAddress(raw);
   }
@@ -249,8 +269,11 @@ public final class ProxyProtocol {
   /**
    * An IPv6 address in the text forms of RFC 4291 (hex groups, one {@code ::}, an optional dotted
    * quad at the end), or null. Never a name lookup, which {@link InetAddress#getByName} could do.
+   *
+   * @param s the text, without brackets
+   * @return the address, or {@code null} if {@code s} is not one
    */
-  static InetAddress parseIpv6(String s) {
+  public static InetAddress parseIpv6(String s) {
     if (s.isEmpty() || s.length() > 45) {
       return null;
     }
