@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -56,6 +57,11 @@ final class ProxyHeaderReader implements Runnable {
   private final ConcurrentLinkedQueue<Waiting> incoming = new ConcurrentLinkedQueue<>();
   /** The connections registered with the selector; this reader's thread only. */
   private final List<Waiting> waiting = new ArrayList<>();
+  /**
+   * Room for connections being looked at: the acceptor waits for a permit, so that while this
+   * reader is held up (the queue after it is full) accepting pauses instead of piling up sockets.
+   */
+  private final Semaphore room;
   private final ByteBuffer peekBuffer = ByteBuffer.allocateDirect(ProxyProtocol.MAX_LENGTH);
   private final ByteBuffer peekAddress = ByteBuffer.allocateDirect(256);
   private final byte[] peeked = new byte[ProxyProtocol.MAX_LENGTH];
@@ -104,8 +110,8 @@ final class ProxyHeaderReader implements Runnable {
    * @param delivery takes each connection on, as the acceptor would have (it may block while the
    *     queue is full)
    */
-  ProxyHeaderReader(List<Cidr> trusted, Duration timeout, Consumer<AcceptedConnection> delivery,
-      ProxyStats stats) throws IOException {
+  ProxyHeaderReader(List<Cidr> trusted, Duration timeout, int limit,
+      Consumer<AcceptedConnection> delivery, ProxyStats stats) throws IOException {
     if (PEEK == null) {
       throw new IOException("junixsocket's native receive (for MSG_PEEK) is not available");
     }
@@ -113,6 +119,7 @@ final class ProxyHeaderReader implements Runnable {
     this.timeoutNanos = timeout.toNanos();
     this.delivery = delivery;
     this.stats = stats;
+    this.room = new Semaphore(limit);
     this.selector = Selector.open();
   }
 
@@ -127,12 +134,37 @@ final class ProxyHeaderReader implements Runnable {
   }
 
   /**
-   * Takes an accepted connection over until its first bytes are known; returns at once.
+   * Takes an accepted connection over until its first bytes are known. Returns at once unless
+   * {@code limit} connections are being looked at already: it then waits for room (the caller,
+   * the acceptor, pauses accepting meanwhile), or closes the connection if this reader stops.
    *
    * @param channel the connection, in blocking mode, owned by this reader from now on
    */
   void submit(SocketChannel channel, long id, long acceptedMicros, long acceptedNanos,
       InetSocketAddress peer, InetSocketAddress local) {
+    if (!room.tryAcquire()) {
+      stats.acceptPauses.increment();
+      stats.acceptPaused.set(1);
+      log.warn("connections waiting for their first bytes fill the PROXY protocol reader:"
+          + " accepting paused; new clients wait in the kernel backlog");
+      try {
+        while (!room.tryAcquire(50, TimeUnit.MILLISECONDS)) {
+          if (stopping) {
+            stats.droppedShutdown.increment();
+            closeQuietly(channel);
+            return;
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        stats.droppedShutdown.increment();
+        closeQuietly(channel);
+        return;
+      } finally {
+        stats.acceptPaused.set(0);
+      }
+      log.info("accepting again");
+    }
     stats.held.incrementAndGet();
     incoming.add(new Waiting(channel, id, acceptedMicros, acceptedNanos, peer, local,
         trusts(peer), acceptedNanos + timeoutNanos));
@@ -203,7 +235,7 @@ final class ProxyHeaderReader implements Runnable {
     } catch (IOException | RuntimeException e) {
       log.debug("{}: gone before its first bytes: {}", w, e.getMessage());
       w.done = true;
-      stats.held.decrementAndGet();
+      release();
       closeQuietly(w.channel);
       return;
     }
@@ -356,7 +388,7 @@ final class ProxyHeaderReader implements Runnable {
     }
     selector.selectNow(); // deregisters the cancelled keys: only then can blocking mode return
     for (Waiting w : decided) {
-      stats.held.decrementAndGet();
+      release();
       if (w.decided == null) {
         closeQuietly(w.channel);
         continue;
@@ -375,7 +407,7 @@ final class ProxyHeaderReader implements Runnable {
   private void closeIncoming() {
     Waiting w;
     while ((w = incoming.poll()) != null) {
-      stats.held.decrementAndGet();
+      release();
       stats.droppedShutdown.increment();
       closeQuietly(w.channel);
     }
@@ -387,7 +419,7 @@ final class ProxyHeaderReader implements Runnable {
       if (w.key != null) {
         w.key.cancel();
       }
-      stats.held.decrementAndGet();
+      release();
       if (!w.done || w.decided != null) {
         stats.droppedShutdown.increment();
       }
@@ -400,6 +432,12 @@ final class ProxyHeaderReader implements Runnable {
       // nothing more to release
     }
     closeIncoming();
+  }
+
+  /** A connection leaves this reader: one less held, room for the next. */
+  private void release() {
+    stats.held.decrementAndGet();
+    room.release();
   }
 
   private static void closeQuietly(SocketChannel channel) {

@@ -108,7 +108,8 @@ final class ProxyServer {
     if (!config.proxyProtocolFrom().isEmpty()) {
       try {
         headerReader = new ProxyHeaderReader(config.proxyProtocolFrom(),
-            config.proxyProtocolTimeout(), conn -> acceptorTask.deliver(conn), stats);
+            config.proxyProtocolTimeout(), config.queueSize(), conn -> acceptorTask.deliver(conn),
+            stats);
       } catch (IOException e) {
         server.close();
         if (metrics != null) {
@@ -174,9 +175,13 @@ final class ProxyServer {
     }
     // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
     acceptorTask.stop();
+    if (headerReader != null) {
+      // Closes the connections still waiting for their first bytes, and frees an acceptor
+      // waiting for room in the reader.
+      headerReader.stop();
+    }
     acceptor.join();
     if (headerReader != null) {
-      headerReader.stop(); // closes the connections still waiting for their first bytes
       headerThread.join();
     }
     if (plain != null) {

@@ -46,9 +46,14 @@ class ProxyHeaderReaderTest {
   private long ids;
 
   private void start(String trusted, Duration timeout) throws IOException {
+    start(trusted, timeout, 64);
+  }
+
+  private void start(String trusted, Duration timeout, int limit) throws IOException {
     server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
     open.add(server);
-    reader = new ProxyHeaderReader(List.of(Cidr.parse(trusted)), timeout, delivered::add, stats);
+    reader = new ProxyHeaderReader(List.of(Cidr.parse(trusted)), timeout, limit, delivered::add,
+        stats);
     thread = new Thread(reader, "proxy-protocol-test");
     thread.setDaemon(true);
     thread.start();
@@ -308,6 +313,28 @@ class ProxyHeaderReaderTest {
     assertClosedByProxy(b);
     assertEquals(0, stats.held.get());
     assertEquals(2, stats.droppedShutdown.sum());
+  }
+
+  @Test
+  void theAcceptorWaitsForRoomWhenTheLimitIsReached() throws Exception {
+    start("127.0.0.1/32", Duration.ofMillis(400), 2);
+    connect();
+    connect();
+    Socket client = new Socket();
+    open.add(client);
+    client.connect(server.getLocalAddress(), 5000);
+    SocketChannel third = server.accept();
+    open.add(third);
+    long t0 = System.nanoTime();
+    reader.submit(third, 99, 1, System.nanoTime(), (InetSocketAddress) third.getRemoteAddress(),
+        (InetSocketAddress) third.getLocalAddress()); // waits until the first two time out
+    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    assertTrue(ms >= 300 && ms < 5000, "waited for room: " + ms + " ms");
+    assertEquals(1, stats.acceptPauses.sum());
+    assertEquals(0, stats.acceptPaused.get());
+    client.setSoTimeout(5000);
+    assertClosedByProxy(client); // and is itself closed when its time is up
+    awaitHeldZero();
   }
 
   private static byte[] concat(byte[] a, byte[] b) {
