@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * header and nothing after it, so that the app reads the client's stream from its first byte; from
  * anyone else it refuses a connection that starts with a PROXY header, and takes nothing.
  *
- * <p>One thread waits on one JDK {@link Selector} for all of them, each at most
+ * <p>The acceptor's thread takes a first look, without waiting: a load balancer's header is usually
+ * there by the accept, and the connection then goes on at once. The others are left to one thread
+ * that waits on one JDK {@link Selector} for all of them, each at most
  * {@code --proxy-protocol-timeout}. It looks with MSG_PEEK (junixsocket's native receive; the JDK
  * has no peek), so nothing is consumed until the header is known whole; from a trusted source, a
  * prefix that can only be part of a header is consumed as it comes, so that a level-triggered
@@ -62,9 +64,17 @@ final class ProxyHeaderReader implements Runnable {
    * reader is held up (the queue after it is full) accepting pauses instead of piling up sockets.
    */
   private final Semaphore room;
-  private final ByteBuffer peekBuffer = ByteBuffer.allocateDirect(ProxyProtocol.MAX_LENGTH);
-  private final ByteBuffer peekAddress = ByteBuffer.allocateDirect(256);
-  private final byte[] peeked = new byte[ProxyProtocol.MAX_LENGTH];
+  /** The reader thread's buffers. */
+  private final Buffers readerSide = new Buffers();
+  /** The acceptor thread's, for a first look in {@link #submit} (one acceptor at a time). */
+  private final Buffers acceptorSide = new Buffers();
+
+  /** Where one thread peeks to. */
+  private static final class Buffers {
+    final ByteBuffer peek = ByteBuffer.allocateDirect(ProxyProtocol.MAX_LENGTH);
+    final ByteBuffer address = ByteBuffer.allocateDirect(256);
+    final byte[] bytes = new byte[ProxyProtocol.MAX_LENGTH];
+  }
   private volatile boolean stopping;
 
   /** One connection waiting for its first bytes. */
@@ -142,6 +152,23 @@ final class ProxyHeaderReader implements Runnable {
    */
   void submit(SocketChannel channel, long id, long acceptedMicros, long acceptedNanos,
       InetSocketAddress peer, InetSocketAddress local) {
+    Waiting w = new Waiting(channel, id, acceptedMicros, acceptedNanos, peer, local,
+        trusts(peer), acceptedNanos + timeoutNanos);
+    // A first look on the acceptor's thread: a load balancer sends its header with the connection,
+    // so it is usually there already, and the connection goes on without a thread hop. Never
+    // waits: the socket is non-blocking and only bytes a peek has shown are read.
+    try {
+      channel.configureBlocking(false);
+    } catch (IOException e) {
+      log.debug("{}: gone before its first bytes: {}", w, e.getMessage());
+      closeQuietly(channel);
+      return;
+    }
+    inspect(w, acceptorSide);
+    if (w.done) {
+      finish(w);
+      return;
+    }
     if (!room.tryAcquire()) {
       stats.acceptPauses.increment();
       stats.acceptPaused.set(1);
@@ -166,8 +193,7 @@ final class ProxyHeaderReader implements Runnable {
       log.info("accepting again");
     }
     stats.held.incrementAndGet();
-    incoming.add(new Waiting(channel, id, acceptedMicros, acceptedNanos, peer, local,
-        trusts(peer), acceptedNanos + timeoutNanos));
+    incoming.add(w);
     if (stopping) {
       closeIncoming(); // raced with stop(): the loop may have finished
     }
@@ -230,8 +256,7 @@ final class ProxyHeaderReader implements Runnable {
 
   private void register(Waiting w) {
     try {
-      w.channel.configureBlocking(false);
-      w.key = w.channel.register(selector, SelectionKey.OP_READ, w);
+      w.key = w.channel.register(selector, w.recheckAt != 0 ? 0 : SelectionKey.OP_READ, w);
     } catch (IOException | RuntimeException e) {
       log.debug("{}: gone before its first bytes: {}", w, e.getMessage());
       w.done = true;
@@ -240,15 +265,22 @@ final class ProxyHeaderReader implements Runnable {
       return;
     }
     waiting.add(w);
-    inspect(w); // the bytes are often there already: no need to wait for the next select
+    if (w.recheckAt == 0) {
+      inspect(w); // bytes may have come since the acceptor looked
+    }
   }
 
-  /** Peeks at what arrived and decides if it can. */
+  /** Peeks at what arrived and decides if it can, on the reader's thread. */
   private void inspect(Waiting w) {
+    inspect(w, readerSide);
+  }
+
+  /** Peeks at what arrived (the channel non-blocking) and decides if it can. */
+  private void inspect(Waiting w, Buffers b) {
     int max = w.trusted ? ProxyProtocol.MAX_LENGTH - w.consumed.length : UNTRUSTED_PEEK;
     int n;
     try {
-      n = PEEK.peek(JdkNioInternals.descriptorOf(w.channel), peekBuffer, max, peekAddress);
+      n = PEEK.peek(JdkNioInternals.descriptorOf(w.channel), b.peek, max, b.address);
     } catch (IOException e) {
       log.debug("{}: reset before its first bytes: {}", w, e.getMessage());
       if (w.trusted) {
@@ -272,17 +304,17 @@ final class ProxyHeaderReader implements Runnable {
       return;
     }
     int have = w.consumed.length;
-    System.arraycopy(w.consumed, 0, peeked, 0, have);
-    peekBuffer.get(0, peeked, have, n);
+    System.arraycopy(w.consumed, 0, b.bytes, 0, have);
+    b.peek.get(0, b.bytes, have, n);
     if (w.trusted) {
-      inspectTrusted(w, have, n);
+      inspectTrusted(w, have, n, b);
     } else {
-      inspectUntrusted(w, n);
+      inspectUntrusted(w, n, b);
     }
   }
 
-  private void inspectTrusted(Waiting w, int have, int n) {
-    ProxyProtocol.Result r = ProxyProtocol.parse(peeked, 0, have + n);
+  private void inspectTrusted(Waiting w, int have, int n, Buffers b) {
+    ProxyProtocol.Result r = ProxyProtocol.parse(b.bytes, 0, have + n);
     switch (r.status()) {
       case PROXY -> {
         if (!consume(w, r.length() - have)) {
@@ -314,16 +346,18 @@ final class ProxyHeaderReader implements Runnable {
     }
   }
 
-  private void inspectUntrusted(Waiting w, int n) {
-    if (ProxyProtocol.startsWithSignature(peeked, 0, n)) {
+  private void inspectUntrusted(Waiting w, int n, Buffers b) {
+    if (ProxyProtocol.startsWithSignature(b.bytes, 0, n)) {
       stats.proxyHeaderRefused.increment();
       log.debug("{}: sent a PROXY header but is not in --proxy-protocol-from; refused", w);
       decide(w, null);
       return;
     }
-    if (ProxyProtocol.parse(peeked, 0, n).status() == ProxyProtocol.Status.NEED_MORE) {
+    if (ProxyProtocol.parse(b.bytes, 0, n).status() == ProxyProtocol.Status.NEED_MORE) {
       // Could still become a signature: look again shortly rather than spin on the same bytes.
-      w.key.interestOps(0);
+      if (w.key != null) {
+        w.key.interestOps(0);
+      }
       w.recheckAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RECHECK_MS);
       return;
     }
@@ -389,19 +423,24 @@ final class ProxyHeaderReader implements Runnable {
     selector.selectNow(); // deregisters the cancelled keys: only then can blocking mode return
     for (Waiting w : decided) {
       release();
-      if (w.decided == null) {
-        closeQuietly(w.channel);
-        continue;
-      }
-      try {
-        w.channel.configureBlocking(true);
-      } catch (IOException | RuntimeException e) {
-        log.debug("{}: gone before its handoff: {}", w, e.getMessage());
-        closeQuietly(w.channel);
-        continue;
-      }
-      delivery.accept(new AcceptedConnection(w.decided, w.channel, w.acceptedNanos, stats.held));
+      finish(w);
     }
+  }
+
+  /** Hands a decided, unregistered connection on in blocking mode, or closes it. */
+  private void finish(Waiting w) {
+    if (w.decided == null) {
+      closeQuietly(w.channel);
+      return;
+    }
+    try {
+      w.channel.configureBlocking(true);
+    } catch (IOException | RuntimeException e) {
+      log.debug("{}: gone before its handoff: {}", w, e.getMessage());
+      closeQuietly(w.channel);
+      return;
+    }
+    delivery.accept(new AcceptedConnection(w.decided, w.channel, w.acceptedNanos, stats.held));
   }
 
   private void closeIncoming() {
