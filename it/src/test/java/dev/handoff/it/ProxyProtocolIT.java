@@ -135,6 +135,34 @@ class ProxyProtocolIT extends DaemonTest {
     assertTrue(log.contains("proxy-headers=7 proxy-refused=2 proxy-invalid=2"), log);
   }
 
+  /**
+   * An app take-over moves a connection from a balancer with its original client: the successor's
+   * channel reports the same client, and the balancer's unique id, as the first app's did.
+   */
+  @Test
+  void theOriginalClientMovesWithItsConnectionInAnAppTakeOver() throws Exception {
+    String haproxyPath = find("haproxy");
+    Assumptions.assumeTrue(haproxyPath != null, "haproxy is not installed");
+    Daemon app = daemons.app(socket, "--log-level", "DEBUG");
+    daemons.proxy(port, socket, "--bind", "127.0.0.1", "--proxy-protocol-from", "127.0.0.2");
+    int v1Port = EchoClient.freePort();
+    int v2Port = EchoClient.freePort();
+    int v6Port = EchoClient.freePort();
+    startHaproxy(haproxyPath, v1Port, v2Port, v6Port);
+    try (Socket client = connect(new InetSocketAddress("127.0.0.1", v2Port))) {
+      EchoClient.assertEchoes(client, "before".getBytes(StandardCharsets.US_ASCII));
+      String seen = "client /127.0.0.1:" + client.getLocalPort() + " via load balancer /127.0.0.2:";
+      app.awaitLog(seen, START);
+      Daemon next = daemons.start("app", "--take-over", "--log-level", "DEBUG",
+          socket.toString());
+      assertEquals(0, app.awaitExit(Duration.ofSeconds(60)), "the old app exits 0\n" + app.log());
+      assertTrue(app.log().contains("handed 1 connections over"), app.log());
+      EchoClient.assertEchoes(client, "after".getBytes(StandardCharsets.US_ASCII));
+      next.awaitLog(seen, START);
+      next.awaitLog("unique-id id-127.0.0.1-" + client.getLocalPort(), START);
+    }
+  }
+
   private void startHaproxy(String path, int v1Port, int v2Port, int v6Port) throws Exception {
     Path config = dir.resolve("haproxy.cfg");
     String backend = "127.0.0.1:" + port;
