@@ -250,6 +250,7 @@ final class ProxyHeaderReader implements Runnable {
     } catch (IOException | RuntimeException e) {
       log.error("PROXY protocol reader failed; closing the connections it held: {}", e.toString());
     } finally {
+      stopping = true; // from now on submit closes what it is given
       closeAll();
     }
   }
