@@ -41,7 +41,11 @@ final class ProxyServer {
   private final LinkSet links;
   private ServerSocketChannel server;
   private Thread acceptor;
-  private TcpAcceptor acceptorTask;
+  /** Read by the PROXY header reader's thread, which delivers through the current acceptor. */
+  private volatile TcpAcceptor acceptorTask;
+  /** With --proxy-protocol-from: looks at first bytes before the handoff; otherwise null. */
+  private ProxyHeaderReader headerReader;
+  private Thread headerThread;
   private Thread dispatcher;
   /**
    * While a proxy taking over accepts on the port: this proxy's own copy of the listening socket,
@@ -101,9 +105,27 @@ final class ProxyServer {
     log.info("listening on {}{}, handing connections to {}{}", server.getLocalAddress(),
         inherited != null ? source : "", config.sockets(),
         plain != null ? " (--protocol plain)" : "");
+    if (!config.proxyProtocolFrom().isEmpty()) {
+      try {
+        headerReader = new ProxyHeaderReader(config.proxyProtocolFrom(),
+            config.proxyProtocolTimeout(), config.queueSize(), conn -> acceptorTask.deliver(conn),
+            stats);
+      } catch (IOException e) {
+        server.close();
+        if (metrics != null) {
+          metrics.close();
+        }
+        throw e;
+      }
+      headerThread = daemon(headerReader, "proxy-protocol");
+      headerThread.start();
+      log.info("reading PROXY protocol headers from {}; refusing them from anyone else",
+          config.proxyProtocolFrom());
+    }
     if (plain != null) {
       dispatcher = daemon(plain, "plain-sender");
-      acceptorTask = new TcpAcceptor(server, queue, conn -> false, stats);
+      acceptorTask = new TcpAcceptor(server, queue, conn -> false, stats)
+          .withHeaderReader(headerReader);
       acceptor = daemon(acceptorTask, "acceptor");
       dispatcher.start();
       acceptor.start();
@@ -111,7 +133,7 @@ final class ProxyServer {
     }
     links.start();
     dispatcher = daemon(dispatch, "dispatcher");
-    acceptorTask = new TcpAcceptor(server, queue, dispatch, stats);
+    acceptorTask = new TcpAcceptor(server, queue, dispatch, stats).withHeaderReader(headerReader);
     acceptor = daemon(acceptorTask, "acceptor");
     dispatcher.start();
     acceptor.start();
@@ -153,7 +175,15 @@ final class ProxyServer {
     }
     // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
     acceptorTask.stop();
+    if (headerReader != null) {
+      // Closes the connections still waiting for their first bytes, and frees an acceptor
+      // waiting for room in the reader.
+      headerReader.stop();
+    }
     acceptor.join();
+    if (headerReader != null) {
+      headerThread.join();
+    }
     if (plain != null) {
       plain.drain(config.shutdownGrace());
       dispatcher.join();
@@ -240,9 +270,10 @@ final class ProxyServer {
     spare = null; // the channel owns it now
     server = channel;
     long next = acceptorTask.nextId();
-    acceptorTask = plain != null ? new TcpAcceptor(server, queue, conn -> false, stats)
+    TcpAcceptor task = plain != null ? new TcpAcceptor(server, queue, conn -> false, stats)
         : new TcpAcceptor(server, queue, dispatch, stats);
-    acceptorTask.startingAt(next);
+    task.withHeaderReader(headerReader).startingAt(next);
+    acceptorTask = task;
     acceptor = daemon(acceptorTask, "acceptor");
     acceptor.start();
     log.info("accepting again on {}", server.getLocalAddress());
