@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Shared by scripts/proxy, scripts/app and scripts/http-example: finds the role's jar and runs it
-# with the JVM flags the project needs. Not meant to be run directly.
+# with the JVM flags the project needs and the role's default JVM options (memory, see below).
+# Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
-#   JAVA_OPTS      extra JVM options, e.g. -Xmx256m
+#   JAVA_OPTS      extra JVM options, e.g. -Xmx256m; they come after the defaults, so each one
+#                  overrides the default it contradicts (-XX:+UseG1GC, -Xmx1g, -Xss1m, ...)
+#   HANDOFF_CDS    off: do not use the class-data sharing archive (see scripts/cds-archive.sh)
 set -euo pipefail
 role=$1; shift
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -19,15 +22,26 @@ if [[ -z $jar ]]; then
   echo "$role: $name.jar not found; build it first: mvn -DskipTests package" >&2
   exit 1
 fi
+jar=$(readlink -f "$jar")
 java=${HANDOFF_JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}
 java=${java:-java}
+# The JDK's version and build, from its release file: no extra JVM start (which took 0.1-0.5 s
+# of every start, a successor's included). Without a release file, ask the JVM.
+java_bin=$(readlink -f "$(command -v "$java" || echo "$java")")
+jdk_release=$(cat "${java_bin%/bin/java}/release" 2>/dev/null || true)
+jdk_version=$(sed -n 's/^JAVA_VERSION="\(.*\)"/\1/p' <<<"$jdk_release")
+if [[ -z $jdk_version ]]; then
+  jdk_version=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.version = //p')
+  jdk_release="$jdk_version $("$java" -version 2>&1 | tr '\n' ' ')"
+fi
+major=${jdk_version%%.*}
+[[ $major == 1 ]] && major=$(cut -d. -f2 <<<"$jdk_version")
 # sun.nio.ch: the descriptor of a JDK socket channel (see JdkNioInternals); opened too, so that a
 # proxy taking over (proxy --take-over) can wrap the listening socket it is passed in a JDK channel.
 # Native access: junixsocket and Netty's epoll transport load JNI libraries, which Java 22+ warns
 # about unless allowed.
 flags=(--add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
   --enable-native-access=ALL-UNNAMED)
-major=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
 if [[ ${major:-17} -ge 23 ]]; then
   # Netty still allocates through sun.misc.Unsafe, which Java 24+ warns about unless allowed.
   flags+=(--sun-misc-unsafe-memory-access=allow)
@@ -40,6 +54,25 @@ if [[ $role == proxy && ${LISTEN_FDS:-} == 1 && ${LISTEN_PID:-} == "$$" ]]; then
   export HANDOFF_LISTEN_FD0=1
   unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
 fi
+# Default JVM options per role, chosen by measurement (scripts/bench-memory.sh; the figures and
+# the reasons are in docs/PERFORMANCE.md, "Default JVM options"). JAVA_OPTS comes after them.
+case $role in
+  proxy) defaults=() ;;
+  *) defaults=() ;;
+esac
+# Class-data sharing: an archive of the classes this role loads while it starts, takes over and
+# serves (scripts/cds-archive.sh makes it; the build runs that at package time). It belongs to one
+# JDK build and one jar (path, size, time), which its name carries, so another JDK or a rebuilt jar
+# simply finds none and starts as before: the JVM is never given an archive it would refuse.
+cds=${HANDOFF_CDS:-auto}
+cds_key=$(printf '%s\n%s\n%s' "$java_bin" "$jdk_release" "$(stat -c '%s %Y' "$jar")" | cksum | cut -d' ' -f1)
+cds_archive=${jar%.jar}.cds-$cds_key.jsa
+case $cds in
+  path) echo "$cds_archive"; exit 0 ;;
+  dump:*) flags+=("-XX:ArchiveClassesAtExit=${cds#dump:}") ;;
+  off) ;;
+  *) [[ -r $cds_archive ]] && flags+=("-XX:SharedArchiveFile=$cds_archive") ;;
+esac
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
 # shellcheck disable=SC2086
-exec "$java" "${flags[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"
+exec "$java" "${flags[@]}" "${defaults[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"
