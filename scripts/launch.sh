@@ -56,10 +56,22 @@ if [[ $role == proxy && ${LISTEN_FDS:-} == 1 && ${LISTEN_PID:-} == "$$" ]]; then
 fi
 # Default JVM options per role, chosen by measurement (scripts/bench-memory.sh; the figures and
 # the reasons are in docs/PERFORMANCE.md, "Default JVM options"). JAVA_OPTS comes after them.
+#   both  -XX:+UseSerialGC: one collector thread and no G1 remembered sets or region bookkeeping;
+#         the live heap is small (proxy ~8 MB, app ~2 KB per held connection), so collections are
+#         short, and G1 committed and touched hundreds of MB of heap before collecting.
+#         -XX:TrimNativeHeapInterval (JDK 17.0.9 and later): return the C heap that the JIT
+#         compilers and thread arenas freed to the system every 5 s instead of keeping it.
+#   proxy -Xms8m: a small first heap, so the young generation and its resident pages stay small;
+#         -XX:ReservedCodeCacheSize=32m: the proxy compiles little, a smaller code cache.
+#   app   -Xms32m: the same for the app, whose heap grows with its connections.
 case $role in
-  proxy) defaults=() ;;
-  *) defaults=() ;;
+  proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:ReservedCodeCacheSize=32m) ;;
+  *) defaults=(-XX:+UseSerialGC -Xms32m) ;;
 esac
+update=$(cut -d. -f3 <<<"$jdk_version"); update=${update%%[!0-9]*}
+if [[ ${major:-0} -gt 17 || ( ${major:-0} -eq 17 && ${update:-0} -ge 9 ) ]]; then
+  defaults+=(-XX:TrimNativeHeapInterval=5000)
+fi
 # Class-data sharing: an archive of the classes this role loads while it starts, takes over and
 # serves (scripts/cds-archive.sh makes it; the build runs that at package time). It belongs to one
 # JDK build and one jar (path, size, time), which its name carries, so another JDK or a rebuilt jar
