@@ -4,7 +4,8 @@
 # from a mapped archive instead of parsing and verifying them from the jar. The build runs it at
 # package time (app and proxy modules); run it again after installing the jars elsewhere or to use
 # another JDK (HANDOFF_JAVA, JAVA_HOME): an archive belongs to one JDK build and one jar, and the
-# launcher uses only the one made for both (scripts/launch.sh, HANDOFF_CDS).
+# launcher uses only the one made for both (scripts/launch.sh, HANDOFF_CDS). Java 17 only: on other
+# versions the launcher uses none and this script makes none.
 #
 #   scripts/cds-archive.sh [proxy] [app]      (default: both)
 #
@@ -12,7 +13,8 @@
 # -XX:ArchiveClassesAtExit that links to an app, hands it two connections and stops (SIGTERM);
 # for the app, an app that takes over (--take-over) from a running one, receives those two
 # connections, echoes on them and stops. Each archive is written under a temporary name and renamed
-# into place, so a launcher never maps a half-written one. Bounded in time (60 s per step). Exits 0
+# into place, so a launcher never maps a half-written one; the archives of earlier builds of the
+# jar for the same JDK are removed. Bounded in time (60 s per step). Exits 0
 # without doing anything if the jars' directories are not writable.
 set -uo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -51,7 +53,8 @@ stop() { # PID: SIGTERM, wait up to 60 s (the JVM writes the archive as it exits
 # daemons: without both jars (a build of one module) there is nothing to do.
 declare -A target
 for r in proxy app; do
-  HANDOFF_CDS=path "$here/launch.sh" "$r" >/dev/null 2>&1 || { log "no $r jar: no archive made"; exit 0; }
+  HANDOFF_CDS=path "$here/launch.sh" "$r" >/dev/null 2>"$tmp/path.err" ||
+    { log "no archive made: $(cat "$tmp/path.err")"; exit 0; }
 done
 for r in proxy app; do
   want "$r" || continue
@@ -98,6 +101,10 @@ rc=0
 for r in "${!target[@]}"; do
   if [[ -s $tmp/$r.jsa ]] && mv -f "$tmp/$r.jsa" "${target[$r]}"; then
     log "$r: ${target[$r]}"
+    # Archives of earlier builds of this jar for the same JDK (NAME.cds-JDK-JAR.jsa) are stale.
+    for old in "${target[$r]%-*}"-*.jsa; do
+      [[ $old == "${target[$r]}" ]] || rm -f "$old"
+    done
   else
     log "$r: the JVM wrote no archive (see its log: $(grep -i 'cds\|error' "$tmp/$r"*.log | head -n 3))"
     rc=1

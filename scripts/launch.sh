@@ -76,9 +76,17 @@ fi
 # serves (scripts/cds-archive.sh makes it; the build runs that at package time). It belongs to one
 # JDK build and one jar (path, size, time), which its name carries, so another JDK or a rebuilt jar
 # simply finds none and starts as before: the JVM is never given an archive it would refuse.
+# Only on Java 17, where it is tested: Java 25 maps such an archive but reports, as errors on
+# every start, that --add-exports and --enable-native-access were not given when the JDK's own base
+# archive was made.
 cds=${HANDOFF_CDS:-auto}
-cds_key=$(printf '%s\n%s\n%s' "$java_bin" "$jdk_release" "$(stat -c '%s %Y' "$jar")" | cksum | cut -d' ' -f1)
-cds_archive=${jar%.jar}.cds-$cds_key.jsa
+if [[ ${major:-0} -ne 17 && $cds != off ]]; then
+  [[ $cds == path ]] && { echo "$role: no class-data sharing archive on Java $major (only 17)" >&2; exit 3; }
+  cds=off
+fi
+cds_jdk=$(printf '%s\n%s' "$java_bin" "$jdk_release" | cksum | cut -d' ' -f1)
+cds_jar=$(stat -c '%s %Y' "$jar" | cksum | cut -d' ' -f1)
+cds_archive=${jar%.jar}.cds-$cds_jdk-$cds_jar.jsa
 case $cds in
   path) echo "$cds_archive"; exit 0 ;;
   dump:*) flags+=("-XX:ArchiveClassesAtExit=${cds#dump:}") ;;
