@@ -62,10 +62,13 @@ fi
 #         -XX:TrimNativeHeapInterval (JDK 17.0.9 and later): return the C heap that the JIT
 #         compilers and thread arenas freed to the system every 5 s instead of keeping it.
 #   proxy -Xms8m: a small first heap, so the young generation and its resident pages stay small;
+#         -XX:TieredStopAtLevel=1: C1 only; C2's compilations took the proxy above 64 MB for a
+#         while after a burst, and its work per connection is system calls, which C2 does not
+#         speed up (CPU per connection the same within the noise, side by side);
 #         -XX:ReservedCodeCacheSize=32m: the proxy compiles little, a smaller code cache.
 #   app   -Xms32m: the same for the app, whose heap grows with its connections.
 case $role in
-  proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:ReservedCodeCacheSize=32m) ;;
+  proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=32m) ;;
   *) defaults=(-XX:+UseSerialGC -Xms32m) ;;
 esac
 update=$(cut -d. -f3 <<<"$jdk_version"); update=${update%%[!0-9]*}
