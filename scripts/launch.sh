@@ -4,7 +4,8 @@
 # Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #   JAVA_OPTS      extra JVM options, e.g. -Xmx256m; they come after the defaults, so each one
-#                  overrides the default it contradicts (-XX:+UseG1GC, -Xmx1g, -Xss1m, ...)
+#                  overrides the default it contradicts (-XX:+UseG1GC replaces the collector,
+#                  -Xmx drops the default -Xms, -XX:TieredStopAtLevel=4 brings back C2, ...)
 #   HANDOFF_CDS    off: do not use the class-data sharing archive (see scripts/cds-archive.sh)
 set -euo pipefail
 role=$1; shift
@@ -71,6 +72,18 @@ case $role in
   proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=32m) ;;
   *) defaults=(-XX:+UseSerialGC -Xms32m) ;;
 esac
+# Two defaults cannot simply be overridden by a later option: the JVM refuses two collectors, and an
+# initial heap above the maximum. So a collector in JAVA_OPTS replaces ours, and a maximum heap
+# there (-Xmx, -XX:MaxHeapSize) drops our initial size.
+kept=()
+for d in "${defaults[@]}"; do
+  if [[ $d == -XX:+UseSerialGC && " ${JAVA_OPTS:-} " =~ [[:space:]]-XX:\+Use[A-Za-z0-9]+GC[[:space:]] ]] ||
+     [[ $d == -Xms* && " ${JAVA_OPTS:-} " =~ [[:space:]]-(Xmx|XX:MaxHeapSize=)[0-9] ]]; then
+    continue
+  fi
+  kept+=("$d")
+done
+defaults=("${kept[@]}")
 update=$(cut -d. -f3 <<<"$jdk_version"); update=${update%%[!0-9]*}
 if [[ ${major:-0} -gt 17 || ( ${major:-0} -eq 17 && ${update:-0} -ge 9 ) ]]; then
   defaults+=(-XX:TrimNativeHeapInterval=5000)
