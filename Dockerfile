@@ -10,7 +10,9 @@ WORKDIR /src
 # The whole tree (less .dockerignore's list): Maven reads every module's pom, even for -pl.
 COPY . .
 # Only the two jars: -am builds what they need; tests are the CI's job, not the image's.
-RUN mvn -B -ntp -Dmaven.test.skip=true -pl proxy,app -am package
+# -Dcds.skip: no class-data sharing archive, which would belong to this stage's JDK and paths,
+# not the runtime image's (the launchers start without one).
+RUN mvn -B -ntp -Dmaven.test.skip=true -Dcds.skip -pl proxy,app -am package
 
 # ---- runtime ----
 FROM eclipse-temurin:17-jre

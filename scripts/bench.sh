@@ -23,8 +23,10 @@
 #   5. handoff latency at the scenario-1 load, from the app's own histogram (its shutdown line):
 #      the handoff app serves the warm-up and scenario 1 only, then is stopped and a fresh one
 #      started for the other scenarios (the proxy re-links to it by itself)
+#   6. successor start-up: scripts/bench-startup.sh (app --take-over to the first connection moved,
+#      and the longest stall of 100 pinging clients), after the other servers have stopped
 # It reports medians over the rounds and ratios to direct, the resident memory of proxy and app idle
-# and with N connections held, and the open descriptors of every server before and after the suite;
+# and with N connections held (VmRSS as it is, then after a full GC), and the open descriptors of every server before and after the suite;
 # prints the table and writes docs/PERFORMANCE.md. Text below the line "<!-- notes -->" in an
 # existing docs/PERFORMANCE.md is kept. Every load run is bounded in time (timeout) and count.
 #
@@ -270,6 +272,8 @@ measure_hold() { # TARGET ROUND
   esac
   sleep 1
   for w in "${watch[@]}"; do
+    # VmRSS as a user sees it first (issue 10: no collection forced), then after a full GC.
+    mem[$t.$r.${w%%:*}.rss_idle_now]=$(rss_kb "${w#*:}")
     [[ ${w%%:*} == haproxy ]] || { full_gc "${w#*:}"; mem[$t.$r.${w%%:*}.heap_idle]=$(heap_kb "${w#*:}"); }
     mem[$t.$r.${w%%:*}.rss_idle]=$(rss_kb "${w#*:}")
   done
@@ -280,6 +284,7 @@ measure_hold() { # TARGET ROUND
   for _ in $(seq 1 1500); do grep -q '^HELD' "$out" && break; alive "$lg" || break; sleep 0.1; done
   sleep 0.5
   for w in "${watch[@]}"; do
+    mem[$t.$r.${w%%:*}.rss_held_now]=$(rss_kb "${w#*:}")
     [[ ${w%%:*} == haproxy ]] || { full_gc "${w#*:}"; mem[$t.$r.${w%%:*}.heap_held]=$(heap_kb "${w#*:}"); }
     mem[$t.$r.${w%%:*}.rss_held]=$(rss_kb "${w#*:}")
   done
@@ -305,6 +310,13 @@ stop_proc "$direct_pid"; direct_line=$(grep -o 'stopped: .*' "$tmp/direct.log" |
 stop_proc "$haproxy_pid"
 haproxy_warnings=$(grep -i 'warn\|alert' "$tmp/haproxy.log" | sed 's/^/    /' | head -n 5)
 log "servers stopped (proxy exit code $proxy_rc)"
+
+# --- successor start-up (issue 10) -------------------------------------------------------------
+log "successor start-up: scripts/bench-startup.sh --rounds $rounds"
+startup_out=$(timeout -k 5 900 scripts/bench-startup.sh --rounds "$rounds" 2>"$tmp/startup.err") ||
+  log "bench-startup.sh failed: $(tail -n 3 "$tmp/startup.err")"
+startup_first=$(awk '$1 == "median" { print $4 }' <<<"$startup_out")
+startup_stall=$(sed -n 's/^longest stall: \([0-9.]*\) ms.*/\1/p' <<<"$startup_out")
 
 # --- JMH --------------------------------------------------------------------------------------
 jmh_table=""
@@ -427,6 +439,20 @@ memory_table=$(
   memrow "app (direct)" direct direct_app
   memrow "haproxy (relay)" relay haproxy
 )
+# Resident memory as a user sees it (issue 10): VmRSS read before any forced collection.
+nowrow() { # LABEL TARGET PROCESS
+  printf '| %s | %s | %s |\n' "$1" "$(fmt "$(memmed "$2" "$3" rss_idle_now)")" "$(fmt "$(memmed "$2" "$3" rss_held_now)")"
+}
+memory_now_table=$(
+  echo "| process (target) | VmRSS idle, KiB | VmRSS with $hold held, KiB |"
+  echo "|---|---:|---:|"
+  nowrow "proxy (handoff)" handoff proxy
+  nowrow "app (handoff)" handoff handoff_app
+  nowrow "app (direct)" direct direct_app
+  nowrow "haproxy (relay)" relay haproxy
+)
+proxy_now_max=$(printf '%s\n' "$(memmed handoff proxy rss_idle_now)" "$(memmed handoff proxy rss_held_now)" | sort -g | tail -n 1)
+app_now_held=$(memmed handoff handoff_app rss_held_now); direct_now_held=$(memmed direct direct_app rss_held_now)
 fd_table=$(
   echo "| process | descriptors before | after | growth |"
   echo "|---|---:|---:|---:|"
@@ -459,6 +485,9 @@ targets_table=$(
   echo "| 10,000 of 10,000 held and echoed (handoff, every round) | ${m[echoed.handoff]:--} of $hold | $(verdict held_ok) |"
   echo "| proxy memory does not grow with held connections | RSS ${proxy_rss_growth} B, heap ${proxy_heap_growth} B per held connection | $(verdict ge 64 "$proxy_heap_growth") |"
   echo "| app memory per held connection, under 4 KiB above its idle heap | heap ${app_heap_per_conn} B, RSS ${app_rss_per_conn} B per connection | $(verdict ge 4096 "$app_heap_per_conn") |"
+  echo "| proxy VmRSS ≤ 64 MB idle and with $hold held, no GC forced, default options | $(fmt "$(awk -v k="$proxy_now_max" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB at most | $(verdict ge 65536 "${proxy_now_max:-999999}") |"
+  echo "| app VmRSS with $hold held ≤ direct's, no GC forced, default options | $(fmt "$(awk -v k="$app_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB against $(fmt "$(awk -v k="$direct_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB | $(verdict ge "${direct_now_held:-0}" "${app_now_held:-999999}") |"
+  echo "| successor start-up: app --take-over started to first connection moved < 1 s | ${startup_first:--} ms (median), longest stall ${startup_stall:--} ms | $(verdict ge 999 "${startup_first:-99999}") |"
   echo "| handoff latency p99 < 1 ms at the scenario-1 load | p99 ${lat_p99:--} µs (n=${lat_n:--}) | $(verdict ge 999 "${lat_p99:-99999}") |"
   echo "| no descriptor growth in proxy or app across the suite | see the descriptor table | $(verdict fd_ok) |"
 )
@@ -526,6 +555,23 @@ over the rounds.
 Per connection = (held − idle) / $hold. HAProxy's heap column is not applicable.
 
 $memory_table
+
+Resident memory as a user sees it: VmRSS read just before the full GC above, with the launchers'
+default JVM options (scripts/launch.sh); medians over the rounds.
+
+$memory_now_table
+
+## Successor start-up
+
+\`scripts/bench-startup.sh --rounds $rounds\`: proxy and app, 100 clients pinging every 5 ms through
+the proxy, then $rounds take-overs in a row by \`app --take-over\` with the default launcher; ms from
+the start of the new app's launcher to its first log line (up), to its binding the socket path
+(bound), to the first and the last connection moved; cpu = the CPU time the new app had used when
+it had bound the path.
+
+\`\`\`
+${startup_out:-not measured}
+\`\`\`
 
 ## Descriptors
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Shared by scripts/proxy, scripts/app and scripts/http-example: finds the role's jar and runs it
-# with the JVM flags the project needs. Not meant to be run directly.
+# with the JVM flags the project needs and the role's default JVM options (memory, see below).
+# Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
-#   JAVA_OPTS      extra JVM options, e.g. -Xmx256m
+#   JAVA_OPTS      extra JVM options, e.g. -Xmx256m; they come after the defaults, so each one
+#                  overrides the default it contradicts (-XX:+UseG1GC replaces the collector,
+#                  -Xmx drops the default -Xms, -XX:TieredStopAtLevel=4 brings back C2, ...)
+#   HANDOFF_CDS    off: do not use the class-data sharing archive (see scripts/cds-archive.sh)
 set -euo pipefail
 role=$1; shift
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -19,15 +23,26 @@ if [[ -z $jar ]]; then
   echo "$role: $name.jar not found; build it first: mvn -DskipTests package" >&2
   exit 1
 fi
+jar=$(readlink -f "$jar")
 java=${HANDOFF_JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}
 java=${java:-java}
+# The JDK's version and build, from its release file: no extra JVM start (which took 0.1-0.5 s
+# of every start, a successor's included). Without a release file, ask the JVM.
+java_bin=$(readlink -f "$(command -v "$java" || echo "$java")")
+jdk_release=$(cat "${java_bin%/bin/java}/release" 2>/dev/null || true)
+jdk_version=$(sed -n 's/^JAVA_VERSION="\(.*\)"/\1/p' <<<"$jdk_release")
+if [[ -z $jdk_version ]]; then
+  jdk_version=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.version = //p')
+  jdk_release="$jdk_version $("$java" -version 2>&1 | tr '\n' ' ')"
+fi
+major=${jdk_version%%.*}
+[[ $major == 1 ]] && major=$(cut -d. -f2 <<<"$jdk_version")
 # sun.nio.ch: the descriptor of a JDK socket channel (see JdkNioInternals); opened too, so that a
 # proxy taking over (proxy --take-over) can wrap the listening socket it is passed in a JDK channel.
 # Native access: junixsocket and Netty's epoll transport load JNI libraries, which Java 22+ warns
 # about unless allowed.
 flags=(--add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
   --enable-native-access=ALL-UNNAMED)
-major=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
 if [[ ${major:-17} -ge 23 ]]; then
   # Netty still allocates through sun.misc.Unsafe, which Java 24+ warns about unless allowed.
   flags+=(--sun-misc-unsafe-memory-access=allow)
@@ -40,6 +55,60 @@ if [[ $role == proxy && ${LISTEN_FDS:-} == 1 && ${LISTEN_PID:-} == "$$" ]]; then
   export HANDOFF_LISTEN_FD0=1
   unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
 fi
+# Default JVM options per role, chosen by measurement (scripts/bench-memory.sh; the figures and
+# the reasons are in docs/PERFORMANCE.md, "Default JVM options"). JAVA_OPTS comes after them.
+#   both  -XX:+UseSerialGC: one collector thread and no G1 remembered sets or region bookkeeping;
+#         the live heap is small (proxy ~8 MB, app ~2 KB per held connection), so collections are
+#         short, and G1 committed and touched hundreds of MB of heap before collecting.
+#         -XX:TrimNativeHeapInterval (JDK 17.0.9 and later): return the C heap that the JIT
+#         compilers and thread arenas freed to the system every 5 s instead of keeping it.
+#   proxy -Xms8m: a small first heap, so the young generation and its resident pages stay small;
+#         -XX:TieredStopAtLevel=1: C1 only; C2's compilations took the proxy above 64 MB for a
+#         while after a burst, and its work per connection is system calls, which C2 does not
+#         speed up (CPU per connection the same within the noise, side by side);
+#         -XX:ReservedCodeCacheSize=32m: the proxy compiles little, a smaller code cache.
+#   app   -Xms32m: the same for the app, whose heap grows with its connections.
+case $role in
+  proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=32m) ;;
+  *) defaults=(-XX:+UseSerialGC -Xms32m) ;;
+esac
+# Two defaults cannot simply be overridden by a later option: the JVM refuses two collectors, and an
+# initial heap above the maximum. So a collector in JAVA_OPTS replaces ours, and a maximum heap
+# there (-Xmx, -XX:MaxHeapSize) drops our initial size.
+kept=()
+for d in "${defaults[@]}"; do
+  if [[ $d == -XX:+UseSerialGC && " ${JAVA_OPTS:-} " =~ [[:space:]]-XX:\+Use[A-Za-z0-9]+GC[[:space:]] ]] ||
+     [[ $d == -Xms* && " ${JAVA_OPTS:-} " =~ [[:space:]]-(Xmx|XX:MaxHeapSize=)[0-9] ]]; then
+    continue
+  fi
+  kept+=("$d")
+done
+defaults=("${kept[@]}")
+update=$(cut -d. -f3 <<<"$jdk_version"); update=${update%%[!0-9]*}
+if [[ ${major:-0} -gt 17 || ( ${major:-0} -eq 17 && ${update:-0} -ge 9 ) ]]; then
+  defaults+=(-XX:TrimNativeHeapInterval=5000)
+fi
+# Class-data sharing: an archive of the classes this role loads while it starts, takes over and
+# serves (scripts/cds-archive.sh makes it; the build runs that at package time). It belongs to one
+# JDK build and one jar (path, size, time), which its name carries, so another JDK or a rebuilt jar
+# simply finds none and starts as before: the JVM is never given an archive it would refuse.
+# Only on Java 17, where it is tested: Java 25 maps such an archive but reports, as errors on
+# every start, that --add-exports and --enable-native-access were not given when the JDK's own base
+# archive was made.
+cds=${HANDOFF_CDS:-auto}
+if [[ ${major:-0} -ne 17 && $cds != off ]]; then
+  [[ $cds == path ]] && { echo "$role: no class-data sharing archive on Java $major (only 17)" >&2; exit 3; }
+  cds=off
+fi
+cds_jdk=$(printf '%s\n%s' "$java_bin" "$jdk_release" | cksum | cut -d' ' -f1)
+cds_jar=$(stat -c '%s %Y' "$jar" | cksum | cut -d' ' -f1)
+cds_archive=${jar%.jar}.cds-$cds_jdk-$cds_jar.jsa
+case $cds in
+  path) echo "$cds_archive"; exit 0 ;;
+  dump:*) flags+=("-XX:ArchiveClassesAtExit=${cds#dump:}") ;;
+  off) ;;
+  *) [[ -r $cds_archive ]] && flags+=("-XX:SharedArchiveFile=$cds_archive") ;;
+esac
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
 # shellcheck disable=SC2086
-exec "$java" "${flags[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"
+exec "$java" "${flags[@]}" "${defaults[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"

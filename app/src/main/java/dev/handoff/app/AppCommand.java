@@ -131,6 +131,9 @@ public final class AppCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     AppConfig config = validate();
     logging.apply();
+    if (takeOver) {
+      log.info("starting: taking over from the app at {}", config.socket());
+    }
     JdkNioInternals.requireAvailable();
     ShutdownSignal signal = ShutdownSignal.install();
     HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload; carrying on"));

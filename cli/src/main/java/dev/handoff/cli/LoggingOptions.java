@@ -15,7 +15,10 @@ public final class LoggingOptions {
           + " Default: ${DEFAULT-VALUE}.")
   LogLevel level = LogLevel.INFO;
 
-  /** Applies the level to the root logger; logback.xml sends everything to standard error. */
+  /**
+   * Applies the level to the root logger; {@link LogConfigurator} sends everything to standard
+   * error.
+   */
   public void apply() {
     Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     root.setLevel(Level.toLevel(level.name()));

@@ -56,6 +56,10 @@ final class Handover implements Runnable {
   private final AtomicInteger refusedBySuccessor = new AtomicInteger();
   /** Connections not moved: closing, or their state cannot move. They finish here. */
   private int stayed;
+  /** When the successor said it had bound the path (System.nanoTime), for the first-move log. */
+  private volatile long readyAt;
+  /** The successor has adopted a first moved connection (logged once). */
+  private boolean firstAdopted;
 
   /**
    * @param successor the link the take-over request came on; this object owns it from now on
@@ -242,6 +246,7 @@ final class Handover implements Runnable {
         if (ack.connectionId() == 0) {
           if (ack.status() == Status.ADOPTED) {
             log.info("{} has bound the socket path; moving the connections", successor.peer());
+            readyAt = System.nanoTime();
             ready.countDown();
           }
           continue;
@@ -251,6 +256,12 @@ final class Handover implements Runnable {
           log.warn("successor answered unknown m{}", ack.connectionId());
         } else if (ack.status() == Status.ADOPTED) {
           site.release(d);
+          if (!firstAdopted) {
+            firstAdopted = true; // only this thread reads answers
+            log.info("m{}: the first connection moved, adopted by the successor {} ms after it"
+                + " bound the socket path", ack.connectionId(),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - readyAt));
+          }
         } else {
           log.warn("successor answered {} for m{}; serving it here", ack.status(),
               ack.connectionId());

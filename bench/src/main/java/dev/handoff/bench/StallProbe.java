@@ -1,0 +1,207 @@
+package dev.handoff.bench;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The client of the start-up measurement (scripts/bench-startup.sh): holds {@code conns}
+ * connections, each on its own thread pinging {@code size} bytes every {@code interval} ms and
+ * checking every echoed byte, so that a connection being moved between apps shows up as one round
+ * trip as long as its stall. Runs until {@code stopFile} exists or {@code seconds} have passed,
+ * then closes every connection (each socket is closed exactly once, by its own thread) and prints
+ * one line {@code RESULT conns=N round_trips=N errors=N mismatches=N max_rtt_ms=X
+ * max_rtt_at_ms=EPOCH ...}: the longest round trip of all, when it ended (epoch milliseconds,
+ * to match against the daemons' logs), and how many round trips took over 100 ms and 1 s.
+ *
+ * <pre>
+ * java -cp handoff-bench.jar dev.handoff.bench.StallProbe --port PORT [--conns 100]
+ *     [--interval 5] [--size 16] [--seconds 120] [--stop-file F] [--host 127.0.0.1]
+ * </pre>
+ *
+ * Prints {@code CONNECTED conns=N} once every connection has echoed once. Exit code 0, 3 if any
+ * echoed byte was wrong, 1 if a connection failed, 2 on a usage error.
+ */
+public final class StallProbe {
+  private final InetSocketAddress target;
+  private final int size;
+  private final long intervalMillis;
+  private final long deadlineNanos;
+  private final Path stopFile;
+  private final AtomicLong roundTrips = new AtomicLong();
+  private final AtomicLong errors = new AtomicLong();
+  private final AtomicLong mismatches = new AtomicLong();
+  private final AtomicLong over100ms = new AtomicLong();
+  private final AtomicLong over1s = new AtomicLong();
+  private volatile boolean stop;
+  private volatile String firstError;
+  /** Per connection: its longest round trip, in ns, and when it ended (epoch ms). */
+  private long[] maxRttNanos;
+  private long[] maxRttAtMillis;
+
+  private StallProbe(InetSocketAddress target, int size, long intervalMillis, double seconds,
+      Path stopFile) {
+    this.target = target;
+    this.size = size;
+    this.intervalMillis = intervalMillis;
+    this.deadlineNanos = System.nanoTime() + (long) (seconds * 1e9);
+    this.stopFile = stopFile;
+  }
+
+  public static void main(String[] args) throws Exception {
+    String host = "127.0.0.1";
+    int port = -1;
+    int conns = 100;
+    int size = 16;
+    long interval = 5;
+    double seconds = 120;
+    Path stopFile = null;
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      String v = args[i + 1];
+      switch (args[i]) {
+        case "--host" -> host = v;
+        case "--port" -> port = Integer.parseInt(v);
+        case "--conns" -> conns = Integer.parseInt(v);
+        case "--size" -> size = Integer.parseInt(v);
+        case "--interval" -> interval = Long.parseLong(v);
+        case "--seconds" -> seconds = Double.parseDouble(v);
+        case "--stop-file" -> stopFile = Path.of(v);
+        default -> usage("unknown option " + args[i]);
+      }
+    }
+    if (args.length % 2 != 0 || port < 1 || port > 65535) {
+      usage("--port PORT is required");
+    }
+    if (conns < 1 || conns > 1000 || size < 1 || size > 65536 || interval < 0 || interval > 1000
+        || seconds <= 0 || seconds > 3600) {
+      usage("--conns 1-1000, --size 1-65536, --interval 0-1000 ms, --seconds (0, 3600]");
+    }
+    InetAddress address = InetAddress.getByName(host);
+    if (!address.isLoopbackAddress()) {
+      usage("refusing " + address + ": the probe sends only to loopback addresses");
+    }
+    StallProbe probe = new StallProbe(new InetSocketAddress(address, port), size, interval,
+        seconds, stopFile);
+    System.out.println("RESULT " + probe.run(conns));
+    System.out.flush();
+    System.exit(probe.mismatches.get() > 0 ? 3 : probe.errors.get() > 0 ? 1 : 0);
+  }
+
+  private String run(int conns) throws InterruptedException {
+    maxRttNanos = new long[conns];
+    maxRttAtMillis = new long[conns];
+    CountDownLatch connected = new CountDownLatch(conns);
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < conns; i++) {
+      int index = i;
+      Thread t = new Thread(() -> pingLoop(index, connected), "probe-" + i);
+      t.setDaemon(true);
+      threads.add(t);
+      t.start();
+    }
+    connected.await();
+    System.out.println("CONNECTED conns=" + conns + " errors=" + errors.get());
+    System.out.flush();
+    while (!stop && System.nanoTime() - deadlineNanos < 0
+        && (stopFile == null || !Files.exists(stopFile))) {
+      Thread.sleep(50);
+    }
+    stop = true;
+    for (Thread t : threads) {
+      t.join(10_000);
+    }
+    int worst = 0;
+    for (int i = 1; i < conns; i++) {
+      if (maxRttNanos[i] > maxRttNanos[worst]) {
+        worst = i;
+      }
+    }
+    long[] sorted = maxRttNanos.clone();
+    Arrays.sort(sorted);
+    return String.format(Locale.ROOT, "conns=%d round_trips=%d errors=%d mismatches=%d"
+        + " max_rtt_ms=%.1f max_rtt_at_ms=%d median_conn_max_rtt_ms=%.1f over_100ms=%d"
+        + " over_1s=%d%s", conns, roundTrips.get(), errors.get(), mismatches.get(),
+        sorted[conns - 1] / 1e6, maxRttAtMillis[worst], sorted[conns / 2] / 1e6,
+        over100ms.get(), over1s.get(),
+        firstError == null ? "" : " first_error=\"" + firstError + "\"");
+  }
+
+  /** One connection: ping, check the echo, note the round trip, sleep; until told to stop. */
+  private void pingLoop(int index, CountDownLatch connected) {
+    byte[] out = new byte[size];
+    byte[] in = new byte[size];
+    boolean counted = false;
+    try (Socket s = new Socket()) {
+      s.setTcpNoDelay(true);
+      s.setSoTimeout(30_000);
+      s.connect(target, 10_000);
+      OutputStream os = s.getOutputStream();
+      InputStream is = s.getInputStream();
+      long seq = 0;
+      while (!stop) {
+        for (int i = 0; i < size; i++) {
+          out[i] = (byte) (index * 31 + seq + i);
+        }
+        long t0 = System.nanoTime();
+        os.write(out);
+        int got = 0;
+        while (got < size) {
+          int n = is.read(in, got, size - got);
+          if (n < 0) {
+            throw new IOException("closed by the server after " + seq + " round trips");
+          }
+          got += n;
+        }
+        long rtt = System.nanoTime() - t0;
+        if (!Arrays.equals(in, out)) {
+          mismatches.incrementAndGet();
+          throw new IOException("wrong bytes echoed");
+        }
+        seq++;
+        roundTrips.incrementAndGet();
+        if (rtt > maxRttNanos[index]) {
+          maxRttNanos[index] = rtt;
+          maxRttAtMillis[index] = System.currentTimeMillis();
+        }
+        if (rtt > 1_000_000_000L) {
+          over1s.incrementAndGet();
+        }
+        if (rtt > 100_000_000L) {
+          over100ms.incrementAndGet();
+        }
+        if (!counted) {
+          counted = true;
+          connected.countDown();
+        }
+        if (intervalMillis > 0) {
+          Thread.sleep(intervalMillis);
+        }
+      }
+    } catch (IOException | InterruptedException e) {
+      errors.incrementAndGet();
+      if (firstError == null) {
+        firstError = "connection " + index + ": " + e.getMessage();
+      }
+    } finally {
+      if (!counted) {
+        connected.countDown();
+      }
+    }
+  }
+
+  private static void usage(String problem) {
+    System.err.println("StallProbe: " + problem + "; see the class comment");
+    System.exit(2);
+  }
+}

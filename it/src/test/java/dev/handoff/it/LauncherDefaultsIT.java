@@ -1,0 +1,92 @@
+package dev.handoff.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The launchers' default JVM options (scripts/launch.sh, issue 10) as the JVM sees them: present by
+ * default, each overridden by JAVA_OPTS without the JVM refusing to start, and the class-data
+ * sharing archive mapped only when the build made one for this JDK and jar. Runs {@code ROLE
+ * --version} with {@code -XX:+PrintCommandLineFlags}: the JVM prints the flags in force first.
+ */
+@Timeout(120)
+class LauncherDefaultsIT {
+  /** Runs {@code scripts/ROLE --version} with the environment given; returns its output. */
+  private static String run(String role, Map<String, String> env) throws Exception {
+    ProcessBuilder builder = new ProcessBuilder(Daemon.ROOT.resolve("scripts/" + role).toString(),
+        "--version").redirectErrorStream(true)
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    builder.environment().remove("JAVA_OPTS");
+    builder.environment().remove("HANDOFF_CDS");
+    builder.environment().putAll(env);
+    Process p = builder.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), role + " --version did not end");
+    assertEquals(0, p.exitValue(), role + " --version with " + env + ": " + out);
+    assertTrue(out.contains(role + " "), out);
+    return out;
+  }
+
+  private static String flags(String role, String javaOpts) throws Exception {
+    return run(role, Map.of("JAVA_OPTS", javaOpts + " -XX:+PrintCommandLineFlags"));
+  }
+
+  @Test
+  void defaultsApplyPerRole() throws Exception {
+    String proxy = flags("proxy", "");
+    assertTrue(proxy.contains("-XX:+UseSerialGC"), proxy);
+    assertTrue(proxy.contains("-XX:InitialHeapSize=8388608"), proxy);
+    assertTrue(proxy.contains("-XX:TieredStopAtLevel=1"), proxy);
+    String app = flags("app", "");
+    assertTrue(app.contains("-XX:+UseSerialGC"), app);
+    assertTrue(app.contains("-XX:InitialHeapSize=33554432"), app);
+    assertFalse(app.contains("TieredStopAtLevel"), app);
+  }
+
+  @Test
+  void javaOptsOverrideEachDefault() throws Exception {
+    String g1 = flags("app", "-XX:+UseG1GC");
+    assertTrue(g1.contains("-XX:+UseG1GC") && !g1.contains("UseSerialGC"), g1);
+    String small = flags("proxy", "-Xmx6m");
+    assertTrue(small.contains("-XX:MaxHeapSize=6291456"), small);
+    assertFalse(small.contains("-XX:InitialHeapSize=8388608"), small);
+    String c2 = flags("proxy", "-XX:TieredStopAtLevel=4");
+    assertTrue(c2.contains("-XX:TieredStopAtLevel=4"), c2);
+    String xms = flags("app", "-Xms64m");
+    assertTrue(xms.contains("-XX:InitialHeapSize=67108864"), xms);
+  }
+
+  @Test
+  void classDataSharingArchiveOnlyWhenMadeForThisJdkAndJar() throws Exception {
+    for (String role : new String[] {"proxy", "app"}) {
+      String off = run(role, Map.of("HANDOFF_CDS", "off",
+          "JAVA_OPTS", "-XX:+PrintCommandLineFlags"));
+      assertFalse(off.contains("SharedArchiveFile"), off);
+      String on = flags(role, "");
+      assertFalse(on.toLowerCase().contains("[warning]") || on.toLowerCase().contains("[error]"),
+          on);
+      // Where the launcher looks for this JDK's and jar's archive (HANDOFF_CDS=path prints it).
+      Process where = new ProcessBuilder("bash", "-c",
+          "HANDOFF_CDS=path \"$0\" " + role, Daemon.ROOT.resolve("scripts/launch.sh").toString())
+          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+      String archive = new String(where.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+          .trim();
+      assertTrue(where.waitFor(30, TimeUnit.SECONDS));
+      if (where.exitValue() == 0 && Files.isReadable(Path.of(archive))) {
+        assertTrue(on.contains("-XX:SharedArchiveFile=" + archive), on);
+      } else {
+        assertFalse(on.contains("SharedArchiveFile"), on);
+      }
+    }
+  }
+}

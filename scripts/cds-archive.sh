@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Makes the class-data sharing (AppCDS) archives that scripts/launch.sh hands the JVM, so that a
+# proxy or an app, and above all a successor started with `app --take-over`, loads its classes
+# from a mapped archive instead of parsing and verifying them from the jar. The build runs it at
+# package time (app and proxy modules); run it again after installing the jars elsewhere or to use
+# another JDK (HANDOFF_JAVA, JAVA_HOME): an archive belongs to one JDK build and one jar, and the
+# launcher uses only the one made for both (scripts/launch.sh, HANDOFF_CDS). Java 17 only: on other
+# versions the launcher uses none and this script makes none.
+#
+#   scripts/cds-archive.sh [proxy] [app]      (default: both)
+#
+# Training, in a temporary directory, on 127.0.0.1: for the proxy, a proxy started with
+# -XX:ArchiveClassesAtExit that links to an app, hands it two connections and stops (SIGTERM);
+# for the app, an app that takes over (--take-over) from a running one, receives those two
+# connections, echoes on them and stops. Each archive is written under a temporary name and renamed
+# into place, so a launcher never maps a half-written one; the archives of earlier builds of the
+# jar for the same JDK are removed. Bounded in time (60 s per step). Exits 0
+# without doing anything if the jars' directories are not writable.
+set -uo pipefail
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+roles=("$@"); [[ ${#roles[@]} -gt 0 ]] || roles=(proxy app)
+log() { printf 'cds-archive: %s\n' "$*" >&2; }
+want() { local r; for r in "${roles[@]}"; do [[ $r == "$1" ]] && return 0; done; return 1; }
+for r in "${roles[@]}"; do
+  [[ $r == proxy || $r == app ]] || { log "unknown role $r (proxy, app)"; exit 2; }
+done
+
+tmp=$(mktemp -d /tmp/handoff-cds.XXXXXX) || exit 1
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+wait_for_log() { # FILE TEXT
+  local deadline=$(( $(date +%s) + 60 ))
+  until grep -q "$2" "$1" 2>/dev/null; do
+    [[ $(date +%s) -lt $deadline ]] || { log "'$2' never appeared in $1:"; tail -n 5 "$1" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+stop() { # PID: SIGTERM, wait up to 60 s (the JVM writes the archive as it exits)
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 600); do alive "$pid" || break; sleep 0.1; done
+  alive "$pid" && { kill -KILL "$pid"; log "pid $pid did not stop within 60 s"; }
+  wait "$pid" 2>/dev/null
+}
+# Where the launcher looks for each role's archive (for this JDK and jar). The training runs both
+# daemons: without both jars (a build of one module) there is nothing to do.
+declare -A target
+for r in proxy app; do
+  HANDOFF_CDS=path "$here/launch.sh" "$r" >/dev/null 2>"$tmp/path.err" ||
+    { log "no archive made: $(cat "$tmp/path.err")"; exit 0; }
+done
+for r in proxy app; do
+  want "$r" || continue
+  target[$r]=$(HANDOFF_CDS=path "$here/launch.sh" "$r") || exit 1
+  if [[ ! -w $(dirname "${target[$r]}") ]]; then
+    log "$(dirname "${target[$r]}") is not writable: no archive for $r"
+    unset "target[$r]"
+  fi
+done
+[[ ${#target[@]} -gt 0 ]] || exit 0
+dump() { [[ -n ${target[$1]:-} ]] && echo "dump:$tmp/$1.jsa" || echo off; }
+
+port=""
+for _ in $(seq 1 100); do
+  p=$((20000 + RANDOM % 10000))
+  grep -q ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
+  (exec 5<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+  port=$p; break
+done
+[[ -n $port ]] || { log "no free port"; exit 1; }
+
+sock=$tmp/app.sock
+HANDOFF_CDS=off "$here/app" "$sock" >"$tmp/app0.log" 2>&1 &
+app0=$!; pids+=("$app0")
+wait_for_log "$tmp/app0.log" "for proxy links"
+HANDOFF_CDS=$(dump proxy) "$here/proxy" --bind 127.0.0.1 "$port" "$sock" >"$tmp/proxy.log" 2>&1 &
+proxy=$!; pids+=("$proxy")
+wait_for_log "$tmp/proxy.log" "linked to app"
+# Two clients, each echoing a line before and after the take-over.
+exec {c1}<>"/dev/tcp/127.0.0.1/$port" {c2}<>"/dev/tcp/127.0.0.1/$port" || exit 1
+echo_line() { # FD TEXT: sends a line and reads it back
+  printf '%s\n' "$2" >&"$1"; local line; read -r -t 30 line <&"$1" && [[ $line == "$2" ]]
+}
+echo_line "$c1" one && echo_line "$c2" two || { log "no echo before the take-over"; exit 1; }
+HANDOFF_CDS=$(dump app) "$here/app" --take-over "$sock" >"$tmp/app1.log" 2>&1 &
+app1=$!; pids+=("$app1")
+for _ in $(seq 1 600); do alive "$app0" || break; sleep 0.1; done
+wait_for_log "$tmp/app0.log" "handed 2 connections over"
+echo_line "$c1" three && echo_line "$c2" four || { log "no echo after the take-over"; exit 1; }
+exec {c1}>&- {c2}>&-
+stop "$proxy"; stop "$app1"; stop "$app0"
+pids=()
+rc=0
+for r in "${!target[@]}"; do
+  if [[ -s $tmp/$r.jsa ]] && mv -f "$tmp/$r.jsa" "${target[$r]}"; then
+    log "$r: ${target[$r]}"
+    # Archives of earlier builds of this jar for the same JDK (NAME.cds-JDK-JAR.jsa) are stale.
+    for old in "${target[$r]%-*}"-*.jsa; do
+      [[ $old == "${target[$r]}" ]] || rm -f "$old"
+    done
+  else
+    log "$r: the JVM wrote no archive (see its log: $(grep -i 'cds\|error' "$tmp/$r"*.log | head -n 3))"
+    rc=1
+  fi
+done
+exit $rc
