@@ -8,7 +8,9 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -182,6 +184,12 @@ final class ConnectionEngine implements Engine {
         channel.unsafe().closeForcibly();
       }
     });
+  }
+
+  @Override
+  public IoEventLoop linkLoop() {
+    EventLoop next = group.next();
+    return next instanceof IoEventLoop loop && loop.isCompatible(LinkPoller.class) ? loop : null;
   }
 
   @Override
