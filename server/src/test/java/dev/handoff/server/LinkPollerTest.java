@@ -192,4 +192,33 @@ class LinkPollerTest {
       server.close();
     }
   }
+
+  @Test
+  void whatIsNotAConnectedTcpSocketIsRefusedAndTheLinkGoesOn() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    HandoffServer server = echoing().bind(socket);
+    HandoffChannel link = HandoffChannel.connect(socket);
+    List<SocketChannel> clients = List.of();
+    try (ServerSocketChannel listening = ServerSocketChannel.open();
+        java.nio.channels.DatagramChannel udp = java.nio.channels.DatagramChannel.open()) {
+      listening.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      udp.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      udp.connect(listening.getLocalAddress()); // a peer, but not a stream
+      InetSocketAddress here = (InetSocketAddress) listening.getLocalAddress();
+      link.send(new HandoffHeader(1, 0, here, here), JdkNioInternals.descriptorOf(listening));
+      link.send(new HandoffHeader(2, 0, here, here), JdkNioInternals.descriptorOf(udp));
+      assertEquals(new Acknowledgement(1, Acknowledgement.Status.REJECTED), link.receiveAck());
+      assertEquals(new Acknowledgement(2, Acknowledgement.Status.REJECTED), link.receiveAck());
+      clients = handOver(link, 1, 3);
+      assertEquals(new Acknowledgement(3, Acknowledgement.Status.ADOPTED), link.receiveAck());
+      assertEquals("on", echo(clients.get(0), "on"));
+      assertTrue(server.summary().contains("refused=2"), server.summary());
+    } finally {
+      link.close();
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+      server.close();
+    }
+  }
 }
