@@ -75,6 +75,33 @@ public final class HandoffChannel implements HandoffLink {
   private final ByteBuffer body = ByteBuffer.allocateDirect(HeaderCodec.MAX_LENGTH);
   private final ByteBuffer ackOut = ByteBuffer.allocateDirect(AckCodec.LENGTH);
   private final ByteBuffer ackIn = ByteBuffer.allocateDirect(AckCodec.LENGTH);
+  /**
+   * On a link that carries only acknowledgements towards this side (one this side connected
+   * without taking handoffs, as a proxy does), the acknowledgements read and not yet returned: one
+   * read takes every acknowledgement queued, up to {@link #ACK_BATCH}.
+   */
+  private final ByteBuffer ackBatch;
+  /** How many acknowledgements one read of an acknowledgement-only link may take. */
+  static final int ACK_BATCH = 64;
+  /** Several answers written at once by {@link #sendAcks}. */
+  private final ByteBuffer acksOut = ByteBuffer.allocateDirect(ACK_BATCH * AckCodec.LENGTH);
+  /**
+   * Polled reading ({@link #receiveAvailable}): the bytes known to be queued in the link and not
+   * read yet, from the last FIONREAD less what was read since; a read of a blocking socket with
+   * bytes queued returns at once, so a read is made only when this is above zero (or the link's
+   * end is known to be there).
+   */
+  private int queued;
+  private boolean polling;
+  private boolean endSeen;
+  private java.io.InputStream queueProbe;
+  /** Where a message read by polling stopped when its next bytes were not there yet. */
+  private int stage;
+  private HandoffHeader reading;
+  private ByteBuffer pendingIn;
+  private ByteBuffer stateIn;
+  /** The first read of a link that may be plain is done; its magic is still being read. */
+  private boolean deciding;
   private final List<FileDescriptor> arrived = new ArrayList<>(2);
   private final boolean acceptPlain;
   private volatile Mode mode = Mode.UNDECIDED;
@@ -91,11 +118,13 @@ public final class HandoffChannel implements HandoffLink {
   private final List<FileDescriptor> carriedFds = new ArrayList<>(1);
 
   /** Takes ownership of {@code channel}: if this throws, it has closed it. */
-  private HandoffChannel(AFUNIXSocketChannel channel, String peer, boolean acceptPlain)
-      throws IOException {
+  private HandoffChannel(AFUNIXSocketChannel channel, String peer, boolean acceptPlain,
+      boolean acksOnly) throws IOException {
     this.channel = channel;
     this.peer = peer;
     this.acceptPlain = acceptPlain;
+    this.ackBatch = acksOnly
+        ? ByteBuffer.allocateDirect(ACK_BATCH * AckCodec.LENGTH).flip() : null;
     FileDescriptorCast duplicate;
     try {
       duplicate = FileDescriptorCast.duplicating(channel.getFileDescriptor());
@@ -122,7 +151,9 @@ public final class HandoffChannel implements HandoffLink {
    * Connects to an app's socket.
    *
    * @param receivesHandoffs whether handoffs will come back this way (a successor app taking
-   *     over from a running one); if not, the kernel discards any descriptor the peer sends
+   *     over from a running one); if not, the kernel discards any descriptor the peer sends, and
+   *     {@link #receiveAck} reads every acknowledgement queued at once (up to 64) and returns
+   *     them one by one
    */
   public static HandoffChannel connect(Path socket, boolean receivesHandoffs) throws IOException {
     AFUNIXSocketChannel channel = AFUNIXSocketChannel.open();
@@ -131,7 +162,7 @@ public final class HandoffChannel implements HandoffLink {
       if (receivesHandoffs) {
         JunixsocketInternals.setFullAncillaryReceiveBuffer(channel);
       }
-      return new HandoffChannel(channel, socket.toString(), false);
+      return new HandoffChannel(channel, socket.toString(), false, !receivesHandoffs);
     } catch (IOException e) {
       channel.close();
       throw new IOException("connect to " + socket + ": " + Errors.describe(e), e);
@@ -164,7 +195,7 @@ public final class HandoffChannel implements HandoffLink {
       channel.close();
       throw e;
     }
-    return new HandoffChannel(channel, peer, acceptPlain);
+    return new HandoffChannel(channel, peer, acceptPlain, false);
   }
 
   /** Whether this is a plain link: its sender reads no answers and should be sent none. */
@@ -266,6 +297,68 @@ public final class HandoffChannel implements HandoffLink {
     }
   }
 
+  /** What {@link #receiveAvailable} returns while the next message has not all arrived. */
+  public static final ReceivedHandoff INCOMPLETE = new ReceivedHandoff(null, null, -1, null);
+
+  /** Thrown inside polled reading when the next bytes are not there yet; never escapes. */
+  private static final class NotYet extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    NotYet() {
+      super(null, null, false, false);
+    }
+  }
+
+  private static final NotYet NOT_YET = new NotYet();
+
+  /**
+   * Receives the next message if its bytes are already in the link, without ever waiting: for a
+   * caller that watches the link's readiness (an event loop) instead of dedicating a thread to it.
+   * The link stays in blocking mode; a read is made only when FIONREAD shows bytes queued (or the
+   * link's end has been seen), and a read of a blocking socket with bytes queued returns at once.
+   * What arrived of a message that is not complete yet (bytes and descriptors) is kept, and the
+   * next call goes on from there. Not to be mixed with {@link #receive} on one link while a message
+   * is incomplete.
+   *
+   * @param endSeen whether the link's readiness showed its end or an error (EPOLLRDHUP,
+   *     EPOLLERR): then a read returns at once even with nothing queued, so the end is read
+   * @return as {@link #receive}, or {@link #INCOMPLETE} if the next message has not all arrived
+   * @throws HandoffException as {@link #receive}
+   * @throws IOException as {@link #receive}
+   */
+  public ReceivedHandoff receiveAvailable(boolean endSeen) throws IOException {
+    polling = true;
+    this.endSeen = endSeen;
+    try {
+      return receive();
+    } finally {
+      polling = false;
+    }
+  }
+
+  /** In polled reading, returns only if a read will not wait; else ends the call as INCOMPLETE. */
+  private void awaitBytes() throws IOException {
+    if (!polling || queued > 0) {
+      return;
+    }
+    if (queueProbe == null) {
+      queueProbe = channel.socket().getInputStream();
+    }
+    queued = queueProbe.available();
+    if (queued <= 0 && !endSeen) {
+      throw NOT_YET;
+    }
+  }
+
+  private int read(ByteBuffer dst) throws IOException {
+    awaitBytes();
+    int n = channel.read(dst);
+    if (n > 0) {
+      queued = Math.max(0, queued - n);
+    }
+    return n;
+  }
+
   /**
    * Receives the next handoff.
    *
@@ -277,6 +370,7 @@ public final class HandoffChannel implements HandoffLink {
    */
   @Override
   public ReceivedHandoff receive() throws IOException {
+    boolean incomplete = false;
     try {
       if (mode == Mode.UNDECIDED) {
         Mode decided = decideMode();
@@ -294,14 +388,24 @@ public final class HandoffChannel implements HandoffLink {
         return plainMessage();
       }
       return receiveHandoff();
+    } catch (NotYet e) {
+      incomplete = true; // polled reading: the rest of the message is still to come
+      return INCOMPLETE;
     } catch (HandoffException e) {
       if (!e.reason().resynchronisable()) {
         dropCarry(); // the link ends: nothing after this message will be read
       }
       throw e;
     } finally {
-      // Only the duplicate inside a returned handoff survives.
-      closeArrived();
+      if (!incomplete) {
+        // Only the duplicate inside a returned handoff survives.
+        closeArrived();
+        stage = 0;
+        deciding = false;
+        reading = null;
+        pendingIn = null;
+        stateIn = null;
+      }
     }
   }
 
@@ -314,14 +418,17 @@ public final class HandoffChannel implements HandoffLink {
    * @return the mode, or {@code null} if the peer closed the link without sending anything
    */
   private Mode decideMode() throws IOException {
-    plainIn.clear();
-    if (!readPlain()) {
-      return null;
+    if (!deciding) {
+      plainIn.clear();
+      if (!readPlain()) {
+        return null;
+      }
+      deciding = true;
     }
     // A protocol sender's header arrives whole with its descriptor; one that trickles in without
     // one is read until its first four bytes show whether they are the magic.
     while (arrived.isEmpty() && plainIn.position() < 4 && isMagicPrefix(plainIn)) {
-      int n = channel.read(plainIn);
+      int n = read(plainIn);
       collectDescriptors();
       if (n < 0) {
         throw new HandoffException(Reason.TRUNCATED, "link from " + peer + " closed after "
@@ -373,7 +480,7 @@ public final class HandoffChannel implements HandoffLink {
   private boolean readPlain() throws IOException {
     int n;
     do {
-      n = channel.read(plainIn);
+      n = read(plainIn);
       collectDescriptors();
     } while (n == 0 && plainIn.hasRemaining());
     return n >= 0;
@@ -416,35 +523,43 @@ public final class HandoffChannel implements HandoffLink {
 
   /** The handoff protocol's message: header, descriptor, and for MIGRATED the unsent bytes. */
   private ReceivedHandoff receiveHandoff() throws IOException {
-    prefix.clear();
-    if (!readFully(prefix, true)) {
-      return null;
+    // Stages, so that polled reading can stop where the bytes run out and go on from there.
+    if (stage == 0) {
+      prefix.clear();
+      stage = 1;
     }
-    prefix.flip();
-    int length = HeaderCodec.decodePrefix(prefix);
-    body.clear().limit(length - HeaderCodec.PREFIX_LENGTH);
-    readFully(body, false);
-    body.flip();
-    HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix, body);
-    HandoffHeader header = HeaderCodec.decodeBody(body, kind);
-    if (kind == HandoffHeader.Kind.TAKEOVER) {
-      if (!arrived.isEmpty()) {
-        throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
-            "a take-over request came with " + arrived.size() + " descriptors");
+    if (stage == 1) {
+      if (!readFully(prefix, true)) {
+        return null;
       }
-      return new ReceivedHandoff(header, null, -1, null);
+      prefix.flip();
+      int length = HeaderCodec.decodePrefix(prefix);
+      body.clear().limit(length - HeaderCodec.PREFIX_LENGTH);
+      stage = 2;
     }
-    byte[] pending = null;
-    byte[] state = null;
-    if (kind == HandoffHeader.Kind.MIGRATED) {
-      ByteBuffer bytes = ByteBuffer.allocate((int) header.pendingBytes());
-      readFully(bytes, false);
-      pending = bytes.array();
-      ByteBuffer stateBytes = ByteBuffer.allocate((int) header.stateBytes());
-      readFully(stateBytes, false);
-      state = stateBytes.array();
+    if (stage == 2) {
+      readFully(body, false);
+      body.flip();
+      HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix, body);
+      HandoffHeader header = HeaderCodec.decodeBody(body, kind);
+      if (kind == HandoffHeader.Kind.TAKEOVER) {
+        if (!arrived.isEmpty()) {
+          throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
+              "a take-over request came with " + arrived.size() + " descriptors");
+        }
+        return new ReceivedHandoff(header, null, -1, null);
+      }
+      if (kind != HandoffHeader.Kind.MIGRATED) {
+        return takeOver(header, exactlyOneDescriptor(header), null, null);
+      }
+      reading = header;
+      pendingIn = ByteBuffer.allocate((int) header.pendingBytes());
+      stateIn = ByteBuffer.allocate((int) header.stateBytes());
+      stage = 3;
     }
-    return takeOver(header, exactlyOneDescriptor(header), pending, state);
+    readFully(pendingIn, false);
+    readFully(stateIn, false);
+    return takeOver(reading, exactlyOneDescriptor(reading), pendingIn.array(), stateIn.array());
   }
 
   private void closeArrived() {
@@ -477,14 +592,46 @@ public final class HandoffChannel implements HandoffLink {
   }
 
   /**
+   * Sends several answers in one write (as few writes as the batch takes); on a plain link,
+   * nothing. Safe to call from two threads, and together with {@link #sendAck}.
+   */
+  @Override
+  public synchronized void sendAcks(List<Acknowledgement> acks) throws IOException {
+    if (mode == Mode.PLAIN || acks.isEmpty()) {
+      return;
+    }
+    for (int from = 0; from < acks.size(); from += ACK_BATCH) {
+      acksOut.clear();
+      int to = Math.min(acks.size(), from + ACK_BATCH);
+      for (int i = from; i < to; i++) {
+        AckCodec.encode(acks.get(i), acksOut);
+      }
+      acksOut.flip();
+      try {
+        while (acksOut.hasRemaining()) {
+          writer.write(acksOut);
+        }
+      } catch (IOException e) {
+        throw new IOException("acknowledge c" + acks.get(from).connectionId() + " and "
+            + (acks.size() - from - 1) + " more to " + peer + ": " + Errors.describe(e), e);
+      }
+    }
+  }
+
+  /**
    * Receives the next acknowledgement. Descriptors cannot arrive this way: the proxy's side has no
-   * ancillary buffer, so the kernel discards any an app attaches.
+   * ancillary buffer, so the kernel discards any an app attaches. On a link connected without
+   * taking handoffs, one read takes every acknowledgement queued (up to 64), and the next calls
+   * return them without reading.
    *
    * @return the acknowledgement, or {@code null} if the app closed the link between messages
    * @throws HandoffException if the bytes are not an acknowledgement: the link lost framing
    */
   @Override
   public Acknowledgement receiveAck() throws IOException {
+    if (ackBatch != null) {
+      return receiveBatchedAck();
+    }
     try {
       ackIn.clear();
       if (!readFully(ackIn, true)) {
@@ -492,6 +639,30 @@ public final class HandoffChannel implements HandoffLink {
       }
       ackIn.flip();
       return AckCodec.decode(ackIn);
+    } finally {
+      closeArrived();
+    }
+  }
+
+  private Acknowledgement receiveBatchedAck() throws IOException {
+    try {
+      while (ackBatch.remaining() < AckCodec.LENGTH) {
+        int had = ackBatch.remaining();
+        ackBatch.compact();
+        int n = channel.read(ackBatch);
+        collectDescriptors();
+        ackBatch.flip();
+        if (n < 0) {
+          if (had == 0) {
+            return null;
+          }
+          throw new HandoffException(Reason.TRUNCATED, "link from " + peer + " closed after "
+              + had + " of " + AckCodec.LENGTH + " bytes of a message");
+        }
+      }
+      int at = ackBatch.position();
+      ackBatch.position(at + AckCodec.LENGTH); // one acknowledgement consumed, whatever it says
+      return AckCodec.decode(ackBatch.duplicate().position(at).limit(at + AckCodec.LENGTH));
     } finally {
       closeArrived();
     }
@@ -510,6 +681,16 @@ public final class HandoffChannel implements HandoffLink {
   @Override
   public void shutdownOutput() throws IOException {
     channel.shutdownOutput();
+  }
+
+  /**
+   * The number of the descriptor this side reads through, for watching its readiness (an event
+   * loop's epoll set); it stays this channel's, closed by {@link #close()} only.
+   *
+   * @return the number, or -1 if the link is closed
+   */
+  public int readDescriptorNumber() throws IOException {
+    return Descriptors.number(channel.getFileDescriptor());
   }
 
   /** Credentials of the process at the other end, as the kernel recorded them at connect. */
@@ -556,7 +737,7 @@ public final class HandoffChannel implements HandoffLink {
       }
     }
     while (dst.hasRemaining()) {
-      int n = channel.read(dst);
+      int n = read(dst);
       collectDescriptors();
       if (n < 0) {
         if (eofAllowedAtStart && dst.position() == 0) {

@@ -36,6 +36,18 @@ public interface HandoffLink extends Closeable {
   /** Sends an answer; safe to call from several threads. */
   void sendAck(Acknowledgement ack) throws IOException;
 
+  /**
+   * Sends several answers; by default one after the other. Safe to call from two threads.
+   *
+   * @param acks the answers, in order
+   * @throws IOException if the link takes no more answers
+   */
+  default void sendAcks(java.util.List<Acknowledgement> acks) throws IOException {
+    for (Acknowledgement ack : acks) {
+      sendAck(ack);
+    }
+  }
+
   /** Receives the next answer, or {@code null} at the end of the link. */
   Acknowledgement receiveAck() throws IOException;
 

@@ -8,7 +8,9 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -66,12 +68,20 @@ final class ConnectionEngine implements Engine {
   @Override
   public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered)
       throws IOException {
-    DescriptorCheck.requireConnectedTcp(handoff);
+    DescriptorCheck.requireTcpStream(handoff);
     HandoffHeader header = handoff.header();
+    // Built before release(): if Netty refuses the descriptor, the handoff still closes it. Its
+    // constructor reads the socket's error, name and peer (without changing the socket), so that
+    // the peer is not asked twice: no peer means a listening socket or a client gone, which the
+    // full check tells apart, before anything is changed on the socket.
+    EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
+    if (channel.remoteAddress() == null) {
+      DescriptorCheck.requireConnectedTcp(handoff);
+      throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
+          handoff + " is not a connected TCP socket: it has no peer");
+    }
     // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
     JdkNioInternals.setBlocking(handoff.descriptor(), false);
-    // Built before release(): if Netty refuses the descriptor, the handoff still closes it.
-    EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
     if (!channel.isActive()) {
       // Netty reads (and so clears) SO_ERROR here: a client that reset since the check above would
       // leave a channel that never becomes active, never reads and never closes.
@@ -224,6 +234,12 @@ final class ConnectionEngine implements Engine {
         channel.unsafe().closeForcibly();
       }
     });
+  }
+
+  @Override
+  public IoEventLoop linkLoop() {
+    EventLoop next = group.next();
+    return next instanceof IoEventLoop loop && loop.isCompatible(LinkPoller.class) ? loop : null;
   }
 
   @Override

@@ -29,6 +29,22 @@ final class DescriptorCheck {
    * @return the socket's address family
    */
   static ProtocolFamily requireConnectedTcp(ReceivedHandoff handoff) throws HandoffException {
+    return check(handoff, true);
+  }
+
+  /**
+   * The part of {@link #requireConnectedTcp} that a caller who learns by itself whether the socket
+   * has a peer still needs: a stream socket of TCP's families (two getsockopt calls). A caller
+   * whose socket then shows no peer calls {@link #requireConnectedTcp} for the reason why.
+   *
+   * @throws HandoffException {@link Reason#NOT_A_CONNECTED_STREAM_SOCKET} for anything else
+   */
+  static void requireTcpStream(ReceivedHandoff handoff) throws HandoffException {
+    check(handoff, false);
+  }
+
+  private static ProtocolFamily check(ReceivedHandoff handoff, boolean connected)
+      throws HandoffException {
     String problem;
     Reason reason = Reason.NOT_A_CONNECTED_STREAM_SOCKET;
     try {
@@ -40,6 +56,8 @@ final class DescriptorCheck {
         problem = "socket type " + type + ", not a stream socket";
       } else if (domain != AF_INET && domain != AF_INET6) {
         problem = "address family " + domain + ", not TCP over IPv4 or IPv6";
+      } else if (!connected) {
+        return domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
       } else if (view.getIntOpt(SOL_SOCKET, SO_ACCEPTCONN) != 0) {
         problem = "not connected: a listening socket";
       } else if (view.remoteAddress() == null) {

@@ -1,6 +1,7 @@
 package dev.handoff.server;
 
 import dev.handoff.server.ConnectionDetacher.Detached;
+import io.netty.channel.IoEventLoop;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -19,6 +20,14 @@ interface Engine extends ConnectionSink {
 
   /** Serves a detached connection here again after its move failed. */
   void resume(Detached connection);
+
+  /**
+   * An event loop that can watch a proxy link's descriptor and read it ({@link LinkPoller}), or
+   * {@code null} if links are to be read on threads of their own.
+   */
+  default IoEventLoop linkLoop() {
+    return null;
+  }
 
   /** Closes every connection still held, and what the engine made. */
   void close();

@@ -6,6 +6,7 @@ import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import io.micrometer.core.instrument.Gauge;
+import io.netty.channel.IoEventLoop;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
@@ -15,7 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
@@ -25,9 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A running receiver of handed-off connections, made by {@link HandoffServerBootstrap#bind} or
- * {@link HandoffServerBootstrap#takeOver}: it accepts proxy links on its unix socket (one reader
- * thread per link), checks each link's peer, validates each message, gives each connection to the
- * child handler on an event loop, and answers the proxy.
+ * {@link HandoffServerBootstrap#takeOver}: it accepts proxy links on its unix socket (each read
+ * on an event loop, without a thread of its own), checks each link's peer, validates each message,
+ * gives each connection to the child handler on an event loop, and answers the proxy.
  *
  * <p>Lifecycle, in order: {@link #stopTakingHandoffs()} (the socket file goes, proxies are told
  * CLOSING and send new connections elsewhere; connections already here go on), {@link
@@ -45,7 +48,7 @@ public final class HandoffServer implements Closeable {
 
   private final ServerConfig config;
   private final Engine engine;
-  private final Map<HandoffLink, Thread> links = new ConcurrentHashMap<>();
+  private final Map<HandoffLink, Reading> links = new ConcurrentHashMap<>();
   private final AtomicInteger linkSeq = new AtomicInteger();
   private final ServerStats stats;
   private final CompletableFuture<Void> handedOver = new CompletableFuture<>();
@@ -161,8 +164,8 @@ public final class HandoffServer implements Closeable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    for (HandoffLink link : links.keySet()) {
-      closeQuietly(link);
+    for (Map.Entry<HandoffLink, Reading> link : links.entrySet()) {
+      link.getValue().end(link.getKey());
     }
     engine.close();
     log.debug("closed: {}", summary());
@@ -185,20 +188,21 @@ public final class HandoffServer implements Closeable {
       }
       acceptor.join();
     }
-    for (Map.Entry<HandoffLink, Thread> link : links.entrySet()) {
+    for (Map.Entry<HandoffLink, Reading> link : links.entrySet()) {
       if (link.getKey() == except) {
         continue;
       }
       try {
-        link.getKey().shutdownInput();
+        // CLOSING first: once input is shut, the link's reader may reach its end and close it.
         link.getKey().sendAck(new Acknowledgement(0, Acknowledgement.Status.CLOSING));
+        link.getKey().shutdownInput();
       } catch (IOException e) {
-        closeQuietly(link.getKey());
+        link.getValue().end(link.getKey());
       }
     }
-    for (Map.Entry<HandoffLink, Thread> link : links.entrySet()) {
+    for (Map.Entry<HandoffLink, Reading> link : links.entrySet()) {
       if (link.getKey() != except) {
-        link.getValue().join(TimeUnit.SECONDS.toMillis(5));
+        link.getValue().await(TimeUnit.SECONDS.toMillis(5));
       }
     }
   }
@@ -272,19 +276,65 @@ public final class HandoffServer implements Closeable {
     startReader(link, peer);
   }
 
+  /**
+   * How one link is read: on an event loop ({@code poller}), or by a thread of its own ({@code
+   * poller} null); {@code ended} completes once the reading is over and the link closed or handed
+   * over.
+   */
+  private record Reading(CompletableFuture<Void> ended, LinkPoller poller) {
+    /** Ends the reading now: closes the link (through its loop if it is read on one). */
+    void end(HandoffLink link) {
+      if (poller != null) {
+        poller.shutdown();
+      } else {
+        closeQuietly(link);
+      }
+    }
+
+    void await(long millis) throws InterruptedException {
+      try {
+        ended.get(millis, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        // over or not, the caller carries on
+      }
+    }
+  }
+
+  /**
+   * Reads a link from now on: a proxy's on an event loop, the one that will serve most of the
+   * connections it brings; the previous app's (whose migrated connections come with their unsent
+   * bytes and state, read as a stream) on a thread of its own, as every link when the engine has
+   * no epoll loop.
+   */
   private void startReader(HandoffLink link, String peer) {
     log.info("link from {} up", peer);
+    CompletableFuture<Void> ended = new CompletableFuture<>();
     Runnable onClose = () -> {
       links.remove(link);
       if (peer.equals(PREDECESSOR)) {
         receivingTakeOver = false;
       }
+      ended.complete(null);
     };
-    Thread reader = new Thread(new LinkReader(link, engine, stats, config.maxConnections(),
-        this::handOver, onClose), "link-" + linkSeq.get());
-    reader.setDaemon(true);
-    links.put(link, reader);
-    reader.start();
+    LinkReader reader = new LinkReader(link, engine, stats, config.maxConnections(),
+        this::handOver, onClose);
+    IoEventLoop loop = peer.equals(PREDECESSOR) ? null : engine.linkLoop();
+    if (loop != null && link instanceof HandoffChannel channel) {
+      try {
+        LinkPoller poller = LinkPoller.of(channel, reader, loop);
+        links.put(link, new Reading(ended, poller));
+        poller.start();
+        return;
+      } catch (IOException e) {
+        links.remove(link);
+        log.warn("link from {}: cannot read it on an event loop ({}); reading it on a thread",
+            peer, Errors.describe(e));
+      }
+    }
+    Thread thread = new Thread(reader, "link-" + linkSeq.get());
+    thread.setDaemon(true);
+    links.put(link, new Reading(ended, null));
+    thread.start();
   }
 
   /**

@@ -8,6 +8,8 @@ import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -19,8 +21,10 @@ import org.slf4j.LoggerFactory;
  * Reads handoffs from one proxy link, gives each to the echo engine and answers it on the same
  * link: ADOPTED once the connection is registered with its event loop (answered from there),
  * RETRY when this process is at its connection cap or cannot take the descriptor now, REJECTED
- * for a descriptor it will never take. Runs on its own thread until the link closes; closing the
- * link never closes a connection received on it.
+ * for a descriptor it will never take. Runs on its own thread until the link closes ({@link
+ * #run}), or is driven by a {@link LinkPoller} on an event loop ({@link #handle}, with the
+ * answers of one burst written at once); closing the link never closes a connection received on
+ * it.
  *
  * <p>An answer that cannot be written (the proxy closed the link, for instance after its ack
  * timeout while this process was stopped) changes nothing here: what arrived is served, and the
@@ -42,6 +46,12 @@ final class LinkReader implements Runnable {
   private final AtomicInteger answersDue = new AtomicInteger();
   private volatile boolean answersLost;
   private boolean handedOver;
+  /**
+   * The thread whose answers go to {@link #batch} instead of straight to the link: a poller's
+   * event loop while it handles one burst; {@code null} otherwise.
+   */
+  private volatile Thread batching;
+  private final List<Acknowledgement> batch = new ArrayList<>();
 
   /**
    * @param onTakeOver given the link when a successor asks to take over on it; the link is then
@@ -84,6 +94,16 @@ final class LinkReader implements Runnable {
       log.info("link from {} closed", link.peer());
       return false;
     }
+    return handle(handoff);
+  }
+
+  /**
+   * Serves or refuses one message received whole, and answers it (or leaves the answer to the
+   * event loop that registers the connection). A take-over request gives the link away.
+   *
+   * @return whether the link can carry on
+   */
+  boolean handle(ReceivedHandoff handoff) throws IOException {
     if (handoff.header().kind() == HandoffHeader.Kind.TAKEOVER) {
       handedOver = true;
       onTakeOver.accept(link);
@@ -158,7 +178,8 @@ final class LinkReader implements Runnable {
     }
   }
 
-  private boolean refuse(HandoffException e) {
+  /** A message refused as it was read; returns whether the link can carry on. */
+  boolean refuse(HandoffException e) {
     stats.refused(e.reason().name());
     boolean goOn = e.reason().resynchronisable();
     if (e.reason() == HandoffException.Reason.CLIENT_GONE) {
@@ -179,16 +200,49 @@ final class LinkReader implements Runnable {
     if (link.plain()) {
       return; // a plain sender reads nothing (docs/PROTOCOL.md, "Plain mode")
     }
+    if (batching == Thread.currentThread()) {
+      batch.add(ack);
+      return;
+    }
     try {
       link.sendAck(ack);
     } catch (IOException e) {
-      stats.answersLost.increment();
-      if (!answersLost) {
-        answersLost = true;
-        log.info("cannot answer {} any more ({}); what it sent is still read and served",
-            link.peer(), Errors.describe(e));
-      }
+      lost(e, 1);
     }
+  }
+
+  private void lost(IOException e, int answers) {
+    stats.answersLost.add(answers);
+    if (!answersLost) {
+      answersLost = true;
+      log.info("cannot answer {} any more ({}); what it sent is still read and served",
+          link.peer(), Errors.describe(e));
+    }
+  }
+
+  /** From now on the calling thread's answers wait for {@link #endBatch}. */
+  void beginBatch() {
+    batching = Thread.currentThread();
+  }
+
+  /** Writes the answers held since {@link #beginBatch}, all in one write. */
+  void endBatch() {
+    batching = null;
+    if (batch.isEmpty()) {
+      return;
+    }
+    try {
+      link.sendAcks(batch);
+    } catch (IOException e) {
+      lost(e, batch.size());
+    } finally {
+      batch.clear();
+    }
+  }
+
+  /** Adopted connections whose answer is still to come from an event loop. */
+  int answersDue() {
+    return answersDue.get();
   }
 
   private static long nowMicros() {
@@ -201,6 +255,14 @@ final class LinkReader implements Runnable {
     while (answersDue.get() > 0 && System.nanoTime() - deadline < 0) {
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
     }
+    finishClose();
+  }
+
+  /**
+   * Closes the link, unless a successor took it over, and says the reading is over; once, when
+   * no answer is due any more (or the wait for them is over).
+   */
+  void finishClose() {
     if (!handedOver) {
       try {
         link.close();

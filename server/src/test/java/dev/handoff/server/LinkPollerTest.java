@@ -1,0 +1,224 @@
+package dev.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.JdkNioInternals;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import java.io.File;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A proxy link read on an event loop (LinkPoller), through the public bootstrap, a real unix link
+ * and real TCP connections: every handoff is answered and served, no thread is spent on the link,
+ * a link that ends leaves no descriptor behind, and a server that stops answers CLOSING and then
+ * ends the link.
+ */
+@Timeout(60)
+class LinkPollerTest {
+  @TempDir Path dir;
+
+  /** One full round first, so that what loads once (native libraries...) is not counted. */
+  @org.junit.jupiter.api.BeforeAll
+  static void warmUp(@TempDir Path warmDir) throws Exception {
+    LinkPollerTest warm = new LinkPollerTest();
+    warm.dir = warmDir;
+    warm.serveThenStop();
+  }
+
+  private static HandoffServerBootstrap echoing() {
+    return new HandoffServerBootstrap()
+        .ioThreads(2)
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+              @Override
+              public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ctx.writeAndFlush(msg);
+              }
+            });
+          }
+        });
+  }
+
+  private static int openDescriptors() {
+    String[] names = new File("/proc/self/fd").list();
+    return names == null ? -1 : names.length;
+  }
+
+  /** Waits (bounded) for the process's descriptors to come back to {@code expected}. */
+  private static int settle(int expected) throws InterruptedException {
+    int n = openDescriptors();
+    for (int i = 0; i < 200 && n != expected; i++) {
+      Thread.sleep(25);
+      n = openDescriptors();
+    }
+    return n;
+  }
+
+  private static boolean linkThreadRunning() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .anyMatch(t -> t.getName().startsWith("link-") && !t.getName().equals("link-acceptor"));
+  }
+
+  /** Hands over {@code n} fresh connections on {@code link}; returns the clients. */
+  private static List<SocketChannel> handOver(HandoffChannel link, int n, long firstId)
+      throws IOException {
+    List<SocketChannel> clients = new ArrayList<>();
+    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      for (int i = 0; i < n; i++) {
+        SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+        clients.add(client);
+        try (SocketChannel served = listener.accept()) {
+          HandoffHeader header = new HandoffHeader(firstId + i, 0,
+              (InetSocketAddress) served.getRemoteAddress(),
+              (InetSocketAddress) served.getLocalAddress());
+          link.send(header, JdkNioInternals.descriptorOf(served));
+        } // the proxy's copy closes as soon as it is sent; the app's stays
+      }
+    }
+    return clients;
+  }
+
+  private static String echo(SocketChannel client, String text) throws IOException {
+    client.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)));
+    ByteBuffer back = ByteBuffer.allocate(text.length());
+    while (back.hasRemaining()) {
+      if (client.read(back) < 0) {
+        throw new IOException("closed after " + back.position() + " bytes");
+      }
+    }
+    return new String(back.array(), StandardCharsets.US_ASCII);
+  }
+
+  @Test
+  void everyHandoffIsAnsweredAndServedWithoutALinkThread() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    HandoffServer server = echoing().bind(socket);
+    // Counted with the server up: what it holds while idle is not this test's business.
+    int baseline = openDescriptors();
+    List<SocketChannel> clients = List.of();
+    try {
+      HandoffChannel link = HandoffChannel.connect(socket);
+      try {
+        clients = handOver(link, 200, 1);
+        Set<Long> adopted = new HashSet<>();
+        for (int i = 0; i < 200; i++) {
+          Acknowledgement ack = link.receiveAck();
+          assertEquals(Acknowledgement.Status.ADOPTED, ack.status(), "answer " + i);
+          adopted.add(ack.connectionId());
+        }
+        assertEquals(200, adopted.size(), "one answer per connection");
+        assertTrue(!linkThreadRunning(), "the link is read on an event loop, not a thread");
+        for (int i = 0; i < clients.size(); i += 20) {
+          assertEquals("c" + i, echo(clients.get(i), "c" + i));
+        }
+        assertEquals(200, server.liveConnections());
+      } finally {
+        link.close();
+      }
+      for (int i = 0; i < 100 && server.summary().contains("links=1"); i++) {
+        Thread.sleep(20);
+      }
+      assertTrue(server.summary().contains("links=0"), server.summary());
+      assertEquals("after", echo(clients.get(7), "after"),
+          "closing the link closes no connection received on it");
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+      for (int i = 0; i < 200 && server.liveConnections() > 0; i++) {
+        Thread.sleep(20);
+      }
+      assertEquals(0, server.liveConnections());
+      assertEquals(baseline, settle(baseline),
+          "the link's descriptors and every connection's are closed, on both sides");
+    } finally {
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+      server.close();
+    }
+  }
+
+  @Test
+  void stoppingAnswersClosingThenEndsTheLink() throws Exception {
+    serveThenStop();
+  }
+
+  private void serveThenStop() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    HandoffServer server = echoing().bind(socket);
+    List<SocketChannel> clients = List.of();
+    HandoffChannel link = HandoffChannel.connect(socket);
+    try {
+      clients = handOver(link, 3, 1);
+      for (int i = 0; i < 3; i++) {
+        assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
+      }
+      server.stopTakingHandoffs();
+      Acknowledgement closing = link.receiveAck();
+      assertEquals(Acknowledgement.Status.CLOSING, closing.status());
+      assertEquals("still", echo(clients.get(1), "still"), "stopping keeps the connections");
+      server.close();
+      assertNull(link.receiveAck(), "the app closed the link");
+    } finally {
+      link.close();
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+      server.close();
+    }
+  }
+
+  @Test
+  void whatIsNotAConnectedTcpSocketIsRefusedAndTheLinkGoesOn() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    HandoffServer server = echoing().bind(socket);
+    HandoffChannel link = HandoffChannel.connect(socket);
+    List<SocketChannel> clients = List.of();
+    try (ServerSocketChannel listening = ServerSocketChannel.open();
+        java.nio.channels.DatagramChannel udp = java.nio.channels.DatagramChannel.open()) {
+      listening.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      udp.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      udp.connect(listening.getLocalAddress()); // a peer, but not a stream
+      InetSocketAddress here = (InetSocketAddress) listening.getLocalAddress();
+      link.send(new HandoffHeader(1, 0, here, here), JdkNioInternals.descriptorOf(listening));
+      link.send(new HandoffHeader(2, 0, here, here), JdkNioInternals.descriptorOf(udp));
+      assertEquals(new Acknowledgement(1, Acknowledgement.Status.REJECTED), link.receiveAck());
+      assertEquals(new Acknowledgement(2, Acknowledgement.Status.REJECTED), link.receiveAck());
+      clients = handOver(link, 1, 3);
+      assertEquals(new Acknowledgement(3, Acknowledgement.Status.ADOPTED), link.receiveAck());
+      assertEquals("on", echo(clients.get(0), "on"));
+      assertTrue(server.summary().contains("refused=2"), server.summary());
+    } finally {
+      link.close();
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+      server.close();
+    }
+  }
+}
