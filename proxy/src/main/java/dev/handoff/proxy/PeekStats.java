@@ -61,7 +61,9 @@ final class PeekStats {
           .description(failed).tag("reason", "peek-" + o.label()).register(registry);
     }
     Gauge.builder("handoff.proxy.peek.connections", peeking, p -> p.get())
-        .description("connections whose first bytes are being waited for").register(registry);
+        .description("connections whose first bytes are being waited for")
+        .strongReference(true) // the supplier is referenced by nothing else
+        .register(registry);
     for (RouteTarget t : targets) {
       FunctionCounter.builder("handoff.proxy.route.connections", t.routed, LongAdder::sum)
           .description("connections given to each route").tag("route", t.name)
