@@ -96,7 +96,8 @@ class RoutingIT extends DaemonTest {
     tlsApp("h2-app", h2, "--alpn", "h2,http/1.1");
     tlsApp("web-app", web, "--alpn", "http/1.1");
     Daemon proxy = proxy(List.of(api, h2, web), "--route", "sni:api.example.test=" + api,
-        "--route", "alpn:h2=" + h2, "--route", "default=" + web, "--log-level", "debug");
+        "--route", "alpn:h2=" + h2, "--route", "default=" + web, "--log-level", "debug",
+        "--peek-timeout", "20s"); // a hello a byte at a time takes long on a loaded machine
     int baseline = proxy.settledFds();
 
     assertTrue(sClient("api.example.test", null).startsWith("api-app sni=api.example.test"
