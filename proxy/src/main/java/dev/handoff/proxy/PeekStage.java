@@ -75,7 +75,10 @@ final class PeekStage implements Runnable {
   private final Selector selector;
   private final BlockingQueue<AcceptedConnection> intake;
   private final int capacity;
+  /** The stage thread's peek buffer. */
   private final ByteBuffer buffer;
+  /** The acceptor thread's, for {@link #routedAtOnce}. */
+  private final ByteBuffer acceptorBuffer;
   /** In accept order, so deadlines come in order too; decided ones are skipped lazily. */
   private final ArrayDeque<Peeking> byDeadline = new ArrayDeque<>();
   private final List<Peeking> stalled = new ArrayList<>();
@@ -94,6 +97,7 @@ final class PeekStage implements Runnable {
     this.capacity = capacity;
     this.intake = new ArrayBlockingQueue<>(capacity);
     this.buffer = ByteBuffer.allocateDirect(options.maxBytes());
+    this.acceptorBuffer = ByteBuffer.allocateDirect(options.maxBytes());
     this.peekStats = new PeekStats(registry, targets, () -> peeking.get() + intake.size());
     this.selector = Selector.open();
   }
@@ -112,8 +116,17 @@ final class PeekStage implements Runnable {
     return peeking.get() + intake.size();
   }
 
-  /** Takes a just-accepted connection, from the acceptor's thread; false if full. Never waits. */
+  /**
+   * Takes a just-accepted connection, from the acceptor's thread; false if full. Never waits.
+   * When the client's first bytes are already there and decide the route (the usual case for a
+   * TLS or HTTP client, which writes at once), the connection goes to its route from here: two
+   * system calls (FIONREAD, then recv with MSG_PEEK on data that is there, so it does not block)
+   * and no thread hop. Otherwise the stage's thread waits for its bytes.
+   */
   boolean offer(AcceptedConnection conn) {
+    if (routedAtOnce(conn)) {
+      return true;
+    }
     if (!intake.offer(conn)) {
       return false;
     }
@@ -183,6 +196,77 @@ final class PeekStage implements Runnable {
         continue;
       }
       byDeadline.addLast(p);
+    }
+  }
+
+  /**
+   * The acceptor's fast path: routes the connection if its bytes are there and decide; else
+   * leaves it to the stage (also when anything fails: the stage sees the same failure and counts
+   * it). The channel is still blocking, as a route takes it.
+   */
+  private boolean routedAtOnce(AcceptedConnection conn) {
+    SocketChannel channel = conn.socketChannel();
+    if (channel == null || draining) {
+      return false;
+    }
+    FirstBytes found;
+    int n;
+    try {
+      java.io.FileDescriptor fd = dev.handoff.common.JdkNioInternals.descriptorOf(channel);
+      if (MsgPeek.available(fd, acceptorBuffer) <= 0) {
+        return false;
+      }
+      n = MsgPeek.peek(fd, acceptorBuffer, options.maxBytes());
+      if (n <= 0) {
+        return false;
+      }
+      found = FirstBytes.parse(acceptorBuffer, n);
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+    if (found.verdict() == FirstBytes.Verdict.NEED_MORE && n < options.maxBytes()) {
+      return false;
+    }
+    if (found.verdict() == FirstBytes.Verdict.MALFORMED && options.closeMalformed()) {
+      return false; // closed by the stage, which counts it
+    }
+    int index = routeOf(found);
+    if (index < 0) {
+      return false; // no route: the stage closes it and counts it
+    }
+    Outcome outcome = outcomeOf(found, n, false);
+    peekStats.count(outcome);
+    RouteTarget target = targets.get(index);
+    if (log.isDebugEnabled()) {
+      log.debug("{}: route {} ({}, {}; {} bytes peeked at accept)", conn, target.name,
+          outcome.label(), describe(found), n);
+    }
+    if (!target.offer(conn)) {
+      log.warn("{}: route {} has {} connections waiting already; closed", conn, target.name,
+          target.queue.size());
+      peekStats.count(Outcome.ROUTE_FULL);
+      conn.close();
+    }
+    return true;
+  }
+
+  /** The route of a connection whose bytes gave {@code found}: its rule's, or the default. */
+  private int routeOf(FirstBytes found) {
+    return found.verdict() == FirstBytes.Verdict.FOUND ? table.match(found)
+        : table.fallbackIndex();
+  }
+
+  /** How a decided connection is counted (not for MALFORMED closed). */
+  private Outcome outcomeOf(FirstBytes found, int n, boolean last) {
+    switch (found.verdict()) {
+      case FOUND:
+        return table.match(found) == table.fallbackIndex() ? Outcome.NO_MATCH : Outcome.MATCHED;
+      case NOT_THIS_PROTOCOL:
+        return Outcome.UNRECOGNISED;
+      case MALFORMED:
+        return Outcome.MALFORMED_DEFAULT;
+      default:
+        return n >= options.maxBytes() ? Outcome.TOO_LARGE : Outcome.TIMEOUT;
     }
   }
 
