@@ -77,7 +77,7 @@ final class PeekStage implements Runnable {
   private final int capacity;
   /** The stage thread's peek buffer. */
   private final ByteBuffer buffer;
-  /** The acceptor thread's, for {@link #routedAtOnce}. */
+  /** The accepting threads', for {@link #routedAtOnce}; guarded by itself. */
   private final ByteBuffer acceptorBuffer;
   /** In accept order, so deadlines come in order too; decided ones are skipped lazily. */
   private final ArrayDeque<Peeking> byDeadline = new ArrayDeque<>();
@@ -211,18 +211,21 @@ final class PeekStage implements Runnable {
     }
     FirstBytes found;
     int n;
-    try {
-      java.io.FileDescriptor fd = dev.handoff.common.JdkNioInternals.descriptorOf(channel);
-      if (MsgPeek.available(fd, acceptorBuffer) <= 0) {
+    // The acceptor's thread, or the PROXY header reader's, which delivers through the acceptor.
+    synchronized (acceptorBuffer) {
+      try {
+        java.io.FileDescriptor fd = dev.handoff.common.JdkNioInternals.descriptorOf(channel);
+        if (MsgPeek.available(fd, acceptorBuffer) <= 0) {
+          return false;
+        }
+        n = MsgPeek.peek(fd, acceptorBuffer, options.maxBytes());
+        if (n <= 0) {
+          return false;
+        }
+        found = FirstBytes.parse(acceptorBuffer, n);
+      } catch (IOException | RuntimeException e) {
         return false;
       }
-      n = MsgPeek.peek(fd, acceptorBuffer, options.maxBytes());
-      if (n <= 0) {
-        return false;
-      }
-      found = FirstBytes.parse(acceptorBuffer, n);
-    } catch (IOException | RuntimeException e) {
-      return false;
     }
     if (found.verdict() == FirstBytes.Verdict.NEED_MORE && n < options.maxBytes()) {
       return false;

@@ -198,6 +198,23 @@ public final class ProxyCommand implements Callable<Integer> {
           + " PORT, --bind and --backlog are those of the socket received.")
   boolean takeOver;
 
+  @Option(names = "--proxy-protocol-from", paramLabel = "CIDR", converter = Cidr.Converter.class,
+      description = "A load balancer in this IPv4 or IPv6 range (ADDR/BITS, or one ADDR) sends a"
+          + " PROXY protocol header (v1 or v2) first: the proxy reads exactly that header and"
+          + " hands the connection on with the original client's address, which the app sees as"
+          + " its client; a connection from it without a valid header is closed. From anywhere"
+          + " else, a connection that starts with a PROXY header is refused. May be repeated."
+          + " Default: off (nothing is looked at).")
+  List<Cidr> proxyProtocolFrom;
+
+  @Option(names = "--proxy-protocol-timeout", paramLabel = "DURATION",
+      converter = DurationConverter.class, defaultValue = "3s",
+      description = "With --proxy-protocol-from: how long a connection may take to send its first"
+          + " bytes. A load balancer's connection without a whole header by then is closed;"
+          + " another client's is handed on as it is (a protocol in which the server speaks first"
+          + " waits this long). Default: ${DEFAULT-VALUE}.")
+  Duration proxyProtocolTimeout;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new ProxyCommand()).execute(args));
   }
@@ -344,9 +361,14 @@ public final class ProxyCommand implements Callable<Integer> {
     RouteTable absoluteTable = new RouteTable(absoluteRoutes, absolute.isEmpty() ? null
         : new RouteSpec("default", table.fallback().rule(), absolute));
     Set<Integer> uids = appUids == null ? Uids.selfAndRoot() : Set.copyOf(appUids);
+    if (proxyProtocolTimeout.isZero() || proxyProtocolTimeout.isNegative()) {
+      throw usage("--proxy-protocol-timeout must be more than 0");
+    }
     return new ProxyConfig(bind, port, backlog, absolute, queueSize, queueWait, retryMin,
         retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metrics, protocol.equals("plain"),
-        absoluteTable, new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close")));
+        proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom),
+        proxyProtocolTimeout, absoluteTable,
+        new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close")));
   }
 
   private static List<Path> absolute(List<Path> sockets) {

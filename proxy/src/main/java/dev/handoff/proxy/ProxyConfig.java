@@ -31,19 +31,25 @@ record ProxyConfig(
     InetSocketAddress metrics,
     /** {@code --protocol plain}: a {@link PlainSender} instead of the acknowledged links. */
     boolean plainProtocol,
+    /** {@code --proxy-protocol-from}: load balancers whose PROXY header is read; empty: off. */
+    List<Cidr> proxyProtocolFrom,
+    Duration proxyProtocolTimeout,
     /** The routes; only a default route (no peeking) unless {@code --route} gave others. */
     RouteTable routes,
     /** How first bytes are peeked at, when some route needs them. */
     PeekOptions peek) {
 
-  /** A proxy with one route, the default, to {@code sockets}: no peeking. */
+  /**
+   * A configuration without the PROXY protocol and with one route, the default, to
+   * {@code sockets}: no peeking (for tests and callers that predate both).
+   */
   ProxyConfig(InetAddress bind, int port, int backlog, List<Path> sockets, int queueSize,
       Duration queueWait, Duration retryMin, Duration retryMax, int window, Duration ackTimeout,
       Set<Integer> appUids, Duration holdCopy, Duration shutdownGrace, InetSocketAddress metrics,
       boolean plainProtocol) {
     this(bind, port, backlog, sockets, queueSize, queueWait, retryMin, retryMax, window,
-        ackTimeout, appUids, holdCopy, shutdownGrace, metrics, plainProtocol,
-        new RouteTable(List.of(), new RouteSpec("default",
+        ackTimeout, appUids, holdCopy, shutdownGrace, metrics, plainProtocol, List.of(),
+        Duration.ofSeconds(3), new RouteTable(List.of(), new RouteSpec("default",
             dev.handoff.proxy.route.Rule.DEFAULT, sockets)), PeekOptions.DEFAULTS);
   }
 }

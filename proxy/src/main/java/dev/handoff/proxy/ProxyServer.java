@@ -52,7 +52,11 @@ final class ProxyServer {
   private Thread peeker;
   private ServerSocketChannel server;
   private Thread acceptor;
-  private TcpAcceptor acceptorTask;
+  /** Read by the PROXY header reader's thread, which delivers through the current acceptor. */
+  private volatile TcpAcceptor acceptorTask;
+  /** With --proxy-protocol-from: looks at first bytes before the handoff; otherwise null. */
+  private ProxyHeaderReader headerReader;
+  private Thread headerThread;
   private Thread dispatcher;
   /**
    * While a proxy taking over accepts on the port: this proxy's own copy of the listening socket,
@@ -149,9 +153,26 @@ final class ProxyServer {
     log.info("listening on {}{}, handing connections to {}{}", server.getLocalAddress(),
         inherited != null ? source : "", peek != null ? describeRoutes() : config.sockets(),
         plain != null ? " (--protocol plain)" : "");
+    if (!config.proxyProtocolFrom().isEmpty()) {
+      try {
+        headerReader = new ProxyHeaderReader(config.proxyProtocolFrom(),
+            config.proxyProtocolTimeout(), config.queueSize(), conn -> acceptorTask.deliver(conn),
+            stats);
+      } catch (IOException e) {
+        server.close();
+        if (metrics != null) {
+          metrics.close();
+        }
+        throw e;
+      }
+      headerThread = daemon(headerReader, "proxy-protocol");
+      headerThread.start();
+      log.info("reading PROXY protocol headers from {}; refusing them from anyone else",
+          config.proxyProtocolFrom());
+    }
     if (plain != null) {
       dispatcher = daemon(plain, "plain-sender");
-      acceptorTask = newAcceptor();
+      acceptorTask = newAcceptor().withHeaderReader(headerReader);
       acceptor = daemon(acceptorTask, "acceptor");
       dispatcher.start();
       acceptor.start();
@@ -164,7 +185,8 @@ final class ProxyServer {
       peeker = daemon(peek, "peeker");
       peeker.start();
     }
-    acceptorTask = newAcceptor();
+    // With a PROXY header reader, the peek stage sees the bytes after the header it consumed.
+    acceptorTask = newAcceptor().withHeaderReader(headerReader);
     acceptor = daemon(acceptorTask, "acceptor");
     acceptor.start();
   }
@@ -218,7 +240,15 @@ final class ProxyServer {
     }
     // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
     acceptorTask.stop();
+    if (headerReader != null) {
+      // Closes the connections still waiting for their first bytes, and frees an acceptor
+      // waiting for room in the reader.
+      headerReader.stop();
+    }
     acceptor.join();
+    if (headerReader != null) {
+      headerThread.join();
+    }
     if (plain != null) {
       plain.drain(config.shutdownGrace());
       dispatcher.join();
@@ -322,8 +352,9 @@ final class ProxyServer {
     spare = null; // the channel owns it now
     server = channel;
     long next = acceptorTask.nextId();
-    acceptorTask = newAcceptor();
-    acceptorTask.startingAt(next);
+    TcpAcceptor task = newAcceptor();
+    task.withHeaderReader(headerReader).startingAt(next);
+    acceptorTask = task;
     acceptor = daemon(acceptorTask, "acceptor");
     acceptor.start();
     log.info("accepting again on {}", server.getLocalAddress());
