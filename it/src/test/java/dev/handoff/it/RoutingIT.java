@@ -356,6 +356,43 @@ class RoutingIT extends DaemonTest {
     }
   }
 
+  /**
+   * Behind a load balancer: the proxy consumes the PROXY header, and the route is picked from the
+   * bytes after it, which the app reads whole (and without the header).
+   */
+  @Test
+  void routesLookPastAProxyProtocolHeader() throws Exception {
+    Path echo = dir.resolve("echo.sock");
+    Path nobody = dir.resolve("nobody.sock");
+    echoApp(echo);
+    Daemon proxy = proxy(List.of(echo), "--bind", "127.0.0.1", "--proxy-protocol-from",
+        "127.0.0.1/32", "--route", "host:a.example=" + echo, nobody.toString());
+    int baseline = proxy.settledFds();
+    byte[] request = "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+        .getBytes(StandardCharsets.US_ASCII);
+    for (boolean together : new boolean[] {true, false}) {
+      try (Socket s = EchoClient.connect(port)) {
+        byte[] header = ("PROXY TCP4 198.51.100.7 127.0.0.1 4242 " + port + "\r\n")
+            .getBytes(StandardCharsets.US_ASCII);
+        if (together) {
+          byte[] both = new byte[header.length + request.length];
+          System.arraycopy(header, 0, both, 0, header.length);
+          System.arraycopy(request, 0, both, header.length, request.length);
+          s.getOutputStream().write(both);
+        } else {
+          s.getOutputStream().write(header);
+          Thread.sleep(200);
+          s.getOutputStream().write(request);
+        }
+        assertArrayEquals(request, EchoClient.readExactly(s.getInputStream(), request.length),
+            "routed by the Host after the header; the header itself consumed");
+      }
+    }
+    assertEquals(baseline, proxy.awaitFds(baseline, Duration.ofSeconds(10)));
+    String stopped = proxy.stopAndLog();
+    assertTrue(stopped.contains("matched=2"), stopped);
+  }
+
   @Test
   void aBadRouteIsAUsageError() throws Exception {
     for (List<String> args : List.of(List.of("--route", "sni:=/tmp/x.sock"),
