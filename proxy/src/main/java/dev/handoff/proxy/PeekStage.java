@@ -31,9 +31,11 @@ import org.slf4j.LoggerFactory;
  * <p>A connection that has sent nothing waits for readiness (OP_READ). One that has sent part of a
  * ClientHello or request head stays readable, so readiness says nothing more: it is peeked again
  * on a timer, after 1 ms, doubling up to 64 ms while nothing new arrives (measured: 1,000
- * connections each stalled in the middle of a ClientHello cost about 17% of a core at 32 ms). Each connection gets at
- * most {@link PeekOptions#timeout()} from its accept and {@link PeekOptions#maxBytes()} bytes;
- * then it takes the default route. At most {@code capacity} connections are looked at at once;
+ * connections each stalled in the middle of a ClientHello cost about 17% of a core with a 32 ms
+ * cap). Each connection gets at most {@link PeekOptions#timeout()} from its accept and
+ * {@link PeekOptions#maxBytes()} bytes; then it takes the default route. A connection whose
+ * bytes are already there when it is offered is routed on the offering thread instead (see
+ * {@link #offer}). At most {@code capacity} connections are looked at at once;
  * beyond that the acceptor's offer fails and it pauses, as with a full queue.
  *
  * <p>Ownership: a connection offered here is this stage's until it is given to a route (whose
