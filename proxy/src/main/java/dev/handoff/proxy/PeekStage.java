@@ -79,7 +79,7 @@ final class PeekStage implements Runnable {
   private final int capacity;
   /** The stage thread's peek buffer. */
   private final ByteBuffer buffer;
-  /** The accepting threads', for {@link #routedAtOnce}; guarded by itself. */
+  /** For {@link #routedAtOnce}, on the accepting threads and this stage's; guarded by itself. */
   private final ByteBuffer acceptorBuffer;
   /** In accept order, so deadlines come in order too; decided ones are skipped lazily. */
   private final ArrayDeque<Peeking> byDeadline = new ArrayDeque<>();
@@ -186,6 +186,9 @@ final class PeekStage implements Runnable {
   private void admit(long now) {
     AcceptedConnection conn;
     while (peeking.get() < capacity && (conn = intake.poll()) != null) {
+      if (routedAtOnce(conn)) {
+        continue; // its bytes came meanwhile: no need to watch it
+      }
       SocketChannel channel = conn.socketChannel();
       Peeking p = new Peeking(conn, channel, now + options.timeout().toNanos());
       peeking.incrementAndGet();
@@ -213,7 +216,8 @@ final class PeekStage implements Runnable {
     }
     FirstBytes found;
     int n;
-    // The acceptor's thread, or the PROXY header reader's, which delivers through the acceptor.
+    // The acceptor's thread, the PROXY header reader's (which delivers through the acceptor), or
+    // this stage's, when it takes a connection from its intake.
     synchronized (acceptorBuffer) {
       try {
         java.io.FileDescriptor fd = dev.handoff.common.JdkNioInternals.descriptorOf(channel);
