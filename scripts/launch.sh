@@ -42,7 +42,6 @@ if [[ $role == proxy && ${LISTEN_FDS:-} == 1 && ${LISTEN_PID:-} == "$$" ]]; then
   unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
 fi
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
-# shellcheck disable=SC2086
 if [[ -n $main ]]; then
   # shellcheck disable=SC2086
   exec "$java" "${flags[@]}" ${JAVA_OPTS:-} -cp "$jar" "$main" "$@"
