@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Shared by scripts/proxy, scripts/app and scripts/http-example: finds the role's jar and runs it
-# with the JVM flags the project needs and the role's default JVM options (memory, see below).
-# Not meant to be run directly.
+# Shared by scripts/proxy, scripts/app, scripts/http-example and scripts/tls-example: finds the
+# role's jar and runs it with the JVM flags the project needs and the role's default JVM options
+# (memory, see below). Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #   JAVA_OPTS      extra JVM options, e.g. -Xmx256m; they come after the defaults, so each one
 #                  overrides the default it contradicts (-XX:+UseG1GC replaces the collector,
@@ -11,9 +11,10 @@ set -euo pipefail
 role=$1; shift
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 # A role's jar is handoff-ROLE.jar in module ROLE, except for the example programs (examples/).
-module=$role name=handoff-$role
+module=$role name=handoff-$role main=""
 case $role in
   http-example) module=examples name=handoff-examples ;;
+  tls-example) module=examples name=handoff-examples main=dev.handoff.examples.tls.TlsEchoApp ;;
 esac
 jar=""
 for candidate in "$here/../lib/$name.jar" "$here/../$module/target/$name.jar"; do
@@ -110,5 +111,9 @@ case $cds in
   *) [[ -r $cds_archive ]] && flags+=("-XX:SharedArchiveFile=$cds_archive") ;;
 esac
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
+if [[ -n $main ]]; then
+  # shellcheck disable=SC2086
+  exec "$java" "${flags[@]}" "${defaults[@]}" ${JAVA_OPTS:-} -cp "$jar" "$main" "$@"
+fi
 # shellcheck disable=SC2086
 exec "$java" "${flags[@]}" "${defaults[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"
