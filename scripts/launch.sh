@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by scripts/proxy, scripts/app and scripts/http-example: finds the role's jar and runs it
+# Shared by scripts/proxy, scripts/app, scripts/http-example and scripts/tls-example: finds the role's jar and runs it
 # with the JVM flags the project needs. Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #   JAVA_OPTS      extra JVM options, e.g. -Xmx256m
@@ -7,9 +7,10 @@ set -euo pipefail
 role=$1; shift
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 # A role's jar is handoff-ROLE.jar in module ROLE, except for the example programs (examples/).
-module=$role name=handoff-$role
+module=$role name=handoff-$role main=""
 case $role in
   http-example) module=examples name=handoff-examples ;;
+  tls-example) module=examples name=handoff-examples main=dev.handoff.examples.tls.TlsEchoApp ;;
 esac
 jar=""
 for candidate in "$here/../lib/$name.jar" "$here/../$module/target/$name.jar"; do
@@ -41,5 +42,10 @@ if [[ $role == proxy && ${LISTEN_FDS:-} == 1 && ${LISTEN_PID:-} == "$$" ]]; then
   unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
 fi
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
+# shellcheck disable=SC2086
+if [[ -n $main ]]; then
+  # shellcheck disable=SC2086
+  exec "$java" "${flags[@]}" ${JAVA_OPTS:-} -cp "$jar" "$main" "$@"
+fi
 # shellcheck disable=SC2086
 exec "$java" "${flags[@]}" ${JAVA_OPTS:-} -jar "$jar" "$@"

@@ -1,6 +1,7 @@
 package dev.handoff.app;
 
 import dev.handoff.cli.MetricsEndpoint;
+import dev.handoff.server.Handoff;
 import dev.handoff.server.HandoffServer;
 import dev.handoff.server.HandoffServerBootstrap;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -76,6 +77,15 @@ final class EchoApp {
 
     @Override
     protected void initChannel(Channel ch) {
+      Handoff handoff = Handoff.of(ch);
+      if (handoff != null && handoff.proxiedBy() != null && log.isDebugEnabled()) {
+        // The channel's remote address is the client the load balancer spoke for.
+        log.debug("c{}: client {} via load balancer {}{}{}", handoff.connectionId(),
+            ch.remoteAddress(), handoff.proxiedBy(),
+            handoff.authority() == null ? "" : " authority " + handoff.authority(),
+            handoff.uniqueId() == null ? "" : " unique-id "
+                + new String(handoff.uniqueId(), java.nio.charset.StandardCharsets.ISO_8859_1));
+      }
       ch.pipeline().addLast(handlers);
     }
   }

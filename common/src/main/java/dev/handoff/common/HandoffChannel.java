@@ -70,7 +70,7 @@ public final class HandoffChannel implements HandoffLink {
   private final AFUNIXSocketChannel writer;
   private final FileDescriptor writerFd;
   private final String peer;
-  private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.MIGRATED_LENGTH);
+  private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.MAX_ENCODED_LENGTH);
   private final ByteBuffer prefix = ByteBuffer.allocateDirect(HeaderCodec.PREFIX_LENGTH);
   private final ByteBuffer body = ByteBuffer.allocateDirect(HeaderCodec.MAX_LENGTH);
   private final ByteBuffer ackOut = ByteBuffer.allocateDirect(AckCodec.LENGTH);

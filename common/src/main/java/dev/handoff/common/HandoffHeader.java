@@ -18,9 +18,12 @@ import java.util.Objects;
  *     and had not yet echoed; they follow the header on the link
  * @param stateBytes for {@link Kind#MIGRATED}: the length of the connection's exported handler
  *     state, which follows the unsent bytes
+ * @param origin the client a trusted load balancer (the {@code client} here) spoke for in a PROXY
+ *     protocol header, or {@code null} when the connection came straight from its client
  */
 public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
-    InetSocketAddress local, Kind kind, long pendingBytes, long stateBytes) {
+    InetSocketAddress local, Kind kind, long pendingBytes, long stateBytes,
+    OriginalClient origin) {
 
   /** What a message on a link is; carried in the header's flags byte. */
   public enum Kind {
@@ -44,6 +47,12 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
     Objects.requireNonNull(kind, "kind");
   }
 
+  /** A header without an original client. */
+  public HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
+      InetSocketAddress local, Kind kind, long pendingBytes, long stateBytes) {
+    this(connectionId, acceptedAtMicros, client, local, kind, pendingBytes, stateBytes, null);
+  }
+
   /** A header without handler state. */
   public HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
       InetSocketAddress local, Kind kind, long pendingBytes) {
@@ -56,6 +65,20 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
     this(connectionId, acceptedAtMicros, client, local, Kind.CONNECTION, 0);
   }
 
+  /** A connection as a proxy hands it over, from a client a load balancer spoke for. */
+  public HandoffHeader(long connectionId, long acceptedAtMicros, InetSocketAddress client,
+      InetSocketAddress local, OriginalClient origin) {
+    this(connectionId, acceptedAtMicros, client, local, Kind.CONNECTION, 0, 0, origin);
+  }
+
+  /**
+   * The client to report: the original one a load balancer spoke for if there is one, else the
+   * TCP peer.
+   */
+  public InetSocketAddress effectiveClient() {
+    return origin != null ? origin.address() : client;
+  }
+
   /** The same connection, as an old app hands it to its successor with its unsent bytes. */
   public HandoffHeader migrated(long pending) {
     return migrated(pending, 0);
@@ -64,12 +87,13 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
   /** As {@link #migrated(long)}, with {@code state} bytes of exported handler state after them. */
   public HandoffHeader migrated(long pending, long state) {
     return new HandoffHeader(connectionId, acceptedAtMicros, client, local, Kind.MIGRATED,
-        pending, state);
+        pending, state, origin);
   }
 
   @Override
   public String toString() {
     return "c" + connectionId + " " + client + " -> " + local
+        + (origin == null ? "" : " (for " + origin.address() + ")")
         + (kind == Kind.CONNECTION ? "" : " (" + kind + ")");
   }
 }

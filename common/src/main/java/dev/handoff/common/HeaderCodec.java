@@ -6,6 +6,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Encodes and decodes the handoff header (layout in docs/PROTOCOL.md). All integers are
@@ -40,16 +41,51 @@ public final class HeaderCodec {
   /** The most handler state one migrated connection may carry. */
   public static final long MAX_STATE = 1L << 20;
 
+  /** Extension: the original client's family (4 or 6), a zero byte, port, 16-byte address. */
+  public static final int EXT_ORIGIN = 1;
+  /** Extension: the original client's requested server name, UTF-8. */
+  public static final int EXT_AUTHORITY = 2;
+  /** Extension: the load balancer's unique id of the connection. */
+  public static final int EXT_UNIQUE_ID = 3;
+  /** The longest authority an {@link #EXT_AUTHORITY} extension carries. */
+  public static final int MAX_AUTHORITY = 255;
+  /** The longest unique id an {@link #EXT_UNIQUE_ID} extension carries. */
+  public static final int MAX_UNIQUE_ID = 128;
+  /** Type (1) and length (2) before each extension's value. */
+  private static final int EXT_HEADER = 3;
+  private static final int ORIGIN_VALUE = 20;
+  /** The longest header {@link #encode} writes: a MIGRATED one with every extension. */
+  public static final int MAX_ENCODED_LENGTH = MIGRATED_LENGTH + EXT_HEADER + ORIGIN_VALUE
+      + EXT_HEADER + MAX_AUTHORITY + EXT_HEADER + MAX_UNIQUE_ID;
+
+  /** How many bytes {@link #encode} writes for this header. */
+  public static int encodedLength(HandoffHeader header) {
+    int length = header.kind() == HandoffHeader.Kind.MIGRATED ? MIGRATED_LENGTH : V1_LENGTH;
+    OriginalClient origin = header.origin();
+    if (origin != null) {
+      length += EXT_HEADER + ORIGIN_VALUE;
+      if (origin.authority() != null) {
+        length += EXT_HEADER + origin.authority().getBytes(StandardCharsets.UTF_8).length;
+      }
+      if (origin.uniqueId() != null) {
+        length += EXT_HEADER + origin.uniqueId().length;
+      }
+    }
+    return length;
+  }
+
   /**
-   * Writes the header at the buffer's position; the buffer must have {@link #MIGRATED_LENGTH}
-   * bytes left.
+   * Writes the header at the buffer's position; the buffer must have {@link #encodedLength} bytes
+   * left ({@link #MIGRATED_LENGTH} for a header without an original client, at most
+   * {@link #MAX_ENCODED_LENGTH}).
    */
   public static void encode(HandoffHeader header, ByteBuffer dst) {
     boolean migrated = header.kind() == HandoffHeader.Kind.MIGRATED;
     dst.putInt(MAGIC)
         .put((byte) VERSION)
         .put((byte) header.kind().flag)
-        .putShort((short) (migrated ? MIGRATED_LENGTH : V1_LENGTH))
+        .putShort((short) (header.origin() == null
+            ? (migrated ? MIGRATED_LENGTH : V1_LENGTH) : encodedLength(header)))
         .putLong(header.connectionId())
         .putLong(header.acceptedAtMicros())
         .put(family(header.client()))
@@ -62,6 +98,21 @@ public final class HeaderCodec {
     if (migrated) {
       dst.putLong(header.pendingBytes());
       dst.putLong(header.stateBytes());
+    }
+    OriginalClient origin = header.origin();
+    if (origin != null) {
+      dst.put((byte) EXT_ORIGIN).putShort((short) ORIGIN_VALUE)
+          .put(family(origin.address())).put((byte) 0)
+          .putShort((short) origin.address().getPort());
+      putAddress(dst, origin.address());
+      if (origin.authority() != null) {
+        byte[] name = origin.authority().getBytes(StandardCharsets.UTF_8);
+        dst.put((byte) EXT_AUTHORITY).putShort((short) name.length).put(name);
+      }
+      if (origin.uniqueId() != null) {
+        dst.put((byte) EXT_UNIQUE_ID).putShort((short) origin.uniqueId().length)
+            .put(origin.uniqueId());
+      }
     }
   }
 
@@ -111,7 +162,8 @@ public final class HeaderCodec {
   }
 
   /**
-   * Decodes the part after the prefix. Bytes past the version 1 fields are skipped.
+   * Decodes the part after the prefix. After the fields of its kind come extensions (type, length,
+   * value); those of unknown types are skipped, so that a longer header from a newer sender reads.
    *
    * @param body the header's remaining {@code length - PREFIX_LENGTH} bytes
    */
@@ -157,8 +209,75 @@ public final class HeaderCodec {
         }
       }
     }
+    OriginalClient origin = decodeExtensions(body, id);
     return new HandoffHeader(id, acceptedAt, new InetSocketAddress(client, clientPort),
-        new InetSocketAddress(local, localPort), kind, pending, state);
+        new InetSocketAddress(local, localPort), kind, pending, state, origin);
+  }
+
+  /**
+   * The extensions in the rest of the body. One of an unknown type is skipped; bytes that do not
+   * make a whole extension end the list and are skipped, as the bytes past the known fields always
+   * were; a known one with a wrong length or family is refused as a bad address: the header was
+   * read whole, so the link goes on with the next message.
+   */
+  private static OriginalClient decodeExtensions(ByteBuffer body, long id)
+      throws HandoffException {
+    InetSocketAddress address = null;
+    String authority = null;
+    byte[] uniqueId = null;
+    while (body.remaining() >= EXT_HEADER) {
+      int type = body.get(body.position()) & 0xff;
+      int length = body.getShort(body.position() + 1) & 0xffff;
+      if (length > body.remaining() - EXT_HEADER) {
+        break; // not an extension: bytes of a sender before extensions existed, skipped as ever
+      }
+      body.position(body.position() + EXT_HEADER);
+      ByteBuffer value = body.slice(body.position(), length);
+      body.position(body.position() + length);
+      switch (type) {
+        case EXT_ORIGIN -> {
+          if (length != ORIGIN_VALUE) {
+            throw new HandoffException(Reason.BAD_ADDRESS, id, "c" + id + ": original client of "
+                + length + " bytes (expected " + ORIGIN_VALUE + ")");
+          }
+          int family = value.get();
+          value.get();
+          int port = value.getShort() & 0xffff;
+          try {
+            address = new InetSocketAddress(getAddress(value, family, "original client"), port);
+          } catch (HandoffException e) {
+            throw new HandoffException(e.reason(), id, "c" + id + ": " + e.getMessage());
+          }
+        }
+        case EXT_AUTHORITY -> {
+          if (length == 0 || length > MAX_AUTHORITY) {
+            throw new HandoffException(Reason.BAD_ADDRESS, id, "c" + id + ": authority of "
+                + length + " bytes");
+          }
+          byte[] raw = new byte[length];
+          value.get(raw);
+          authority = new String(raw, StandardCharsets.UTF_8);
+        }
+        case EXT_UNIQUE_ID -> {
+          if (length == 0 || length > MAX_UNIQUE_ID) {
+            throw new HandoffException(Reason.BAD_ADDRESS, id, "c" + id + ": unique id of "
+                + length + " bytes");
+          }
+          uniqueId = new byte[length];
+          value.get(uniqueId);
+        }
+        default -> {
+          // a newer sender's extension: skipped
+        }
+      }
+    }
+    if (address == null) {
+      return null; // the name and id travel only with the address they describe
+    }
+    if (authority != null && authority.getBytes(StandardCharsets.UTF_8).length > MAX_AUTHORITY) {
+      authority = null; // invalid UTF-8 replaced by longer characters: not a name
+    }
+    return new OriginalClient(address, authority, uniqueId);
   }
 
   private static byte family(InetSocketAddress address) {

@@ -54,6 +54,58 @@ class HeaderCodecTest {
     assertEquals(h, decode(longer), "unknown trailing fields are skipped by length");
   }
 
+  @Test
+  void carriesTheOriginalClientInExtensionsThatOlderReadersSkip() throws Exception {
+    HandoffHeader plain = header("192.0.2.7", "10.1.2.3");
+    OriginalClient origin = new OriginalClient(
+        new InetSocketAddress(InetAddress.getByName("2001:db8::9"), 40123), "api.example.com",
+        new byte[] {1, 2, 3});
+    HandoffHeader h = new HandoffHeader(42, 1_700_000_000_123_456L, plain.client(),
+        plain.local(), origin);
+    int length = HeaderCodec.encodedLength(h);
+    assertEquals(HeaderCodec.V1_LENGTH + 23 + 18 + 6, length);
+    ByteBuffer buf = ByteBuffer.allocate(HeaderCodec.MAX_ENCODED_LENGTH);
+    HeaderCodec.encode(h, buf);
+    assertEquals(length, buf.position());
+    buf.flip();
+    assertEquals(h, decode(buf.duplicate()));
+    assertEquals(origin.address(), decode(buf.duplicate()).effectiveClient());
+    // The known fields are those of a header without extensions, byte for byte: a reader of
+    // before the extensions reads the same connection and skips the rest by length.
+    ByteBuffer old = encode(plain);
+    for (int i = HeaderCodec.PREFIX_LENGTH; i < HeaderCodec.V1_LENGTH; i++) {
+      assertEquals(old.get(i), buf.get(i), "byte " + i);
+    }
+    // A migrated header keeps its original client after its own fields.
+    HandoffHeader moved = h.migrated(5, 7);
+    ByteBuffer m = ByteBuffer.allocate(HeaderCodec.MAX_ENCODED_LENGTH);
+    HeaderCodec.encode(moved, m);
+    m.flip();
+    ByteBuffer prefix = m.slice().limit(HeaderCodec.PREFIX_LENGTH);
+    int mlength = HeaderCodec.decodePrefix(prefix);
+    ByteBuffer body = m.slice().position(HeaderCodec.PREFIX_LENGTH).limit(mlength).slice();
+    assertEquals(moved, HeaderCodec.decodeBody(body, HandoffHeader.Kind.MIGRATED));
+  }
+
+  @Test
+  void refusesAMalformedOriginalClientButSkipsUnknownExtensions() throws Exception {
+    HandoffHeader plain = header("192.0.2.7", "10.1.2.3");
+    HandoffHeader h = new HandoffHeader(42, 1, plain.client(), plain.local(),
+        new OriginalClient(new InetSocketAddress(InetAddress.getByName("198.51.100.1"), 1),
+            null, null));
+    ByteBuffer buf = ByteBuffer.allocate(HeaderCodec.MAX_ENCODED_LENGTH);
+    HeaderCodec.encode(h, buf);
+    buf.flip();
+    ByteBuffer badFamily = buf.duplicate();
+    badFamily.put(HeaderCodec.V1_LENGTH + 3, (byte) 5);
+    HandoffException e = assertThrows(HandoffException.class, () -> decode(badFamily));
+    assertEquals(Reason.BAD_ADDRESS, e.reason());
+    assertEquals(true, e.reason().resynchronisable(), "the header was read whole");
+    ByteBuffer unknown = buf.duplicate();
+    unknown.put(HeaderCodec.V1_LENGTH, (byte) 99);
+    assertEquals(null, decode(unknown).origin(), "an unknown extension is skipped");
+  }
+
   private static Reason rejection(ByteBuffer buf) {
     return assertThrows(HandoffException.class, () -> decode(buf)).reason();
   }

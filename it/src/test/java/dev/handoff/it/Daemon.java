@@ -211,4 +211,9 @@ final class Daemon implements AutoCloseable {
       throw new AssertionError("interrupted", e);
     }
   }
+
+  @Override
+  public String toString() {
+    return role + " " + pid();
+  }
 }

@@ -11,6 +11,13 @@ final class DaemonSet implements AutoCloseable {
   final Path logs;
   private final List<Daemon> started = new ArrayList<>();
 
+  /** Every daemon started so far, dead or alive, in order: their logs stay readable. */
+  List<Daemon> all() {
+    synchronized (started) {
+      return List.copyOf(started);
+    }
+  }
+
   DaemonSet(TestInfo test) {
     this.logs = Path.of("target", "it-logs", test.getTestClass().orElseThrow().getSimpleName(),
         test.getTestMethod().orElseThrow().getName());
@@ -49,7 +56,9 @@ final class DaemonSet implements AutoCloseable {
   }
 
   private Daemon track(Daemon d) {
-    started.add(d);
+    synchronized (started) {
+      started.add(d);
+    }
     return d;
   }
 

@@ -32,7 +32,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A bounded soak: mixed load from many clients through one proxy to three apps, while apps are
  * killed with SIGKILL and restarted at random, one at a time, so that at least two stay linked.
- * Duration: -Dsoak.seconds (default 60). Writes its figures to target/soak-report.md, which
+ * Duration: -Dsoak.seconds (default 60). The daemons log at DEBUG, so that a client that is not
+ * served can be followed through the proxy and the apps: the failure message quotes every line
+ * about its port. Writes its figures to target/soak-report.md, which
  * scripts/soak.sh puts into docs/RELIABILITY.md.
  */
 @Timeout(3600)
@@ -54,6 +56,8 @@ class SoakIT {
   private final java.util.concurrent.ConcurrentSkipListSet<Long> killTimes =
       new java.util.concurrent.ConcurrentSkipListSet<>();
   private final List<String> failures = new ArrayList<>();
+  /** The client ports of the connections in {@link #failures}: the daemons log them. */
+  private final List<Integer> failedPorts = new ArrayList<>();
 
   @Test
   void soakWithAppsKilledAtRandom(TestInfo test) throws Exception {
@@ -71,7 +75,7 @@ class SoakIT {
       for (int i = 0; i < APPS; i++) {
         apps.set(i, startApp(daemons, sockets.get(i)));
       }
-      Daemon proxy = daemons.startWithEnv("JAVA_OPTS", HEAP, "proxy", "--queue-wait", "30s",
+      Daemon proxy = daemons.startWithEnv("JAVA_OPTS", HEAP, "proxy", "--log-level", "debug", "--queue-wait", "30s",
           Integer.toString(port),
           sockets.get(0).toString(), sockets.get(1).toString(), sockets.get(2).toString());
       proxy.awaitLog("listening on", Duration.ofSeconds(20));
@@ -131,7 +135,9 @@ class SoakIT {
           rssStart, earlyRss, lateRss, rssEnd);
 
       assertEquals(0, mismatches.sum(), "byte mismatches");
-      assertEquals(0, failed.sum(), "clients never served: " + failures);
+      assertEquals(0, failed.sum(), () -> "clients never served: " + failures
+          + "\nproxy: " + stats + "\nwhat the daemons logged about them:\n"
+          + linesAbout(daemons, failedPorts));
       assertEquals(proxyFds, proxyFdsAfter, "proxy descriptors back to baseline");
       for (int after : appFdsAfter) {
         assertEquals(appFds, after, "app descriptors back to baseline: " + appFdsAfter);
@@ -145,7 +151,7 @@ class SoakIT {
   }
 
   private static Daemon startApp(DaemonSet daemons, Path socket) throws IOException {
-    Daemon app = daemons.startWithEnv("JAVA_OPTS", HEAP, "app", socket.toString());
+    Daemon app = daemons.startWithEnv("JAVA_OPTS", HEAP, "app", "--log-level", "debug", socket.toString());
     app.awaitLog("for proxy links", Duration.ofSeconds(30));
     return app;
   }
@@ -162,8 +168,10 @@ class SoakIT {
       random.nextBytes(data);
       boolean halfClose = random.nextInt(4) == 0;
       int got = 0;
+      int localPort = 0;
       long start = System.nanoTime();
       try (Socket s = EchoClient.connect(port)) {
+        localPort = s.getLocalPort();
         s.setSoTimeout(30_000);
         OutputStream out = s.getOutputStream();
         InputStream in = s.getInputStream();
@@ -190,7 +198,7 @@ class SoakIT {
         served.increment();
         bytesEchoed.add(n);
       } catch (SocketTimeoutException e) {
-        record("timeout after " + got + " of " + n + " bytes");
+        record("timeout after " + got + " of " + n + " bytes", localPort);
       } catch (IOException e) {
         // Reset or EOF while an app was killed: the app that held this connection may have been
         // the one, and its state died with it; the next request gets a new connection. With no
@@ -199,20 +207,39 @@ class SoakIT {
         if (kill != null && kill <= System.nanoTime()) {
           cut.increment();
         } else {
-          record(e + " after " + got + " of " + n + " bytes, no app killed meanwhile");
+          record(e + " after " + got + " of " + n + " bytes, no app killed meanwhile, client port "
+              + localPort + ", " + (System.nanoTime() - start) / 1_000_000 + " ms after connecting",
+              localPort);
         }
       }
     }
     return null;
   }
 
-  private void record(String failure) {
+  private void record(String failure, int localPort) {
     failed.increment();
     synchronized (failures) {
       if (failures.size() < 20) {
         failures.add(failure);
+        failedPorts.add(localPort);
       }
     }
+  }
+
+  /** The lines of every daemon's log, killed ones included, that name one of {@code ports}. */
+  private static String linesAbout(DaemonSet daemons, List<Integer> ports) {
+    StringBuilder found = new StringBuilder();
+    for (Daemon d : daemons.all()) {
+      for (String line : d.log().split("\n")) {
+        for (int p : ports) {
+          if (p != 0 && line.contains(":" + p + " ") && found.length() < 20_000) {
+            found.append(d).append(": ").append(line).append('\n');
+          }
+        }
+      }
+    }
+    return found.length() == 0 ? "(nothing: at INFO the proxy logs a connection only when it"
+        + " closes one itself)" : found.toString();
   }
 
   private static String lastLine(String log, String marker) {

@@ -62,6 +62,11 @@ final class AcceptedConnection {
     return descriptor.get();
   }
 
+  /** The JDK channel, for the peek stage to watch; null for a test's stand-in. */
+  SocketChannel socketChannel() {
+    return channel instanceof SocketChannel socket ? socket : null;
+  }
+
   long acceptedNanos() {
     return acceptedNanos;
   }

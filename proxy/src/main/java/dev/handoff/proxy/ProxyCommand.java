@@ -13,6 +13,9 @@ import dev.handoff.common.SocketPaths;
 import dev.handoff.cli.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.cli.UsageErrorHandler;
+import dev.handoff.proxy.route.PeekOptions;
+import dev.handoff.proxy.route.RouteSpec;
+import dev.handoff.proxy.route.RouteTable;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -39,7 +42,11 @@ import picocli.CommandLine.Spec;
           + " listening on a unix socket SOCKET. Once the app has acknowledged it, the proxy"
           + " closes its copy: it is not in the data path.",
       "Starts in any order with the app; connections accepted while no app is linked wait in a"
-          + " bounded queue."
+          + " bounded queue.",
+      "With --route, each connection goes to the app of the first route whose rule its first"
+          + " bytes match (TLS server name or ALPN, HTTP Host), read with MSG_PEEK so that the"
+          + " app reads every byte itself; for example: proxy 443 --route"
+          + " sni:api.example.com=/run/api.sock --route default=/run/web.sock"
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -57,11 +64,44 @@ public final class ProxyCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "PORT", description = "TCP port to accept on (1-65535).")
   int port;
 
-  @Parameters(index = "1..*", arity = "1..*", paramLabel = "SOCKET",
+  @Parameters(index = "1..*", arity = "0..*", paramLabel = "SOCKET",
       description = "Path of an app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes."
           + " With several, connections go to the linked app with the fewest unanswered"
-          + " handoffs, round robin among equals.")
-  List<Path> sockets;
+          + " handoffs, round robin among equals. With --route: the default route's sockets."
+          + " At least one SOCKET or --route is needed.")
+  List<Path> sockets = new java.util.ArrayList<>();
+
+  @Option(names = "--route", paramLabel = "RULE=SOCKET",
+      description = "Route connections that match RULE to the app at SOCKET; may be repeated."
+          + " RULE is sni:NAME (TLS server name; *.example.com matches exactly one more label),"
+          + " alpn:PROTO (offered among the TLS ALPN protocols), host:NAME or host:NAME/PATH (HTTP"
+          + " Host, port ignored; PATH a prefix of whole path segments) or default (the same as"
+          + " a positional SOCKET). Names are compared without case and trailing dot. Rules are"
+          + " tried in the order given, the first match wins; unmatched connections take the"
+          + " default route, or are closed if there is none. The same RULE several times: one"
+          + " route over several sockets, spread as SOCKET... are. The route is picked from the"
+          + " first bytes read with MSG_PEEK: the app still reads them all.")
+  List<String> routes = new java.util.ArrayList<>();
+
+  @Option(names = "--peek-max-bytes", paramLabel = "N",
+      description = "With --route: the most bytes of a connection looked at to pick its route;"
+          + " a ClientHello or request head that is not complete within them takes the default"
+          + " route. Default: ${DEFAULT-VALUE}.")
+  int peekMaxBytes = 16 * 1024;
+
+  @Option(names = "--peek-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+      defaultValue = "1s",
+      description = "With --route: how long after the accept a client may take to send enough to"
+          + " pick its route; then, or if it sends nothing (a protocol where the server speaks"
+          + " first), it takes the default route. Default: ${DEFAULT-VALUE}.")
+  Duration peekTimeout;
+
+  @Option(names = "--peek-malformed", paramLabel = "ACTION", defaultValue = "default",
+      description = "With --route: what happens to a connection whose first bytes claim to be"
+          + " TLS or HTTP and break their rules: 'default' (the default route) or 'close'."
+          + " Bytes of another protocol always take the default route."
+          + " Default: ${DEFAULT-VALUE}.")
+  String peekMalformed;
 
   @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "0.0.0.0",
       description = "Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}.")
@@ -158,6 +198,23 @@ public final class ProxyCommand implements Callable<Integer> {
           + " PORT, --bind and --backlog are those of the socket received.")
   boolean takeOver;
 
+  @Option(names = "--proxy-protocol-from", paramLabel = "CIDR", converter = Cidr.Converter.class,
+      description = "A load balancer in this IPv4 or IPv6 range (ADDR/BITS, or one ADDR) sends a"
+          + " PROXY protocol header (v1 or v2) first: the proxy reads exactly that header and"
+          + " hands the connection on with the original client's address, which the app sees as"
+          + " its client; a connection from it without a valid header is closed. From anywhere"
+          + " else, a connection that starts with a PROXY header is refused. May be repeated."
+          + " Default: off (nothing is looked at).")
+  List<Cidr> proxyProtocolFrom;
+
+  @Option(names = "--proxy-protocol-timeout", paramLabel = "DURATION",
+      converter = DurationConverter.class, defaultValue = "3s",
+      description = "With --proxy-protocol-from: how long a connection may take to send its first"
+          + " bytes. A load balancer's connection without a whole header by then is closed;"
+          + " another client's is handed on as it is (a protocol in which the server speaks first"
+          + " waits this long). Default: ${DEFAULT-VALUE}.")
+  Duration proxyProtocolTimeout;
+
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new ProxyCommand()).execute(args));
   }
@@ -175,6 +232,9 @@ public final class ProxyCommand implements Callable<Integer> {
     ShutdownSignal signal = ShutdownSignal.install();
     HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload (the proxy has no"
         + " configuration file; options are read at start); carrying on"));
+    if (config.routes().needsPeek()) {
+      dev.handoff.proxy.route.MsgPeek.requireAvailable();
+    }
     ProxyServer server = new ProxyServer(config);
     Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
     AtomicReference<ControlServer> controlServer = new AtomicReference<>();
@@ -238,12 +298,6 @@ public final class ProxyCommand implements Callable<Integer> {
     if (port < 1 || port > 65535) {
       throw usage("port " + port + " is out of range 1-65535");
     }
-    for (Path socket : sockets) {
-      String problem = SocketPaths.problem(socket, false);
-      if (problem != null) {
-        throw usage(problem);
-      }
-    }
     if (window < 1) {
       throw usage("--window must be at least 1");
     }
@@ -255,6 +309,36 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     if (!protocol.equals("handoff") && !protocol.equals("plain")) {
       throw usage("--protocol '" + protocol + "' is neither 'handoff' nor 'plain'");
+    }
+    RouteTable table;
+    try {
+      table = RouteTable.fromOptions(routes, sockets);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+    if (table.all().isEmpty()) {
+      throw usage("no app socket: give at least one SOCKET or --route RULE=SOCKET");
+    }
+    for (RouteSpec route : table.all()) {
+      for (Path socket : route.sockets()) {
+        String problem = SocketPaths.problem(socket, false);
+        if (problem != null) {
+          throw usage(route.name().equals("default") ? problem
+              : "--route " + route.name() + ": " + problem);
+        }
+      }
+    }
+    if (table.needsPeek() && protocol.equals("plain")) {
+      throw usage("--route needs --protocol handoff: a plain handoff has no routes");
+    }
+    if (peekMaxBytes < 64 || peekMaxBytes > 1 << 20) {
+      throw usage("--peek-max-bytes must be between 64 and 1048576");
+    }
+    if (peekTimeout.isZero()) {
+      throw usage("--peek-timeout must be more than 0");
+    }
+    if (!peekMalformed.equals("default") && !peekMalformed.equals("close")) {
+      throw usage("--peek-malformed '" + peekMalformed + "' is neither 'default' nor 'close'");
     }
     if (takeOver && control == null) {
       throw usage("--take-over needs --control PATH, the running proxy's control socket");
@@ -268,10 +352,27 @@ public final class ProxyCommand implements Callable<Integer> {
     if (retryMin.isZero()) {
       throw usage("--retry-min must be more than 0");
     }
-    List<Path> absolute = sockets.stream().map(Path::toAbsolutePath).distinct().toList();
+    List<RouteSpec> absoluteRoutes = new java.util.ArrayList<>();
+    for (RouteSpec route : table.routes()) {
+      absoluteRoutes.add(new RouteSpec(route.name(), route.rule(), absolute(route.sockets())));
+    }
+    List<Path> absolute = table.fallback() == null ? List.of()
+        : absolute(table.fallback().sockets());
+    RouteTable absoluteTable = new RouteTable(absoluteRoutes, absolute.isEmpty() ? null
+        : new RouteSpec("default", table.fallback().rule(), absolute));
     Set<Integer> uids = appUids == null ? Uids.selfAndRoot() : Set.copyOf(appUids);
+    if (proxyProtocolTimeout.isZero() || proxyProtocolTimeout.isNegative()) {
+      throw usage("--proxy-protocol-timeout must be more than 0");
+    }
     return new ProxyConfig(bind, port, backlog, absolute, queueSize, queueWait, retryMin,
-        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metrics, protocol.equals("plain"));
+        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metrics, protocol.equals("plain"),
+        proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom),
+        proxyProtocolTimeout, absoluteTable,
+        new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close")));
+  }
+
+  private static List<Path> absolute(List<Path> sockets) {
+    return sockets.stream().map(Path::toAbsolutePath).distinct().toList();
   }
 
   private ParameterException usage(String message) {

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.handoff.common.Descriptors;
 import dev.handoff.common.JdkNioInternals;
+import dev.handoff.proxy.route.RouteSpec;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.ProtocolFamily;
@@ -26,7 +27,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Wires the proxy: a {@link TcpAcceptor} thread fills a bounded queue; a {@link Dispatcher} thread
- * empties it into the {@link LinkSet}, one {@link AppLink} per app socket.
+ * empties it into the {@link LinkSet}, one {@link AppLink} per app socket. With routes other than
+ * the default ({@code --route}), each route is a {@link RouteTarget} with a queue, dispatcher and
+ * links of its own, and a {@link PeekStage} between the acceptor and the routes picks each
+ * connection's route from its first bytes; without, the acceptor hands to the one route directly,
+ * as before routes existed.
  */
 final class ProxyServer {
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
@@ -35,13 +40,23 @@ final class ProxyServer {
   private final PrometheusMeterRegistry registry = MetricsEndpoint.registry();
   private final ProxyStats stats = new ProxyStats(registry);
   private MetricsEndpoint metrics;
+  /** The default route's queue, or with a peek stage the stage's intake. */
   private final BlockingQueue<AcceptedConnection> queue;
   private final ScheduledExecutorService timer;
+  /** The default route's dispatcher; the one the acceptor hands to when nothing is peeked. */
   private final Dispatcher dispatch;
-  private final LinkSet links;
+  /** Every route, in the order of {@link dev.handoff.proxy.route.RouteTable#all()}. */
+  private final List<RouteTarget> targets = new ArrayList<>();
+  /** Null unless some route needs the first bytes. */
+  private final PeekStage peek;
+  private Thread peeker;
   private ServerSocketChannel server;
   private Thread acceptor;
-  private TcpAcceptor acceptorTask;
+  /** Read by the PROXY header reader's thread, which delivers through the current acceptor. */
+  private volatile TcpAcceptor acceptorTask;
+  /** With --proxy-protocol-from: looks at first bytes before the handoff; otherwise null. */
+  private ProxyHeaderReader headerReader;
+  private Thread headerThread;
   private Thread dispatcher;
   /**
    * While a proxy taking over accepts on the port: this proxy's own copy of the listening socket,
@@ -55,25 +70,62 @@ final class ProxyServer {
 
   ProxyServer(ProxyConfig config) {
     this.config = config;
-    this.queue = new ArrayBlockingQueue<>(config.queueSize());
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "timer"));
-    List<AppLink> appLinks = new ArrayList<>();
-    this.links = new LinkSet(appLinks);
-    Gauge.builder("handoff.proxy.connections.queued", queue, BlockingQueue::size)
-        .description("accepted connections waiting to be sent").register(registry);
-    Gauge.builder("handoff.proxy.links.up", appLinks,
-            l -> l.stream().filter(a -> a.state() == AppLink.State.UP).count())
-        .description("links to apps that take handoffs").register(registry);
-    Gauge.builder("handoff.proxy.handoffs.in.flight", appLinks,
-            l -> l.stream().mapToInt(AppLink::inFlight).sum())
-        .description("sent, awaiting an answer").register(registry);
-    this.dispatch = new Dispatcher(queue, links, stats, config.queueWait(), config.holdCopy(),
-        timer);
-    this.plain = config.plainProtocol() ? new PlainSender(queue, stats, config) : null;
-    // The links report to the dispatcher, which picks among them: filled in before any start.
-    for (Path socket : config.sockets()) {
-      appLinks.add(new AppLink(socket, dispatch, stats, config));
+    for (RouteSpec spec : config.routes().all()) {
+      targets.add(new RouteTarget(spec, config, stats, timer));
     }
+    RouteTarget fallback = config.routes().fallback() != null
+        ? targets.get(config.routes().fallbackIndex()) : null;
+    if (config.routes().needsPeek()) {
+      try {
+        this.peek = new PeekStage(config.routes(), targets, config.peek(), config.queueSize(),
+            stats, registry);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException("cannot open a selector: " + e.getMessage(), e);
+      }
+      this.queue = peek.intake();
+      this.dispatch = null;
+    } else {
+      this.peek = null;
+      this.queue = fallback.queue;
+      this.dispatch = fallback.dispatch;
+    }
+    Gauge.builder("handoff.proxy.connections.queued", this, ProxyServer::queued)
+        .description("accepted connections waiting to be sent").register(registry);
+    Gauge.builder("handoff.proxy.links.up", this,
+            p -> p.allLinks().stream().filter(a -> a.state() == AppLink.State.UP).count())
+        .description("links to apps that take handoffs").register(registry);
+    Gauge.builder("handoff.proxy.handoffs.in.flight", this,
+            p -> p.allLinks().stream().mapToInt(AppLink::inFlight).sum())
+        .description("sent, awaiting an answer").register(registry);
+    this.plain = config.plainProtocol() ? new PlainSender(queue, stats, config) : null;
+  }
+
+  private double queued() {
+    double n = peek != null ? peek.size() : 0;
+    for (RouteTarget t : targets) {
+      n += t.queue.size();
+    }
+    return n;
+  }
+
+  private List<AppLink> allLinks() {
+    List<AppLink> all = new ArrayList<>();
+    for (RouteTarget t : targets) {
+      all.addAll(t.links.links());
+    }
+    return all;
+  }
+
+  /** The acceptor for the current listening socket: to the peek stage, or the default route. */
+  private TcpAcceptor newAcceptor() {
+    if (plain != null) {
+      return new TcpAcceptor(server, queue, conn -> false, stats);
+    }
+    if (peek != null) {
+      return new TcpAcceptor(server, queue, peek::offer, stats);
+    }
+    return new TcpAcceptor(server, queue, dispatch, stats);
   }
 
   /**
@@ -99,22 +151,57 @@ final class ProxyServer {
       }
     }
     log.info("listening on {}{}, handing connections to {}{}", server.getLocalAddress(),
-        inherited != null ? source : "", config.sockets(),
+        inherited != null ? source : "", peek != null ? describeRoutes() : config.sockets(),
         plain != null ? " (--protocol plain)" : "");
+    if (!config.proxyProtocolFrom().isEmpty()) {
+      try {
+        headerReader = new ProxyHeaderReader(config.proxyProtocolFrom(),
+            config.proxyProtocolTimeout(), config.queueSize(), conn -> acceptorTask.deliver(conn),
+            stats);
+      } catch (IOException e) {
+        server.close();
+        if (metrics != null) {
+          metrics.close();
+        }
+        throw e;
+      }
+      headerThread = daemon(headerReader, "proxy-protocol");
+      headerThread.start();
+      log.info("reading PROXY protocol headers from {}; refusing them from anyone else",
+          config.proxyProtocolFrom());
+    }
     if (plain != null) {
       dispatcher = daemon(plain, "plain-sender");
-      acceptorTask = new TcpAcceptor(server, queue, conn -> false, stats);
+      acceptorTask = newAcceptor().withHeaderReader(headerReader);
       acceptor = daemon(acceptorTask, "acceptor");
       dispatcher.start();
       acceptor.start();
       return;
     }
-    links.start();
-    dispatcher = daemon(dispatch, "dispatcher");
-    acceptorTask = new TcpAcceptor(server, queue, dispatch, stats);
+    for (RouteTarget t : targets) {
+      t.start();
+    }
+    if (peek != null) {
+      peeker = daemon(peek, "peeker");
+      peeker.start();
+    }
+    // With a PROXY header reader, the peek stage sees the bytes after the header it consumed.
+    acceptorTask = newAcceptor().withHeaderReader(headerReader);
     acceptor = daemon(acceptorTask, "acceptor");
-    dispatcher.start();
     acceptor.start();
+  }
+
+  private String describeRoutes() {
+    StringBuilder s = new StringBuilder();
+    for (RouteSpec spec : config.routes().all()) {
+      s.append(s.length() == 0 ? "" : ", ").append(spec.name()).append(" -> ")
+          .append(spec.sockets());
+    }
+    if (config.routes().fallback() == null) {
+      s.append(", no default route (unmatched connections are closed)");
+    }
+    return s.append(" (peeking at most ").append(config.peek().maxBytes()).append(" bytes for ")
+        .append(config.peek().timeout().toMillis()).append(" ms)").toString();
   }
 
   private ServerSocketChannel bind() throws IOException {
@@ -153,7 +240,15 @@ final class ProxyServer {
     }
     // Not interrupted: the acceptor may be sending a handoff, and an interrupt would close the link.
     acceptorTask.stop();
+    if (headerReader != null) {
+      // Closes the connections still waiting for their first bytes, and frees an acceptor
+      // waiting for room in the reader.
+      headerReader.stop();
+    }
     acceptor.join();
+    if (headerReader != null) {
+      headerThread.join();
+    }
     if (plain != null) {
       plain.drain(config.shutdownGrace());
       dispatcher.join();
@@ -164,24 +259,41 @@ final class ProxyServer {
       log.info("stopped: {}", stats);
       return;
     }
-    dispatch.drain(config.shutdownGrace());
+    if (peek != null) {
+      // The connections being peeked at get their routes (at most their own --peek-timeout, at
+      // most the grace period), then the routes hand them off like the rest.
+      log.info("{} connections still being peeked at", peek.size());
+      peek.drain(config.shutdownGrace());
+      peeker.join();
+    }
+    for (RouteTarget t : targets) {
+      t.dispatch.drain(config.shutdownGrace());
+    }
     // No new links from here on (after drain, so that what no link can take now counts as
     // dropped at shutdown): a link made during the shutdown could only be sent again what an
     // app whose link the shutdown closed may own.
-    links.stopLinking();
-    dispatcher.join();
-    links.stop();
-    links.close();
+    for (RouteTarget t : targets) {
+      t.links.stopLinking();
+    }
+    for (RouteTarget t : targets) {
+      t.thread().join();
+    }
+    for (RouteTarget t : targets) {
+      t.links.stop();
+      t.links.close();
+    }
     for (Runnable pending : timer.shutdownNow()) {
       pending.run(); // closes held copies
     }
     timer.awaitTermination(1, TimeUnit.SECONDS);
     awaitReaders();
-    dispatch.closeLeftovers();
+    for (RouteTarget t : targets) {
+      t.dispatch.closeLeftovers();
+    }
     if (metrics != null) {
       metrics.close();
     }
-    log.info("stopped: {}", stats);
+    log.info("stopped: {}{}", stats, peek != null ? " " + peek.peekStats() : "");
   }
 
   /**
@@ -240,9 +352,9 @@ final class ProxyServer {
     spare = null; // the channel owns it now
     server = channel;
     long next = acceptorTask.nextId();
-    acceptorTask = plain != null ? new TcpAcceptor(server, queue, conn -> false, stats)
-        : new TcpAcceptor(server, queue, dispatch, stats);
-    acceptorTask.startingAt(next);
+    TcpAcceptor task = newAcceptor();
+    task.withHeaderReader(headerReader).startingAt(next);
+    acceptorTask = task;
     acceptor = daemon(acceptorTask, "acceptor");
     acceptor.start();
     log.info("accepting again on {}", server.getLocalAddress());
@@ -266,10 +378,17 @@ final class ProxyServer {
     if (plain != null) {
       return line.append(plain.describeLinks()).append(']').toString();
     }
-    for (AppLink link : links.links()) {
+    List<AppLink> all = allLinks();
+    for (AppLink link : all) {
       line.append(link.socket()).append(' ').append(link.state()).append(" in-flight=")
-          .append(link.inFlight()).append(link == links.links().get(links.links().size() - 1)
-              ? "" : ", ");
+          .append(link.inFlight()).append(link == all.get(all.size() - 1) ? "" : ", ");
+    }
+    if (peek != null) {
+      line.append("] ").append(peek.peekStats()).append(" routed=[");
+      for (RouteTarget t : targets) {
+        line.append(t.name).append('=').append(t.routed.sum())
+            .append(t == targets.get(targets.size() - 1) ? "" : ", ");
+      }
     }
     return line.append("] handoff latency p50/p99 ")
         .append(percentileMillis(0.5)).append('/').append(percentileMillis(0.99)).append(" ms")
@@ -288,7 +407,7 @@ final class ProxyServer {
   /** The links' readers hand back what is unanswered when they see their link closed. */
   private void awaitReaders() throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    while (links.links().stream().anyMatch(l -> l.state() != AppLink.State.DOWN)
+    while (allLinks().stream().anyMatch(l -> l.state() != AppLink.State.DOWN)
         && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }

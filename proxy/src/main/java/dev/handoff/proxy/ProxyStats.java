@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * What happened to the connections the proxy accepted. Each accepted connection ends in exactly one
- * of: handed off, rejected by the app, expired, dropped at shutdown, or left unacknowledged.
+ * of: handed off, rejected by the app, expired, dropped at shutdown, left unacknowledged, or (with
+ * --proxy-protocol-from) closed for its PROXY header: refused or invalid.
  */
 final class ProxyStats {
   final LongAdder accepted = new LongAdder();
@@ -39,6 +40,15 @@ final class ProxyStats {
    * stopped accepting for an upgrade exits when this is 0.
    */
   final AtomicInteger held = new AtomicInteger();
+  /** PROXY protocol headers read from trusted load balancers (--proxy-protocol-from). */
+  final LongAdder proxyHeaderRead = new LongAdder();
+  /** Connections from outside --proxy-protocol-from that started with a PROXY header: closed. */
+  final LongAdder proxyHeaderRefused = new LongAdder();
+  /**
+   * Connections from a trusted load balancer without a valid PROXY header (malformed, none, closed
+   * or timed out first): closed.
+   */
+  final LongAdder proxyHeaderInvalid = new LongAdder();
   /** From the accept to the app's ADOPTED answer. */
   final Timer latency;
 
@@ -71,6 +81,13 @@ final class ProxyStats {
         "answers from apps with a status this proxy does not know (the link goes on)");
     counter(registry, "handoff.proxy.accept.pauses", acceptPauses, null, null,
         "times accepting paused because --queue-size connections waited for an app");
+    String pp = "connections whose first bytes were looked at for a PROXY protocol header, by"
+        + " outcome (--proxy-protocol-from)";
+    counter(registry, "handoff.proxy.proxy.protocol", proxyHeaderRead, "result", "read", pp);
+    counter(registry, "handoff.proxy.proxy.protocol", proxyHeaderRefused, "result",
+        "refused-untrusted", pp);
+    counter(registry, "handoff.proxy.proxy.protocol", proxyHeaderInvalid, "result", "invalid",
+        pp);
     Gauge.builder("handoff.proxy.accept.paused", acceptPaused, AtomicInteger::get)
         .description("1 while accepting is paused (the queue is full), else 0")
         .register(registry);
@@ -108,6 +125,9 @@ final class ProxyStats {
         + " unacknowledged=" + unacknowledged.sum()
         + " resent=" + resent.sum() + " retried=" + retried.sum()
         + " unknown-acks=" + unknownAcks.sum() + " unknown-status=" + unknownStatus.sum()
-        + " accept-pauses=" + acceptPauses.sum();
+        + " accept-pauses=" + acceptPauses.sum()
+        + (proxyHeaderRead.sum() + proxyHeaderRefused.sum() + proxyHeaderInvalid.sum() == 0 ? ""
+            : " proxy-headers=" + proxyHeaderRead.sum() + " proxy-refused="
+                + proxyHeaderRefused.sum() + " proxy-invalid=" + proxyHeaderInvalid.sum());
   }
 }

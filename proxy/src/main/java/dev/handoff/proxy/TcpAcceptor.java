@@ -35,6 +35,8 @@ final class TcpAcceptor implements Runnable {
   private volatile boolean stopping;
   /** The proxy is being upgraded: leave the loop, but keep what was accepted (see #finish). */
   private volatile boolean finishing;
+  /** With --proxy-protocol-from: looks at each connection's first bytes before it goes on. */
+  private ProxyHeaderReader headers;
 
   TcpAcceptor(ServerSocketChannel server, BlockingQueue<AcceptedConnection> queue,
       Dispatcher dispatcher, ProxyStats stats) {
@@ -72,6 +74,15 @@ final class TcpAcceptor implements Runnable {
     return nextId;
   }
 
+  /**
+   * Gives each accepted connection to {@code reader} first, which passes it on to
+   * {@link #deliver} once its PROXY header is read (or closes it); call before {@link #run}.
+   */
+  TcpAcceptor withHeaderReader(ProxyHeaderReader reader) {
+    headers = reader;
+    return this;
+  }
+
   /** Numbers this acceptor's connections from {@code id} on; call before {@link #run}. */
   TcpAcceptor startingAt(long id) {
     nextId = id;
@@ -104,6 +115,15 @@ final class TcpAcceptor implements Runnable {
   private void handOver(SocketChannel channel) {
     AcceptedConnection conn;
     try {
+      if (headers != null) {
+        InetSocketAddress peer = (InetSocketAddress) channel.getRemoteAddress();
+        InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
+        long id = nextId++;
+        stats.accepted.increment();
+        log.debug("c{} {} -> {}: accepted; its first bytes are looked at", id, peer, local);
+        headers.submit(channel, id, nowMicros(), System.nanoTime(), peer, local);
+        return;
+      }
       HandoffHeader header = new HandoffHeader(nextId++, nowMicros(),
           (InetSocketAddress) channel.getRemoteAddress(),
           (InetSocketAddress) channel.getLocalAddress());
@@ -116,6 +136,14 @@ final class TcpAcceptor implements Runnable {
     }
     stats.accepted.increment();
     log.debug("{}: accepted", conn);
+    deliver(conn);
+  }
+
+  /**
+   * Sends the connection at once or queues it; while the queue is full, waits for room (and so
+   * pauses accepting when called on the acceptor's thread).
+   */
+  void deliver(AcceptedConnection conn) {
     if (sendNow.test(conn) || queue.offer(conn)) {
       return;
     }

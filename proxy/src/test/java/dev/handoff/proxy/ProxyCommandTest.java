@@ -39,6 +39,36 @@ class ProxyCommandTest {
   }
 
   @Test
+  void badProxyProtocolRangesAreUsageErrorsNamingTheOption() {
+    String socket = dir.resolve("p.sock").toString();
+    for (String bad : new String[] {"10.0.0.0/33", "10.0.0.1/8", "example.com", "::1/129",
+        "10.0.0/8", "10.0.0.0/", "2001:db8::/x"}) {
+      assertUsageError("--proxy-protocol-from", "--proxy-protocol-from", bad, "1987", socket);
+    }
+    assertUsageError("--proxy-protocol-timeout must be more than 0", "--proxy-protocol-from",
+        "127.0.0.1", "--proxy-protocol-timeout", "0", "1987", socket);
+    assertEquals(0, run("--help"));
+    assertTrue(out.toString().contains("--proxy-protocol-from")
+        && out.toString().contains("--proxy-protocol-timeout"), out.toString());
+  }
+
+  @Test
+  void rangesContainTheirAddressesOnly() throws Exception {
+    Cidr v4 = Cidr.parse("10.1.0.0/16");
+    assertTrue(v4.contains(java.net.InetAddress.getByName("10.1.255.3")));
+    assertTrue(!v4.contains(java.net.InetAddress.getByName("10.2.0.1")));
+    assertTrue(!v4.contains(java.net.InetAddress.getByName("::1")));
+    Cidr host = Cidr.parse("127.0.0.2");
+    assertTrue(host.contains(java.net.InetAddress.getByName("127.0.0.2")));
+    assertTrue(!host.contains(java.net.InetAddress.getByName("127.0.0.1")));
+    Cidr v6 = Cidr.parse("2001:db8:80::/41");
+    assertTrue(v6.contains(java.net.InetAddress.getByName("2001:db8:80::1")));
+    assertTrue(v6.contains(java.net.InetAddress.getByName("2001:db8:ff::1")));
+    assertTrue(!v6.contains(java.net.InetAddress.getByName("2001:db8:100::1")));
+    assertTrue(Cidr.parse("0.0.0.0/0").contains(java.net.InetAddress.getByName("1.2.3.4")));
+  }
+
+  @Test
   void versionNamesTheCommand() {
     assertEquals(0, run("--version"));
     assertTrue(out.toString().startsWith("proxy "), out.toString());

@@ -92,6 +92,9 @@ final class ConnectionEngine implements Engine {
         // Nothing is read before the moved state is in and the moved bytes are out.
         channel.config().setAutoRead(false);
       }
+      if (header.origin() != null) {
+        reportRemote(channel, header.effectiveClient());
+      }
       channel.attr(HEADER).set(header);
       channel.attr(Handoff.ATTRIBUTE).set(Handoff.of(header));
       channel.pipeline().addLast(childHandler);
@@ -137,6 +140,45 @@ final class ConnectionEngine implements Engine {
             channel.config().setAutoRead(autoRead);
           }
         });
+  }
+
+  /** Netty's cached peer address, set once by the channel's constructor from getpeername(2). */
+  private static final java.lang.reflect.Field REMOTE = remoteField();
+  private static volatile boolean remoteWarned;
+
+  private static java.lang.reflect.Field remoteField() {
+    try {
+      java.lang.reflect.Field f = Class.forName("io.netty.channel.epoll.AbstractEpollChannel")
+          .getDeclaredField("remote");
+      f.setAccessible(true);
+      return f;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Makes {@code remoteAddress()} report the client a load balancer spoke for rather than the
+   * balancer. Netty offers no public way to give an adopted channel its peer, so this sets the
+   * epoll channel's private field before anything read it; if a Netty version lacks it, the
+   * channel reports the balancer and {@link Handoff#client()} still has the client.
+   */
+  private static void reportRemote(EpollSocketChannel channel, InetSocketAddress client) {
+    try {
+      if (REMOTE != null) {
+        REMOTE.set(channel, client);
+        if (client.equals(channel.remoteAddress())) {
+          return;
+        }
+      }
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      // as below
+    }
+    if (!remoteWarned) {
+      remoteWarned = true;
+      log.warn("this Netty version does not let the library set a channel's remote address:"
+          + " remoteAddress() is the load balancer's; Handoff.client() is the original client");
+    }
   }
 
   @SuppressWarnings("unchecked")

@@ -7,7 +7,8 @@ import java.nio.channels.SocketChannel;
  * mode, that the caller now owns (closing it ends the connection for the client), and what the
  * proxy knew of it.
  *
- * @param channel the connection; its {@code getRemoteAddress()} is the real client
+ * @param channel the connection; its {@code getRemoteAddress()} is the real client (behind a
+ *     trusted load balancer, the client the balancer spoke for: see {@link Handoff#client()})
  * @param handoff the proxy's facts: connection id, addresses, accept time
  */
 public record HandedOffChannel(SocketChannel channel, Handoff handoff) {}

@@ -189,7 +189,7 @@ final class Handover implements Runnable {
       // Ids the successor answers by: a proxy's ids are unique only per proxy.
       HandoffHeader h = d.header();
       HandoffHeader numbered = new HandoffHeader(++seq, h.acceptedAtMicros(), h.client(),
-          h.local());
+          h.local(), h.origin());
       inFlight.put(seq, d);
       notSent.remove(0);
       log.debug("moving {} as m{} with {} unsent bytes", h, seq, d.pending().length);

@@ -44,7 +44,7 @@ final class SocketChannelEngine implements Engine {
     HandoffHeader header = handoff.header();
     // Built before release(): if it fails, the handoff still closes the descriptor.
     SocketChannel channel = JdkNioInternals.socketChannel(handoff.descriptor(), family,
-        header.client());
+        header.effectiveClient());
     handoff.release();
     if (!queue.offer(new HandedOffChannel(channel, Handoff.of(header)))) {
       channel.close(); // raced to a full queue: the proxy's copy is still there (RETRY)

@@ -15,7 +15,9 @@
  * socket path instead of a port. Each handed-off connection becomes an epoll socket channel with
  * your child handler in its pipeline; {@link dev.handoff.server.Handoff#of} gives what the proxy
  * knew of it (its connection id, client and local address, accept time), and the channel's own
- * {@code remoteAddress()} is the real client. Without Netty, {@link
+ * {@code remoteAddress()} is the real client (behind a load balancer that the proxy trusts with
+ * {@code --proxy-protocol-from}, the client the balancer's PROXY protocol header named). Without
+ * Netty, {@link
  * dev.handoff.server.HandoffServerBootstrap#bindAcceptor} gives each connection as a blocking
  * {@link java.nio.channels.SocketChannel} through {@link dev.handoff.server.HandoffAcceptor#accept()}.
  *

@@ -17,16 +17,18 @@ import java.nio.ByteBuffer;
  * and works on any socket descriptor, TCP included. It is reached by reflection, like
  * {@code dev.handoff.common.JunixsocketInternals}; the caller keeps owning the descriptor.
  *
- * <p>The descriptor must be in non-blocking mode (a JDK channel registered with a selector is):
- * the native call passes no {@code MSG_DONTWAIT}.
+ * <p>The descriptor must be in non-blocking mode (a JDK channel registered with a selector is),
+ * or have bytes to read ({@link #available}): the native call passes no {@code MSG_DONTWAIT}.
  */
 public final class MsgPeek {
   private static final MethodHandle RECEIVE;
+  private static final MethodHandle AVAILABLE;
   private static final int OPTIONS;
   private static final Throwable MISSING;
 
   static {
     MethodHandle receive = null;
+    MethodHandle available = null;
     int options = 0;
     Throwable missing = null;
     try {
@@ -43,11 +45,17 @@ public final class MsgPeek {
           FileDescriptor.class, ByteBuffer.class, int.class, int.class, ByteBuffer.class,
           int.class, Object.class, int.class));
       options = constant(nativeSocket, "OPT_PEEK") | constant(nativeSocket, "OPT_NON_BLOCKING");
+      Method a = nativeSocket.getDeclaredMethod("available", FileDescriptor.class,
+          ByteBuffer.class);
+      a.setAccessible(true);
+      available = MethodHandles.lookup().unreflect(a);
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       missing = e;
       receive = null;
+      available = null;
     }
     RECEIVE = receive;
+    AVAILABLE = available;
     OPTIONS = options;
     MISSING = missing;
   }
@@ -69,6 +77,26 @@ public final class MsgPeek {
     if (RECEIVE == null) {
       throw new IllegalStateException("cannot peek at connections: junixsocket's native receive"
           + " is missing (" + MISSING + ")", MISSING);
+    }
+  }
+
+  /**
+   * How many bytes the client sent that can be read now (ioctl FIONREAD), without reading them;
+   * works whether the descriptor blocks or not.
+   *
+   * @param fd a connected TCP socket, still owned by the caller
+   * @param direct a direct buffer junixsocket may use as scratch on systems without FIONREAD
+   * @return the byte count, 0 if none
+   * @throws IOException if the descriptor is closed or broken
+   */
+  public static int available(FileDescriptor fd, ByteBuffer direct) throws IOException {
+    requireAvailable();
+    try {
+      return (int) AVAILABLE.invokeExact(fd, direct);
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new IOException(e);
     }
   }
 

@@ -34,6 +34,8 @@ class MsgPeekTest {
       client.write(ByteBuffer.wrap("hello world".getBytes(StandardCharsets.US_ASCII)));
       int n = waitFor(accepted, direct, 64, 11);
       assertEquals(11, n);
+      assertEquals(11, MsgPeek.available(JdkNioInternals.descriptorOf(accepted), direct),
+          "FIONREAD counts them, without taking them");
       // Peeking again gives the same bytes from the start: nothing was consumed.
       assertEquals(11, MsgPeek.peek(JdkNioInternals.descriptorOf(accepted), direct, 64));
       assertEquals(5, MsgPeek.peek(JdkNioInternals.descriptorOf(accepted), direct, 5),
