@@ -161,6 +161,53 @@ class ConfigFileIT {
     proxy.stopAndLog();
   }
 
+  /**
+   * {@code --sticky}: every connection of one client address lands on the same app, for several
+   * addresses (127.0.0.x), while both apps are linked; without it they would alternate.
+   */
+  @Test
+  void stickySendsEachClientAddressToOneApp() throws Exception {
+    Path a = dir.resolve("a.sock");
+    Path b = dir.resolve("b.sock");
+    Daemon appA = echoApp(a);
+    Daemon appB = echoApp(b);
+    int port = EchoClient.freePort();
+    Daemon proxy = daemons.start("proxy", "--sticky", "--bind", "127.0.0.1",
+        Integer.toString(port), a.toString(), b.toString());
+    proxy.awaitLog("linked to app at " + a, START);
+    proxy.awaitLog("linked to app at " + b, START);
+    java.util.Set<Daemon> used = new java.util.HashSet<>();
+    for (int x = 2; x < 10; x++) {
+      java.net.InetAddress from = java.net.InetAddress.getByName("127.0.0." + x);
+      Daemon owner = null;
+      for (int i = 0; i < 6; i++) {
+        int clientPort;
+        try (Socket s = new Socket()) {
+          s.bind(new java.net.InetSocketAddress(from, 0));
+          s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 10_000);
+          s.setSoTimeout(20_000);
+          EchoClient.assertEchoes(s, ("hello from " + from).getBytes(StandardCharsets.UTF_8));
+          clientPort = s.getLocalPort();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        Daemon servedBy = null;
+        while (servedBy == null && System.nanoTime() < deadline) {
+          servedBy = appA.log().contains(from.getHostAddress() + ":" + clientPort + " ") ? appA
+              : appB.log().contains(from.getHostAddress() + ":" + clientPort + " ") ? appB : null;
+          Thread.sleep(20);
+        }
+        assertTrue(servedBy != null, "no app logged " + from + ":" + clientPort);
+        if (owner == null) {
+          owner = servedBy;
+        }
+        assertEquals(owner, servedBy, "connection " + i + " from " + from + " on another app");
+      }
+      used.add(owner);
+    }
+    assertEquals(2, used.size(), "eight addresses spread over both apps");
+    proxy.stopAndLog();
+  }
+
   @Test
   void aWrongFileIsAUsageErrorNamingFileLineAndField() throws Exception {
     Path config = dir.resolve("bad.yaml");

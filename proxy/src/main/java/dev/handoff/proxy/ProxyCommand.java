@@ -80,6 +80,14 @@ public final class ProxyCommand implements Callable<Integer> {
   /** The name of each listener, in the order of {@link #configurations()}. */
   private final List<String> listenerNames = new java.util.ArrayList<>();
 
+  @Option(names = "--sticky",
+      description = "Send each client address to the same app of its route while that app is"
+          + " linked (rendezvous hashing over the linked apps; the original client's address"
+          + " behind a PROXY-protocol balancer), instead of the app with the fewest unanswered"
+          + " handoffs. When that app goes away its clients spread over the others; only they"
+          + " move.")
+  boolean sticky;
+
   @Option(names = "--check-config",
       description = "Check the configuration (the --config file, or PORT, SOCKET and --route)"
           + " and the options, print what would run, and exit: 0 if usable, 2 if not. Opens"
@@ -354,7 +362,8 @@ public final class ProxyCommand implements Callable<Integer> {
         throw usage("no app socket: give at least one SOCKET or --route RULE=SOCKET");
       }
       return List.of(listener(bind, port, table, peekOptions(),
-          proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom), metrics));
+          proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom), metrics,
+          sticky));
     }
     if (port != 0 || !sockets.isEmpty() || !routes.isEmpty()) {
       throw usage("--config FILE replaces PORT, SOCKET and --route: give one or the other");
@@ -382,7 +391,7 @@ public final class ProxyCommand implements Callable<Integer> {
       }
       // One metrics endpoint for all listeners, served by call(): none per listener.
       configs.add(listener(spec.address().getAddress(), spec.address().getPort(), spec.routes(),
-          peek, trusted, null));
+          peek, trusted, null, spec.sticky() != null ? spec.sticky() : sticky));
     }
     return configs;
   }
@@ -509,7 +518,8 @@ public final class ProxyCommand implements Callable<Integer> {
 
   /** Checks the options and one listener's routes, and makes its configuration. */
   private ProxyConfig listener(InetAddress address, int listenPort, RouteTable table,
-      PeekOptions peek, List<Cidr> trusted, InetSocketAddress metricsAddress) {
+      PeekOptions peek, List<Cidr> trusted, InetSocketAddress metricsAddress,
+      boolean stickyListener) {
     if (window < 1) {
       throw usage("--window must be at least 1");
     }
@@ -560,7 +570,8 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     return new ProxyConfig(address, listenPort, backlog, absolute, queueSize, queueWait, retryMin,
         retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metricsAddress,
-        protocol.equals("plain"), trusted, proxyProtocolTimeout, absoluteTable, peek);
+        protocol.equals("plain"), trusted, proxyProtocolTimeout, absoluteTable, peek,
+        stickyListener);
   }
 
   private static List<Path> absolute(List<Path> sockets) {

@@ -47,6 +47,7 @@ import org.snakeyaml.engine.v2.nodes.SequenceNode;
  *         apps: [/run/handoff/web-1.sock, /run/handoff/web-2.sock]
  *     peek: {max-bytes: 16384, timeout: 1s, malformed: default}   # optional
  *     proxy-protocol-from: [10.0.0.0/8]                            # optional
+ *     sticky: true                   # optional: a client address to the same app of a route
  * </pre>
  *
  * <p>Strict: an unknown key, a value of the wrong kind, a duplicate key, a listener without
@@ -128,7 +129,7 @@ public final class ConfigFile {
 
   private ListenerSpec listener(Node node, String field, int index) throws ConfigException {
     Map<String, Node> map = mapping(node, field,
-        Set.of("name", "listen", "routes", "peek", "proxy-protocol-from"));
+        Set.of("name", "listen", "routes", "peek", "proxy-protocol-from", "sticky"));
     String name = map.containsKey("name")
         ? name(map.get("name"), field + ".name") : "listener-" + index;
     InetSocketAddress address = address(require(map, "listen", node, field), field + ".listen");
@@ -191,8 +192,16 @@ public final class ConfigFile {
         trusted.add(cidr(cidrs.get(i), ppField + "[" + i + "]"));
       }
     }
+    Boolean sticky = null;
+    if (map.containsKey("sticky")) {
+      String value = scalar(map.get("sticky"), field + ".sticky");
+      if (!value.equals("true") && !value.equals("false")) {
+        throw error(map.get("sticky"), field + ".sticky", "'" + value + "': expected true or false");
+      }
+      sticky = Boolean.valueOf(value);
+    }
     return new ListenerSpec(name, address, new RouteTable(routes, fallback), maxBytes, timeout,
-        closeMalformed, trusted);
+        closeMalformed, trusted, sticky);
   }
 
   private RouteSpec route(Node node, String field) throws ConfigException {

@@ -18,10 +18,12 @@ import java.util.List;
  *     than sent to the default route; {@code null} for the proxy's default
  * @param proxyProtocolFrom the networks (CIDR) whose connections start with a PROXY protocol
  *     header, as written; empty for none
+ * @param sticky whether a client address goes to the same app of a route while it is linked;
+ *     {@code null} for the proxy's default ({@code --sticky})
  */
 public record ListenerSpec(String name, InetSocketAddress address, RouteTable routes,
     int peekMaxBytes, Duration peekTimeout, Boolean closeMalformed,
-    List<String> proxyProtocolFrom) {
+    List<String> proxyProtocolFrom, Boolean sticky) {
   /** Copies the list. */
   public ListenerSpec {
     proxyProtocolFrom = List.copyOf(proxyProtocolFrom);

@@ -41,6 +41,7 @@ class ConfigFileTest {
                 apps: /run/web.sock
             peek: {max-bytes: 4096, timeout: 250ms, malformed: close}
             proxy-protocol-from: [10.0.0.0/8, "fd00::/8", 192.0.2.7]
+            sticky: true
           - listen: "[::1]:8080"
             routes:
               - match: host:example.com/api
@@ -59,6 +60,7 @@ class ConfigFileTest {
     assertEquals(Duration.ofMillis(250), tls.peekTimeout());
     assertEquals(Boolean.TRUE, tls.closeMalformed());
     assertEquals(3, tls.proxyProtocolFrom().size());
+    assertEquals(Boolean.TRUE, tls.sticky());
 
     ListenerSpec second = listeners.get(1);
     assertEquals("listener-1", second.name());
@@ -67,6 +69,7 @@ class ConfigFileTest {
     assertNull(second.routes().fallback(), "no default route: what matches nothing is closed");
     assertEquals(0, second.peekMaxBytes());
     assertNull(second.peekTimeout());
+    assertNull(second.sticky(), "not given: the command line's --sticky decides");
   }
 
   @Test
