@@ -57,6 +57,16 @@ final class AcceptedConnection {
     return header;
   }
 
+  /**
+   * The client's address for sticky spreading: the original client's when a load balancer gave
+   * it in a PROXY header, else the peer's; {@code null} if unknown.
+   */
+  java.net.InetAddress clientAddress() {
+    java.net.InetSocketAddress client = header.origin() != null ? header.origin().address()
+        : header.client();
+    return client == null ? null : client.getAddress();
+  }
+
   /** The socket's descriptor, still owned by this object. */
   FileDescriptor descriptor() {
     return descriptor.get();

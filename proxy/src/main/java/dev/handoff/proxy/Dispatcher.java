@@ -50,7 +50,7 @@ final class Dispatcher implements Runnable, LinkEvents {
     if (wait.draining() || !queue.isEmpty() || !again.isEmpty()) {
       return false;
     }
-    AppLink link = links.pickNow();
+    AppLink link = links.pickNow(conn.clientAddress());
     if (link == null || !link.send(conn)) {
       return false;
     }
@@ -101,7 +101,7 @@ final class Dispatcher implements Runnable, LinkEvents {
         wait.drop(conn);
         return;
       }
-      AppLink link = links.pick(() -> wait.deadlineFor(conn));
+      AppLink link = links.pick(() -> wait.deadlineFor(conn), conn.clientAddress());
       if (link == null) {
         wait.drop(conn);
         return;

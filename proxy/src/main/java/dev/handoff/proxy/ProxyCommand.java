@@ -13,9 +13,13 @@ import dev.handoff.common.SocketPaths;
 import dev.handoff.cli.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.cli.UsageErrorHandler;
+import dev.handoff.proxy.config.ConfigException;
+import dev.handoff.proxy.config.ConfigFile;
+import dev.handoff.proxy.config.ListenerSpec;
 import dev.handoff.proxy.route.PeekOptions;
 import dev.handoff.proxy.route.RouteSpec;
 import dev.handoff.proxy.route.RouteTable;
+import dev.handoff.proxy.route.Rule;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -61,8 +65,34 @@ public final class ProxyCommand implements Callable<Integer> {
 
   @Mixin LoggingOptions logging;
 
-  @Parameters(index = "0", paramLabel = "PORT", description = "TCP port to accept on (1-65535).")
+  @Parameters(index = "0", arity = "0..1", paramLabel = "PORT",
+      description = "TCP port to accept on (1-65535). Not with --config.")
   int port;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "Read listeners, their routes and app sockets from this YAML file instead of"
+          + " PORT, SOCKET, --bind and --route: several ports, each with routes of its own (see"
+          + " the README, 'Several listeners'). The other options apply to every listener; a"
+          + " listener's own peek and proxy-protocol-from settings win over --peek-* and"
+          + " --proxy-protocol-from. An error names the file, line and field, and exits 2.")
+  Path configFile;
+
+  /** The name of each listener, in the order of {@link #configurations()}. */
+  private final List<String> listenerNames = new java.util.ArrayList<>();
+
+  @Option(names = "--sticky",
+      description = "Send each client address to the same app of its route while that app is"
+          + " linked (rendezvous hashing over the linked apps; the original client's address"
+          + " behind a PROXY-protocol balancer), instead of the app with the fewest unanswered"
+          + " handoffs. When that app goes away its clients spread over the others; only they"
+          + " move.")
+  boolean sticky;
+
+  @Option(names = "--check-config",
+      description = "Check the configuration (the --config file, or PORT, SOCKET and --route)"
+          + " and the options, print what would run, and exit: 0 if usable, 2 if not. Opens"
+          + " nothing.")
+  boolean checkConfig;
 
   @Parameters(index = "1..*", arity = "0..*", paramLabel = "SOCKET",
       description = "Path of an app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes."
@@ -221,8 +251,22 @@ public final class ProxyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    ProxyConfig config = validate();
+    List<ProxyConfig> configs = configurations();
+    if (checkConfig) {
+      java.io.PrintWriter out = spec.commandLine().getOut();
+      for (int i = 0; i < configs.size(); i++) {
+        out.println(describe(listenerNames.get(i), configs.get(i)));
+      }
+      out.println("configuration OK: " + configs.size()
+          + (configs.size() == 1 ? " listener" : " listeners"));
+      out.flush();
+      return ExitCodes.OK;
+    }
     logging.apply();
+    if (configFile != null) {
+      return runListeners(configs);
+    }
+    ProxyConfig config = configs.get(0);
     JdkNioInternals.requireAvailable();
     if (takeOver || control != null) {
       // The new proxy wraps the socket it is passed; the old one wraps its kept copy again if the
@@ -294,10 +338,188 @@ public final class ProxyCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
-  private ProxyConfig validate() {
-    if (port < 1 || port > 65535) {
-      throw usage("port " + port + " is out of range 1-65535");
+  /**
+   * The configuration of each listener: one from PORT, SOCKET and --route, or one per listener of
+   * the --config file, in its order.
+   */
+  private List<ProxyConfig> configurations() {
+    listenerNames.clear();
+    if (configFile == null) {
+      listenerNames.add("default");
+      if (port == 0 && sockets.isEmpty() && routes.isEmpty()) {
+        throw usage("give PORT and SOCKET (or --route RULE=SOCKET), or --config FILE");
+      }
+      if (port < 1 || port > 65535) {
+        throw usage("port " + port + " is out of range 1-65535");
+      }
+      RouteTable table;
+      try {
+        table = RouteTable.fromOptions(routes, sockets);
+      } catch (IllegalArgumentException e) {
+        throw usage(e.getMessage());
+      }
+      if (table.all().isEmpty()) {
+        throw usage("no app socket: give at least one SOCKET or --route RULE=SOCKET");
+      }
+      return List.of(listener(bind, port, table, peekOptions(),
+          proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom), metrics,
+          sticky));
     }
+    if (port != 0 || !sockets.isEmpty() || !routes.isEmpty()) {
+      throw usage("--config FILE replaces PORT, SOCKET and --route: give one or the other");
+    }
+    if (takeOver || control != null) {
+      throw usage("--control and --take-over work with PORT and SOCKET, not yet with --config");
+    }
+    List<ListenerSpec> specs;
+    try {
+      specs = ConfigFile.load(configFile);
+    } catch (ConfigException e) {
+      throw usage(e.getMessage());
+    }
+    PeekOptions defaults = peekOptions();
+    List<ProxyConfig> configs = new java.util.ArrayList<>();
+    for (ListenerSpec spec : specs) {
+      listenerNames.add(spec.name());
+      PeekOptions peek = new PeekOptions(
+          spec.peekMaxBytes() > 0 ? spec.peekMaxBytes() : defaults.maxBytes(),
+          spec.peekTimeout() != null ? spec.peekTimeout() : defaults.timeout(),
+          spec.closeMalformed() != null ? spec.closeMalformed() : defaults.closeMalformed());
+      List<Cidr> trusted = proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom);
+      if (!spec.proxyProtocolFrom().isEmpty()) {
+        trusted = spec.proxyProtocolFrom().stream().map(Cidr::parse).toList();
+      }
+      // One metrics endpoint for all listeners, served by call(): none per listener.
+      configs.add(listener(spec.address().getAddress(), spec.address().getPort(), spec.routes(),
+          peek, trusted, null, spec.sticky() != null ? spec.sticky() : sticky));
+    }
+    return configs;
+  }
+
+  /** One line on what a listener would do, for --check-config and the log. */
+  private static String describe(String name, ProxyConfig c) {
+    StringBuilder line = new StringBuilder("listener ").append(name).append(" on ")
+        .append(new InetSocketAddress(c.bind(), c.port())).append(':');
+    for (RouteSpec route : c.routes().all()) {
+      line.append(' ').append(route.name()).append(route.rule().kind() == Rule.Kind.DEFAULT
+          ? "" : " (" + route.rule() + ")").append(" -> ").append(route.sockets());
+      line.append(';');
+    }
+    if (c.routes().fallback() == null) {
+      line.append(" what no route matches is closed;");
+    }
+    if (!c.proxyProtocolFrom().isEmpty()) {
+      line.append(" PROXY protocol from ").append(c.proxyProtocolFrom()).append(';');
+    }
+    line.setLength(line.length() - 1);
+    return line.toString();
+  }
+
+  /**
+   * Runs the listeners of a configuration file until SIGTERM or SIGINT: a {@link ProxyServer}
+   * each, their meters in one registry with a {@code listener} label, served on one endpoint.
+   */
+  private int runListeners(List<ProxyConfig> configs) throws Exception {
+    JdkNioInternals.requireAvailable();
+    ShutdownSignal signal = ShutdownSignal.install();
+    byte[] readAtStart = java.nio.file.Files.readAllBytes(configFile);
+    HangupSignal.install(() -> recheck(readAtStart));
+    if (configs.stream().anyMatch(c -> c.routes().needsPeek())) {
+      dev.handoff.proxy.route.MsgPeek.requireAvailable();
+    }
+    io.micrometer.prometheusmetrics.PrometheusMeterRegistry shared =
+        dev.handoff.cli.MetricsEndpoint.registry();
+    List<ProxyServer> servers = new java.util.ArrayList<>();
+    dev.handoff.cli.MetricsEndpoint endpoint = null;
+    try {
+      for (int i = 0; i < configs.size(); i++) {
+        io.micrometer.core.instrument.composite.CompositeMeterRegistry view =
+            new io.micrometer.core.instrument.composite.CompositeMeterRegistry();
+        view.config().commonTags("listener", listenerNames.get(i));
+        view.add(shared);
+        ProxyServer server = new ProxyServer(configs.get(i), view);
+        server.start(null);
+        servers.add(server);
+        log.info("{}", describe(listenerNames.get(i), configs.get(i)));
+      }
+      if (metrics != null) {
+        endpoint = dev.handoff.cli.MetricsEndpoint.start(metrics, shared);
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      log.error("cannot start listener {}: {}", listenerNames.get(servers.size()),
+          e.getMessage());
+      stopAll(servers);
+      return ExitCodes.FAILURE;
+    }
+    SystemdNotify.ready("accepting on " + configs.size() + " listeners");
+    StatusSignal.install(() -> {
+      for (int i = 0; i < servers.size(); i++) {
+        log.info("{}: {}", listenerNames.get(i), servers.get(i).status());
+      }
+    });
+    signal.await();
+    SystemdNotify.stopping();
+    stopAll(servers);
+    if (endpoint != null) {
+      endpoint.close();
+    }
+    return ExitCodes.OK;
+  }
+
+  /** Stops every listener at once, each with its own grace period, and waits for them all. */
+  private static void stopAll(List<ProxyServer> servers) throws InterruptedException {
+    List<Thread> stopping = new java.util.ArrayList<>();
+    for (ProxyServer server : servers) {
+      Thread t = new Thread(() -> {
+        try {
+          server.stop();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, "stop");
+      t.start();
+      stopping.add(t);
+    }
+    for (Thread t : stopping) {
+      t.join();
+    }
+  }
+
+  /** SIGHUP with a configuration file: checks it again and says what a restart would change. */
+  private void recheck(byte[] readAtStart) {
+    try {
+      ConfigFile.load(configFile);
+      byte[] now = java.nio.file.Files.readAllBytes(configFile);
+      if (java.util.Arrays.equals(now, readAtStart)) {
+        log.info("SIGHUP received: {} is unchanged; carrying on", configFile);
+      } else {
+        log.warn("SIGHUP received: {} has changed and is valid; it applies at the next start"
+            + " (listeners are not changed in place yet); carrying on as configured",
+            configFile);
+      }
+    } catch (ConfigException | java.io.IOException e) {
+      log.warn("SIGHUP received: {} is not usable now: {}; carrying on as configured",
+          configFile, e.getMessage());
+    }
+  }
+
+  private PeekOptions peekOptions() {
+    if (peekMaxBytes < 64 || peekMaxBytes > 1 << 20) {
+      throw usage("--peek-max-bytes must be between 64 and 1048576");
+    }
+    if (peekTimeout.isZero()) {
+      throw usage("--peek-timeout must be more than 0");
+    }
+    if (!peekMalformed.equals("default") && !peekMalformed.equals("close")) {
+      throw usage("--peek-malformed '" + peekMalformed + "' is neither 'default' nor 'close'");
+    }
+    return new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close"));
+  }
+
+  /** Checks the options and one listener's routes, and makes its configuration. */
+  private ProxyConfig listener(InetAddress address, int listenPort, RouteTable table,
+      PeekOptions peek, List<Cidr> trusted, InetSocketAddress metricsAddress,
+      boolean stickyListener) {
     if (window < 1) {
       throw usage("--window must be at least 1");
     }
@@ -310,15 +532,6 @@ public final class ProxyCommand implements Callable<Integer> {
     if (!protocol.equals("handoff") && !protocol.equals("plain")) {
       throw usage("--protocol '" + protocol + "' is neither 'handoff' nor 'plain'");
     }
-    RouteTable table;
-    try {
-      table = RouteTable.fromOptions(routes, sockets);
-    } catch (IllegalArgumentException e) {
-      throw usage(e.getMessage());
-    }
-    if (table.all().isEmpty()) {
-      throw usage("no app socket: give at least one SOCKET or --route RULE=SOCKET");
-    }
     for (RouteSpec route : table.all()) {
       for (Path socket : route.sockets()) {
         String problem = SocketPaths.problem(socket, false);
@@ -330,15 +543,6 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     if (table.needsPeek() && protocol.equals("plain")) {
       throw usage("--route needs --protocol handoff: a plain handoff has no routes");
-    }
-    if (peekMaxBytes < 64 || peekMaxBytes > 1 << 20) {
-      throw usage("--peek-max-bytes must be between 64 and 1048576");
-    }
-    if (peekTimeout.isZero()) {
-      throw usage("--peek-timeout must be more than 0");
-    }
-    if (!peekMalformed.equals("default") && !peekMalformed.equals("close")) {
-      throw usage("--peek-malformed '" + peekMalformed + "' is neither 'default' nor 'close'");
     }
     if (takeOver && control == null) {
       throw usage("--take-over needs --control PATH, the running proxy's control socket");
@@ -364,11 +568,10 @@ public final class ProxyCommand implements Callable<Integer> {
     if (proxyProtocolTimeout.isZero() || proxyProtocolTimeout.isNegative()) {
       throw usage("--proxy-protocol-timeout must be more than 0");
     }
-    return new ProxyConfig(bind, port, backlog, absolute, queueSize, queueWait, retryMin,
-        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metrics, protocol.equals("plain"),
-        proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom),
-        proxyProtocolTimeout, absoluteTable,
-        new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close")));
+    return new ProxyConfig(address, listenPort, backlog, absolute, queueSize, queueWait, retryMin,
+        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metricsAddress,
+        protocol.equals("plain"), trusted, proxyProtocolTimeout, absoluteTable, peek,
+        stickyListener);
   }
 
   private static List<Path> absolute(List<Path> sockets) {

@@ -37,7 +37,9 @@ record ProxyConfig(
     /** The routes; only a default route (no peeking) unless {@code --route} gave others. */
     RouteTable routes,
     /** How first bytes are peeked at, when some route needs them. */
-    PeekOptions peek) {
+    PeekOptions peek,
+    /** {@code --sticky}: each route sends a client address to the same app while it is linked. */
+    boolean sticky) {
 
   /**
    * A configuration without the PROXY protocol and with one route, the default, to
@@ -50,6 +52,6 @@ record ProxyConfig(
     this(bind, port, backlog, sockets, queueSize, queueWait, retryMin, retryMax, window,
         ackTimeout, appUids, holdCopy, shutdownGrace, metrics, plainProtocol, List.of(),
         Duration.ofSeconds(3), new RouteTable(List.of(), new RouteSpec("default",
-            dev.handoff.proxy.route.Rule.DEFAULT, sockets)), PeekOptions.DEFAULTS);
+            dev.handoff.proxy.route.Rule.DEFAULT, sockets)), PeekOptions.DEFAULTS, false);
   }
 }

@@ -37,8 +37,9 @@ final class ProxyServer {
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
 
   private final ProxyConfig config;
-  private final PrometheusMeterRegistry registry = MetricsEndpoint.registry();
-  private final ProxyStats stats = new ProxyStats(registry);
+  /** Where this proxy's meters go: its own registry, or one listener's view of a shared one. */
+  private final io.micrometer.core.instrument.MeterRegistry registry;
+  private final ProxyStats stats;
   private MetricsEndpoint metrics;
   /** The default route's queue, or with a peek stage the stage's intake. */
   private final BlockingQueue<AcceptedConnection> queue;
@@ -69,7 +70,18 @@ final class ProxyServer {
   private final PlainSender plain;
 
   ProxyServer(ProxyConfig config) {
+    this(config, MetricsEndpoint.registry());
+  }
+
+  /**
+   * A proxy whose meters go to {@code registry}. It serves them itself ({@code --metrics}) only
+   * when {@code config.metrics()} is set, and then {@code registry} must be a Prometheus registry;
+   * the listeners of a configuration file share one endpoint that {@link ProxyCommand} serves.
+   */
+  ProxyServer(ProxyConfig config, io.micrometer.core.instrument.MeterRegistry registry) {
     this.config = config;
+    this.registry = registry;
+    this.stats = new ProxyStats(registry);
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "timer"));
     for (RouteSpec spec : config.routes().all()) {
       targets.add(new RouteTarget(spec, config, stats, timer));
@@ -144,7 +156,7 @@ final class ProxyServer {
     server = inherited != null ? inherited : bind();
     if (config.metrics() != null) {
       try {
-        metrics = MetricsEndpoint.start(config.metrics(), registry);
+        metrics = MetricsEndpoint.start(config.metrics(), (PrometheusMeterRegistry) registry);
       } catch (IOException e) {
         server.close();
         throw e;

@@ -29,7 +29,7 @@ final class RouteTarget {
     this.name = spec.name();
     this.queue = new ArrayBlockingQueue<>(config.queueSize());
     List<AppLink> appLinks = new ArrayList<>();
-    this.links = new LinkSet(appLinks);
+    this.links = new LinkSet(appLinks, config.sticky());
     this.dispatch = new Dispatcher(queue, links, stats, config.queueWait(), config.holdCopy(),
         timer);
     // The links report to the dispatcher, which picks among them: filled in before any start.

@@ -1,6 +1,7 @@
 package dev.handoff.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,6 +40,49 @@ class LinkSetTest {
       healthy.send(h.accept());
     }
     assertSame(timedOut, set.pickNow(), "the link on probation only when no healthy one has room");
+  }
+
+  /**
+   * Sticky: a client address always gets the same app while that app is up; when it goes down
+   * only its clients move, and they come back when it is up again.
+   */
+  @Test
+  void stickySpreadingKeepsAClientOnItsAppAndMovesOnlyTheClientsOfALostOne() throws Exception {
+    List<AppLink> links = List.of(h.link("a", 1000), h.link("b", 1000), h.link("c", 1000));
+    LinkSet set = new LinkSet(links, true);
+    for (AppLink link : links) {
+      link.maintain(h.clock.get());
+    }
+    java.util.Map<java.net.InetAddress, AppLink> first = new java.util.HashMap<>();
+    java.util.Map<AppLink, Integer> load = new java.util.HashMap<>();
+    for (int i = 0; i < 300; i++) {
+      java.net.InetAddress client = java.net.InetAddress.getByAddress(
+          new byte[] {10, 0, (byte) (i >> 8), (byte) i});
+      AppLink picked = set.pickNow(client);
+      first.put(client, picked);
+      load.merge(picked, 1, Integer::sum);
+      for (int again = 0; again < 3; again++) {
+        assertSame(picked, set.pickNow(client), "the same app for the same client");
+      }
+    }
+    for (AppLink link : links) {
+      assertTrue(load.getOrDefault(link, 0) > 50, "spread over every app: " + load);
+    }
+    AppLink lost = links.get(1);
+    lost.ended("end of stream");
+    assertEquals(AppLink.State.DOWN, lost.state());
+    first.forEach((client, was) -> {
+      AppLink now = set.pickNow(client);
+      if (was == lost) {
+        assertTrue(now != null && now != lost, "a lost app's client goes elsewhere");
+      } else {
+        assertSame(was, now, "the other clients stay where they were");
+      }
+    });
+    lost.maintain(h.clock.get());
+    assertEquals(AppLink.State.UP, lost.state());
+    first.forEach((client, was) -> assertSame(was, set.pickNow(client), "back home"));
+    assertNotNull(set.pickNow(null), "no address: the usual choice");
   }
 
   @Test

@@ -126,6 +126,7 @@ class ProxyCommandTest {
 
   @Test
   void missingArgumentsAreAUsageError() {
-    assertUsageError("Missing required parameter");
+    assertUsageError("give PORT and SOCKET (or --route RULE=SOCKET), or --config FILE");
+    assertUsageError("no app socket: give at least one SOCKET or --route RULE=SOCKET", "8080");
   }
 }
