@@ -19,6 +19,8 @@ command -v go >/dev/null || need+=(golang-go)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # HAProxy, for ProxyProtocolIT: a real load balancer sending PROXY protocol v1 and v2 headers.
 { command -v haproxy || [[ -x /usr/sbin/haproxy ]]; } >/dev/null || need+=(haproxy)
+# openssl, for RoutingIT: the test's certificate, and s_client as a real TLS client.
+command -v openssl >/dev/null || need+=(openssl)
 if [[ ${#need[@]} -gt 0 ]]; then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
   $sudo apt-get update -qq
