@@ -39,7 +39,8 @@ class StoppedAppIT extends DaemonTest {
         // Each probe that timed out is left to the app like the first 20 (whether the app still
         // serves those once resumed is the app's business); every other one is served.
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (later.served() < 20 - probes(proxy.log()) && System.nanoTime() < deadline) {
+        while (later.served() < 20 - probes(proxy.log()) - sentAsClosed(proxy.log())
+            && System.nanoTime() < deadline) {
           Daemon.sleep(100);
         }
         laterServed = later.served();
@@ -47,7 +48,8 @@ class StoppedAppIT extends DaemonTest {
     }
     EchoClient.echoOnce(port, "after\n".getBytes());
     String log = proxy.stopAndLog();
-    assertTrue(laterServed >= 20 - probes(log), laterServed + " served\n" + log);
+    assertTrue(laterServed >= 20 - probes(log) - sentAsClosed(log),
+        laterServed + " served\n" + log);
     assertFalse(log.contains("closed by the app"), "nobody but the proxy closed a link:\n" + log);
     assertTrue(log.matches("(?s).*has not answered it for \\d+ ms; the proxy closes the link.*"),
         log);
@@ -64,7 +66,21 @@ class StoppedAppIT extends DaemonTest {
       assertTrue(n <= 1, "a re-linked stopped app got more than one probe: " + counts + "\n"
           + log);
     }
-    assertTrue(log.contains("unacknowledged=" + (counts.get(0) + probes(log))), log);
+    int leftToApp = counts.get(0) + probes(log) + sentAsClosed(log);
+    assertTrue(log.contains("unacknowledged=" + leftToApp), log);
+  }
+
+  /**
+   * Handoffs sent while the proxy was closing the link (the acceptor's send raced the close):
+   * the message may have left, so they are left to the app too, one log line each.
+   */
+  private static int sentAsClosed(String log) {
+    int n = 0;
+    for (int i = log.indexOf("the app may own it, so it is not sent again"); i >= 0;
+        i = log.indexOf("the app may own it, so it is not sent again", i + 1)) {
+      n++;
+    }
+    return n;
   }
 
   /** Handoffs left to the app on links after the first: at most one probe each. */

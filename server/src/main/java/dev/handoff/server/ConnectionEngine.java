@@ -75,7 +75,9 @@ final class ConnectionEngine implements Engine {
     // the peer is not asked twice: no peer means a listening socket or a client gone, which the
     // full check tells apart, before anything is changed on the socket.
     EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
-    if (channel.remoteAddress() == null) {
+    // Asked through unsafe(): Channel.remoteAddress() would cache the answer, and a load
+    // balancer's client (reportRemote, below) could then no longer replace it.
+    if (channel.unsafe().remoteAddress() == null) {
       DescriptorCheck.requireConnectedTcp(handoff);
       throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
           handoff + " is not a connected TCP socket: it has no peer");
