@@ -14,7 +14,7 @@
 #   handoff  scripts/proxy + scripts/app, as users run them
 #   relay    haproxy in TCP mode, forwarding to the direct app's port
 # and runs the load generator (bench/ module, dev.handoff.bench.LoadGen: one JDK NIO selector
-# thread, every echoed byte verified) through five scenarios, the targets interleaved within each
+# thread, every echoed byte verified) through the scenarios below, the targets interleaved within each
 # round (direct handoff relay, direct handoff relay, ...):
 #   1. connection rate: connect, echo 32 bytes, close, 32 in flight          (connections/s)
 #   2. request/response: 64 persistent connections, 64-byte ping-pong        (round trips/s, RTT)
@@ -25,6 +25,8 @@
 #      started for the other scenarios (the proxy re-links to it by itself)
 #   6. successor start-up: scripts/bench-startup.sh (app --take-over to the first connection moved,
 #      and the longest stall of 100 pinging clients), after the other servers have stopped
+#   7. routing by TLS server name: a real ClientHello per connection, through the proxy without
+#      routes and through a second proxy with --route sni:..., to the same app  (CPU/connection)
 # It reports medians over the rounds and ratios to direct, the resident memory of proxy and app idle
 # and with N connections held (VmRSS as it is, then after a full GC), and the open descriptors of every server before and after the suite;
 # prints the table and writes docs/PERFORMANCE.md. Text below the line "<!-- notes -->" in an
@@ -113,8 +115,8 @@ free_port() {
   die "no free port"
 }
 used_ports=""
-direct_port=$(free_port); handoff_port=$(free_port); relay_port=$(free_port)
-declare -A port=([direct]=$direct_port [handoff]=$handoff_port [relay]=$relay_port)
+direct_port=$(free_port); handoff_port=$(free_port); relay_port=$(free_port); sni_port=$(free_port)
+declare -A port=([direct]=$direct_port [handoff]=$handoff_port [relay]=$relay_port [sni]=$sni_port)
 targets=(direct handoff relay)
 
 wait_for_log() { # FILE TEXT [SECONDS]
@@ -163,6 +165,12 @@ start_app handoff1; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
 "$dist/scripts/proxy" --bind 127.0.0.1 "$handoff_port" "$tmp/handoff1.sock" >"$tmp/proxy.log" 2>&1 &
 proxy_pid=$!; pids+=("$proxy_pid")
 wait_for_log "$tmp/proxy.log" "listening on"
+# Scenario 7 only: a second proxy, routing by TLS server name, to the same app.
+log "sni: a proxy on port $sni_port routing by server name (--route sni:...) to the same app"
+"$dist/scripts/proxy" --bind 127.0.0.1 "$sni_port" --route "sni:bench.example=$tmp/handoff1.sock" \
+  --route "default=$tmp/handoff1.sock" >"$tmp/proxy-sni.log" 2>&1 &
+sni_proxy_pid=$!; pids+=("$sni_proxy_pid")
+wait_for_log "$tmp/proxy-sni.log" "listening on"
 log "relay: haproxy on port $relay_port -> $direct_port"
 cat >"$tmp/haproxy.cfg" <<EOF
 global
@@ -202,12 +210,16 @@ cpu_of() { # TARGET
     direct) echo "app:$direct_pid" ;;
     handoff) echo "proxy:$proxy_pid,app:$handoff_pid" ;;
     relay) echo "haproxy:$haproxy_pid,app:$direct_pid" ;;
+    sni) echo "proxy:$sni_proxy_pid,app:$handoff_pid" ;;
   esac
 }
 
 measure() { # SCENARIO TARGET ROUND ARGS...
-  local scenario=$1 target=$2 round=$3; shift 3
-  local out=$res/$scenario.$target.$round
+  measure_as "$1" "$@"
+}
+measure_as() { # NAME SCENARIO TARGET ROUND ARGS...: results under NAME instead of SCENARIO
+  local name=$1 scenario=$2 target=$3 round=$4; shift 4
+  local out=$res/$name.$target.$round
   loadgen "$run_limit" "$scenario" --port "${port[$target]}" --seconds "$seconds" \
     --warmup "$warmup" --cpu "$(cpu_of "$target")" "$@" >"$out" 2>"$out.err"
   local rc=$?
@@ -258,6 +270,17 @@ done
 log "scenario 3: bulk, 4 connections, $rounds rounds"
 for r in $(seq 1 "$rounds"); do
   for t in "${targets[@]}"; do measure bulk "$t" "$r" --conns 4 --chunk 65536 --window 262144; done
+done
+
+# --- scenario 7: routing by TLS server name (issue 11) -----------------------------------------
+# Each connection sends a real ClientHello (the JDK's, server name bench.example) and reads it back
+# echoed: through the proxy without routes (port routing) and through the one with --route sni:,
+# which peeks at it with MSG_PEEK before the handoff. Same app, same bytes.
+loadgen 60 connrate --port "$sni_port" --seconds 2 --warmup 0 --tls-hello bench.example \
+  >"$tmp/warmup.sni" 2>&1 || { cat "$tmp/warmup.sni" >&2; die "warm-up of the sni proxy"; }
+log "scenario 7: connection rate with a TLS ClientHello, port routing and SNI routing, $rounds rounds"
+for r in $(seq 1 "$rounds"); do
+  for t in handoff sni; do measure_as hello connrate "$t" "$r" --inflight 32 --tls-hello bench.example; done
 done
 
 # --- scenario 4: connections held at once -----------------------------------------------------
@@ -417,6 +440,19 @@ cpu_table=$(
   cpurow "2. per round trip, µs" rr round_trips 1000 2
   cpurow "3. per GB echoed, ms" bulk bytes 1000000000 0
 )
+sni_cpu_port=$(cpu_med hello handoff connections 1000)
+sni_cpu_sni=$(cpu_med hello sni connections 1000)
+sni_extra=$(awk -v a="$sni_cpu_sni" -v b="$sni_cpu_port" 'BEGIN { if (a == "" || b == "") print ""; else printf "%.1f", a - b }')
+sni_table=$(
+  echo "| scenario 7, a ClientHello per connection (median of $rounds rounds) | conn/s | server CPU per connection, µs | proxy | app |"
+  echo "|---|---:|---:|---:|---:|"
+  for t in handoff sni; do
+    label="port routing (\\`proxy PORT SOCKET\\`)"; [[ $t == sni ]] && label="SNI routing (\\`--route sni:bench.example=SOCKET\\`)"
+    printf '| %s | %s | %s | %s | %s |\n' "$label" "$(fmt "$(med hello "$t" rate)")" \
+      "$(fmt "$(cpu_med hello "$t" connections 1000)" 1)" "$(fmt "$(cpu_med hello "$t" connections 1000 proxy)" 1)" \
+      "$(fmt "$(cpu_med hello "$t" connections 1000 app)" 1)"
+  done
+)
 cpu_threads=$(
   for t in handoff direct; do
     for p in proxy app; do
@@ -489,6 +525,7 @@ targets_table=$(
   echo "| app VmRSS with $hold held ≤ direct's, no GC forced, default options | $(fmt "$(awk -v k="$app_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB against $(fmt "$(awk -v k="$direct_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB | $(verdict ge "${direct_now_held:-0}" "${app_now_held:-999999}") |"
   echo "| successor start-up: app --take-over started to first connection moved < 1 s | ${startup_first:--} ms (median), longest stall ${startup_stall:--} ms | $(verdict ge 999 "${startup_first:-99999}") |"
   echo "| handoff latency p99 < 1 ms at the scenario-1 load | p99 ${lat_p99:--} µs (n=${lat_n:--}) | $(verdict ge 999 "${lat_p99:-99999}") |"
+  echo "| SNI routing costs ≤ 10 µs more server CPU per connection than port routing | ${sni_extra:--} µs more | $(verdict ge 10 "${sni_extra:-999}") |"
   echo "| no descriptor growth in proxy or app across the suite | see the descriptor table | $(verdict fd_ok) |"
 )
 
@@ -540,6 +577,12 @@ operation costs the servers. Here: the CPU time (user + system, every thread, fr
 that window's operations. Handoff counts proxy + app; relay counts haproxy + the app it forwards to.
 
 $cpu_table
+
+Scenario 7, routing by TLS server name: each connection sends the JDK's ClientHello for
+\`bench.example\` and reads it back, through a proxy without routes and through one with
+\`--route sni:bench.example=SOCKET --route default=SOCKET\`, to the same app:
+
+$sni_table
 
 $cpu_threads
 

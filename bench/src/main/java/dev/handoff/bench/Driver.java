@@ -17,6 +17,11 @@ abstract class Driver implements Consumer<SelectionKey> {
   final InetSocketAddress target;
   final Selector selector;
   final Pattern pattern;
+  /**
+   * When set, every connection's stream is these bytes instead of the pattern's (connrate
+   * {@code --tls-hello}: a real TLS ClientHello, which a routing proxy reads the server name of).
+   */
+  byte[] fixed;
   final ByteBuffer readBuffer;
   /** The servers' CPU over the measured window; set by {@link LoadGen} from {@code --cpu}. */
   CpuWindow cpu = new CpuWindow(null);
@@ -93,7 +98,9 @@ abstract class Driver implements Consumer<SelectionKey> {
 
   /** Writes up to {@code c.toWrite} bytes of the connection's stream; returns what is left. */
   int write(Conn c) throws IOException {
-    ByteBuffer chunk = pattern.chunk(c.sent, c.seed, Math.min(c.toWrite, readBuffer.capacity()));
+    ByteBuffer chunk = fixed != null
+        ? ByteBuffer.wrap(fixed, (int) c.sent, Math.min(c.toWrite, fixed.length - (int) c.sent))
+        : pattern.chunk(c.sent, c.seed, Math.min(c.toWrite, readBuffer.capacity()));
     int n = c.channel.write(chunk);
     c.sent += n;
     c.toWrite -= n;
@@ -125,7 +132,14 @@ abstract class Driver implements Consumer<SelectionKey> {
       failed(c, "echo longer than what was sent");
       return 0;
     }
-    if (!pattern.matches(readBuffer, c.received, c.seed)) {
+    if (fixed != null) {
+      if (c.received + n > fixed.length
+          || ByteBuffer.wrap(fixed, (int) c.received, n).mismatch(readBuffer) >= 0) {
+        mismatches++;
+        failed(c, "wrong byte in a connection's echo of the ClientHello");
+        return 0;
+      }
+    } else if (!pattern.matches(readBuffer, c.received, c.seed)) {
       mismatches++;
       int at = pattern.mismatch(readBuffer, c.received, c.seed);
       failed(c, "wrong byte at offset " + (c.received + at) + " of a connection's echo");

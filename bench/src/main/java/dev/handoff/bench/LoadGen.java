@@ -15,6 +15,8 @@ import java.util.Map;
  * <pre>
  * java -cp handoff-bench.jar dev.handoff.bench.LoadGen SCENARIO --port PORT [options]
  *   connrate  --inflight 32 --size 32 --seconds 5 --warmup 1 --max-connections 10000000
+ *             [--tls-hello NAME: send a TLS ClientHello for server name NAME instead of --size
+ *             pattern bytes, for a proxy that routes by server name]
  *   rr        --conns 64 --size 64 --seconds 5 --warmup 1
  *   bulk      --conns 4 --chunk 65536 --window 1048576 --seconds 5 --warmup 1
  *   hold      --conns 10000 --max-connecting 256 --size 16 --release-file F --hold-timeout 120
@@ -28,7 +30,7 @@ import java.util.Map;
 public final class LoadGen {
   private LoadGen() {}
 
-  public static void main(String[] args) throws IOException {
+  public static void main(String[] args) throws Exception {
     if (args.length < 1 || args[0].startsWith("-")) {
       usage("missing SCENARIO");
     }
@@ -53,9 +55,10 @@ public final class LoadGen {
     if (seconds <= 0 || seconds > 600 || warmup < 0 || warmup > 600) {
       usage("--seconds must be in (0, 600], --warmup in [0, 600]");
     }
+    byte[] hello = opts.containsKey("tls-hello") ? clientHello(opts.get("tls-hello")) : null;
     Driver driver = switch (scenario) {
       case "connrate" -> new ConnRate(target, intOpt(opts, "inflight", 32),
-          intOpt(opts, "size", 32), warmup, seconds,
+          hello != null ? hello.length : intOpt(opts, "size", 32), warmup, seconds,
           Long.parseLong(opts.getOrDefault("max-connections", "10000000")));
       case "rr" -> new RequestResponse(target, intOpt(opts, "conns", 64), intOpt(opts, "size", 64),
           warmup, seconds);
@@ -70,6 +73,12 @@ public final class LoadGen {
         yield null;
       }
     };
+    if (hello != null) {
+      if (!scenario.equals("connrate")) {
+        usage("--tls-hello is for connrate");
+      }
+      driver.fixed = hello;
+    }
     if (opts.containsKey("cpu")) {
       driver.cpu = new CpuWindow(opts.get("cpu"));
     }
@@ -77,6 +86,29 @@ public final class LoadGen {
     System.out.println("RESULT " + result);
     System.out.flush();
     System.exit(driver.mismatches > 0 ? 3 : 0);
+  }
+
+  /**
+   * The first flight of a TLS client that asks for {@code serverName} (SNI), as the JDK's
+   * SSLEngine writes it: what a proxy routing by server name peeks at. Echoed, it is checked byte
+   * for byte like any other stream.
+   */
+  static byte[] clientHello(String serverName) throws Exception {
+    javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+    context.init(null, null, null);
+    javax.net.ssl.SSLEngine engine = context.createSSLEngine(serverName, 443);
+    engine.setUseClientMode(true);
+    javax.net.ssl.SSLParameters params = engine.getSSLParameters();
+    params.setServerNames(java.util.List.of(new javax.net.ssl.SNIHostName(serverName)));
+    engine.setSSLParameters(params);
+    java.nio.ByteBuffer out =
+        java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+    engine.beginHandshake();
+    engine.wrap(java.nio.ByteBuffer.allocate(0), out);
+    out.flip();
+    byte[] hello = new byte[out.remaining()];
+    out.get(hello);
+    return hello;
   }
 
   private static int intOpt(Map<String, String> opts, String name, int dflt) {
