@@ -84,6 +84,13 @@ class ProxyProtocolIT extends DaemonTest {
       app.awaitLog("client /[0:0:0:0:0:0:0:1]:" + client.getLocalPort() + " via load balancer"
           + " /127.0.0.2:", START);
     }
+    // Each handoff so far logged once adopted: its answer (and that line) may come a moment
+    // after its client already had the echo.
+    long settle = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (count(app.log(), ": adopted ") < count(app.log(), "EchoApp: c")
+        && System.nanoTime() < settle) {
+      Thread.sleep(20);
+    }
     int adopted = count(app.log(), ": adopted ");
 
     // The same headers straight from 127.0.0.1, which is not trusted: refused and closed.
