@@ -2,7 +2,7 @@
 # The benchmark suite (issue 5): the handoff against a server that accepts its own connections and
 # against a relaying proxy, side by side in one run, all on 127.0.0.1.
 #
-#   scripts/bench.sh                 the full suite, about 4-5 minutes on 2 cores
+#   scripts/bench.sh                 the full suite, about 11 minutes on 2 cores
 #   scripts/bench.sh --quick         a short run to try it out (about a minute; figures are rough)
 #   options: --rounds N (3)  --seconds S per measurement (3)  --warmup S (1)  --hold N (10000)
 #            --no-jmh  (skip the microbenchmarks)   --no-doc  (do not write docs/PERFORMANCE.md)
@@ -447,7 +447,7 @@ sni_table=$(
   echo "| scenario 7, a ClientHello per connection (median of $rounds rounds) | conn/s | server CPU per connection, µs | proxy | app |"
   echo "|---|---:|---:|---:|---:|"
   for t in handoff sni; do
-    label="port routing (\\`proxy PORT SOCKET\\`)"; [[ $t == sni ]] && label="SNI routing (\\`--route sni:bench.example=SOCKET\\`)"
+    label="port routing (proxy PORT SOCKET)"; [[ $t == sni ]] && label="SNI routing (--route sni:bench.example=SOCKET)"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "$(fmt "$(med hello "$t" rate)")" \
       "$(fmt "$(cpu_med hello "$t" connections 1000)" 1)" "$(fmt "$(cpu_med hello "$t" connections 1000 proxy)" 1)" \
       "$(fmt "$(cpu_med hello "$t" connections 1000 app)" 1)"
