@@ -3,13 +3,13 @@
 # against a relaying proxy, side by side in one run, all on 127.0.0.1.
 #
 #   scripts/bench.sh                 the full suite, about 11 minutes on 2 cores
-#   scripts/bench.sh --quick         a short run to try it out (about a minute; figures are rough)
+#   scripts/bench.sh --quick         a shorter run to try it out (figures are rough)
 #   options: --rounds N (3)  --seconds S per measurement (3)  --warmup S (1)  --hold N (10000)
 #            --no-jmh  (skip the microbenchmarks)   --no-doc  (do not write docs/PERFORMANCE.md)
 #
 # Installs haproxy (Debian package) when it is missing, and builds the project
 # (mvn -q -B -ntp -DskipTests install) when a jar is missing or older than the sources. Then, under
-# ulimit -n 20000, starts three targets:
+# ulimit -n 20000, starts three targets (and, for scenario 7, a second proxy routing by server name):
 #   direct   scripts/app --direct-port P: the app's own echo engine accepting TCP, no proxy
 #   handoff  scripts/proxy + scripts/app, as users run them
 #   relay    haproxy in TCP mode, forwarding to the direct app's port
