@@ -123,7 +123,7 @@ class ConfigFileIT {
 
     Object[] check = runProxy("--config", config.toString(), "--check-config");
     assertEquals(0, check[0], (String) check[1]);
-    assertTrue(((String) check[1]).contains("listener front on /127.0.0.1:" + one
+    assertTrue(((String) check[1]).contains("listener front on 127.0.0.1:" + one
         + ": shop (host:shop.example) -> [" + shop + "]; default -> [" + web + "]"),
         (String) check[1]);
     assertTrue(((String) check[1]).contains("configuration OK: 2 listeners"), (String) check[1]);

@@ -398,11 +398,15 @@ public final class ProxyCommand implements Callable<Integer> {
 
   /** One line on what a listener would do, for --check-config and the log. */
   private static String describe(String name, ProxyConfig c) {
+    String host = c.bind().getHostAddress();
     StringBuilder line = new StringBuilder("listener ").append(name).append(" on ")
-        .append(new InetSocketAddress(c.bind(), c.port())).append(':');
+        .append(host.contains(":") ? "[" + host + "]" : host).append(':').append(c.port())
+        .append(':');
     for (RouteSpec route : c.routes().all()) {
-      line.append(' ').append(route.name()).append(route.rule().kind() == Rule.Kind.DEFAULT
-          ? "" : " (" + route.rule() + ")").append(" -> ").append(route.sockets());
+      boolean named = route.rule().kind() != Rule.Kind.DEFAULT
+          && !route.name().equals(route.rule().text());
+      line.append(' ').append(route.name()).append(named ? " (" + route.rule() + ")" : "")
+          .append(" -> ").append(route.sockets());
       line.append(';');
     }
     if (c.routes().fallback() == null) {
