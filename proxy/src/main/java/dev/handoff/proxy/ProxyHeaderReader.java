@@ -3,11 +3,9 @@ package dev.handoff.proxy;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.OriginalClient;
+import dev.handoff.proxy.route.MsgPeek;
 import dev.handoff.proxy.route.ProxyProtocol;
-import java.io.FileDescriptor;
 import java.io.IOException;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
@@ -49,7 +47,6 @@ final class ProxyHeaderReader implements Runnable {
   static final int RECHECK_MS = 10;
   /** Enough to see a whole signature (v2's is 12 bytes) and the v2 prefix. */
   private static final int UNTRUSTED_PEEK = ProxyProtocol.V2_PREFIX_LENGTH;
-  private static final Peek PEEK = Peek.lookUp();
 
   private final List<Cidr> trusted;
   private final long timeoutNanos;
@@ -72,7 +69,6 @@ final class ProxyHeaderReader implements Runnable {
   /** Where one thread peeks to. */
   private static final class Buffers {
     final ByteBuffer peek = ByteBuffer.allocateDirect(ProxyProtocol.MAX_LENGTH);
-    final ByteBuffer address = ByteBuffer.allocateDirect(256);
     final byte[] bytes = new byte[ProxyProtocol.MAX_LENGTH];
   }
   private volatile boolean stopping;
@@ -122,8 +118,10 @@ final class ProxyHeaderReader implements Runnable {
    */
   ProxyHeaderReader(List<Cidr> trusted, Duration timeout, int limit,
       Consumer<AcceptedConnection> delivery, ProxyStats stats) throws IOException {
-    if (PEEK == null) {
-      throw new IOException("junixsocket's native receive (for MSG_PEEK) is not available");
+    try {
+      MsgPeek.requireAvailable();
+    } catch (IllegalStateException e) {
+      throw new IOException(e.getMessage(), e);
     }
     this.trusted = List.copyOf(trusted);
     this.timeoutNanos = timeout.toNanos();
@@ -281,7 +279,8 @@ final class ProxyHeaderReader implements Runnable {
     int max = w.trusted ? ProxyProtocol.MAX_LENGTH - w.consumed.length : UNTRUSTED_PEEK;
     int n;
     try {
-      n = PEEK.peek(JdkNioInternals.descriptorOf(w.channel), b.peek, max, b.address);
+      b.peek.clear();
+      n = MsgPeek.peek(JdkNioInternals.descriptorOf(w.channel), b.peek, max);
     } catch (IOException e) {
       log.debug("{}: reset before its first bytes: {}", w, e.getMessage());
       if (w.trusted) {
@@ -485,53 +484,6 @@ final class ProxyHeaderReader implements Runnable {
       channel.close();
     } catch (IOException e) {
       // nothing to release
-    }
-  }
-
-  /**
-   * recv(2) with MSG_PEEK on a non-blocking socket, through junixsocket's package-private native
-   * {@code NativeUnixSocket.receive} (flags OPT_PEEK and OPT_NON_BLOCKING), reached by reflection
-   * as common's JunixsocketInternals reaches its other internals.
-   */
-  private record Peek(Method receive) {
-    private static final int OPT_PEEK = 2;
-    private static final int OPT_NON_BLOCKING = 4;
-
-    static Peek lookUp() {
-      try {
-        Class<?> nativeSocket = Class.forName("org.newsclub.net.unix.NativeUnixSocket");
-        Method ensure = nativeSocket.getDeclaredMethod("ensureSupported");
-        ensure.setAccessible(true);
-        ensure.invoke(null);
-        Class<?> ancillary = Class.forName("org.newsclub.net.unix.AncillaryDataSupport");
-        Method receive = nativeSocket.getDeclaredMethod("receive", FileDescriptor.class,
-            ByteBuffer.class, int.class, int.class, ByteBuffer.class, int.class, ancillary,
-            int.class);
-        receive.setAccessible(true);
-        return new Peek(receive);
-      } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-        return null;
-      }
-    }
-
-    /**
-     * Copies up to {@code max} waiting bytes into {@code into} (a direct buffer) without taking
-     * them: the count, 0 if none are there yet, -1 at the end of the stream.
-     */
-    int peek(FileDescriptor fd, ByteBuffer into, int max, ByteBuffer address) throws IOException {
-      into.clear();
-      address.clear();
-      try {
-        return (Integer) receive.invoke(null, fd, into, 0, max, address,
-            OPT_PEEK | OPT_NON_BLOCKING, null, 0);
-      } catch (InvocationTargetException e) {
-        if (e.getCause() instanceof IOException io) {
-          throw io;
-        }
-        throw new IOException("peek: " + e.getCause(), e.getCause());
-      } catch (IllegalAccessException e) {
-        throw new IOException("peek: " + e, e);
-      }
     }
   }
 }
