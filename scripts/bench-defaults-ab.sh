@@ -14,6 +14,8 @@
 # --proxy-opts-b -XX:TieredStopAtLevel=1. Needs the jars (mvn -DskipTests package). Bounded in time.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
 rounds=4; seconds=3
 declare -A launcher=([A]=$root/scripts/launch.sh [B]=$root/scripts/launch.sh) popts=([A]="" [B]="") aopts=([A]="" [B]="")
 while [[ $# -gt 0 ]]; do
@@ -32,40 +34,13 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ $rounds =~ ^[1-9][0-9]?$ ]] || { echo "bench-defaults-ab.sh: --rounds 1-99" >&2; exit 2; }
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 for jar in app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar; do
   [[ -f $root/$jar ]] || die "$jar is missing: build first (mvn -DskipTests package)"
 done
 ulimit -n 20000 2>/dev/null || die "cannot raise the open-file limit to 20000"
 tmp=$(mktemp -d /tmp/handoff-ab.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$tmp"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-wait_for_log() { # FILE TEXT
-  local deadline=$(( $(date +%s) + 60 ))
-  until grep -q "$2" "$1" 2>/dev/null; do
-    [[ $(date +%s) -lt $deadline ]] || { tail -n 20 "$1" >&2; die "'$2' never appeared in $1"; }
-    sleep 0.1
-  done
-}
-used_ports=""
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 10000))
-    grep -q ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-    (exec 5<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    [[ " $used_ports " == *" $p "* ]] && continue
-    used_ports+=" $p"; echo "$p"; return 0
-  done
-  die "no free port"
-}
 declare -A port dport proxy_pid app_pid direct_pid
 for s in A B; do
   # Each set runs from a copy of the launchers, whose lookup finds the built jars via symlinks.
@@ -77,11 +52,11 @@ for s in A B; do
   app_pid[$s]=$!; pids+=("$!")
   JAVA_OPTS=${aopts[$s]} "$d/scripts/app" --direct-port "${dport[$s]}" "$tmp/d$s.sock" >"$tmp/direct$s.log" 2>&1 &
   direct_pid[$s]=$!; pids+=("$!")
-  wait_for_log "$tmp/app$s.log" "for proxy links"
-  wait_for_log "$tmp/direct$s.log" "accepting TCP directly"
+  wait_for_log "$tmp/app$s.log" "for proxy links" 60
+  wait_for_log "$tmp/direct$s.log" "accepting TCP directly" 60
   JAVA_OPTS=${popts[$s]} "$d/scripts/proxy" --bind 127.0.0.1 "${port[$s]}" "$tmp/$s.sock" >"$tmp/proxy$s.log" 2>&1 &
   proxy_pid[$s]=$!; pids+=("$!")
-  wait_for_log "$tmp/proxy$s.log" "linked to app"
+  wait_for_log "$tmp/proxy$s.log" "linked to app" 60
   log "set $s: launcher ${launcher[$s]}; proxy JAVA_OPTS '${popts[$s]}', app JAVA_OPTS '${aopts[$s]}'"
 done
 loadgen() {

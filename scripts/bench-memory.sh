@@ -24,6 +24,8 @@
 # in time (timeout) and count.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
 hold=10000; seconds=3; warmup=3; rounds=1; launcher=$root/scripts/launch.sh
 proxy_opts=${JAVA_OPTS:-}; app_opts=${JAVA_OPTS:-}
 while [[ $# -gt 0 ]]; do
@@ -42,8 +44,6 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $hold =~ ^[1-9][0-9]*$ && $hold -le 10000 && $rounds =~ ^[1-9]$ ]] ||
   { echo "bench-memory.sh: --hold 1-10000, --rounds 1-9" >&2; exit 2; }
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 for jar in app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar; do
   [[ -f $root/$jar ]] || die "$jar is missing: build first (mvn -DskipTests package)"
 done
@@ -56,35 +56,8 @@ tmp=$(mktemp -d /tmp/handoff-memory.XXXXXX)
 dist=$tmp/dist; mkdir -p "$dist/scripts"
 cp "$root/scripts/app" "$root/scripts/proxy" "$dist/scripts/" && cp "$launcher" "$dist/scripts/launch.sh" && chmod +x "$dist/scripts/launch.sh" || exit 1
 ln -s "$root/app" "$dist/app" && ln -s "$root/proxy" "$dist/proxy" || exit 1
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-wait_for_log() { # FILE TEXT SECONDS
-  local deadline=$(( $(date +%s) + $3 ))
-  until grep -q "$2" "$1" 2>/dev/null; do
-    [[ $(date +%s) -lt $deadline ]] || { tail -n 20 "$1" >&2; die "'$2' never appeared in $1"; }
-    sleep 0.1
-  done
-}
-alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-used_ports=""
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 10000))
-    grep -q ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-    (exec 5<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    [[ " $used_ports " == *" $p "* ]] && continue
-    used_ports+=" $p"; echo "$p"; return 0
-  done
-  die "no free port"
-}
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # Committed heap and metaspace as the JVM reports them, without forcing a collection.
 heap_info() { # PID
   timeout 30 jcmd "$1" GC.heap_info 2>/dev/null | awk '

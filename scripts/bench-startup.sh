@@ -25,6 +25,8 @@
 # daemons as usual. Bounded in time: each round 60 s at most, the probe 600 s.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
 rounds=3; conns=100; interval=5; launcher=$root/scripts/launch.sh
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -39,8 +41,6 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $rounds =~ ^[1-9][0-9]?$ && $conns =~ ^[1-9][0-9]{0,2}$ && $interval =~ ^[0-9]+$ ]] ||
   { echo "bench-startup.sh: --rounds 1-99, --conns 1-999, --interval MS" >&2; exit 2; }
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 for jar in app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar; do
   [[ -f $root/$jar ]] || die "$jar is missing: build first (mvn -DskipTests package)"
 done
@@ -53,32 +53,8 @@ tmp=$(mktemp -d /tmp/handoff-startup.XXXXXX)
 dist=$tmp/dist; mkdir -p "$dist/scripts"
 cp "$root/scripts/app" "$root/scripts/proxy" "$dist/scripts/" && cp "$launcher" "$dist/scripts/launch.sh" &&
   chmod +x "$dist/scripts/launch.sh" && ln -s "$root/app" "$dist/app" && ln -s "$root/proxy" "$dist/proxy" || exit 1
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-wait_for_log() { # FILE TEXT SECONDS
-  local deadline=$(( $(date +%s) + $3 ))
-  until grep -q "$2" "$1" 2>/dev/null; do
-    [[ $(date +%s) -lt $deadline ]] || { tail -n 20 "$1" >&2; die "'$2' never appeared in $1"; }
-    sleep 0.05
-  done
-}
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 10000))
-    grep -q ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-    (exec 5<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    echo "$p"; return 0
-  done
-  die "no free port"
-}
 # A log line's timestamp (logback: 2026-11-30T14:36:57.899, local time) in epoch milliseconds.
 stamp_ms() { # FILE TEXT
   local t

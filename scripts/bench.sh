@@ -36,6 +36,8 @@
 # BENCH_CLIENT_OPTS to the load generator's JVM.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
 cd "$root" || exit 1
 command_line="scripts/bench.sh${*:+ $*}"
 
@@ -60,8 +62,6 @@ done
 suite_start=$(date +%s)
 cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 busy_start=$(cpu_busy); load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 
 # --- what the suite needs ---------------------------------------------------------------------
 need=()
@@ -94,39 +94,13 @@ dist=$tmp/dist; mkdir -p "$dist/scripts" "$dist/lib"
 cp scripts/app scripts/proxy scripts/launch.sh "$dist/scripts/" &&
   cp app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar \
     "$dist/lib/" || exit 1
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "logs kept in $tmp"; else rm -rf "$tmp"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 10000))
-    grep -q ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-    (exec 5<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    [[ " $used_ports " == *" $p "* ]] && continue
-    used_ports+=" $p"; echo "$p"; return 0
-  done
-  die "no free port"
-}
-used_ports=""
 direct_port=$(free_port); handoff_port=$(free_port); relay_port=$(free_port); sni_port=$(free_port)
 declare -A port=([direct]=$direct_port [handoff]=$handoff_port [relay]=$relay_port [sni]=$sni_port)
 targets=(direct handoff relay)
 
-wait_for_log() { # FILE TEXT [SECONDS]
-  local deadline=$(( $(date +%s) + ${3:-30} ))
-  until grep -q "$2" "$1" 2>/dev/null; do
-    [[ $(date +%s) -lt $deadline ]] || { cat "$1" >&2; die "'$2' never appeared in $1"; }
-    sleep 0.1
-  done
-}
-alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 stop_proc() { # PID: SIGTERM, then up to 20 s, then SIGKILL; returns the exit code
   local pid=$1 rc p kept=()
   kill -TERM "$pid" 2>/dev/null
@@ -138,7 +112,6 @@ stop_proc() { # PID: SIGTERM, then up to 20 s, then SIGKILL; returns the exit co
   return $rc
 }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 heap_kb() { # PID: heap in use after a full GC, in KiB (jcmd GC.run, then GC.heap_info)
   timeout 30 jcmd "$1" GC.heap_info 2>/dev/null | sed -n 's/.*used \([0-9]*\)K.*/\1/p' | head -n 1
 }
