@@ -116,7 +116,11 @@ class ProxyShutdownUnderLoadIT extends DaemonTest {
     }
     long ends = c.get("handed-off") + c.get("rejected-by-app") + c.get("dropped-expired")
         + c.get("dropped-at-shutdown") + c.get("unacknowledged");
-    assertEquals(c.get("accepted"), ends, "each accepted connection ends once: " + stopped);
+    assertEquals(c.get("accepted"), ends, "each accepted connection ends once: " + stopped
+        + "\nthe proxy's shutdown lines:\n" + log.lines()
+            .filter(l -> l.contains("shutting down") || l.contains("unanswered")
+                || l.contains("may own") || l.contains("settling") || l.contains("stopped: "))
+            .collect(java.util.stream.Collectors.joining("\n")));
     assertTrue(c.get("sent") <= c.get("accepted") + c.get("retried"),
         "sent more often than accepted and retried: " + stopped);
     assertEquals(0, c.get("resent"), stopped);

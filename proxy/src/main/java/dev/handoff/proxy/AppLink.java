@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -90,6 +91,8 @@ final class AppLink {
 
   private volatile State state = State.DOWN;
   private volatile Session session;
+  /** Readers started and not yet done settling their link (see {@link #settled}). */
+  private final AtomicInteger readersRunning = new AtomicInteger();
   /** Shutdown: no new links. */
   private volatile boolean linking = true;
   /** The last link timed out and the app has not answered since: one handoff at a time. */
@@ -138,6 +141,16 @@ final class AppLink {
 
   State state() {
     return state;
+  }
+
+  /**
+   * Whether this link is down and its reader has finished settling it: every handoff that was
+   * unanswered when it ended has been counted and closed, or given back to be sent again. DOWN
+   * alone is not enough: the link goes DOWN (so that nothing more is sent on it) before its reader
+   * goes through what was unanswered.
+   */
+  boolean settled() {
+    return state == State.DOWN && readersRunning.get() == 0;
   }
 
   /** Handoffs sent on this link and not yet answered. */
@@ -296,7 +309,14 @@ final class AppLink {
     } else {
       log.info("linked to app at {} ({})", socket, t.peer());
     }
-    readerStarter.accept(() -> readAcks(s));
+    readersRunning.incrementAndGet();
+    readerStarter.accept(() -> {
+      try {
+        readAcks(s);
+      } finally {
+        readersRunning.decrementAndGet();
+      }
+    });
     events.linksChanged();
   }
 

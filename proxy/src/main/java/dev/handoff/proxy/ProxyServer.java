@@ -417,13 +417,23 @@ final class ProxyServer {
   }
 
   /** The links' readers hand back what is unanswered when they see their link closed. */
+  /**
+   * Waits until every link's reader has settled what was unanswered on it, so that the counters
+   * logged next are final; at most 2 s.
+   */
   private void awaitReaders() throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    while (allLinks().stream().anyMatch(l -> l.state() != AppLink.State.DOWN)
-        && System.nanoTime() < deadline) {
-      Thread.sleep(10);
+    while (!allLinks().stream().allMatch(AppLink::settled)) {
+      if (System.nanoTime() - deadline > 0) {
+        log.warn("links still settling after 2 s, so the counters below may miss some: {}",
+            allLinks().stream().filter(l -> !l.settled()).map(l -> l.socket() + " " + l.state())
+                .toList());
+        return;
+      }
+      Thread.sleep(5);
     }
   }
+
 
   private static Thread daemon(Runnable r, String name) {
     Thread t = new Thread(r, name);

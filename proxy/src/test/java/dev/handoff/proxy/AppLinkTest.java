@@ -343,4 +343,27 @@ class AppLinkTest {
     assertEquals(List.of(), h.resent);
     assertEquals(List.of(End.ABANDONED), h.endsOf(c.id()));
   }
+
+  /**
+   * CI, stop 9: the proxy logged its final counters while a link's reader was still counting the
+   * handoffs left unanswered at shutdown (1 of 8 counted). The link is DOWN before its reader goes
+   * through them, so the proxy waits for {@link AppLink#settled}, which holds only after the last.
+   */
+  @Test
+  void aLinkClosedAtShutdownIsSettledOnlyOnceEveryUnansweredHandoffIsCounted() {
+    AppLink link = up(4);
+    AcceptedConnection a = h.accept();
+    AcceptedConnection b = h.accept();
+    link.send(a);
+    link.send(b);
+    List<String> seenWhileCounting = new java.util.ArrayList<>();
+    h.duringAbandon = () -> seenWhileCounting.add(link.state() + " settled=" + link.settled());
+    link.close();
+    assertFalse(link.settled(), "closed, but its reader has not settled it yet");
+    h.readers.get(0).run();
+    assertEquals(List.of("DOWN settled=false", "DOWN settled=false"), seenWhileCounting);
+    assertTrue(link.settled());
+    assertEquals(List.of(End.ABANDONED), h.endsOf(a.id()));
+    assertEquals(List.of(End.ABANDONED), h.endsOf(b.id()));
+  }
 }

@@ -36,6 +36,8 @@ final class Harness implements LinkEvents {
   final List<AcceptedConnection> retried = new ArrayList<>();
   IOException connectFailure;
   Runnable duringConnect;
+  /** Runs as each abandoned connection is counted, before it is recorded. */
+  Runnable duringAbandon;
   int linksChanged;
   private long nextId = 1;
 
@@ -117,6 +119,9 @@ final class Harness implements LinkEvents {
 
   @Override
   public void abandoned(AcceptedConnection conn) {
+    if (duringAbandon != null) {
+      duringAbandon.run();
+    }
     end(conn, End.ABANDONED);
   }
 
