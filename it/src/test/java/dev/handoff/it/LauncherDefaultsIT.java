@@ -8,6 +8,8 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -22,9 +24,13 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(120)
 class LauncherDefaultsIT {
   /** Runs {@code scripts/ROLE --version} with the environment given; returns its output. */
-  private static String run(String role, Map<String, String> env) throws Exception {
-    ProcessBuilder builder = new ProcessBuilder(Daemon.ROOT.resolve("scripts/" + role).toString(),
-        "--version").redirectErrorStream(true)
+  private static String run(String role, Map<String, String> env, String... args)
+      throws Exception {
+    List<String> command = new ArrayList<>(List.of(Daemon.ROOT.resolve("scripts/" + role)
+        .toString()));
+    command.addAll(List.of(args));
+    command.add("--version");
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     builder.environment().remove("JAVA_OPTS");
     builder.environment().remove("HANDOFF_CDS");
@@ -37,8 +43,8 @@ class LauncherDefaultsIT {
     return out;
   }
 
-  private static String flags(String role, String javaOpts) throws Exception {
-    return run(role, Map.of("JAVA_OPTS", javaOpts + " -XX:+PrintCommandLineFlags"));
+  private static String flags(String role, String javaOpts, String... args) throws Exception {
+    return run(role, Map.of("JAVA_OPTS", javaOpts + " -XX:+PrintCommandLineFlags"), args);
   }
 
   @Test
@@ -51,6 +57,16 @@ class LauncherDefaultsIT {
     assertTrue(app.contains("-XX:+UseSerialGC"), app);
     assertTrue(app.contains("-XX:InitialHeapSize=33554432"), app);
     assertFalse(app.contains("TieredStopAtLevel"), app);
+    // A proxy that parses first bytes keeps C2; routes that need none do not change that.
+    for (String[] args : List.of(new String[] {"--route", "sni:api.example.com=/run/a.sock"},
+        new String[] {"--route=host:www.example.com=/run/a.sock"},
+        new String[] {"--config", "/etc/handoff/proxy.yaml"})) {
+      String peeking = flags("proxy", "", args);
+      assertFalse(peeking.contains("TieredStopAtLevel"), List.of(args) + ": " + peeking);
+      assertTrue(peeking.contains("-XX:+UseSerialGC"), peeking);
+    }
+    String byPort = flags("proxy", "", "--route", "default=/run/a.sock");
+    assertTrue(byPort.contains("-XX:TieredStopAtLevel=1"), byPort);
   }
 
   @Test

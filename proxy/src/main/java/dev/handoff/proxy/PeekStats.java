@@ -45,6 +45,8 @@ final class PeekStats {
   }
 
   private final Map<Outcome, LongAdder> outcomes = new EnumMap<>(Outcome.class);
+  /** Of the connections routed, those decided on the accepting thread, without waiting. */
+  private final LongAdder atAccept = new LongAdder();
 
   PeekStats(MeterRegistry registry, List<RouteTarget> targets, Supplier<Integer> peeking) {
     for (Outcome o : Outcome.values()) {
@@ -60,6 +62,10 @@ final class PeekStats {
       FunctionCounter.builder("handoff.proxy.handoffs.failed", outcomes.get(o), LongAdder::sum)
           .description(failed).tag("reason", "peek-" + o.label()).register(registry);
     }
+    FunctionCounter.builder("handoff.proxy.peek.at.accept", atAccept, LongAdder::sum)
+        .description("connections routed as soon as they were accepted, their first bytes being"
+            + " there already; the others waited in the peek stage")
+        .register(registry);
     Gauge.builder("handoff.proxy.peek.connections", peeking, p -> p.get())
         .description("connections whose first bytes are being waited for")
         .strongReference(true) // the supplier is referenced by nothing else
@@ -81,6 +87,11 @@ final class PeekStats {
     outcomes.get(outcome).increment();
   }
 
+  /** One connection routed on the accepting thread: its first bytes were there at once. */
+  void countAtAccept() {
+    atAccept.increment();
+  }
+
   long get(Outcome outcome) {
     return outcomes.get(outcome).sum();
   }
@@ -91,6 +102,7 @@ final class PeekStats {
     for (Map.Entry<Outcome, LongAdder> e : outcomes.entrySet()) {
       s.append(' ').append(e.getKey().label()).append('=').append(e.getValue().sum());
     }
+    s.append(" at-accept=").append(atAccept.sum());
     return s.toString();
   }
 }
