@@ -12,7 +12,8 @@
 # Training, in a temporary directory, on 127.0.0.1: for the proxy, a proxy started with
 # -XX:DumpLoadedClassList that links to an app, hands it two connections and stops (SIGTERM);
 # for the app, an app that takes over (--take-over) from a running one, receives those two
-# connections, echoes on them and stops. From each class list, -Xshare:dump makes a static
+# connections, echoes on them and stops (the app's class list has both apps' classes: handing
+# over and taking over). From each class list, -Xshare:dump makes a static
 # archive (the JDK's classes and the jar's, picocli's Java 5 classes included, which a dynamic
 # archive, -XX:ArchiveClassesAtExit, leaves out). Each archive is written under a temporary
 # name and renamed into place, so a launcher never maps a half-written one; the archives of
@@ -79,7 +80,10 @@ done
 [[ -n $port ]] || { log "no free port"; exit 1; }
 
 sock=$tmp/app.sock
-HANDOFF_CDS=off "$here/app" "$sock" >"$tmp/app0.log" 2>&1 &
+app0_cds=off
+[[ -n ${target[app]:-} ]] && app0_cds=classlist:$tmp/app0.classlist
+# The app's class list has both sides of a take-over: this app hands over, the next one takes.
+HANDOFF_CDS=$app0_cds "$here/app" "$sock" >"$tmp/app0.log" 2>&1 &
 app0=$!; pids+=("$app0")
 wait_for_log "$tmp/app0.log" "for proxy links"
 HANDOFF_CDS=$(dump proxy) "$here/proxy" --bind 127.0.0.1 "$port" "$sock" >"$tmp/proxy.log" 2>&1 &
@@ -101,10 +105,13 @@ stop "$proxy"; stop "$app1"; stop "$app0"
 pids=()
 rc=0
 # A static archive from each class list (see scripts/launch.sh, HANDOFF_CDS=static:LIST:ARCHIVE).
+[[ -s $tmp/app0.classlist && -s $tmp/app.classlist ]] &&
+  cat "$tmp/app0.classlist" >>"$tmp/app.classlist"
 for r in "${!target[@]}"; do
   [[ -s $tmp/$r.classlist ]] || continue
   HANDOFF_CDS="static:$tmp/$r.classlist:$tmp/$r.jsa" timeout -k 5 60 "$here/launch.sh" "$r" \
-    >"$tmp/$r-dump.log" 2>&1 || { log "$r: -Xshare:dump failed: $(tail -n 3 "$tmp/$r-dump.log")"; rm -f "$tmp/$r.jsa"; }
+    >"$tmp/$r-dump.log" 2>&1 ||
+    { log "$r: -Xshare:dump failed: $(tail -n 3 "$tmp/$r-dump.log")"; rm -f "$tmp/$r.jsa"; }
 done
 for r in "${!target[@]}"; do
   if [[ -s $tmp/$r.jsa ]] && mv -f "$tmp/$r.jsa" "${target[$r]}"; then
