@@ -10,11 +10,14 @@
 #   scripts/cds-archive.sh [proxy] [app]      (default: both)
 #
 # Training, in a temporary directory, on 127.0.0.1: for the proxy, a proxy started with
-# -XX:ArchiveClassesAtExit that links to an app, hands it two connections and stops (SIGTERM);
+# -XX:DumpLoadedClassList that links to an app, hands it two connections and stops (SIGTERM);
 # for the app, an app that takes over (--take-over) from a running one, receives those two
-# connections, echoes on them and stops. Each archive is written under a temporary name and renamed
-# into place, so a launcher never maps a half-written one; the archives of earlier builds of the
-# jar for the same JDK are removed. Bounded in time (60 s per step). Exits 0
+# connections, echoes on them and stops (the app's class list has both apps' classes: handing
+# over and taking over). From each class list, -Xshare:dump makes a static
+# archive (the JDK's classes and the jar's, picocli's Java 5 classes included, which a dynamic
+# archive, -XX:ArchiveClassesAtExit, leaves out). Each archive is written under a temporary
+# name and renamed into place, so a launcher never maps a half-written one; the archives of
+# earlier builds of the jar for the same JDK are removed. Bounded in time (60 s per step). Exits 0
 # without doing anything if the jars' directories are not writable.
 set -uo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -65,7 +68,7 @@ for r in proxy app; do
   fi
 done
 [[ ${#target[@]} -gt 0 ]] || exit 0
-dump() { [[ -n ${target[$1]:-} ]] && echo "dump:$tmp/$1.jsa" || echo off; }
+dump() { [[ -n ${target[$1]:-} ]] && echo "classlist:$tmp/$1.classlist" || echo off; }
 
 port=""
 for _ in $(seq 1 100); do
@@ -77,7 +80,10 @@ done
 [[ -n $port ]] || { log "no free port"; exit 1; }
 
 sock=$tmp/app.sock
-HANDOFF_CDS=off "$here/app" "$sock" >"$tmp/app0.log" 2>&1 &
+app0_cds=off
+[[ -n ${target[app]:-} ]] && app0_cds=classlist:$tmp/app0.classlist
+# The app's class list has both sides of a take-over: this app hands over, the next one takes.
+HANDOFF_CDS=$app0_cds "$here/app" "$sock" >"$tmp/app0.log" 2>&1 &
 app0=$!; pids+=("$app0")
 wait_for_log "$tmp/app0.log" "for proxy links"
 HANDOFF_CDS=$(dump proxy) "$here/proxy" --bind 127.0.0.1 "$port" "$sock" >"$tmp/proxy.log" 2>&1 &
@@ -98,6 +104,15 @@ exec {c1}>&- {c2}>&-
 stop "$proxy"; stop "$app1"; stop "$app0"
 pids=()
 rc=0
+# A static archive from each class list (see scripts/launch.sh, HANDOFF_CDS=static:LIST:ARCHIVE).
+[[ -s $tmp/app0.classlist && -s $tmp/app.classlist ]] &&
+  cat "$tmp/app0.classlist" >>"$tmp/app.classlist"
+for r in "${!target[@]}"; do
+  [[ -s $tmp/$r.classlist ]] || continue
+  HANDOFF_CDS="static:$tmp/$r.classlist:$tmp/$r.jsa" timeout -k 5 60 "$here/launch.sh" "$r" \
+    >"$tmp/$r-dump.log" 2>&1 ||
+    { log "$r: -Xshare:dump failed: $(tail -n 3 "$tmp/$r-dump.log")"; rm -f "$tmp/$r.jsa"; }
+done
 for r in "${!target[@]}"; do
   if [[ -s $tmp/$r.jsa ]] && mv -f "$tmp/$r.jsa" "${target[$r]}"; then
     log "$r: ${target[$r]}"

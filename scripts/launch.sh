@@ -117,6 +117,18 @@ cds_archive=${jar%.jar}.cds-$cds_jdk-$cds_jar.jsa
 case $cds in
   path) echo "$cds_archive"; exit 0 ;;
   dump:*) flags+=("-XX:ArchiveClassesAtExit=${cds#dump:}") ;;
+  # For scripts/cds-archive.sh: classlist:FILE writes the names of the classes loaded (and the
+  # lambda forms spun) to FILE; static:LIST:ARCHIVE makes a static archive of the classes named
+  # in LIST and in the JDK's own default class list (lib/classlist, what its default archive
+  # holds, which a static archive replaces), with this role's flags and defaults, and exits. A
+  # static archive, unlike a dynamic one (dump:), also holds the jar's class files older than
+  # Java 6 (picocli's are Java 5), which JDK 17 otherwise parses and verifies at every start.
+  classlist:*) flags+=("-XX:DumpLoadedClassList=${cds#classlist:}") ;;
+  static:*)
+    list=${cds#static:}; list=${list%%:*}
+    cat "${java_bin%/bin/java}/lib/classlist" "$list" 2>/dev/null | awk '!seen[$0]++' >"$list.all"
+    exec "$java" -Xshare:dump "-XX:SharedClassListFile=$list.all" \
+      "-XX:SharedArchiveFile=${cds#static:*:}" "${flags[@]}" "${defaults[@]}" -cp "$jar" ;;
   off) ;;
   *) [[ -r $cds_archive ]] && flags+=("-XX:SharedArchiveFile=$cds_archive") ;;
 esac
