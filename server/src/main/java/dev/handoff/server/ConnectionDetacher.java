@@ -44,7 +44,7 @@ final class ConnectionDetacher {
         channel.flush();
         byte[] pending = unsent(channel);
         byte[] state = MigratedState.exportFrom(channel.pipeline());
-        HandoffHeader header = channel.attr(ConnectionEngine.HEADER).get();
+        HandoffHeader header = Handoff.of(channel).toHeader();
         int fd = channel.fd().intValue();
         channel.deregister().addListener(f -> {
           if (f.isSuccess()) {
