@@ -28,15 +28,20 @@ final class ConnectionDetacher {
    * pipeline implements {@link MigratableHandler}, or {@code stateless} says the pipelines hold
    * nothing but what the socket and the unsent bytes carry.
    *
-   * @return the detached connection, or {@code null} if it stays (already closed, or its state
-   *     cannot move). A half-closed one is detached too: its client's end of file stays with the
-   *     socket, and the successor sees it once it has written the unsent bytes
+   * @return the detached connection, or {@code null} if it stays (already closed, its state
+   *     cannot move, or its {@link Handoff} attribute was removed). A half-closed one is detached
+   *     too: its client's end of file stays with the socket, and the successor sees it once it
+   *     has written the unsent bytes
    */
   static CompletableFuture<Detached> detach(EpollSocketChannel channel, boolean stateless) {
     CompletableFuture<Detached> result = new CompletableFuture<>();
     channel.eventLoop().execute(() -> {
       try {
-        if (!channel.isActive() || !MigratedState.canMove(channel.pipeline(), stateless)) {
+        // The facts the successor's header is rebuilt from; a handler that replaced them with
+        // null leaves the connection here rather than sending it on with nothing.
+        Handoff facts = Handoff.of(channel);
+        if (facts == null || !channel.isActive()
+            || !MigratedState.canMove(channel.pipeline(), stateless)) {
           result.complete(null);
           return;
         }
@@ -44,7 +49,7 @@ final class ConnectionDetacher {
         channel.flush();
         byte[] pending = unsent(channel);
         byte[] state = MigratedState.exportFrom(channel.pipeline());
-        HandoffHeader header = channel.attr(ConnectionEngine.HEADER).get();
+        HandoffHeader header = facts.toHeader();
         int fd = channel.fd().intValue();
         channel.deregister().addListener(f -> {
           if (f.isSuccess()) {

@@ -6,17 +6,16 @@ import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.ReceivedHandoff;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.util.AttributeKey;
-import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,21 +35,25 @@ import org.slf4j.LoggerFactory;
  * epoll set per I/O thread, so each readiness event costs O(1) however many connections are open.
  * (A channel cast by junixsocket cannot join a JDK selector, and junixsocket's own selector polls
  * every registered descriptor on each wake-up.)
+ *
+ * <p>What it keeps per connection is kept small, because an app may hold tens of thousands: the
+ * channel's one attribute is its {@link Handoff}, whose addresses are the channel's own objects
+ * wherever they are equal (the header's copies are dropped), and one map entry, keyed by a
+ * {@link Served} that is also the channel's close listener. The header a successor needs is
+ * rebuilt from the {@link Handoff} when the connection moves.
  */
 final class ConnectionEngine implements Engine {
   private static final Logger log = LoggerFactory.getLogger(ConnectionEngine.class);
-  /** The header a connection arrived with, kept for handing it on to a successor. */
-  static final AttributeKey<HandoffHeader> HEADER = AttributeKey.valueOf("handoff.header");
-  private static final AttributeKey<Object> TRACKED = AttributeKey.valueOf("handoff.tracked");
-
   private final EventLoopGroup group;
   private final boolean ownsGroup;
   private final ChannelHandler childHandler;
   private final Map<ChannelOption<?>, Object> childOptions;
   private final boolean autoRead;
-  private final ChannelGroup live;
-  /** Handed-off connections being served, by what identifies them: see {@link ConnectionKey}. */
-  private final Map<ConnectionKey, Channel> served = new ConcurrentHashMap<>();
+  /**
+   * Handed-off connections being served, by what identifies them (see {@link Served}): caught
+   * duplicates, and the connections to detach or close; an entry leaves when its channel closes.
+   */
+  private final Map<Served, EpollSocketChannel> served = new ConcurrentHashMap<>();
   /** Connections open now; kept as a counter because it is read for every handoff. */
   private final AtomicInteger open = new AtomicInteger();
 
@@ -62,7 +65,6 @@ final class ConnectionEngine implements Engine {
     this.childOptions = Map.copyOf(childOptions);
     Object configured = childOptions.get(ChannelOption.AUTO_READ);
     this.autoRead = configured == null || (Boolean) configured;
-    this.live = new DefaultChannelGroup("handed-off", GlobalEventExecutor.INSTANCE);
   }
 
   @Override
@@ -77,7 +79,8 @@ final class ConnectionEngine implements Engine {
     EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
     // Asked through unsafe(): Channel.remoteAddress() would cache the answer, and a load
     // balancer's client (reportRemote, below) could then no longer replace it.
-    if (channel.unsafe().remoteAddress() == null) {
+    InetSocketAddress peer = (InetSocketAddress) channel.unsafe().remoteAddress();
+    if (peer == null) {
       DescriptorCheck.requireConnectedTcp(handoff);
       throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
           handoff + " is not a connected TCP socket: it has no peer");
@@ -90,7 +93,10 @@ final class ConnectionEngine implements Engine {
       throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
           handoff + " is not a connected TCP socket: reset by its client before it was served");
     }
-    ConnectionKey key = ConnectionKey.of(header);
+    Handoff facts = Handoff.of(header,
+        sameOrOwn(header.client(), peer),
+        sameOrOwn(header.local(), (InetSocketAddress) channel.unsafe().localAddress()));
+    Served key = new Served(facts);
     if (served.putIfAbsent(key, channel) != null) {
       return false;
     }
@@ -104,11 +110,10 @@ final class ConnectionEngine implements Engine {
         // Nothing is read before the moved state is in and the moved bytes are out.
         channel.config().setAutoRead(false);
       }
-      if (header.origin() != null) {
-        reportRemote(channel, header.effectiveClient());
+      if (facts.proxiedBy() != null) {
+        reportRemote(channel, facts.client());
       }
-      channel.attr(HEADER).set(header);
-      channel.attr(Handoff.ATTRIBUTE).set(Handoff.of(header));
+      channel.attr(Handoff.ATTRIBUTE).set(facts);
       channel.pipeline().addLast(childHandler);
     } catch (RuntimeException e) {
       served.remove(key);
@@ -118,7 +123,7 @@ final class ConnectionEngine implements Engine {
     track(channel, key);
     group.register(channel).addListener(f -> {
       if (!f.isSuccess()) {
-        untrack(channel);
+        untrack(channel, key);
         channel.unsafe().closeForcibly();
       } else if (migrated) {
         resumeMigrated(channel, pending, state);
@@ -204,22 +209,62 @@ final class ConnectionEngine implements Engine {
   }
 
   /**
+   * {@code own} if it is the same address and port as the header's {@code sent} (and, for IPv6,
+   * the same scope, which the header never carries), so that the connection's facts share the
+   * channel's object instead of keeping a copy; else {@code sent}.
+   */
+  private static InetSocketAddress sameOrOwn(InetSocketAddress sent, InetSocketAddress own) {
+    if (own == null || !own.equals(sent)) {
+      return sent;
+    }
+    if (own.getAddress() instanceof Inet6Address o) {
+      return sent.getAddress() instanceof Inet6Address s && s.getScopeId() == o.getScopeId()
+          && s.getScopedInterface() == o.getScopedInterface() ? own : sent;
+    }
+    return own;
+  }
+
+  /**
    * One TCP connection, whichever descriptor and link it arrives on: a proxy that sends the same
    * connection twice is caught by it. Connection ids are not enough: they are unique per proxy run
-   * only, and a successor renumbers migrated connections.
+   * only, and a successor renumbers migrated connections. Its fields are the TCP peer (behind a
+   * load balancer, the balancer), the proxy's listener address and the accept time. It is also
+   * the channel's close listener, which takes it out of {@link #served}: one object per
+   * connection for both.
    */
-  private record ConnectionKey(InetSocketAddress client, InetSocketAddress local,
-      long acceptedAtMicros) {
-    static ConnectionKey of(HandoffHeader header) {
-      return new ConnectionKey(header.client(), header.local(), header.acceptedAtMicros());
+  private final class Served implements ChannelFutureListener {
+    private final InetSocketAddress peer;
+    private final InetSocketAddress local;
+    private final long acceptedAtMicros;
+
+    Served(Handoff facts) {
+      this.peer = facts.proxiedBy() != null ? facts.proxiedBy() : facts.client();
+      this.local = facts.local();
+      this.acceptedAtMicros = Handoff.micros(facts.acceptedAt());
+    }
+
+    @Override
+    public void operationComplete(ChannelFuture closed) {
+      untrack(closed.channel(), this);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Served k && acceptedAtMicros == k.acceptedAtMicros
+          && peer.equals(k.peer) && local.equals(k.local);
+    }
+
+    @Override
+    public int hashCode() {
+      return (peer.hashCode() * 31 + local.hashCode()) * 31 + Long.hashCode(acceptedAtMicros);
     }
   }
 
   @Override
   public List<CompletableFuture<Detached>> detachAll(boolean stateless) {
     List<CompletableFuture<Detached>> detaching = new ArrayList<>();
-    for (Channel c : live) {
-      if (c instanceof EpollSocketChannel channel && channel.isOpen()) {
+    for (EpollSocketChannel channel : served.values()) {
+      if (channel.isOpen()) {
         detaching.add(ConnectionDetacher.detach(channel, stateless));
       }
     }
@@ -249,19 +294,18 @@ final class ConnectionEngine implements Engine {
     return open.get();
   }
 
-  private void track(Channel channel, ConnectionKey key) {
-    channel.attr(TRACKED).set(key);
+  /** Counts a channel just put in {@link #served} under {@code key}, until it closes. */
+  private void track(Channel channel, Served key) {
     open.incrementAndGet();
-    channel.closeFuture().addListener(f -> untrack(channel));
-    live.add(channel);
+    channel.closeFuture().addListener(key);
   }
 
-  /** Undoes {@link #track}; once per channel, whether it closed or never got registered. */
-  private void untrack(Channel channel) {
-    Object key = channel.attr(TRACKED).getAndSet(null);
-    if (key != null) {
-      served.remove(key, channel);
-      live.remove(channel);
+  /**
+   * Undoes {@link #track}; once per channel, whether it closed or never got registered: only the
+   * call that takes the entry out counts it down.
+   */
+  private void untrack(Channel channel, Served key) {
+    if (served.remove(key, channel)) {
       open.decrementAndGet();
     }
   }
@@ -278,7 +322,17 @@ final class ConnectionEngine implements Engine {
   /** Closes every connection still open, and stops the I/O threads if the engine made them. */
   @Override
   public void close() {
-    live.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    List<ChannelFuture> closing = new ArrayList<>();
+    for (EpollSocketChannel channel : served.values()) {
+      closing.add(channel.close());
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    for (ChannelFuture f : closing) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0 || !f.awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
+        break;
+      }
+    }
     if (ownsGroup) {
       group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }

@@ -64,12 +64,36 @@ public record Handoff(long connectionId, InetSocketAddress client, InetSocketAdd
   }
 
   static Handoff of(HandoffHeader header) {
+    return of(header, header.client(), header.local());
+  }
+
+  /**
+   * The facts of {@code header}, with {@code peer} and {@code local} in place of its TCP peer and
+   * listener address: equal objects the caller already keeps (a channel's), so that the facts
+   * hold no copy of their own.
+   */
+  static Handoff of(HandoffHeader header, InetSocketAddress peer, InetSocketAddress local) {
     long micros = header.acceptedAtMicros();
     OriginalClient origin = header.origin();
-    return new Handoff(header.connectionId(), header.effectiveClient(), header.local(),
+    return new Handoff(header.connectionId(), origin == null ? peer : origin.address(), local,
         Instant.ofEpochSecond(micros / 1_000_000, (micros % 1_000_000) * 1_000),
-        header.kind() == HandoffHeader.Kind.MIGRATED, origin == null ? null : header.client(),
+        header.kind() == HandoffHeader.Kind.MIGRATED, origin == null ? null : peer,
         origin == null ? null : origin.authority(), origin == null ? null : origin.uniqueId());
+  }
+
+  /** The header these facts were made from (without a migrated one's byte counts). */
+  HandoffHeader toHeader() {
+    OriginalClient origin = proxiedBy == null ? null
+        : new OriginalClient(client, authority, uniqueId);
+    return new HandoffHeader(connectionId, micros(acceptedAt),
+        proxiedBy == null ? client : proxiedBy, local,
+        migrated ? HandoffHeader.Kind.MIGRATED : HandoffHeader.Kind.CONNECTION, 0, 0, origin);
+  }
+
+  /** {@code at} in microseconds since the epoch, as the header carries it. */
+  static long micros(Instant at) {
+    return Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L),
+        at.getNano() / 1_000);
   }
 
   @Override
