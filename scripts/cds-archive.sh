@@ -49,7 +49,8 @@ stop() { # PID: SIGTERM, wait up to 60 s (the JVM writes the archive as it exits
   local pid=$1
   kill -TERM "$pid" 2>/dev/null
   for _ in $(seq 1 600); do alive "$pid" || break; sleep 0.1; done
-  alive "$pid" && { kill -KILL "$pid"; log "pid $pid did not stop within 60 s"; }
+  # (kill -KILL fails when it ended after the last look: nothing to report then)
+  alive "$pid" && kill -KILL "$pid" 2>/dev/null && log "pid $pid did not stop within 60 s"
   wait "$pid" 2>/dev/null
 }
 # Where the launcher looks for each role's archive (for this JDK and jar). The training runs both
