@@ -5,7 +5,12 @@
 # Java code, the JVM itself, libc, the native parts of Netty and junixsocket) and, with
 # --syscalls, how many system calls of each kind each connection costs.
 #
-#   scripts/bench-profile.sh [--seconds 4] [--warmup 4] [--rounds 2] [--syscalls]
+#   scripts/bench-profile.sh [--seconds 4] [--warmup 4] [--rounds 2] [--syscalls] [--sni]
+#
+# --sni compares routing instead: a proxy without routes (port) against a proxy with
+# --route sni:bench.example=SOCKET --route default=SOCKET (sni), both in front of the same app, each
+# connection sending the JDK's ClientHello for bench.example (LoadGen --tls-hello) and reading it
+# back; the rows are then the two proxies and the app under each.
 #
 # Steps, on 127.0.0.1 with the launchers' default options: both targets warm up with the suite's
 # scenario 1 (connect, echo 32 bytes, close; 32 in flight) for WARMUP s; then, alternating targets
@@ -23,13 +28,14 @@ set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
-seconds=4; warmup=4; rounds=2; syscalls=0
+seconds=4; warmup=4; rounds=2; syscalls=0; sni=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) seconds=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --syscalls) syscalls=1 ;;
+    --sni) sni=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-profile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -48,13 +54,27 @@ tmp=$(mktemp -d /tmp/handoff-profile.XXXXXX)
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 direct_port=$(free_port); handoff_port=$(free_port)
-"$root/scripts/app" --direct-port "$direct_port" "$tmp/direct.sock" >"$tmp/direct.log" 2>&1 &
-direct_pid=$!; pids+=("$direct_pid")
+if [[ $sni == 0 ]]; then
+  targets=(direct handoff); load=(--size 32)
+  "$root/scripts/app" --direct-port "$direct_port" "$tmp/direct.sock" >"$tmp/direct.log" 2>&1 &
+  direct_pid=$!; pids+=("$direct_pid")
+  wait_for_log "$tmp/direct.log" "accepting TCP directly" 60
+else
+  # "direct" is the proxy without routes here, "handoff" the one routing by server name.
+  targets=(port sni); load=(--size 32 --tls-hello bench.example)
+fi
 "$root/scripts/app" "$tmp/handoff.sock" >"$tmp/app.log" 2>&1 &
 app_pid=$!; pids+=("$app_pid")
-wait_for_log "$tmp/direct.log" "accepting TCP directly" 60
 wait_for_log "$tmp/app.log" "for proxy links" 60
-"$root/scripts/proxy" --bind 127.0.0.1 "$handoff_port" "$tmp/handoff.sock" >"$tmp/proxy.log" 2>&1 &
+if [[ $sni == 1 ]]; then
+  "$root/scripts/proxy" --bind 127.0.0.1 "$direct_port" "$tmp/handoff.sock" >"$tmp/proxy-port.log" 2>&1 &
+  direct_pid=$!; pids+=("$direct_pid")
+  wait_for_log "$tmp/proxy-port.log" "linked to app" 60
+  route_args=(--route "sni:bench.example=$tmp/handoff.sock" --route "default=$tmp/handoff.sock")
+else
+  route_args=()
+fi
+"$root/scripts/proxy" --bind 127.0.0.1 "${route_args[@]}" "$handoff_port" "$tmp/handoff.sock" >"$tmp/proxy.log" 2>&1 &
 proxy_pid=$!; pids+=("$proxy_pid")
 wait_for_log "$tmp/proxy.log" "linked to app" 60
 
@@ -64,12 +84,19 @@ loadgen() { # TIMEOUT ARGS...: the load generator, bounded in time
     -cp "$root/bench/target/handoff-bench.jar" dev.handoff.bench.LoadGen "$@" --host 127.0.0.1
 }
 connections() { sed -n 's/.* connections=\([0-9]*\).*/\1/p' "$1" | head -n 1; }
-port_of() { [[ $1 == direct ]] && echo "$direct_port" || echo "$handoff_port"; }
-procs_of() { [[ $1 == direct ]] && echo "direct:$direct_pid" || echo "proxy:$proxy_pid app:$app_pid"; }
+port_of() { [[ $1 == "${targets[0]}" ]] && echo "$direct_port" || echo "$handoff_port"; }
+# The processes whose CPU counts for a target, as LABEL:PID. With --sni the app serves both.
+procs_of() {
+  if [[ $sni == 1 ]]; then
+    [[ $1 == port ]] && echo "portproxy:$direct_pid portapp:$app_pid" || echo "proxy:$proxy_pid app:$app_pid"
+  else
+    [[ $1 == direct ]] && echo "direct:$direct_pid" || echo "proxy:$proxy_pid app:$app_pid"
+  fi
+}
 
-for t in direct handoff; do
+for t in "${targets[@]}"; do
   log "warm-up on $t, $warmup s"
-  loadgen $((warmup + 60)) connrate --port "$(port_of "$t")" --inflight 32 --size 32 \
+  loadgen $((warmup + 60)) connrate --port "$(port_of "$t")" --inflight 32 "${load[@]}" \
     --seconds "$warmup" --warmup 0 >"$tmp/warmup.$t" 2>&1 || die "warm-up on $t: $(tail -n 3 "$tmp/warmup.$t")"
 done
 
@@ -110,7 +137,7 @@ categories() { # PERF_DATA
 
 declare -A samples conns
 for r in $(seq 1 "$rounds"); do
-  for t in direct handoff; do
+  for t in "${targets[@]}"; do
     perf_pids=()
     for p in $(procs_of "$t"); do
       timeout -k 5 $((seconds + 30)) perf record -q -e cpu-clock -F 999 -g -p "${p#*:}" \
@@ -118,7 +145,7 @@ for r in $(seq 1 "$rounds"); do
       perf_pids+=("$!")
     done
     sleep 0.5
-    loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 32 --size 32 \
+    loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 32 "${load[@]}" \
       --seconds "$seconds" --warmup 0 >"$tmp/run.$t.$r" 2>&1 || die "connrate on $t: $(tail -n 3 "$tmp/run.$t.$r")"
     for pp in "${perf_pids[@]}"; do wait "$pp"; done
     n=$(connections "$tmp/run.$t.$r")
@@ -136,21 +163,38 @@ done
 us() { # SAMPLES CONNECTIONS: microseconds of CPU per connection at 999 samples a second
   awk -v s="$1" -v n="$2" 'BEGIN { if (n == 0) print "-"; else printf "%.1f", s * 1e6 / 999 / n }'
 }
+# Columns: each process, then each target with more than one process in total. A process's
+# connections are its target's.
+declare -A target_of
+cols=()
+for t in "${targets[@]}"; do
+  for p in $(procs_of "$t"); do cols+=("${p%%:*}"); target_of[${p%%:*}]=$t; done
+done
 echo "Server CPU per connection by where it was spent (perf, cpu-clock at 999 Hz, $rounds rounds of $seconds s;"
-echo "connections: direct ${conns[direct]}, handoff ${conns[handoff]}), µs:"
+echo "connections: ${targets[0]} ${conns[${targets[0]}]}, ${targets[1]} ${conns[${targets[1]}]}), µs:"
 echo
-printf '| %-44s | %8s | %8s | %8s | %8s |\n' "where" "direct" "proxy" "app" "handoff"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "---------:" "---------:" "---------:" "---------:"
+header="| where |"; rule="|---|"
+for c in "${cols[@]}"; do header+=" $c |"; rule+="---:|"; done
+for t in "${targets[@]}"; do
+  [[ $(procs_of "$t" | wc -w) -gt 1 ]] && { header+=" $t (sum) |"; rule+="---:|"; }
+done
+echo "$header"; echo "$rule"
 rows=$(for k in "${!samples[@]}"; do echo "${k#*|}"; done | sort -u | grep -v '^total$')
 row() { # LABEL CATEGORY
-  local d p a
-  d=$(us "${samples[direct|$2]:-0}" "${conns[direct]}")
-  p=$(us "${samples[proxy|$2]:-0}" "${conns[handoff]}")
-  a=$(us "${samples[app|$2]:-0}" "${conns[handoff]}")
-  printf '| %-44s | %8s | %8s | %8s | %8s |\n' "$1" "$d" "$p" "$a" "$(awk -v p="$p" -v a="$a" 'BEGIN { printf "%.1f", p + a }')"
+  local line="| $1 |" c t v sum
+  for c in "${cols[@]}"; do
+    line+=" $(us "${samples[$c|$2]:-0}" "${conns[${target_of[$c]}]}") |"
+  done
+  for t in "${targets[@]}"; do
+    [[ $(procs_of "$t" | wc -w) -gt 1 ]] || continue
+    sum=0
+    for c in "${cols[@]}"; do [[ ${target_of[$c]} == "$t" ]] && sum=$((sum + ${samples[$c|$2]:-0})); done
+    line+=" $(us "$sum" "${conns[$t]}") |"
+  done
+  echo "$line"
 }
 row "all (every thread)" total
-for proc in direct proxy app; do
+for proc in "${cols[@]}"; do
   sys_sum=0
   for k in "${!samples[@]}"; do [[ $k == "$proc|sys:"* ]] && sys_sum=$((sys_sum + samples[$k])); done
   samples[$proc|kernel, other]=$(( ${samples[$proc|dso:kernel]:-0} - sys_sum ))
@@ -160,13 +204,13 @@ while read -r c; do
   [[ $c == dso:* ]] && row "${c#dso:}" "$c"
 done <<<"$rows"
 row "kernel, outside system calls" "kernel, other"
-# System calls that cost at least 0.5 µs per connection somewhere, most expensive first.
+# System calls that cost at least 0.5 µs per connection in some process.
 while read -r c; do
   [[ $c == sys:* ]] || continue
   m=0
-  for proc in direct proxy app; do
-    n=${conns[handoff]}; [[ $proc == direct ]] && n=${conns[direct]}
-    v=$(us "${samples[$proc|$c]:-0}" "$n"); awk -v v="$v" 'BEGIN { exit !(v >= 0.5) }' && m=1
+  for proc in "${cols[@]}"; do
+    v=$(us "${samples[$proc|$c]:-0}" "${conns[${target_of[$proc]}]}")
+    awk -v v="$v" 'BEGIN { exit !(v >= 0.5) }' && m=1
   done
   [[ $m == 1 ]] && row "kernel: ${c#sys:}" "$c"
 done <<<"$rows"
@@ -176,14 +220,14 @@ if [[ $syscalls == 1 ]]; then
   echo "System calls per connection (strace -f -c over one $seconds s window per target; strace slows"
   echo "the servers, so only the counts are used):"
   declare -A calls
-  for t in direct handoff; do
+  for t in "${targets[@]}"; do
     st_pids=()
     for p in $(procs_of "$t"); do
       timeout -k 5 $((seconds + 30)) strace -f -c -qq -p "${p#*:}" -o "$tmp/strace.${p%%:*}" &
       st_pids+=("$!")
     done
     sleep 1
-    loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 8 --size 32 \
+    loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 8 "${load[@]}" \
       --seconds "$seconds" --warmup 0 >"$tmp/strace-run.$t" 2>&1 || die "connrate under strace on $t"
     sleep 0.5
     for sp in "${st_pids[@]}"; do kill -INT "$sp" 2>/dev/null; wait "$sp" 2>/dev/null; done
@@ -193,12 +237,16 @@ if [[ $syscalls == 1 ]]; then
       done < <(awk '$1 ~ /^[0-9.]+$/ && $NF != "total" { print $NF, $4 }' "$tmp/strace.${p%%:*}")
     done
   done
-  printf '| %-16s | %8s | %8s | %8s |\n' "system call" direct proxy app
-  printf '|%s|%s|%s|%s|\n' "------------------" "---------:" "---------:" "---------:"
+  header="| system call |"; rule="|---|"
+  for c in "${cols[@]}"; do header+=" $c |"; rule+="---:|"; done
+  echo "$header"; echo "$rule"
   for name in $(for k in "${!calls[@]}"; do echo "${k#*|}"; done | sort -u); do
-    d=${calls[direct|$name]:-0}; p=${calls[proxy|$name]:-0}; a=${calls[app|$name]:-0}
-    awk -v d="$d" -v p="$p" -v a="$a" 'BEGIN { exit !(d >= 0.05 || p >= 0.05 || a >= 0.05) }' || continue
-    printf '| %-16s | %8s | %8s | %8s |\n' "$name" "$d" "$p" "$a"
+    line="| $name |"; m=0
+    for c in "${cols[@]}"; do
+      v=${calls[$c|$name]:-0}; line+=" $v |"
+      awk -v v="$v" 'BEGIN { exit !(v >= 0.05) }' && m=1
+    done
+    [[ $m == 1 ]] && echo "$line"
   done
 fi
 echo
