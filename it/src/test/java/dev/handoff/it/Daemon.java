@@ -161,10 +161,26 @@ final class Daemon implements AutoCloseable {
 
   /** Sends a signal by name (STOP, CONT, ...) with kill(1). */
   void signal(String name) throws IOException, InterruptedException {
+    if (name.equals("HUP") && hangupIgnoredHere()) {
+      // A signal ignored when a program starts stays ignored in what it starts, and the JVM then
+      // installs no handler for it: the daemon would neither log nor act.
+      throw new AssertionError("SIGHUP is ignored in this test's own process (started under"
+          + " nohup?), so the daemons it starts ignore it too; run the tests without nohup");
+    }
     Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).start();
     if (kill.waitFor() != 0) {
       throw new AssertionError("kill -" + name + " " + pid() + " failed");
     }
+  }
+
+  /** Whether SIGHUP (signal 1, the lowest bit of SigIgn) is ignored by this JVM's process. */
+  private static boolean hangupIgnoredHere() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("SigIgn:")) {
+        return (Long.parseLong(line.substring(7).trim(), 16) & 1) != 0;
+      }
+    }
+    return false;
   }
 
   /** SIGTERM. */
