@@ -161,11 +161,17 @@ final class Daemon implements AutoCloseable {
 
   /** Sends a signal by name (STOP, CONT, ...) with kill(1). */
   void signal(String name) throws IOException, InterruptedException {
-    if (name.equals("HUP") && hangupIgnoredHere()) {
+    int number = switch (name) {
+      case "HUP" -> 1;
+      case "INT" -> 2;
+      default -> 0;
+    };
+    if (number > 0 && ignoredHere(number)) {
       // A signal ignored when a program starts stays ignored in what it starts, and the JVM then
       // installs no handler for it: the daemon would neither log nor act.
-      throw new AssertionError("SIGHUP is ignored in this test's own process (started under"
-          + " nohup?), so the daemons it starts ignore it too; run the tests without nohup");
+      throw new AssertionError("SIG" + name + " is ignored in this test's own process (started"
+          + " under nohup, or in the background of a shell without job control?), so the daemons"
+          + " it starts ignore it too; run the tests where it is not ignored");
     }
     Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).start();
     if (kill.waitFor() != 0) {
@@ -173,11 +179,11 @@ final class Daemon implements AutoCloseable {
     }
   }
 
-  /** Whether SIGHUP (signal 1, the lowest bit of SigIgn) is ignored by this JVM's process. */
-  private static boolean hangupIgnoredHere() throws IOException {
+  /** Whether signal {@code number} is ignored by this JVM's process (its bit in SigIgn). */
+  private static boolean ignoredHere(int number) throws IOException {
     for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
       if (line.startsWith("SigIgn:")) {
-        return (Long.parseLong(line.substring(7).trim(), 16) & 1) != 0;
+        return (Long.parseLong(line.substring(7).trim(), 16) & (1L << (number - 1))) != 0;
       }
     }
     return false;
