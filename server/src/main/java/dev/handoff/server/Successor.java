@@ -20,6 +20,10 @@ import java.time.Duration;
  * own predecessor, answers REJECTED.
  */
 final class Successor {
+  /** What the errors of a take-over that met another one under way say to do. */
+  static final String ANOTHER =
+      "if another take-over is under way, the app that wins it will be there";
+
   private Successor() {}
 
   /**
@@ -33,20 +37,30 @@ final class Successor {
       link = HandoffChannel.connect(socket, true);
     } catch (IOException e) {
       throw new IOException("no app is listening at " + socket + " to take over from ("
-          + Errors.describe(e) + "); if another take-over is under way, the app that wins it"
-          + " will be there", e);
+          + Errors.describe(e) + "); " + ANOTHER, e);
     }
     try {
       InetSocketAddress none = new InetSocketAddress(0);
-      link.send(new HandoffHeader(0, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0), null);
+      try {
+        link.send(new HandoffHeader(0, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0), null);
+      } catch (IOException e) {
+        // Connected to a listening socket that its app closed before accepting: it was handing
+        // over to another successor at that moment.
+        throw new IOException("the app at " + socket + " closed the link before it took the"
+            + " take-over request (" + Errors.describe(e) + "); " + ANOTHER, e);
+      }
       Acknowledgement answer = receiveWithin(link, timeout);
       if (answer != null && answer.connectionId() == 0 && answer.status() == Status.REJECTED) {
         throw new IOException("the app at " + socket + " is already being taken over, or is"
             + " itself still taking over; try again when that has finished");
       }
-      if (answer == null || answer.connectionId() != 0 || answer.status() != Status.ADOPTED) {
+      if (answer == null) {
+        throw new IOException("the app at " + socket + " closed the link without answering the"
+            + " take-over request; " + ANOTHER);
+      }
+      if (answer.connectionId() != 0 || answer.status() != Status.ADOPTED) {
         throw new IOException("the app at " + socket + " did not agree to hand over ("
-            + (answer == null ? "it closed the link" : answer.status()) + ")");
+            + answer.status() + ")");
       }
       return link;
     } catch (IOException e) {
