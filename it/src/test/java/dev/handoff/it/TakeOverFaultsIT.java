@@ -134,7 +134,8 @@ class TakeOverFaultsIT extends DaemonTest {
    * Two successors started together. One take-over runs at a time: a successor that asks while
    * one is under way is refused ("already being taken over"), one that finds the path between two
    * apps ("no app is listening") or connects just as the old app closes its listening socket
-   * ("closed the link before it took the take-over request") fails, both saying "if another
+   * ("closed the link before it took the take-over request") or whose link the old app accepted
+   * just before answering CLOSING on every link ("is closing") fails, each saying "if another
    * take-over is under way...", and one that asks after the first take-over finished takes
    * over from the winner, which is then a second, complete upgrade. Whatever the timing, exactly
    * one app is left, it serves every connection, and a loser never exits 0 without having handed

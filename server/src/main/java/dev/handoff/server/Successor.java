@@ -58,6 +58,12 @@ final class Successor {
         throw new IOException("the app at " + socket + " closed the link without answering the"
             + " take-over request; " + ANOTHER);
       }
+      if (answer.connectionId() == 0 && answer.status() == Status.CLOSING) {
+        // The app accepted this link just before it began closing: it is handing over to another
+        // successor (or shutting down) and answers CLOSING on every link it has, this one too.
+        throw new IOException("the app at " + socket + " is closing (it answered CLOSING to the"
+            + " take-over request); " + ANOTHER);
+      }
       if (answer.connectionId() != 0 || answer.status() != Status.ADOPTED) {
         throw new IOException("the app at " + socket + " did not agree to hand over ("
             + answer.status() + ")");
