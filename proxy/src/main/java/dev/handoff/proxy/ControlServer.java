@@ -135,6 +135,9 @@ final class ControlServer implements Runnable {
     int pid;
     try {
       AFUNIXSocketCredentials creds = accepted.getPeerCredentials();
+      if (creds == null) {
+        throw new IOException("the kernel gave none"); // junixsocket may return null
+      }
       pid = (int) creds.getPid();
       peer = "pid " + pid + " uid " + creds.getUid();
       if (!uids.contains((int) creds.getUid())) {
@@ -143,7 +146,7 @@ final class ControlServer implements Runnable {
         close(accepted);
         return false;
       }
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       log.warn("control link: cannot read the peer's credentials: {}", Errors.describe(e));
       close(accepted);
       return false;
