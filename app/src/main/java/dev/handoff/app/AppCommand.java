@@ -4,15 +4,13 @@ import dev.handoff.cli.DurationConverter;
 import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.HostPortConverter;
 import dev.handoff.cli.StatusSignal;
-import dev.handoff.common.JdkNioInternals;
 import dev.handoff.cli.LoggingOptions;
 import dev.handoff.cli.ManifestVersionProvider;
 import dev.handoff.cli.HangupSignal;
 import dev.handoff.cli.ShutdownSignal;
-import dev.handoff.common.SocketPaths;
 import dev.handoff.cli.SystemdNotify;
-import dev.handoff.common.Uids;
 import dev.handoff.cli.UsageErrorHandler;
+import dev.handoff.cli.SocketPaths;
 import dev.handoff.server.HandoffServerBootstrap;
 import dev.handoff.server.SocketInUseException;
 import java.io.IOException;
@@ -134,7 +132,6 @@ public final class AppCommand implements Callable<Integer> {
     if (takeOver) {
       log.info("starting: taking over from the app at {}", config.socket());
     }
-    JdkNioInternals.requireAvailable();
     ShutdownSignal signal = ShutdownSignal.install();
     HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload; carrying on"));
     EchoApp app = new EchoApp(config);
@@ -172,7 +169,7 @@ public final class AppCommand implements Callable<Integer> {
     }
     return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
         maxUnsent, drainTimeout, directPort,
-        allowUids == null ? Uids.selfAndRoot() : Set.copyOf(allowUids),
+        allowUids == null ? HandoffServerBootstrap.defaultAllowedUids() : Set.copyOf(allowUids),
         maxConnections != null ? maxConnections : HandoffServerBootstrap.defaultMaxConnections(),
         metrics, !noPlain);
   }

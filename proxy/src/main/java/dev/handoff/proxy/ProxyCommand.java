@@ -9,7 +9,7 @@ import dev.handoff.cli.LoggingOptions;
 import dev.handoff.cli.ManifestVersionProvider;
 import dev.handoff.cli.HangupSignal;
 import dev.handoff.cli.ShutdownSignal;
-import dev.handoff.common.SocketPaths;
+import dev.handoff.cli.SocketPaths;
 import dev.handoff.cli.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.cli.UsageErrorHandler;

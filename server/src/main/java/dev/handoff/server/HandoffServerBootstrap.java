@@ -55,12 +55,17 @@ public final class HandoffServerBootstrap {
     return OpenFileLimit.defaultMaxConnections();
   }
 
+  /** The default of {@link #allowedUids}: this process's own uid, and root. */
+  public static Set<Integer> defaultAllowedUids() {
+    return Uids.selfAndRoot();
+  }
+
   private EventLoopGroup group;
   private int ioThreads = Runtime.getRuntime().availableProcessors();
   private ChannelHandler childHandler;
   private final Map<ChannelOption<?>, Object> childOptions = new LinkedHashMap<>();
   private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-------");
-  private Set<Integer> allowedUids = Uids.selfAndRoot();
+  private Set<Integer> allowedUids = defaultAllowedUids();
   private int maxLinks = 64;
   private Integer maxConnections;
   private boolean stateless;

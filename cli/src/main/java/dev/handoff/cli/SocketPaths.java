@@ -1,4 +1,4 @@
-package dev.handoff.common;
+package dev.handoff.cli;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

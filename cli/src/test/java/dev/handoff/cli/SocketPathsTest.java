@@ -1,4 +1,4 @@
-package dev.handoff.common;
+package dev.handoff.cli;
 
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
