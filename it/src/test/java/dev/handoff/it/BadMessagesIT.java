@@ -225,6 +225,92 @@ class BadMessagesIT extends DaemonTest {
     }
   }
 
+  /** One plain handoff (a zero byte and the descriptor, as Go's WriteMsgUnix sends), served. */
+  private void assertPlainLinkServes(AFUNIXSocketChannel link, String text) throws IOException {
+    try (Tcp tcp = new Tcp()) {
+      send(link, ByteBuffer.wrap(new byte[] {0}), tcp.fd());
+      tcp.accepted.close();
+      assertEchoes(tcp.client, text);
+    }
+  }
+
+  /**
+   * Issue 12: hostile input from a plain sender, against the running app. On a plain link two
+   * descriptors, a pipe and a message without a descriptor are each refused with their reason,
+   * every descriptor closed, and the link goes on; a 64 KiB payload ends the link (its framing is
+   * lost) and closes its descriptor, and as a link's first message it makes no plain link. The
+   * app keeps serving, and holds no descriptor more than before.
+   */
+  @Test
+  void hostilePlainInputIsRefusedWithItsReasonAndTheAppKeepsServing() throws Exception {
+    EchoClient.echoOnce(port, "warm up".getBytes());
+    int baseline = app.settledFds();
+    try (AFUNIXSocketChannel link = link()) {
+      assertPlainLinkServes(link, "a plain handoff");
+      app.awaitLog("is a plain link", Duration.ofSeconds(10));
+      try (Tcp a = new Tcp(); Tcp b = new Tcp()) {
+        send(link, ByteBuffer.wrap(new byte[] {0}), a.fd(), b.fd());
+        assertRefused("EXTRA_DESCRIPTORS");
+        a.assertClosedByApp();
+        b.assertClosedByApp();
+      }
+      Pipe pipe = Pipe.open();
+      try {
+        send(link, ByteBuffer.wrap(new byte[] {0}), JdkNioInternals.descriptorOf(pipe.sink()));
+        assertRefused("NOT_A_CONNECTED_STREAM_SOCKET");
+        pipe.sink().close();
+        assertEquals(-1, pipe.source().read(ByteBuffer.allocate(1)),
+            "the app closed its copy of the pipe: the reader sees EOF");
+      } finally {
+        pipe.source().close();
+        pipe.sink().close();
+      }
+      send(link, ByteBuffer.wrap("no descriptor".getBytes()));
+      assertRefused("NO_DESCRIPTOR");
+      assertPlainLinkServes(link, "the plain link goes on");
+      try (Tcp tcp = new Tcp()) {
+        sendLarge(link, tcp.fd());
+        assertRefused("BAD_LENGTH");
+        tcp.assertClosedByApp();
+        assertTrue(isClosedByPeer(link), "a link that lost framing is closed");
+      }
+    }
+    try (AFUNIXSocketChannel first = link(); Tcp tcp = new Tcp()) {
+      sendLarge(first, tcp.fd());
+      assertRefused("BAD_MAGIC");
+      tcp.assertClosedByApp();
+      assertTrue(isClosedByPeer(first), "no plain link is made of it");
+    }
+    assertEquals(1, count(app.log(), "is a plain link"), "the mode is logged once per link");
+    EchoClient.echoOnce(port, "real clients are still served".getBytes());
+    assertEquals(baseline, app.awaitFds(baseline, Duration.ofSeconds(10)),
+        "open descriptors of the app are back to where they were");
+  }
+
+  /** 64 KiB of payload with one descriptor on its first byte, as far as the app reads it. */
+  private static void sendLarge(AFUNIXSocketChannel link, FileDescriptor fd) throws IOException {
+    ByteBuffer payload = ByteBuffer.wrap(EchoClient.randomBytes(new java.util.Random(12), 64 << 10));
+    payload.put(0, (byte) 0); // not the magic
+    link.setOutboundFileDescriptors(fd);
+    link.write(payload);
+    link.setOutboundFileDescriptors();
+    try {
+      while (payload.hasRemaining()) {
+        link.write(payload);
+      }
+    } catch (IOException e) {
+      // the app refused the message and closed the link before reading the rest
+    }
+  }
+
+  private static int count(String text, String part) {
+    int n = 0;
+    for (int i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
   @Test
   void afterEveryKindOfBadMessageTheAppHoldsNoExtraDescriptor() throws Exception {
     EchoClient.echoOnce(port, "warm up".getBytes());
