@@ -89,11 +89,15 @@ ulimit -n 20000 2>/dev/null || die "cannot raise the open-file limit to 20000 (h
 
 tmp=$(mktemp -d /tmp/handoff-bench.XXXXXX)
 res=$tmp/results; mkdir -p "$res"
-# Run copies of the launchers and jars, so that a rebuild during the suite cannot change them.
+# Run copies of the launchers and of the load generator's jar, so that a rebuild during the suite
+# cannot change them. The daemons' jars are linked, not copied: the launcher maps the class-data
+# sharing archive made at package time for the jar it resolves, as a user's start does (a copy
+# would start without it, with a few MB more metaspace; issue 10 measures memory as a user sees
+# it). Do not rebuild while the suite runs.
 dist=$tmp/dist; mkdir -p "$dist/scripts" "$dist/lib"
 cp scripts/app scripts/proxy scripts/launch.sh "$dist/scripts/" &&
-  cp app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar \
-    "$dist/lib/" || exit 1
+  ln -s "$PWD/app/target/handoff-app.jar" "$PWD/proxy/target/handoff-proxy.jar" "$dist/lib/" &&
+  cp bench/target/handoff-bench.jar "$dist/lib/" || exit 1
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -112,8 +116,11 @@ stop_proc() { # PID: SIGTERM, then up to 20 s, then SIGKILL; returns the exit co
   return $rc
 }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-heap_kb() { # PID: heap in use after a full GC, in KiB (jcmd GC.run, then GC.heap_info)
-  timeout 30 jcmd "$1" GC.heap_info 2>/dev/null | sed -n 's/.*used \([0-9]*\)K.*/\1/p' | head -n 1
+heap_kb() { # PID: heap in use after a full GC, in KiB (jcmd GC.run, then GC.heap_info): the sum
+  # over every line "total NK, used NK", one per generation under Serial GC (young, tenured)
+  timeout 30 jcmd "$1" GC.heap_info 2>/dev/null | tr -d ',' | awk '
+    /total [0-9]+K used [0-9]+K/ { for (i = 1; i < NF; i++) if ($i == "used") { u += $(i + 1); n++ } }
+    END { if (n) print u + 0 }'
 }
 full_gc() { timeout 30 jcmd "$1" GC.run >/dev/null 2>&1; }
 settle_fds() { # PID LIMIT: waits up to 10 s for the count to come down to LIMIT; prints it
@@ -268,8 +275,10 @@ measure_hold() { # TARGET ROUND
   esac
   sleep 1
   for w in "${watch[@]}"; do
-    # VmRSS as a user sees it first (issue 10: no collection forced), then after a full GC.
+    # VmRSS as a user sees it (issue 10): round 1 forces no collection in the processes at all;
+    # the later rounds also read the heap and VmRSS after a full GC.
     mem[$t.$r.${w%%:*}.rss_idle_now]=$(rss_kb "${w#*:}")
+    [[ $r -gt 1 ]] || continue
     [[ ${w%%:*} == haproxy ]] || { full_gc "${w#*:}"; mem[$t.$r.${w%%:*}.heap_idle]=$(heap_kb "${w#*:}"); }
     mem[$t.$r.${w%%:*}.rss_idle]=$(rss_kb "${w#*:}")
   done
@@ -281,6 +290,7 @@ measure_hold() { # TARGET ROUND
   sleep 0.5
   for w in "${watch[@]}"; do
     mem[$t.$r.${w%%:*}.rss_held_now]=$(rss_kb "${w#*:}")
+    [[ $r -gt 1 ]] || continue
     [[ ${w%%:*} == haproxy ]] || { full_gc "${w#*:}"; mem[$t.$r.${w%%:*}.heap_held]=$(heap_kb "${w#*:}"); }
     mem[$t.$r.${w%%:*}.rss_held]=$(rss_kb "${w#*:}")
   done
@@ -413,6 +423,9 @@ cpu_table=$(
   cpurow "2. per round trip, µs" rr round_trips 1000 2
   cpurow "3. per GB echoed, ms" bulk bytes 1000000000 0
 )
+cpu_conn_d=$(cpu_med connrate direct connections 1000); cpu_conn_h=$(cpu_med connrate handoff connections 1000)
+cpu_rr_d=$(cpu_med rr direct round_trips 1000); cpu_rr_h=$(cpu_med rr handoff round_trips 1000)
+cpu_gb_d=$(cpu_med bulk direct bytes 1000000000); cpu_gb_h=$(cpu_med bulk handoff bytes 1000000000)
 sni_cpu_port=$(cpu_med hello handoff connections 1000)
 sni_cpu_sni=$(cpu_med hello sni connections 1000)
 sni_extra=$(awk -v a="$sni_cpu_sni" -v b="$sni_cpu_port" 'BEGIN { if (a == "" || b == "") print ""; else printf "%.1f", a - b }')
@@ -448,9 +461,9 @@ memory_table=$(
   memrow "app (direct)" direct direct_app
   memrow "haproxy (relay)" relay haproxy
 )
-# Resident memory as a user sees it (issue 10): VmRSS read before any forced collection.
+# Resident memory as a user sees it (issue 10): VmRSS of round 1, in which no collection is forced.
 nowrow() { # LABEL TARGET PROCESS
-  printf '| %s | %s | %s |\n' "$1" "$(fmt "$(memmed "$2" "$3" rss_idle_now)")" "$(fmt "$(memmed "$2" "$3" rss_held_now)")"
+  printf '| %s | %s | %s |\n' "$1" "$(fmt "${mem[$2.1.$3.rss_idle_now]:-}")" "$(fmt "${mem[$2.1.$3.rss_held_now]:-}")"
 }
 memory_now_table=$(
   echo "| process (target) | VmRSS idle, KiB | VmRSS with $hold held, KiB |"
@@ -460,8 +473,9 @@ memory_now_table=$(
   nowrow "app (direct)" direct direct_app
   nowrow "haproxy (relay)" relay haproxy
 )
-proxy_now_max=$(printf '%s\n' "$(memmed handoff proxy rss_idle_now)" "$(memmed handoff proxy rss_held_now)" | sort -g | tail -n 1)
-app_now_held=$(memmed handoff handoff_app rss_held_now); direct_now_held=$(memmed direct direct_app rss_held_now)
+# The targets on VmRSS as a user sees it take round 1, before any collection was forced.
+proxy_now_max=$(printf '%s\n' "${mem[handoff.1.proxy.rss_idle_now]:-}" "${mem[handoff.1.proxy.rss_held_now]:-}" | grep . | sort -g | tail -n 1)
+app_now_held=${mem[handoff.1.handoff_app.rss_held_now]:-}; direct_now_held=${mem[direct.1.direct_app.rss_held_now]:-}
 fd_table=$(
   echo "| process | descriptors before | after | growth |"
   echo "|---|---:|---:|---:|"
@@ -498,6 +512,9 @@ targets_table=$(
   echo "| app VmRSS with $hold held ≤ direct's, no GC forced, default options | $(fmt "$(awk -v k="$app_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB against $(fmt "$(awk -v k="$direct_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB | $(verdict ge "${direct_now_held:-0}" "${app_now_held:-999999}") |"
   echo "| successor start-up: app --take-over started to first connection moved < 1 s | ${startup_first:--} ms (median), longest stall ${startup_stall:--} ms | $(verdict ge 999 "${startup_first:-99999}") |"
   echo "| handoff latency p99 < 1 ms at the scenario-1 load | p99 ${lat_p99:--} µs (n=${lat_n:--}) | $(verdict ge 999 "${lat_p99:-99999}") |"
+  echo "| server CPU per connection, proxy + app ≤ 1.15× direct's | $(ratio "$cpu_conn_h" "$cpu_conn_d")× ($(fmt "$cpu_conn_h" 1) against $(fmt "$cpu_conn_d" 1) µs) | $(verdict ge 1.15 "$(ratio "$cpu_conn_h" "$cpu_conn_d")") |"
+  echo "| server CPU per round trip ≤ 1.05× direct's | $(ratio "$cpu_rr_h" "$cpu_rr_d")× ($(fmt "$cpu_rr_h" 2) against $(fmt "$cpu_rr_d" 2) µs) | $(verdict ge 1.05 "$(ratio "$cpu_rr_h" "$cpu_rr_d")") |"
+  echo "| server CPU per GB ≤ 1.05× direct's | $(ratio "$cpu_gb_h" "$cpu_gb_d")× ($(fmt "$cpu_gb_h" 0) against $(fmt "$cpu_gb_d" 0) ms) | $(verdict ge 1.05 "$(ratio "$cpu_gb_h" "$cpu_gb_d")") |"
   echo "| SNI routing costs ≤ 10 µs more server CPU per connection than port routing | ${sni_extra:--} µs more | $(verdict ge 10 "${sni_extra:-999}") |"
   echo "| no descriptor growth in proxy or app across the suite | see the descriptor table | $(verdict fd_ok) |"
 )
@@ -565,15 +582,17 @@ $targets_table
 
 ## Memory with $hold connections held
 
-Heap in use after a full GC (\`jcmd PID GC.run\`, then \`GC.heap_info\`) and resident memory
-(VmRSS, read right after that GC), idle just before and while the connections are held; medians
-over the rounds.
+Heap in use after a full GC (\`jcmd PID GC.run\`, then \`GC.heap_info\`, every generation) and
+resident memory (VmRSS, read right after that GC), idle just before and while the connections are
+held; medians over rounds 2 and later (round 1 forces no collection).
 Per connection = (held − idle) / $hold. HAProxy's heap column is not applicable.
 
 $memory_table
 
-Resident memory as a user sees it: VmRSS read just before the full GC above, with the launchers'
-default JVM options (scripts/launch.sh); medians over the rounds.
+Resident memory as a user sees it: VmRSS in round 1, in which no collection is forced in any
+process, with the launchers' default JVM options (scripts/launch.sh) and the class-data sharing
+archives the build made; idle just before the connections are connected, and 0.5 s after all are
+held.
 
 $memory_now_table
 
