@@ -24,6 +24,13 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
+import dev.handoff.server.HandoffServer;
+import dev.handoff.server.HandoffServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -31,7 +38,8 @@ import org.junit.jupiter.api.Test;
  * {@code proxy --route}: connections land on the app of their TLS server name, ALPN protocol or
  * HTTP Host, picked from their first bytes read with MSG_PEEK, through the real launchers and real
  * clients (openssl s_client, curl, the JDK's TLS client); each TLS app completes the handshake
- * itself ({@code scripts/tls-example}). And the bounds: silence, garbage, a 1 MiB first write,
+ * itself ({@code scripts/tls-example}). A server that speaks first reached on the default route
+ * after the peek timeout. And the bounds: silence, garbage, a 1 MiB first write,
  * 1,000 clients peeked at at once, a shutdown while peeking; descriptors back to baseline.
  */
 class RoutingIT extends DaemonTest {
@@ -185,6 +193,59 @@ class RoutingIT extends DaemonTest {
     String stopped = proxy.stopAndLog();
     assertTrue(stopped.contains("timeout=1") && stopped.contains("malformed-default=1")
         && stopped.contains("unrecognised=1"), stopped);
+  }
+
+  /**
+   * A protocol in which the server speaks first (SMTP-like: the client waits for the greeting): on
+   * a listener that routes by server name, the client sends nothing, so after the peek timeout its
+   * connection takes the default route, where a server built on the library greets it first; the
+   * conversation then goes on both ways. A TLS client on the same listener still reaches its route.
+   */
+  @Test
+  void aServerThatSpeaksFirstIsReachedOnTheDefaultRoute() throws Exception {
+    Path greeting = dir.resolve("greeting.sock");
+    Path echo = dir.resolve("echo.sock");
+    echoApp(echo);
+    byte[] hello = "220 greeting.example ready\r\n".getBytes(StandardCharsets.US_ASCII);
+    HandoffServer greeter = new HandoffServerBootstrap()
+        .ioThreads(1)
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+              @Override
+              public void channelActive(ChannelHandlerContext ctx) {
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(hello));
+              }
+
+              @Override
+              public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ctx.writeAndFlush(msg);
+              }
+            });
+          }
+        })
+        .bind(greeting);
+    try {
+      Daemon proxy = proxy(List.of(echo, greeting), "--route", "sni:x.example=" + echo,
+          "--peek-timeout", "500ms", greeting.toString());
+      int baseline = proxy.settledFds();
+      for (int i = 0; i < 3; i++) {
+        try (Socket s = EchoClient.connect(port)) {
+          s.setSoTimeout(10_000);
+          long start = System.nanoTime();
+          assertArrayEquals(hello, EchoClient.readExactly(s.getInputStream(), hello.length),
+              "the greeting comes first, without a byte from the client");
+          assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(400),
+              "the proxy waited for first bytes until its peek timeout");
+          EchoClient.assertEchoes(s, "EHLO client.example\r\n".getBytes(StandardCharsets.US_ASCII));
+        }
+      }
+      assertEquals(baseline, proxy.awaitFds(baseline, Duration.ofSeconds(10)));
+      assertTrue(proxy.stopAndLog().contains("timeout=3"), proxy.log());
+    } finally {
+      greeter.close();
+    }
   }
 
   @Test
