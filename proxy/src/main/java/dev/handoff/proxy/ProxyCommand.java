@@ -504,8 +504,8 @@ public final class ProxyCommand implements Callable<Integer> {
       if (java.util.Arrays.equals(now, readAtStart)) {
         log.info("SIGHUP received: {} is unchanged; carrying on", configFile);
       } else {
-        log.warn("SIGHUP received: {} has changed and is valid; it applies at the next start"
-            + " (listeners are not changed in place yet); carrying on as configured",
+        log.warn("SIGHUP received: {} has changed and is valid; it applies at the next start or"
+            + " --take-over (listeners are not changed in place yet); carrying on as configured",
             configFile);
       }
     } catch (ConfigException | java.io.IOException e) {
