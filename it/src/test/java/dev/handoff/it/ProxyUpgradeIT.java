@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ConnectException;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,14 +17,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -63,43 +55,13 @@ class ProxyUpgradeIT extends DaemonTest {
     Daemon proxy = firstProxy();
     EchoClient.echoOnce(port, "warm".getBytes(StandardCharsets.US_ASCII));
 
-    AtomicBoolean stop = new AtomicBoolean();
-    AtomicLong refused = new AtomicLong();
-    AtomicLong lost = new AtomicLong();
-    AtomicLong served = new AtomicLong();
-    AtomicLong longestWaitNanos = new AtomicLong();
-    AtomicLong pingPongs = new AtomicLong();
-    ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
-    ExecutorService pool = Executors.newCachedThreadPool();
-    ScheduledExecutorService arrivals = Executors.newSingleThreadScheduledExecutor();
-    List<Future<?>> longLived = new ArrayList<>();
-    try {
+    try (UpgradeLoad load = new UpgradeLoad()) {
       // 100 clients, each on one connection, ping-ponging 64 bytes every 50 ms.
-      List<Socket> pingers = new ArrayList<>();
-      for (int i = 0; i < 100; i++) {
-        pingers.add(EchoClient.connect(port));
-      }
-      for (int i = 0; i < pingers.size(); i++) {
-        Socket s = pingers.get(i);
-        Random random = new Random(i);
-        longLived.add(pool.submit(() -> {
-          try (s) {
-            while (!stop.get()) {
-              byte[] data = EchoClient.randomBytes(random, 64);
-              EchoClient.assertEchoes(s, data);
-              pingPongs.incrementAndGet();
-              Thread.sleep(50);
-            }
-          } catch (Throwable e) {
-            failures.add("ping-pong: " + e);
-          }
-          return null;
-        }));
-      }
+      load.pingPong(port, 100);
       // One 64 MiB stream, paced at about 4 MiB/s, checked byte for byte.
       long streamBytes = 64L << 20;
       Socket stream = EchoClient.connect(port);
-      longLived.add(pool.submit(() -> {
+      load.hold(() -> {
         try {
           OutputStream out = stream.getOutputStream(); // closed with the socket, by the reader
           Random random = new Random(64);
@@ -113,11 +75,11 @@ class ProxyUpgradeIT extends DaemonTest {
           }
           stream.shutdownOutput();
         } catch (Throwable e) {
-          failures.add("stream write: " + e);
+          load.failures.add("stream write: " + e);
         }
         return null;
-      }));
-      Future<Long> streamRead = pool.submit(() -> {
+      });
+      Future<Long> streamRead = load.pool.submit(() -> {
         Random random = new Random(64);
         byte[] expected = new byte[64 << 10];
         InputStream in = stream.getInputStream();
@@ -137,36 +99,7 @@ class ProxyUpgradeIT extends DaemonTest {
         return got;
       });
       // 30 new connections a second, each: connect, echo 1 KiB, close.
-      AtomicLong seq = new AtomicLong();
-      arrivals.scheduleAtFixedRate(() -> pool.submit(() -> {
-        long n = seq.incrementAndGet();
-        byte[] data = EchoClient.randomBytes(new Random(n), 1024);
-        long start = System.nanoTime();
-        Socket s = new Socket();
-        try (s) {
-          try {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
-          } catch (ConnectException e) {
-            refused.incrementAndGet();
-            failures.add("client " + n + " refused: " + e.getMessage());
-            return;
-          }
-          s.setSoTimeout(15_000);
-          s.getOutputStream().write(data);
-          byte[] back = EchoClient.readExactly(s.getInputStream(), data.length);
-          long wait = System.nanoTime() - start;
-          longestWaitNanos.accumulateAndGet(wait, Math::max);
-          if (!java.util.Arrays.equals(data, back)) {
-            lost.incrementAndGet();
-            failures.add("client " + n + " got other bytes back");
-            return;
-          }
-          served.incrementAndGet();
-        } catch (IOException e) {
-          lost.incrementAndGet();
-          failures.add("client " + n + " lost: " + e);
-        }
-      }), 0, 1_000 / 30, TimeUnit.MILLISECONDS);
+      load.arrivals(30, port);
 
       Thread.sleep(2_000);
       List<Long> upgradeMillis = new ArrayList<>();
@@ -182,33 +115,21 @@ class ProxyUpgradeIT extends DaemonTest {
         Thread.sleep(1_000);
       }
       assertEquals(streamBytes, streamRead.get(60, TimeUnit.SECONDS));
-      stop.set(true);
-      arrivals.shutdown();
-      arrivals.awaitTermination(5, TimeUnit.SECONDS);
-      for (Future<?> f : longLived) {
-        f.get(30, TimeUnit.SECONDS);
-      }
-      pool.shutdown();
-      assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS), "clients did not finish");
+      load.finish();
 
-      double longestMs = longestWaitNanos.get() / 1e6;
       String report = String.format("proxy upgrades: 5 (each %s ms from start to the old proxy's"
           + " exit); new connections: %d served, %d refused, %d lost; longest wait for a new"
           + " connection (connect to echo): %.1f ms; ping-pongs: %d on 100 connections; stream:"
-          + " %d bytes%n", upgradeMillis, served.get(), refused.get(), lost.get(), longestMs,
-          pingPongs.get(), streamBytes);
+          + " %d bytes%n", upgradeMillis, load.served.get(), load.refused.get(), load.lost.get(),
+          load.longestWaitMillis(), load.pingPongs.get(), streamBytes);
       System.out.print(report);
       Files.writeString(Path.of("target", "proxy-upgrade-longest-wait.txt"), report);
-      assertEquals(List.of(), new ArrayList<>(failures));
-      assertEquals(0, refused.get());
-      assertEquals(0, lost.get());
-      assertTrue(served.get() > 30 * 10, "too few new connections: " + served.get());
+      assertEquals(List.of(), new ArrayList<>(load.failures));
+      assertEquals(0, load.refused.get());
+      assertEquals(0, load.lost.get());
+      assertTrue(load.served.get() > 30 * 10, "too few new connections: " + load.served.get());
       assertTrue(proxy.isAlive());
       assertTrue(!proxy.log().contains("ERROR"), proxy.log());
-    } finally {
-      stop.set(true);
-      arrivals.shutdownNow();
-      pool.shutdownNow();
     }
   }
 

@@ -16,7 +16,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
  * One end of a control link between a running proxy and the proxy taking over from it
- * (docs/PROTOCOL.md, "Upgrading the proxy"): 16-byte messages, the LISTENER one with the listening
+ * (docs/PROTOCOL.md, "Upgrading the proxy"): 16-byte messages, each LISTENER one with a listening
  * socket's descriptor attached as SCM_RIGHTS.
  *
  * <p>Descriptors: {@link #send} never closes the descriptor it is given. A descriptor that arrives
@@ -33,7 +33,10 @@ final class ControlLink implements Closeable {
   enum Type {
     /** new to old: "take over from you"; value: the new proxy's pid. */
     HELLO(1),
-    /** old to new: the listening socket, attached; value: its local port. */
+    /**
+     * old to new: a listening socket, attached, one message per socket; value: its local port,
+     * with how many there are and which this is when several ({@link ListenerValue}).
+     */
     LISTENER(2),
     /** new to old: "I accept on it now"; value: the new proxy's pid. */
     ACCEPTING(3),

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
@@ -18,11 +19,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The running proxy's side of an upgrade ({@code --control PATH}; docs/PROTOCOL.md, "Upgrading the
- * proxy"): listens on a unix socket for a proxy started with {@code --take-over}, passes it the
- * listening socket, stops accepting once it says it accepts, and, once this proxy holds no
- * connection any more, says DONE and asks the process to exit 0. If the new proxy goes away
+ * proxy"): listens on a unix socket for a proxy started with {@code --take-over}, passes it every
+ * listening socket, one LISTENER message each, stops accepting on all of them once it says it
+ * accepts, and, once this proxy holds no connection any more, says DONE and asks the process to
+ * exit 0. If the new proxy goes away
  * before DONE, this proxy keeps (or resumes) accepting and waits for the next one. One take-over at
  * a time: a second new proxy waits in the socket's backlog until the first one's exchange is over.
+ *
+ * <p>Descriptors: the listening sockets stay the {@link ProxyServer}s' (sent, never closed here);
+ * this class owns and closes the control socket and each accepted link.
  */
 final class ControlServer implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(ControlServer.class);
@@ -32,7 +37,7 @@ final class ControlServer implements Runnable {
 
   private final Path path;
   private final Set<Integer> uids;
-  private final ProxyServer proxy;
+  private final ListenerGroup listeners;
   /** Called once this proxy has handed over and said DONE: the process should exit 0. */
   private final Runnable handedOver;
   private final AFUNIXServerSocketChannel server;
@@ -42,11 +47,11 @@ final class ControlServer implements Runnable {
   private volatile ControlLink current;
   private Thread thread;
 
-  private ControlServer(Path path, Set<Integer> uids, ProxyServer proxy, Runnable handedOver,
+  private ControlServer(Path path, Set<Integer> uids, ListenerGroup listeners, Runnable handedOver,
       AFUNIXServerSocketChannel server) {
     this.path = path;
     this.uids = uids;
-    this.proxy = proxy;
+    this.listeners = listeners;
     this.handedOver = handedOver;
     this.server = server;
   }
@@ -55,7 +60,7 @@ final class ControlServer implements Runnable {
    * Binds the control socket at {@code path} (mode 0600), removing a stale socket file; a live
    * one (another proxy listens there) or a path that is not a socket is refused.
    */
-  static ControlServer bind(Path path, Set<Integer> uids, ProxyServer proxy,
+  static ControlServer bind(Path path, Set<Integer> uids, ListenerGroup listeners,
       Runnable handedOver) throws IOException {
     removeIfStale(path);
     AFUNIXServerSocketChannel server = AFUNIXServerSocketChannel.open();
@@ -66,7 +71,7 @@ final class ControlServer implements Runnable {
       server.close();
       throw new IOException("control socket " + path + ": " + Errors.describe(e), e);
     }
-    return new ControlServer(path, uids, proxy, handedOver, server);
+    return new ControlServer(path, uids, listeners, handedOver, server);
   }
 
   private static void removeIfStale(Path path) throws IOException {
@@ -176,8 +181,15 @@ final class ControlServer implements Runnable {
             hello == null ? "the end of the link" : hello.type());
         return false;
       }
-      log.info("take-over requested by {} (a new proxy): passing on the listening socket", peer);
-      link.send(ControlLink.Type.LISTENER, proxy.listenerPort(), proxy.listenerDescriptor());
+      List<ProxyServer> servers = listeners.servers();
+      log.info("take-over requested by {} (a new proxy): passing on {} listening socket{}", peer,
+          servers.size(), servers.size() == 1 ? "" : "s");
+      for (int i = 0; i < servers.size(); i++) {
+        ProxyServer server = servers.get(i);
+        link.send(ControlLink.Type.LISTENER,
+            new ListenerValue(server.listenerPort(), i, servers.size()).encode(),
+            server.listenerDescriptor());
+      }
       ControlLink.Message accepting = link.receive();
       if (accepting == null || accepting.type() != ControlLink.Type.ACCEPTING) {
         log.warn("take-over by {} abandoned before it accepted ({}): still accepting here", peer,
@@ -203,13 +215,13 @@ final class ControlServer implements Runnable {
     watcher.setDaemon(true);
     watcher.start();
     try {
-      proxy.stopAccepting();
+      listeners.stopAccepting();
     } catch (IOException e) {
       log.error("cannot stop accepting for the take-over by {}: {}; still accepting here", peer,
           Errors.describe(e));
       return false;
     }
-    while (!proxy.settled() && !next.isDone() && !shutdown) {
+    while (!listeners.settled() && !next.isDone() && !shutdown) {
       Thread.sleep(SETTLE_POLL_MS);
     }
     if (next.isDone() || shutdown) {
@@ -250,11 +262,7 @@ final class ControlServer implements Runnable {
       return false; // this proxy is shutting down anyway
     }
     log.warn("the proxy taking over ({}) went away: {}; accepting again", peer, why);
-    try {
-      proxy.resumeAccepting();
-    } catch (IOException | RuntimeException e) {
-      log.error("cannot accept again after the failed take-over: {}", Errors.describe(e));
-    }
+    listeners.resumeAccepting(); // logs each listener that cannot
     return false;
   }
 

@@ -22,12 +22,12 @@ import dev.handoff.proxy.route.RouteTable;
 import dev.handoff.proxy.route.Rule;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -60,6 +60,8 @@ import picocli.CommandLine.Spec;
     })
 public final class ProxyCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ProxyCommand.class);
+  /** How the log says where a listening socket received from the running proxy came from. */
+  private static final String RECEIVED = " (socket passed on by the running proxy)";
 
   @Spec CommandSpec spec;
 
@@ -74,7 +76,9 @@ public final class ProxyCommand implements Callable<Integer> {
           + " PORT, SOCKET, --bind and --route: several ports, each with routes of its own (see"
           + " the README, 'Several listeners'). The other options apply to every listener; a"
           + " listener's own peek and proxy-protocol-from settings win over --peek-* and"
-          + " --proxy-protocol-from. An error names the file, line and field, and exits 2.")
+          + " --proxy-protocol-from. An error names the file, line and field, and exits 2."
+          + " --control and --take-over work with it as with PORT: every listening socket is"
+          + " passed on.")
   Path configFile;
 
   /** The name of each listener, in the order of {@link #configurations()}. */
@@ -212,9 +216,10 @@ public final class ProxyCommand implements Callable<Integer> {
 
   @Option(names = "--control", paramLabel = "PATH",
       description = "Listen on this unix socket (mode 0600) for a new proxy started with"
-          + " --take-over, which takes the listening socket over: an upgrade that refuses no"
-          + " connection. With --take-over: the running proxy's control socket, which this proxy"
-          + " listens on once the running one is done. Default: off.")
+          + " --take-over, which takes every listening socket over (the one of PORT, or each of"
+          + " the --config file): an upgrade that refuses no connection. With --take-over: the"
+          + " running proxy's control socket, which this proxy listens on once the running one"
+          + " is done. Default: off.")
   Path control;
 
   @Option(names = "--control-uid", paramLabel = "UID",
@@ -224,8 +229,12 @@ public final class ProxyCommand implements Callable<Integer> {
 
   @Option(names = "--take-over",
       description = "Take over from the proxy running with --control PATH: receive its listening"
-          + " socket, accept on it, and let it finish the connections it accepted and exit 0."
-          + " PORT, --bind and --backlog are those of the socket received.")
+          + " sockets, accept on them, and let it finish the connections it accepted and exit 0."
+          + " With PORT: PORT, --bind and --backlog are those of the one socket received. With"
+          + " --config (which may have changed): each listener accepts on the received socket of"
+          + " its address (ADDR:PORT, 0.0.0.0 and :: only matching themselves), a listener"
+          + " without one binds its own, and a received socket no listener wants is closed: it"
+          + " stops listening when the running proxy exits.")
   boolean takeOver;
 
   @Option(names = "--proxy-protocol-from", paramLabel = "CIDR", converter = Cidr.Converter.class,
@@ -280,62 +289,34 @@ public final class ProxyCommand implements Callable<Integer> {
       dev.handoff.proxy.route.MsgPeek.requireAvailable();
     }
     ProxyServer server = new ProxyServer(config);
-    Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
-    AtomicReference<ControlServer> controlServer = new AtomicReference<>();
-    TakeOverClient predecessor = null;
-    java.util.concurrent.atomic.AtomicBoolean stopping =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    UpgradeControl upgrade = upgradeControl(signal);
     try {
-      if (takeOver) {
-        predecessor = TakeOverClient.begin(control.toAbsolutePath(), port);
-        server.start(predecessor.listener(), " (socket passed on by the running proxy)");
+      // One socket received is taken whatever its address: PORT and --bind are the socket's.
+      ServerSocketChannel received = upgrade.prepare(List.of(server), true).get(0);
+      if (received != null) {
+        server.start(received, RECEIVED);
       } else {
-        if (control != null) {
-          controlServer.set(ControlServer.bind(control.toAbsolutePath(), uids, server,
-              signal::trigger));
-        }
         server.start(SocketActivation.listener());
       }
     } catch (java.io.IOException e) {
       log.error("cannot start: {}", e.getMessage());
-      if (predecessor != null) {
-        predecessor.close(); // the running proxy never stopped accepting
-      }
-      if (controlServer.get() != null) {
-        controlServer.get().close();
-      }
+      upgrade.close(); // the running proxy, if any, never stopped accepting
       return ExitCodes.FAILURE;
     }
-    if (predecessor != null) {
-      predecessor.accepting(() -> {
-        if (stopping.get()) {
-          return; // shutting down: no control socket to leave behind
-        }
-        try {
-          ControlServer cs = ControlServer.bind(control.toAbsolutePath(), uids, server,
-              signal::trigger);
-          controlServer.set(cs);
-          cs.start();
-        } catch (java.io.IOException e) {
-          log.warn("no control socket, so no later take-over: {}", e.getMessage());
-        }
-      });
-    } else if (controlServer.get() != null) {
-      controlServer.get().start();
-    }
+    upgrade.started();
     SystemdNotify.ready("accepting on port " + port);
     StatusSignal.install(() -> log.info("{}", server.status()));
     signal.await();
-    stopping.set(true);
     SystemdNotify.stopping();
-    if (controlServer.get() != null) {
-      controlServer.get().close();
-    }
-    if (predecessor != null) {
-      predecessor.close();
-    }
+    upgrade.close();
     server.stop();
     return ExitCodes.OK;
+  }
+
+  /** {@code --control} and {@code --take-over} for this process; at a handover, it exits 0. */
+  private UpgradeControl upgradeControl(ShutdownSignal signal) {
+    Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
+    return new UpgradeControl(control, takeOver, uids, signal::trigger);
   }
 
   /**
@@ -367,9 +348,6 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     if (port != 0 || !sockets.isEmpty() || !routes.isEmpty()) {
       throw usage("--config FILE replaces PORT, SOCKET and --route: give one or the other");
-    }
-    if (takeOver || control != null) {
-      throw usage("--control and --take-over work with PORT and SOCKET, not yet with --config");
     }
     List<ListenerSpec> specs;
     try {
@@ -425,6 +403,9 @@ public final class ProxyCommand implements Callable<Integer> {
    */
   private int runListeners(List<ProxyConfig> configs) throws Exception {
     JdkNioInternals.requireAvailable();
+    if (takeOver || control != null) {
+      JdkNioInternals.requireServerSocketChannels(); // as for one listener: check it now
+    }
     ShutdownSignal signal = ShutdownSignal.install();
     byte[] readAtStart = java.nio.file.Files.readAllBytes(configFile);
     HangupSignal.install(() -> recheck(readAtStart));
@@ -434,27 +415,41 @@ public final class ProxyCommand implements Callable<Integer> {
     io.micrometer.prometheusmetrics.PrometheusMeterRegistry shared =
         dev.handoff.cli.MetricsEndpoint.registry();
     List<ProxyServer> servers = new java.util.ArrayList<>();
+    UpgradeControl upgrade = upgradeControl(signal);
+    List<ServerSocketChannel> received = List.of();
     dev.handoff.cli.MetricsEndpoint endpoint = null;
+    String starting = "cannot start";
     try {
+      List<ProxyServer> created = new java.util.ArrayList<>();
       for (int i = 0; i < configs.size(); i++) {
         io.micrometer.core.instrument.composite.CompositeMeterRegistry view =
             new io.micrometer.core.instrument.composite.CompositeMeterRegistry();
         view.config().commonTags("listener", listenerNames.get(i));
         view.add(shared);
-        ProxyServer server = new ProxyServer(configs.get(i), view);
-        server.start(null);
-        servers.add(server);
+        created.add(new ProxyServer(configs.get(i), view));
+      }
+      received = upgrade.prepare(created, false);
+      for (int i = 0; i < configs.size(); i++) {
+        starting = "cannot start listener " + listenerNames.get(i);
+        created.get(i).start(received.get(i), RECEIVED); // binds afresh when null
+        servers.add(created.get(i));
         log.info("{}", describe(listenerNames.get(i), configs.get(i)));
       }
+      starting = "cannot serve the metrics";
       if (metrics != null) {
         endpoint = dev.handoff.cli.MetricsEndpoint.start(metrics, shared);
       }
     } catch (java.io.IOException | RuntimeException e) {
-      log.error("cannot start listener {}: {}", listenerNames.get(servers.size()),
-          e.getMessage());
+      log.error("{}: {}", starting, e.getMessage());
+      // The received sockets of the listeners not started; a started one closes its own.
+      for (int i = servers.size(); i < received.size(); i++) {
+        closeQuietly(received.get(i));
+      }
+      upgrade.close(); // the running proxy, if any, never stopped accepting
       stopAll(servers);
       return ExitCodes.FAILURE;
     }
+    upgrade.started();
     SystemdNotify.ready("accepting on " + configs.size() + " listeners");
     StatusSignal.install(() -> {
       for (int i = 0; i < servers.size(); i++) {
@@ -463,11 +458,23 @@ public final class ProxyCommand implements Callable<Integer> {
     });
     signal.await();
     SystemdNotify.stopping();
+    upgrade.close();
     stopAll(servers);
     if (endpoint != null) {
       endpoint.close();
     }
     return ExitCodes.OK;
+  }
+
+  private static void closeQuietly(ServerSocketChannel channel) {
+    if (channel == null) {
+      return;
+    }
+    try {
+      channel.close();
+    } catch (java.io.IOException e) {
+      // nothing left to release
+    }
   }
 
   /** Stops every listener at once, each with its own grace period, and waits for them all. */
@@ -497,8 +504,8 @@ public final class ProxyCommand implements Callable<Integer> {
       if (java.util.Arrays.equals(now, readAtStart)) {
         log.info("SIGHUP received: {} is unchanged; carrying on", configFile);
       } else {
-        log.warn("SIGHUP received: {} has changed and is valid; it applies at the next start"
-            + " (listeners are not changed in place yet); carrying on as configured",
+        log.warn("SIGHUP received: {} has changed and is valid; it applies at the next start or"
+            + " --take-over (listeners are not changed in place yet); carrying on as configured",
             configFile);
       }
     } catch (ConfigException | java.io.IOException e) {

@@ -217,7 +217,7 @@ final class ProxyServer {
   }
 
   private ServerSocketChannel bind() throws IOException {
-    InetSocketAddress address = new InetSocketAddress(config.bind(), config.port());
+    InetSocketAddress address = address();
     // The family of the bind address, so that 0.0.0.0 means IPv4 only rather than dual-stack.
     ServerSocketChannel channel = ServerSocketChannel.open(config.bind() instanceof Inet4Address
         ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
@@ -316,6 +316,11 @@ final class ProxyServer {
       throw new IOException("this proxy no longer accepts");
     }
     return JdkNioInternals.descriptorOf(server);
+  }
+
+  /** The configured address to accept on (a received socket's may differ; see --take-over). */
+  InetSocketAddress address() {
+    return new InetSocketAddress(config.bind(), config.port());
   }
 
   /** The port accepted on. */

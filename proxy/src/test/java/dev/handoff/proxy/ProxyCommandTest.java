@@ -91,6 +91,23 @@ class ProxyCommandTest {
   }
 
   @Test
+  void aConfigFileTakesControlAndTakeOverOnTheCommandLine() throws Exception {
+    Path config = dir.resolve("proxy.yaml");
+    java.nio.file.Files.writeString(config, "listeners:\n  - listen: 127.0.0.1:8080\n"
+        + "    routes:\n      - match: default\n        apps: [" + dir.resolve("a.sock") + "]\n"
+        + "  - listen: 8081\n    routes:\n      - match: default\n        apps: ["
+        + dir.resolve("b.sock") + "]\n");
+    String control = dir.resolve("ctl.sock").toString();
+    assertEquals(0, run("--config", config.toString(), "--control", control, "--take-over",
+        "--check-config"), err.toString());
+    assertTrue(out.toString().contains("configuration OK: 2 listeners"), out.toString());
+    assertUsageError("--take-over needs --control PATH", "--config", config.toString(),
+        "--take-over");
+    assertUsageError("--control: socket directory", "--config", config.toString(), "--control",
+        dir.resolve("missing/ctl.sock").toString());
+  }
+
+  @Test
   void portOutOfRangeIsAUsageError() {
     String socket = dir.resolve("p.sock").toString();
     assertUsageError("port 0 is out of range", "0", socket);
