@@ -27,6 +27,9 @@ import java.nio.channels.SocketChannel;
  * looked up on first use, and only its callers need the flag. A fifth, for the proxy's own
  * upgrade, is of the same kind: wrapping a listening TCP descriptor passed on by the proxy being
  * replaced in a JDK {@link java.nio.channels.ServerSocketChannel} ({@link #serverSocketChannel}).
+ * A sixth, for a proxy that routes by first bytes: {@code TCP_DEFER_ACCEPT} on its listening socket
+ * ({@link #setTcpDeferAccept}), which the JDK's socket options do not offer; it calls the JDK's own
+ * {@code setsockopt} wrapper, and needs {@code Add-Opens} as the two above.
  */
 public final class JdkNioInternals {
   private static final MethodHandle GET_FD;
@@ -156,6 +159,55 @@ public final class JdkNioInternals {
         java.nio.channels.spi.SelectorProvider.provider(), family, fd, remote);
     channel.configureBlocking(true);
     return channel;
+  }
+
+  private static final class DeferAccept {
+    static final java.lang.reflect.Method SET_INT_OPTION;
+    static final IllegalStateException UNAVAILABLE;
+
+    static {
+      java.lang.reflect.Method set = null;
+      IllegalStateException unavailable = null;
+      try {
+        set = Class.forName("sun.nio.ch.Net").getDeclaredMethod("setIntOption0",
+            FileDescriptor.class, boolean.class, int.class, int.class, int.class, boolean.class);
+        set.setAccessible(true);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        unavailable = new IllegalStateException("cannot set TCP_DEFER_ACCEPT: run the JVM with"
+            + " --add-opens java.base/sun.nio.ch=ALL-UNNAMED (the proxy's jar says so)", e);
+      }
+      SET_INT_OPTION = set;
+      UNAVAILABLE = unavailable;
+    }
+  }
+
+  private static final int IPPROTO_TCP = 6;
+  private static final int TCP_DEFER_ACCEPT = 9;
+
+  /**
+   * Sets {@code TCP_DEFER_ACCEPT} on a listening TCP socket: the kernel hands a connection to
+   * {@code accept} only once its first bytes have arrived, or, for a client that sends nothing,
+   * after about {@code seconds} (the kernel's SYN-ACK retransmission schedule: 1, 3, 7... s). The
+   * option belongs to the socket, so every process holding it sees it; 0 turns it off.
+   */
+  public static void setTcpDeferAccept(java.nio.channels.ServerSocketChannel channel, int seconds)
+      throws IOException {
+    if (DeferAccept.UNAVAILABLE != null) {
+      throw DeferAccept.UNAVAILABLE;
+    }
+    boolean ipv6 = channel.getLocalAddress() instanceof java.net.InetSocketAddress a
+        && a.getAddress() instanceof java.net.Inet6Address;
+    try {
+      DeferAccept.SET_INT_OPTION.invoke(null, descriptorOf(channel), false, IPPROTO_TCP,
+          TCP_DEFER_ACCEPT, seconds, ipv6);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new IllegalStateException("Net#setIntOption0", e.getCause());
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException("Net#setIntOption0", e);
+    }
   }
 
   /** Fails fast, at start-up, rather than on the first connection. */

@@ -172,8 +172,9 @@ class RoutingIT extends DaemonTest {
     Path echo = dir.resolve("echo.sock");
     Path nobody = dir.resolve("nobody.sock"); // no app: a connection routed there is never served
     echoApp(echo);
+    // The wait on readiness after the accept, without the kernel's deferral (tested below).
     Daemon proxy = proxy(List.of(echo), "--route", "sni:x.example=" + nobody,
-        "--peek-timeout", "500ms", echo.toString());
+        "--peek-timeout", "500ms", "--no-peek-defer-accept", echo.toString());
     int baseline = proxy.settledFds();
     try (Socket s = EchoClient.connect(port)) {
       Thread.sleep(800); // the server-speaks-first case: nothing from the client in time
@@ -193,6 +194,38 @@ class RoutingIT extends DaemonTest {
     String stopped = proxy.stopAndLog();
     assertTrue(stopped.contains("timeout=1") && stopped.contains("malformed-default=1")
         && stopped.contains("unrecognised=1"), stopped);
+  }
+
+  /**
+   * With the accept deferred (the default), the kernel hands the proxy a connection once its first
+   * bytes are there: a client that sends its request 300 ms after connecting is routed by it,
+   * with no timeout counted; one that sends nothing reaches the proxy after the kernel's 1 s,
+   * which counts towards the 1 s peek timeout, so it takes the default route then, not a second
+   * later.
+   */
+  @Test
+  void withTheAcceptDeferredASilentClientTakesTheDefaultRouteAfterThePeekTimeout()
+      throws Exception {
+    Path echo = dir.resolve("echo.sock");
+    Path nobody = dir.resolve("nobody.sock"); // no app: a connection routed there is never served
+    echoApp(echo);
+    Daemon proxy = proxy(List.of(echo), "--route", "sni:x.example=" + nobody, echo.toString());
+    proxy.awaitLog("TCP_DEFER_ACCEPT 1 s", START);
+    int baseline = proxy.settledFds();
+    try (Socket s = EchoClient.connect(port)) {
+      Thread.sleep(300);
+      EchoClient.assertEchoes(s, "HELLO late\n".getBytes(StandardCharsets.US_ASCII));
+    }
+    try (Socket s = EchoClient.connect(port)) {
+      // Silent for 1.5 s: routed by the timeout at about 1 s (the kernel's wait counted), not by
+      // these bytes, which would be read and routed as 'unrecognised' if the proxy were still
+      // waiting for its own full second after the accept.
+      Thread.sleep(1500);
+      EchoClient.assertEchoes(s, "after the timeout\n".getBytes(StandardCharsets.US_ASCII));
+    }
+    assertEquals(baseline, proxy.awaitFds(baseline, Duration.ofSeconds(10)));
+    String stopped = proxy.stopAndLog();
+    assertTrue(stopped.contains("timeout=1") && stopped.contains("unrecognised=1"), stopped);
   }
 
   /**

@@ -81,6 +81,8 @@ final class PeekStage implements Runnable {
   private final RouteTable table;
   private final List<RouteTarget> targets;
   private final PeekOptions options;
+  /** TCP_DEFER_ACCEPT on the listening socket, in nanoseconds; 0 when not set. */
+  private volatile long deferredNanos;
   private final ProxyStats stats;
   private final PeekStats peekStats;
   private final Selector selector;
@@ -228,7 +230,7 @@ final class PeekStage implements Runnable {
         continue; // its bytes came meanwhile: no need to watch it
       }
       SocketChannel channel = conn.socketChannel();
-      Peeking p = new Peeking(conn, channel, now + options.timeout().toNanos());
+      Peeking p = new Peeking(conn, channel, now + timeoutLeft(conn));
       peeking.incrementAndGet();
       try {
         channel.configureBlocking(false);
@@ -241,6 +243,34 @@ final class PeekStage implements Runnable {
       byDeadline.addLast(p);
     }
     return any;
+  }
+
+  /** Says that the listening socket holds connections until their first bytes, or this long. */
+  void acceptDeferred(int seconds) {
+    deferredNanos = TimeUnit.SECONDS.toNanos(seconds);
+  }
+
+  /**
+   * The peek timeout left to a connection that is to be watched. With the accept deferred, one
+   * that the kernel handed over without a byte (and without a PROXY header, which would have been
+   * the bytes that woke it) has already waited that long in the kernel, which counts towards
+   * its timeout; at worst the connection is looked at once more at once and takes the default
+   * route.
+   */
+  private long timeoutLeft(AcceptedConnection conn) {
+    long timeout = options.timeout().toNanos();
+    long deferred = deferredNanos;
+    if (deferred == 0 || conn.header().origin() != null) {
+      return timeout;
+    }
+    try {
+      if (MsgPeek.available(conn.descriptor(), buffer) != 0) {
+        return timeout;
+      }
+    } catch (IOException | RuntimeException e) {
+      return timeout; // the stage's own look will see the same failure and count it
+    }
+    return Math.max(0, timeout - deferred);
   }
 
   /**

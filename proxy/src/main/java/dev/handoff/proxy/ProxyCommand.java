@@ -137,6 +137,15 @@ public final class ProxyCommand implements Callable<Integer> {
           + " Default: ${DEFAULT-VALUE}.")
   String peekMalformed;
 
+  @Option(names = "--peek-defer-accept", negatable = true, defaultValue = "true",
+      fallbackValue = "true",
+      description = "With --route: the kernel holds each connection until its first bytes arrive"
+          + " (TCP_DEFER_ACCEPT), so that the proxy finds them at accept and routes at once,"
+          + " without waiting on readiness; a client that sends nothing reaches the proxy after"
+          + " about 1 s, which counts towards --peek-timeout (so it waits at least 1 s)."
+          + " --no-peek-defer-accept turns it off. Default: on.")
+  boolean peekDeferAccept;
+
   @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "0.0.0.0",
       description = "Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}.")
   InetAddress bind;
@@ -362,7 +371,8 @@ public final class ProxyCommand implements Callable<Integer> {
       PeekOptions peek = new PeekOptions(
           spec.peekMaxBytes() > 0 ? spec.peekMaxBytes() : defaults.maxBytes(),
           spec.peekTimeout() != null ? spec.peekTimeout() : defaults.timeout(),
-          spec.closeMalformed() != null ? spec.closeMalformed() : defaults.closeMalformed());
+          spec.closeMalformed() != null ? spec.closeMalformed() : defaults.closeMalformed(),
+          spec.deferAccept() != null ? spec.deferAccept() : defaults.deferAccept());
       List<Cidr> trusted = proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom);
       if (!spec.proxyProtocolFrom().isEmpty()) {
         trusted = spec.proxyProtocolFrom().stream().map(Cidr::parse).toList();
@@ -524,7 +534,8 @@ public final class ProxyCommand implements Callable<Integer> {
     if (!peekMalformed.equals("default") && !peekMalformed.equals("close")) {
       throw usage("--peek-malformed '" + peekMalformed + "' is neither 'default' nor 'close'");
     }
-    return new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close"));
+    return new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close"),
+        peekDeferAccept);
   }
 
   /** Checks the options and one listener's routes, and makes its configuration. */

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.handoff.common.Descriptors;
 import dev.handoff.common.JdkNioInternals;
+import dev.handoff.proxy.route.PeekOptions;
 import dev.handoff.proxy.route.RouteSpec;
 import java.io.FileDescriptor;
 import java.io.IOException;
@@ -154,6 +155,7 @@ final class ProxyServer {
    */
   void start(ServerSocketChannel inherited, String source) throws IOException {
     server = inherited != null ? inherited : bind();
+    deferAccept(inherited != null);
     if (config.metrics() != null) {
       try {
         metrics = MetricsEndpoint.start(config.metrics(), (PrometheusMeterRegistry) registry);
@@ -214,6 +216,30 @@ final class ProxyServer {
     }
     return s.append(" (peeking at most ").append(config.peek().maxBytes()).append(" bytes for ")
         .append(config.peek().timeout().toMillis()).append(" ms)").toString();
+  }
+
+  /**
+   * {@code TCP_DEFER_ACCEPT} on the listening socket when this listener peeks and it is wanted
+   * ({@link PeekOptions#deferAccept}); an inherited socket (a proxy upgrade, systemd) is set
+   * either way, since the option belongs to the socket and a predecessor may have set it. A JVM
+   * that cannot set it only costs the wait on readiness, so that is logged, not fatal.
+   */
+  private void deferAccept(boolean inherited) {
+    int seconds = peek != null && config.peek().deferAccept() ? PeekOptions.DEFER_ACCEPT_SECONDS : 0;
+    if (seconds == 0 && !inherited) {
+      return;
+    }
+    try {
+      JdkNioInternals.setTcpDeferAccept(server, seconds);
+      if (seconds > 0) {
+        peek.acceptDeferred(seconds);
+        log.info("accept deferred until a connection's first bytes arrive (TCP_DEFER_ACCEPT {} s)",
+            seconds);
+      }
+    } catch (IOException | RuntimeException e) {
+      log.warn("cannot set TCP_DEFER_ACCEPT on {} ({}); first bytes are awaited after the accept",
+          config.port(), e.getMessage());
+    }
   }
 
   private ServerSocketChannel bind() throws IOException {

@@ -45,7 +45,7 @@ import org.snakeyaml.engine.v2.nodes.SequenceNode;
  *         apps: [/run/handoff/api.sock]
  *       - match: default             # what no other route matches; without it, closed
  *         apps: [/run/handoff/web-1.sock, /run/handoff/web-2.sock]
- *     peek: {max-bytes: 16384, timeout: 1s, malformed: default}   # optional
+ *     peek: {max-bytes: 16384, timeout: 1s, malformed: default, defer-accept: true}  # optional
  *     proxy-protocol-from: [10.0.0.0/8]                            # optional
  *     sticky: true                   # optional: a client address to the same app of a route
  * </pre>
@@ -165,10 +165,11 @@ public final class ConfigFile {
     int maxBytes = 0;
     Duration timeout = null;
     Boolean closeMalformed = null;
+    Boolean deferAccept = null;
     if (map.containsKey("peek")) {
       String peekField = field + ".peek";
       Map<String, Node> peek = mapping(map.get("peek"), peekField,
-          Set.of("max-bytes", "timeout", "malformed"));
+          Set.of("max-bytes", "timeout", "malformed", "defer-accept"));
       if (peek.containsKey("max-bytes")) {
         maxBytes = integer(peek.get("max-bytes"), peekField + ".max-bytes", 64, 1 << 20);
       }
@@ -183,6 +184,9 @@ public final class ConfigFile {
         }
         closeMalformed = value.equals("close");
       }
+      if (peek.containsKey("defer-accept")) {
+        deferAccept = bool(peek.get("defer-accept"), peekField + ".defer-accept");
+      }
     }
     List<String> trusted = new ArrayList<>();
     if (map.containsKey("proxy-protocol-from")) {
@@ -194,14 +198,10 @@ public final class ConfigFile {
     }
     Boolean sticky = null;
     if (map.containsKey("sticky")) {
-      String value = scalar(map.get("sticky"), field + ".sticky");
-      if (!value.equals("true") && !value.equals("false")) {
-        throw error(map.get("sticky"), field + ".sticky", "'" + value + "': expected true or false");
-      }
-      sticky = Boolean.valueOf(value);
+      sticky = bool(map.get("sticky"), field + ".sticky");
     }
     return new ListenerSpec(name, address, new RouteTable(routes, fallback), maxBytes, timeout,
-        closeMalformed, trusted, sticky);
+        closeMalformed, deferAccept, trusted, sticky);
   }
 
   private RouteSpec route(Node node, String field) throws ConfigException {
@@ -313,6 +313,14 @@ public final class ConfigFile {
       throw error(node, field, "must be more than 0");
     }
     return d;
+  }
+
+  private boolean bool(Node node, String field) throws ConfigException {
+    String value = scalar(node, field);
+    if (!value.equals("true") && !value.equals("false")) {
+      throw error(node, field, "'" + value + "': expected true or false");
+    }
+    return Boolean.parseBoolean(value);
   }
 
   private int integer(Node node, String field, int min, int max) throws ConfigException {

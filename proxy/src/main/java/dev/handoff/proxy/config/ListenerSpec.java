@@ -18,11 +18,13 @@ import java.util.List;
  *     than sent to the default route; {@code null} for the proxy's default
  * @param proxyProtocolFrom the networks (CIDR) whose connections start with a PROXY protocol
  *     header, as written; empty for none
+ * @param deferAccept whether the kernel holds each connection until its first bytes arrive
+ *     ({@code TCP_DEFER_ACCEPT}); {@code null} for the proxy's default ({@code --peek-defer-accept})
  * @param sticky whether a client address goes to the same app of a route while it is linked;
  *     {@code null} for the proxy's default ({@code --sticky})
  */
 public record ListenerSpec(String name, InetSocketAddress address, RouteTable routes,
-    int peekMaxBytes, Duration peekTimeout, Boolean closeMalformed,
+    int peekMaxBytes, Duration peekTimeout, Boolean closeMalformed, Boolean deferAccept,
     List<String> proxyProtocolFrom, Boolean sticky) {
   /** Copies the list. */
   public ListenerSpec {

@@ -39,7 +39,7 @@ class ConfigFileTest {
                 apps: [/run/h2-a.sock, /run/h2-b.sock]
               - match: default
                 apps: /run/web.sock
-            peek: {max-bytes: 4096, timeout: 250ms, malformed: close}
+            peek: {max-bytes: 4096, timeout: 250ms, malformed: close, defer-accept: false}
             proxy-protocol-from: [10.0.0.0/8, "fd00::/8", 192.0.2.7]
             sticky: true
           - listen: "[::1]:8080"
@@ -59,6 +59,7 @@ class ConfigFileTest {
     assertEquals(4096, tls.peekMaxBytes());
     assertEquals(Duration.ofMillis(250), tls.peekTimeout());
     assertEquals(Boolean.TRUE, tls.closeMalformed());
+    assertEquals(Boolean.FALSE, tls.deferAccept());
     assertEquals(3, tls.proxyProtocolFrom().size());
     assertEquals(Boolean.TRUE, tls.sticky());
 
@@ -69,6 +70,7 @@ class ConfigFileTest {
     assertNull(second.routes().fallback(), "no default route: what matches nothing is closed");
     assertEquals(0, second.peekMaxBytes());
     assertNull(second.peekTimeout());
+    assertNull(second.deferAccept(), "not given: the command line's --peek-defer-accept decides");
     assertNull(second.sticky(), "not given: the command line's --sticky decides");
   }
 
@@ -105,6 +107,9 @@ class ConfigFileTest {
         "already accepts");
     expect("listeners:\n  - listen: 80\n    routes: [{match: default, apps: [/a]}]\n"
         + "    peek: {timeout: soon}\n", 4, "listeners[0].peek.timeout", "not a duration");
+    expect("listeners:\n  - listen: 80\n    routes: [{match: default, apps: [/a]}]\n"
+        + "    peek: {defer-accept: yes}\n", 4, "listeners[0].peek.defer-accept",
+        "expected true or false");
     expect("listeners:\n  - listen: 80\n    routes: [{match: default, apps: [/a]}]\n"
         + "    proxy-protocol-from: [10.0.0.0/33]\n", 4, "listeners[0].proxy-protocol-from[0]",
         "prefix must be 0-32");
