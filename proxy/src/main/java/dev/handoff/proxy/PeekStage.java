@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * ClientHello or request head stays readable, so readiness says nothing more: it is peeked again
  * on a timer, after 1 ms, doubling up to 64 ms while nothing new arrives (measured: 1,000
  * connections each stalled in the middle of a ClientHello cost about 17% of a core with a 32 ms
- * cap). Each connection gets at most {@link PeekOptions#timeout()} from its accept and
+ * cap). Each connection gets at most {@link PeekOptions#timeout()} from its accept (less the
+ * kernel's wait when the accept is deferred and it came without a byte: {@link #timeoutLeft}) and
  * {@link PeekOptions#maxBytes()} bytes; then it takes the default route. A connection whose
  * bytes are already there when it is offered is routed on the offering thread instead (see
  * {@link #offer}). While connections keep coming to the stage (within 50 ms of the last), it
