@@ -5,12 +5,20 @@
 # Java code, the JVM itself, libc, the native parts of Netty and junixsocket) and, with
 # --syscalls, how many system calls of each kind each connection costs.
 #
-#   scripts/bench-profile.sh [--seconds 4] [--warmup 4] [--rounds 2] [--syscalls] [--sni]
+#   scripts/bench-profile.sh [--seconds 4] [--warmup 4] [--rounds 2] [--syscalls] [--sni | --rr]
 #
 # --sni compares routing instead: a proxy without routes (port) against a proxy with
 # --route sni:bench.example=SOCKET --route default=SOCKET (sni), both in front of the same app, each
 # connection sending the JDK's ClientHello for bench.example (LoadGen --tls-hello) and reading it
 # back; the rows are then the two proxies and the app under each.
+#
+# --rr profiles the suite's scenario 2 instead (64 persistent connections, 64-byte ping-pong,
+# LoadGen rr --conns 64 --size 64) and reports per round trip: both targets are warmed the same
+# (WARMUP s of scenario 1, then WARMUP s of scenario 2, each); in each round the load generator
+# connects, runs 1 s unmeasured and then SECONDS + 3 s; perf samples SECONDS s from 1.5 s after the
+# 64 connections are up, and the round trips in that window are the load generator's rate x
+# SECONDS. A row "all, /proc (load generator's window)" gives the same total from
+# /proc/PID/task/*/stat over the load generator's own window (LoadGen --cpu), as bench.sh does.
 #
 # Steps, on 127.0.0.1 with the launchers' default options: both targets warm up with the suite's
 # scenario 1 (connect, echo 32 bytes, close; 32 in flight) for WARMUP s; then, alternating targets
@@ -28,7 +36,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
-seconds=4; warmup=4; rounds=2; syscalls=0; sni=0
+seconds=4; warmup=4; rounds=2; syscalls=0; sni=0; rr=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) seconds=$2; shift ;;
@@ -36,6 +44,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift ;;
     --syscalls) syscalls=1 ;;
     --sni) sni=1 ;;
+    --rr) rr=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-profile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -43,6 +52,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $seconds =~ ^[1-9][0-9]?$ && $warmup =~ ^[0-9]+$ && $rounds =~ ^[1-9]$ ]] ||
   { echo "bench-profile.sh: --seconds 1-99, --warmup N, --rounds 1-9" >&2; exit 2; }
+[[ $sni == 0 || $rr == 0 ]] || { echo "bench-profile.sh: --sni or --rr, not both" >&2; exit 2; }
 command -v perf >/dev/null || die "perf is not installed (Debian: apt-get install linux-perf)"
 [[ $syscalls == 0 ]] || command -v strace >/dev/null || die "strace is not installed"
 for jar in app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar; do
@@ -50,12 +60,14 @@ for jar in app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/targe
 done
 ulimit -n 20000 2>/dev/null || die "cannot raise the open-file limit to 20000"
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 tmp=$(mktemp -d /tmp/handoff-profile.XXXXXX)
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 direct_port=$(free_port); handoff_port=$(free_port)
 if [[ $sni == 0 ]]; then
   targets=(direct handoff); load=(--size 32)
+  [[ $rr == 0 ]] || load=(--conns 64 --size 64)
   "$root/scripts/app" --direct-port "$direct_port" "$tmp/direct.sock" >"$tmp/direct.log" 2>&1 &
   direct_pid=$!; pids+=("$direct_pid")
   wait_for_log "$tmp/direct.log" "accepting TCP directly" 60
@@ -95,9 +107,18 @@ procs_of() {
 }
 
 for t in "${targets[@]}"; do
-  log "warm-up on $t, $warmup s"
-  loadgen $((warmup + 60)) connrate --port "$(port_of "$t")" --inflight 32 "${load[@]}" \
-    --seconds "$warmup" --warmup 0 >"$tmp/warmup.$t" 2>&1 || die "warm-up on $t: $(tail -n 3 "$tmp/warmup.$t")"
+  if [[ $rr == 0 ]]; then
+    log "warm-up on $t, $warmup s"
+    loadgen $((warmup + 60)) connrate --port "$(port_of "$t")" --inflight 32 "${load[@]}" \
+      --seconds "$warmup" --warmup 0 >"$tmp/warmup.$t" 2>&1 || die "warm-up on $t: $(tail -n 3 "$tmp/warmup.$t")"
+  else
+    # The same for both: the connection path (which hands off) and then the round-trip path.
+    log "warm-up on $t, $warmup s of scenario 1 then $warmup s of scenario 2"
+    loadgen $((warmup + 60)) connrate --port "$(port_of "$t")" --inflight 32 --size 32 \
+      --seconds "$warmup" --warmup 0 >"$tmp/warmup.$t" 2>&1 || die "warm-up on $t: $(tail -n 3 "$tmp/warmup.$t")"
+    loadgen $((warmup + 60)) rr --port "$(port_of "$t")" "${load[@]}" \
+      --seconds "$warmup" --warmup 0 >"$tmp/warmup-rr.$t" 2>&1 || die "rr warm-up on $t: $(tail -n 3 "$tmp/warmup-rr.$t")"
+  fi
 done
 
 # One perf report of one process, as "category<TAB>samples" lines: the kernel by system call (their
@@ -133,24 +154,71 @@ categories() { # PERF_DATA
       s[c] += n
     }
     END { for (c in s) printf "dso:%s\t%d\n", c, s[c] }'
+  # By thread group: the thread's name without its numbers (echo-2-1 counts under echo).
+  perf report -i "$1" --no-children --sort comm --stdio -n -g none 2>/dev/null | awk '
+    /^ +[0-9.]+%/ {
+      n = $2; $1 = ""; $2 = ""; d = $0; sub(/^ +/, "", d)
+      gsub(/[0-9]+/, "", d); gsub(/[- ]+$/, "", d); gsub(/--+/, "-", d); gsub(/ /, "_", d)
+      s[d] += n
+    }
+    END { for (c in s) printf "thr:%s\t%d\n", c, s[c] }'
 }
 
 declare -A samples conns
+# --rr: the server processes as LoadGen --cpu wants them, and the server side of a target's
+# established connections (the app's, for the handoff: it holds the accepted sockets).
+cpu_spec() { procs_of "$1" | tr ' ' ','; }
+established() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+rr_round() { # TARGET ROUND: one measured round of scenario 2; prints the round trips in perf's window
+  local t=$1 r=$2 lg p pp perf_pids=() rate
+  loadgen $((seconds + 60)) rr --port "$(port_of "$t")" "${load[@]}" --seconds $((seconds + 3)) \
+    --warmup 1 --cpu "$(cpu_spec "$t")" >"$tmp/run.$t.$r" 2>&1 &
+  lg=$!
+  for _ in $(seq 1 300); do [[ $(established "$(port_of "$t")") -ge 64 ]] && break; sleep 0.1; done
+  [[ $(established "$(port_of "$t")") -ge 64 ]] || die "rr on $t: the 64 connections never came up"
+  sleep 1.5
+  for p in $(procs_of "$t"); do
+    timeout -k 5 $((seconds + 30)) perf record -q -e cpu-clock -F 999 -g -p "${p#*:}" \
+      -o "$tmp/perf.$t.${p%%:*}.$r" -- sleep "$seconds" >/dev/null 2>&1 &
+    perf_pids+=("$!")
+  done
+  for pp in "${perf_pids[@]}"; do wait "$pp"; done
+  wait "$lg" || die "rr on $t: $(tail -n 3 "$tmp/run.$t.$r")"
+  grep -q 'errors=0 ' "$tmp/run.$t.$r" && grep -q 'mismatches=0' "$tmp/run.$t.$r" ||
+    die "rr on $t: errors or wrong bytes: $(tail -n 1 "$tmp/run.$t.$r")"
+  rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' "$tmp/run.$t.$r" | head -n 1)
+  awk -v r="$rate" -v s="$seconds" 'BEGIN { printf "%d", r * s }'
+}
+declare -A proc_ms proc_ops
+per_round=""
 for r in $(seq 1 "$rounds"); do
   for t in "${targets[@]}"; do
-    perf_pids=()
-    for p in $(procs_of "$t"); do
-      timeout -k 5 $((seconds + 30)) perf record -q -e cpu-clock -F 999 -g -p "${p#*:}" \
-        -o "$tmp/perf.$t.${p%%:*}.$r" -- sleep $((seconds + 1)) >/dev/null 2>&1 &
-      perf_pids+=("$!")
-    done
-    sleep 0.5
-    loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 32 "${load[@]}" \
-      --seconds "$seconds" --warmup 0 >"$tmp/run.$t.$r" 2>&1 || die "connrate on $t: $(tail -n 3 "$tmp/run.$t.$r")"
-    for pp in "${perf_pids[@]}"; do wait "$pp"; done
-    n=$(connections "$tmp/run.$t.$r")
-    conns[$t]=$(( ${conns[$t]:-0} + n ))
-    log "round $r, $t: $n connections in $seconds s"
+    if [[ $rr == 1 ]]; then
+      n=$(rr_round "$t" "$r") || exit 1
+      conns[$t]=$(( ${conns[$t]:-0} + n ))
+      ops=$(sed -n 's/.* round_trips=\([0-9]*\).*/\1/p' "$tmp/run.$t.$r" | head -n 1)
+      for p in $(procs_of "$t"); do
+        ms=$(sed -n "s/.* cpu_ms.${p%%:*}=\([0-9.]*\).*/\1/p" "$tmp/run.$t.$r" | head -n 1)
+        proc_ms[${p%%:*}]=$(awk -v a="${proc_ms[${p%%:*}]:-0}" -v b="${ms:-0}" 'BEGIN { print a + b }')
+        proc_ops[${p%%:*}]=$(( ${proc_ops[${p%%:*}]:-0} + ops ))
+        per_round+="$t $r ${p%%:*} $(awk -v m="${ms:-0}" -v o="$ops" 'BEGIN { printf "%.2f", m * 1000 / o }') $(grep -o 'cpu_threads.'"${p%%:*}"'=[^ ]*' "$tmp/run.$t.$r")"$'\n'
+      done
+      log "round $r, $t: $(grep -o 'rate=[0-9.]*\|rtt_p50_us=[0-9.]*' "$tmp/run.$t.$r" | tr '\n' ' ')($n round trips in perf's $seconds s)"
+    else
+      perf_pids=()
+      for p in $(procs_of "$t"); do
+        timeout -k 5 $((seconds + 30)) perf record -q -e cpu-clock -F 999 -g -p "${p#*:}" \
+          -o "$tmp/perf.$t.${p%%:*}.$r" -- sleep $((seconds + 1)) >/dev/null 2>&1 &
+        perf_pids+=("$!")
+      done
+      sleep 0.5
+      loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 32 "${load[@]}" \
+        --seconds "$seconds" --warmup 0 >"$tmp/run.$t.$r" 2>&1 || die "connrate on $t: $(tail -n 3 "$tmp/run.$t.$r")"
+      for pp in "${perf_pids[@]}"; do wait "$pp"; done
+      n=$(connections "$tmp/run.$t.$r")
+      conns[$t]=$(( ${conns[$t]:-0} + n ))
+      log "round $r, $t: $n connections in $seconds s"
+    fi
     for p in $(procs_of "$t"); do
       while IFS=$'\t' read -r cat count; do
         key="${p%%:*}|$cat"
@@ -160,8 +228,11 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 
-us() { # SAMPLES CONNECTIONS: microseconds of CPU per connection at 999 samples a second
-  awk -v s="$1" -v n="$2" 'BEGIN { if (n == 0) print "-"; else printf "%.1f", s * 1e6 / 999 / n }'
+# The unit of work: a connection, or with --rr a round trip (finer figures: a few µs each).
+op=connection; ops=connections; fmt=%.1f; min_row=0.5
+[[ $rr == 0 ]] || { op="round trip"; ops="round trips"; fmt=%.2f; min_row=0.1; }
+us() { # SAMPLES OPERATIONS: microseconds of CPU per operation at 999 samples a second
+  awk -v s="$1" -v n="$2" -v f="$fmt" 'BEGIN { if (n == 0) print "-"; else printf f, s * 1e6 / 999 / n }'
 }
 # Columns: each process, then each target with more than one process in total. A process's
 # connections are its target's.
@@ -170,8 +241,8 @@ cols=()
 for t in "${targets[@]}"; do
   for p in $(procs_of "$t"); do cols+=("${p%%:*}"); target_of[${p%%:*}]=$t; done
 done
-echo "Server CPU per connection by where it was spent (perf, cpu-clock at 999 Hz, $rounds rounds of $seconds s;"
-echo "connections: ${targets[0]} ${conns[${targets[0]}]}, ${targets[1]} ${conns[${targets[1]}]}), µs:"
+echo "Server CPU per $op by where it was spent (perf, cpu-clock at 999 Hz, $rounds rounds of $seconds s;"
+echo "$ops: ${targets[0]} ${conns[${targets[0]}]}, ${targets[1]} ${conns[${targets[1]}]}), µs:"
 echo
 header="| where |"; rule="|---|"
 for c in "${cols[@]}"; do header+=" $c |"; rule+="---:|"; done
@@ -194,6 +265,32 @@ row() { # LABEL CATEGORY
   echo "$line"
 }
 row "all (every thread)" total
+if [[ $rr == 1 ]]; then
+  line="| all, /proc (load generator's window) |"
+  for c in "${cols[@]}"; do
+    line+=" $(awk -v m="${proc_ms[$c]}" -v o="${proc_ops[$c]}" 'BEGIN { printf "%.2f", m * 1000 / o }') |"
+  done
+  for t in "${targets[@]}"; do
+    [[ $(procs_of "$t" | wc -w) -gt 1 ]] || continue
+    line+=" $(for c in "${cols[@]}"; do [[ ${target_of[$c]} == "$t" ]] && echo "${proc_ms[$c]} ${proc_ops[$c]}"; done |
+      awk '{ m += $1; o = $2 } END { printf "%.2f", m * 1000 / o }') |"
+  done
+  echo "$line"
+fi
+rows_over() { # PREFIX LABEL: a row for each PREFIX:NAME category costing at least min_row µs
+  # per operation in some process
+  local c m proc v
+  while read -r c; do
+    [[ $c == "$1":* ]] || continue
+    m=0
+    for proc in "${cols[@]}"; do
+      v=$(us "${samples[$proc|$c]:-0}" "${conns[${target_of[$proc]}]}")
+      awk -v v="$v" -v t="$min_row" 'BEGIN { exit !(v >= t) }' && m=1
+    done
+    [[ $m == 1 ]] && row "$2: ${c#"$1":}" "$c"
+  done <<<"$rows"
+}
+rows_over thr threads
 for proc in "${cols[@]}"; do
   sys_sum=0
   for k in "${!samples[@]}"; do [[ $k == "$proc|sys:"* ]] && sys_sum=$((sys_sum + samples[$k])); done
@@ -204,20 +301,11 @@ while read -r c; do
   [[ $c == dso:* ]] && row "${c#dso:}" "$c"
 done <<<"$rows"
 row "kernel, outside system calls" "kernel, other"
-# System calls that cost at least 0.5 µs per connection in some process.
-while read -r c; do
-  [[ $c == sys:* ]] || continue
-  m=0
-  for proc in "${cols[@]}"; do
-    v=$(us "${samples[$proc|$c]:-0}" "${conns[${target_of[$proc]}]}")
-    awk -v v="$v" 'BEGIN { exit !(v >= 0.5) }' && m=1
-  done
-  [[ $m == 1 ]] && row "kernel: ${c#sys:}" "$c"
-done <<<"$rows"
+rows_over sys kernel
 
 if [[ $syscalls == 1 ]]; then
   echo
-  echo "System calls per connection (strace -f -c over one $seconds s window per target; strace slows"
+  echo "System calls per $op (strace -f -c over one $seconds s window per target; strace slows"
   echo "the servers, so only the counts are used):"
   declare -A calls
   for t in "${targets[@]}"; do
@@ -227,13 +315,23 @@ if [[ $syscalls == 1 ]]; then
       st_pids+=("$!")
     done
     sleep 1
-    loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 8 "${load[@]}" \
-      --seconds "$seconds" --warmup 0 >"$tmp/strace-run.$t" 2>&1 || die "connrate under strace on $t"
+    if [[ $rr == 1 ]]; then
+      # The whole run, connecting included (64 connections against tens of thousands of round trips).
+      loadgen $((seconds + 60)) rr --port "$(port_of "$t")" "${load[@]}" \
+        --seconds "$seconds" --warmup 0 >"$tmp/strace-run.$t" 2>&1 || die "rr under strace on $t"
+    else
+      loadgen $((seconds + 60)) connrate --port "$(port_of "$t")" --inflight 8 "${load[@]}" \
+        --seconds "$seconds" --warmup 0 >"$tmp/strace-run.$t" 2>&1 || die "connrate under strace on $t"
+    fi
     sleep 0.5
     for sp in "${st_pids[@]}"; do kill -INT "$sp" 2>/dev/null; wait "$sp" 2>/dev/null; done
-    n=$(connections "$tmp/strace-run.$t")
+    if [[ $rr == 1 ]]; then
+      n=$(sed -n 's/.* round_trips=\([0-9]*\).*/\1/p' "$tmp/strace-run.$t" | head -n 1)
+    else
+      n=$(connections "$tmp/strace-run.$t")
+    fi
     for p in $(procs_of "$t"); do
-      while read -r name count; do calls[${p%%:*}|$name]=$(awk -v c="$count" -v n="$n" 'BEGIN { printf "%.2f", c / n }')
+      while read -r name count; do calls[${p%%:*}|$name]=$(awk -v c="$count" -v n="$n" 'BEGIN { printf "%.3f", c / n }')
       done < <(awk '$1 ~ /^[0-9.]+$/ && $NF != "total" { print $NF, $4 }' "$tmp/strace.${p%%:*}")
     done
   done
@@ -244,10 +342,15 @@ if [[ $syscalls == 1 ]]; then
     line="| $name |"; m=0
     for c in "${cols[@]}"; do
       v=${calls[$c|$name]:-0}; line+=" $v |"
-      awk -v v="$v" 'BEGIN { exit !(v >= 0.05) }' && m=1
+      awk -v v="$v" -v t="$([[ $rr == 1 ]] && echo 0.005 || echo 0.05)" 'BEGIN { exit !(v >= t) }' && m=1
     done
     [[ $m == 1 ]] && echo "$line"
   done
 fi
+if [[ $rr == 1 ]]; then
+  echo
+  echo "Per round, from /proc over the load generator's window (target round process µs/round-trip thread-groups-ms):"
+  printf '%s' "$per_round"
+fi
 echo
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+echo "load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(nproc) cores"
