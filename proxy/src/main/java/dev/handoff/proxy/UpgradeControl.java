@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,16 +32,29 @@ final class UpgradeControl {
   private final Set<Integer> uids;
   /** Called once this proxy has handed over to a new one: the process should exit 0. */
   private final Runnable handedOver;
+  /** Told the pid of each new proxy that opens a control link. */
+  private final LongConsumer linked;
+  private volatile boolean handed;
   private ListenerGroup listeners;
   private TakeOverClient predecessor;
   private ControlServer server;
   private boolean closed;
 
-  UpgradeControl(Path control, boolean takeOver, Set<Integer> uids, Runnable handedOver) {
+  UpgradeControl(Path control, boolean takeOver, Set<Integer> uids, Runnable handedOver,
+      LongConsumer linked) {
     this.control = control == null ? null : control.toAbsolutePath();
     this.takeOver = takeOver;
     this.uids = uids;
-    this.handedOver = handedOver;
+    this.handedOver = () -> {
+      handed = true;
+      handedOver.run();
+    };
+    this.linked = linked;
+  }
+
+  /** Whether this proxy has handed over to a new one (which is systemd's main process now). */
+  boolean handedOver() {
+    return handed;
   }
 
   /**
@@ -65,7 +79,7 @@ final class UpgradeControl {
       return predecessor.assign(wanted, anyIfOne);
     }
     if (control != null) {
-      server = ControlServer.bind(control, uids, listeners, handedOver);
+      server = ControlServer.bind(control, uids, listeners, handedOver, linked);
     }
     return Collections.nCopies(servers.size(), null);
   }
@@ -88,7 +102,7 @@ final class UpgradeControl {
       return; // shutting down: no control socket to leave behind
     }
     try {
-      server = ControlServer.bind(control, uids, listeners, handedOver);
+      server = ControlServer.bind(control, uids, listeners, handedOver, linked);
       server.start();
     } catch (IOException e) {
       log.warn("no control socket, so no later take-over: {}", e.getMessage());
