@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A {@code proxy} or {@code app} started through its launcher in scripts/, as a user would, with
- * its log in a file. Closing it kills whatever is still running.
+ * its log in a file; or one that another daemon started ({@link #adopt}: a proxy's successor after
+ * SIGHUP), known by its pid alone. Closing it kills whatever is still running.
  */
 final class Daemon implements AutoCloseable {
   static final Path ROOT = Path.of(System.getProperty("handoff.root", "..")).toAbsolutePath()
@@ -22,13 +23,33 @@ final class Daemon implements AutoCloseable {
   static final String WRAPPER = "handoff.it.wrapper";
 
   private final String role;
+  /** Null for an adopted daemon, which is not this JVM's child: no exit status then. */
   private final Process process;
+  private final ProcessHandle handle;
   private final Path log;
 
   private Daemon(String role, Process process, Path log) {
     this.role = role;
     this.process = process;
+    this.handle = process.toHandle();
     this.log = log;
+  }
+
+  private Daemon(String role, ProcessHandle handle, Path log) {
+    this.role = role;
+    this.process = null;
+    this.handle = handle;
+    this.log = log;
+  }
+
+  /**
+   * A daemon this test did not start, such as the proxy that a proxy started at SIGHUP, which
+   * writes to {@code parent}'s log (it inherits its stdout). Fails if {@code pid} is not running.
+   */
+  static Daemon adopt(Daemon parent, long pid) {
+    ProcessHandle handle = ProcessHandle.of(pid)
+        .orElseThrow(() -> new AssertionError("pid " + pid + " is not running:\n" + parent.log()));
+    return new Daemon(parent.role, handle, parent.log);
   }
 
   /** Starts {@code scripts/ROLE args...}; output goes to {@code logDir/ROLE-N.log}. */
@@ -109,8 +130,8 @@ final class Daemon implements AutoCloseable {
       if (log().contains(text)) {
         return;
       }
-      if (!process.isAlive()) {
-        throw new AssertionError(role + " exited with " + process.exitValue()
+      if (!isAlive()) {
+        throw new AssertionError(role + " exited with " + exitStatus()
             + " before logging '" + text + "':\n" + log());
       }
       sleep(20);
@@ -120,11 +141,16 @@ final class Daemon implements AutoCloseable {
   }
 
   long pid() {
-    return process.pid();
+    return handle.pid();
   }
 
   boolean isAlive() {
-    return process.isAlive();
+    return handle.isAlive();
+  }
+
+  /** The exit status, or "an unknown status" for an adopted daemon. */
+  private String exitStatus() {
+    return process == null ? "an unknown status" : Integer.toString(process.exitValue());
   }
 
   /** Open descriptors of the process, from /proc. */
@@ -191,7 +217,7 @@ final class Daemon implements AutoCloseable {
 
   /** SIGTERM. */
   void terminate() {
-    process.destroy();
+    handle.destroy();
   }
 
   /** SIGTERM, requires exit status 0 within 15 s, and returns the whole log. */
@@ -206,21 +232,36 @@ final class Daemon implements AutoCloseable {
 
   /** SIGKILL, and wait for the process to be gone. */
   void kill() throws InterruptedException {
-    process.destroyForcibly();
-    process.waitFor(10, TimeUnit.SECONDS);
+    handle.destroyForcibly();
+    awaitGone(Duration.ofSeconds(10));
   }
 
   /** Waits for the exit; fails with the log if it takes longer than {@code timeout}. */
   int awaitExit(Duration timeout) throws InterruptedException {
+    if (process == null) {
+      throw new AssertionError("an adopted daemon has no exit status; use awaitGone");
+    }
     if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new AssertionError(role + " still running after " + timeout + ":\n" + log());
     }
     return process.exitValue();
   }
 
+  /** Waits until the process is gone, adopted or not; fails with the log if it is not in time. */
+  void awaitGone(Duration timeout) throws InterruptedException {
+    try {
+      handle.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError(role + " " + pid() + " still running after " + timeout + ":\n"
+          + log());
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new AssertionError(e);
+    }
+  }
+
   @Override
   public void close() throws InterruptedException {
-    if (process.isAlive()) {
+    if (isAlive()) {
       kill();
     }
   }

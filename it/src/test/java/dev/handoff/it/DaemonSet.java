@@ -55,6 +55,11 @@ final class DaemonSet implements AutoCloseable {
     return track(Daemon.start(logs, fdLimit, role, args));
   }
 
+  /** A daemon started by {@code parent} (a proxy's successor), killed at the end as the others. */
+  Daemon adopt(Daemon parent, long pid) {
+    return track(Daemon.adopt(parent, pid));
+  }
+
   private Daemon track(Daemon d) {
     synchronized (started) {
       started.add(d);
