@@ -42,6 +42,19 @@ final class Daemon implements AutoCloseable {
     this.log = log;
   }
 
+  private static final java.util.regex.Pattern SUCCESSOR =
+      java.util.regex.Pattern.compile("started a new proxy \\(pid (\\d+)\\)");
+
+  /** The pids of the successors a proxy's log says SIGHUP started, in order. */
+  static List<Long> successorPids(String log) {
+    List<Long> pids = new ArrayList<>();
+    java.util.regex.Matcher m = SUCCESSOR.matcher(log);
+    while (m.find()) {
+      pids.add(Long.parseLong(m.group(1)));
+    }
+    return pids;
+  }
+
   /**
    * A daemon this test did not start, such as the proxy that a proxy started at SIGHUP, which
    * writes to {@code parent}'s log (it inherits its stdout). Fails if {@code pid} is not running.

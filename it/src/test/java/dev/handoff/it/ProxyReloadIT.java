@@ -15,8 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -29,7 +27,8 @@ import org.junit.jupiter.api.Timeout;
  *
  * <p>The successor is not this test's child: its pid is read from the old proxy's log line
  * {@code started a new proxy (pid N)} (the successor writes to the same log, its inherited
- * stdout), and it is adopted into the test's {@link DaemonSet} at once, so that it is killed at the
+ * stdout), and it is adopted into the test's {@link DaemonSet} at once ({@link
+ * DaemonSet#successor}), so that it is killed at the
  * end whatever happens. {@link #killUnadoptedSuccessors} also kills any successor named in a log
  * that the test did not get as far as adopting. An adopted proxy has no exit status for the test to
  * read: that it handed over is read from its log, that it exited from /proc.
@@ -37,7 +36,6 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(240)
 class ProxyReloadIT extends DaemonTest {
   private static final String READY = "ready for a proxy started with --take-over";
-  private static final Pattern STARTED = Pattern.compile("started a new proxy \\(pid (\\d+)\\)");
 
   private Path control() {
     return dir.resolve("proxy.ctl");
@@ -59,30 +57,6 @@ class ProxyReloadIT extends DaemonTest {
     return file;
   }
 
-  /** The successor that {@code logOwner}'s log names {@code n}-th (from 1), adopted. */
-  private Daemon successor(Daemon logOwner, int n) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (true) {
-      List<Long> pids = startedPids(logOwner.log());
-      if (pids.size() >= n) {
-        return daemons.adopt(logOwner, pids.get(n - 1));
-      }
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("no new proxy number " + n + " started:\n" + logOwner.log());
-      }
-      Daemon.sleep(20);
-    }
-  }
-
-  private static List<Long> startedPids(String log) {
-    List<Long> pids = new ArrayList<>();
-    Matcher m = STARTED.matcher(log);
-    while (m.find()) {
-      pids.add(Long.parseLong(m.group(1)));
-    }
-    return pids;
-  }
-
   /**
    * Kills every successor named in a log that is still running and was not adopted (the test
    * failed before): a pid is only killed if its command line names this test's control socket.
@@ -90,7 +64,7 @@ class ProxyReloadIT extends DaemonTest {
   @AfterEach
   void killUnadoptedSuccessors() throws IOException {
     for (Daemon d : daemons.all()) {
-      for (long pid : startedPids(d.log())) {
+      for (long pid : Daemon.successorPids(d.log())) {
         Path cmdline = Path.of("/proc", Long.toString(pid), "cmdline");
         String command;
         try {
@@ -112,7 +86,7 @@ class ProxyReloadIT extends DaemonTest {
   private Daemon reload(Daemon old, Daemon log, int n, List<Long> millis) throws Exception {
     long began = System.nanoTime();
     old.signal("HUP");
-    Daemon next = successor(log, n);
+    Daemon next = daemons.successor(log, n);
     assertNotEquals(old.pid(), next.pid(), "the successor is another process");
     awaitCount(old, "handed over to pid " + next.pid() + " ", 1);
     millis.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)); // SIGHUP to handover
@@ -199,7 +173,7 @@ class ProxyReloadIT extends DaemonTest {
           + " longest wait %.1f ms%n", load.served.get(), load.pingPongs.get(), millis,
           load.longestWaitMillis());
       assertNothingRefusedOrLost(load, first.log());
-      assertEquals(List.of(one.pid(), two.pid()), startedPids(first.log()),
+      assertEquals(List.of(one.pid(), two.pid()), Daemon.successorPids(first.log()),
           "one new proxy per SIGHUP");
       two.terminate();
       two.awaitGone(Duration.ofSeconds(20));
