@@ -161,6 +161,11 @@ final class Daemon implements AutoCloseable {
     return handle.isAlive();
   }
 
+  /** Whether this daemon was started by another ({@link #adopt}): it has no exit status here. */
+  boolean adopted() {
+    return process == null;
+  }
+
   /** The exit status, or "an unknown status" for an adopted daemon. */
   private String exitStatus() {
     return process == null ? "an unknown status" : Integer.toString(process.exitValue());

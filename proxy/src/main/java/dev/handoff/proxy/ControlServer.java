@@ -11,7 +11,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongConsumer;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
@@ -43,8 +42,8 @@ final class ControlServer implements Runnable {
   private final ListenerGroup listeners;
   /** Called once this proxy has handed over and said DONE: the process should exit 0. */
   private final Runnable handedOver;
-  /** Told the pid of every new proxy whose control link is accepted (see {@link Reloader}). */
-  private final LongConsumer linked;
+  /** Told of every new proxy's control link, by pid (see {@link Reloader}). */
+  private final Links links;
   private final AFUNIXServerSocketChannel server;
   private volatile boolean closed;
   /** {@link #close} was called: the proxy is shutting down. */
@@ -52,13 +51,30 @@ final class ControlServer implements Runnable {
   private volatile ControlLink current;
   private Thread thread;
 
+  /** What a caller learns of the new proxies' control links (the {@link Reloader}'s successor). */
+  interface Links {
+    Links NONE = new Links() {
+      @Override
+      public void linked(long pid) { }
+
+      @Override
+      public void abandoned(long pid) { }
+    };
+
+    /** A link from {@code pid} was accepted (from an allowed uid). */
+    void linked(long pid);
+
+    /** The take-over by {@code pid} ended without a handover: this proxy serves on. */
+    void abandoned(long pid);
+  }
+
   private ControlServer(Path path, Set<Integer> uids, ListenerGroup listeners, Runnable handedOver,
-      LongConsumer linked, AFUNIXServerSocketChannel server) {
+      Links links, AFUNIXServerSocketChannel server) {
     this.path = path;
     this.uids = uids;
     this.listeners = listeners;
     this.handedOver = handedOver;
-    this.linked = linked;
+    this.links = links;
     this.server = server;
   }
 
@@ -67,7 +83,7 @@ final class ControlServer implements Runnable {
    * one (another proxy listens there) or a path that is not a socket is refused.
    */
   static ControlServer bind(Path path, Set<Integer> uids, ListenerGroup listeners,
-      Runnable handedOver, LongConsumer linked) throws IOException {
+      Runnable handedOver, Links links) throws IOException {
     removeIfStale(path);
     AFUNIXServerSocketChannel server = AFUNIXServerSocketChannel.open();
     try {
@@ -77,7 +93,7 @@ final class ControlServer implements Runnable {
       server.close();
       throw new IOException("control socket " + path + ": " + Errors.describe(e), e);
     }
-    return new ControlServer(path, uids, listeners, handedOver, linked, server);
+    return new ControlServer(path, uids, listeners, handedOver, links, server);
   }
 
   private static void removeIfStale(Path path) throws IOException {
@@ -170,12 +186,17 @@ final class ControlServer implements Runnable {
       return false;
     }
     current = link;
-    linked.accept(pid);
+    links.linked(pid);
+    boolean handed = false;
     try {
-      return exchange(link, pid);
+      handed = exchange(link, pid);
+      return handed;
     } finally {
       current = null;
       link.close();
+      if (!handed) {
+        links.abandoned(pid);
+      }
     }
   }
 

@@ -326,7 +326,7 @@ public final class ProxyCommand implements Callable<Integer> {
   private UpgradeControl upgradeControl(ShutdownSignal signal, Reloader reloader) {
     Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
     return new UpgradeControl(control, takeOver, uids, signal::trigger,
-        reloader == null ? pid -> { } : reloader::linked);
+        reloader == null ? ControlServer.Links.NONE : reloader);
   }
 
   /** With {@code --control}: what starts a successor at SIGHUP; null without. */

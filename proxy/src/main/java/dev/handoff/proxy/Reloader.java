@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * <p>Ownership: this object owns the successor's {@link Process} handle (not its descriptors)
  * until the successor exits or is stopped; a successor that took over outlives this process.
  */
-final class Reloader {
+final class Reloader implements ControlServer.Links {
   private static final Logger log = LoggerFactory.getLogger(Reloader.class);
   /** The JVM property through which scripts/launch.sh names itself. */
   static final String LAUNCHER = "handoff.launcher";
@@ -45,10 +45,10 @@ final class Reloader {
   private final List<String> arguments;
   private final Path control;
   private final Duration connectBound;
-  /** The successor started and not yet finished with; guarded by this. */
+  /** The successor of the reload under way; null when none is; guarded by this. */
   private Process successor;
-  /** Whether {@link #successor} has opened a control link; guarded by this. */
-  private boolean linked;
+  /** The pid of the last successor that opened a control link, or -1; guarded by this. */
+  private long connected = -1;
 
   /**
    * @param launcher the launcher's path ({@value #LAUNCHER}), or null if this process was not
@@ -121,7 +121,6 @@ final class Reloader {
       return;
     }
     successor = started;
-    linked = false;
     log.info("SIGHUP received: {}; started a new proxy (pid {}) to take over through {}: {}",
         why, started.pid(), control, String.join(" ", command));
     Thread watcher = new Thread(() -> watch(started), "reload-watch");
@@ -130,14 +129,27 @@ final class Reloader {
   }
 
   /** The control server has a link from {@code pid}: if it is the successor, it has connected. */
-  synchronized void linked(long pid) {
+  @Override
+  public synchronized void linked(long pid) {
     if (successor != null && successor.pid() == pid) {
-      linked = true;
+      connected = pid;
+    }
+  }
+
+  /**
+   * The take-over by {@code pid} failed (the control server logged why, and accepts again): if it
+   * was the successor's, the reload is over and the next SIGHUP may start another. A successor
+   * that lives on (it may serve on after a failure late in the exchange) is not stopped.
+   */
+  @Override
+  public synchronized void abandoned(long pid) {
+    if (successor != null && successor.pid() == pid) {
+      successor = null;
     }
   }
 
   private synchronized boolean hasLinked(Process p) {
-    return successor == p && linked;
+    return connected == p.pid();
   }
 
   /** Waits for the successor's end, stopping it if it does not connect in time; logs it once. */

@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
-import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +31,8 @@ final class UpgradeControl {
   private final Set<Integer> uids;
   /** Called once this proxy has handed over to a new one: the process should exit 0. */
   private final Runnable handedOver;
-  /** Told the pid of each new proxy that opens a control link. */
-  private final LongConsumer linked;
+  /** Told of each new proxy's control link. */
+  private final ControlServer.Links links;
   private volatile boolean handed;
   private ListenerGroup listeners;
   private TakeOverClient predecessor;
@@ -41,7 +40,7 @@ final class UpgradeControl {
   private boolean closed;
 
   UpgradeControl(Path control, boolean takeOver, Set<Integer> uids, Runnable handedOver,
-      LongConsumer linked) {
+      ControlServer.Links links) {
     this.control = control == null ? null : control.toAbsolutePath();
     this.takeOver = takeOver;
     this.uids = uids;
@@ -49,7 +48,7 @@ final class UpgradeControl {
       handed = true;
       handedOver.run();
     };
-    this.linked = linked;
+    this.links = links;
   }
 
   /** Whether this proxy has handed over to a new one (which is systemd's main process now). */
@@ -79,7 +78,7 @@ final class UpgradeControl {
       return predecessor.assign(wanted, anyIfOne);
     }
     if (control != null) {
-      server = ControlServer.bind(control, uids, listeners, handedOver, linked);
+      server = ControlServer.bind(control, uids, listeners, handedOver, links);
     }
     return Collections.nCopies(servers.size(), null);
   }
@@ -102,7 +101,7 @@ final class UpgradeControl {
       return; // shutting down: no control socket to leave behind
     }
     try {
-      server = ControlServer.bind(control, uids, listeners, handedOver, linked);
+      server = ControlServer.bind(control, uids, listeners, handedOver, links);
       server.start();
     } catch (IOException e) {
       log.warn("no control socket, so no later take-over: {}", e.getMessage());
