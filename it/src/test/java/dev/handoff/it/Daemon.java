@@ -153,6 +153,29 @@ final class Daemon implements AutoCloseable {
         + log());
   }
 
+  /** How many times {@code text} occurs in {@code log}. */
+  static int count(String log, String text) {
+    int n = 0;
+    for (int i = log.indexOf(text); i >= 0; i = log.indexOf(text, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Waits until the log contains {@code text} {@code n} times, whether or not the process still
+   * runs; fails with the log if it does not in time.
+   */
+  void awaitCount(String text, int n, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (count(log(), text) < n) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not " + n + " times '" + text + "':\n" + log());
+      }
+      sleep(20);
+    }
+  }
+
   long pid() {
     return handle.pid();
   }

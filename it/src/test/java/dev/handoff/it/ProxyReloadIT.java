@@ -34,29 +34,7 @@ import org.junit.jupiter.api.Timeout;
  * read: that it handed over is read from its log, that it exited from /proc.
  */
 @Timeout(240)
-class ProxyReloadIT extends DaemonTest {
-  private static final String READY = "ready for a proxy started with --take-over";
-
-  private Path control() {
-    return dir.resolve("proxy.ctl");
-  }
-
-  private Path appSocket(int listenPort) {
-    return dir.resolve("app-" + listenPort + ".sock");
-  }
-
-  /** Writes {@code proxy.yaml}: one listener on 127.0.0.1 per port, each to its own app. */
-  private Path writeConfig(int... ports) throws IOException {
-    List<String> lines = new ArrayList<>(List.of("listeners:"));
-    for (int p : ports) {
-      lines.addAll(List.of("  - name: l" + p, "    listen: 127.0.0.1:" + p, "    routes:",
-          "      - match: default", "        apps: [" + appSocket(p) + "]"));
-    }
-    Path file = dir.resolve("proxy.yaml");
-    Files.writeString(file, String.join("\n", lines) + "\n");
-    return file;
-  }
-
+class ProxyReloadIT extends ListenersTest {
   /**
    * Kills every successor named in a log that is still running and was not adopted (the test
    * failed before): a pid is only killed if its command line names this test's control socket.
@@ -89,7 +67,7 @@ class ProxyReloadIT extends DaemonTest {
     Daemon next = daemons.successor(log, n);
     assertNotEquals(old.pid(), next.pid(), "the successor is another process");
     String handedOver = "handed over to pid " + next.pid() + " ";
-    awaitCount(old, handedOver, 1);
+    old.awaitCount(handedOver, 1, Duration.ofSeconds(30));
     millis.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)); // SIGHUP to handover
     if (old.adopted()) {
       old.awaitGone(Duration.ofSeconds(60)); // no exit status: its log says it handed over
@@ -105,24 +83,6 @@ class ProxyReloadIT extends DaemonTest {
     }
     assertTrue(next.isAlive(), next.log());
     return next;
-  }
-
-  private static int count(String log, String text) {
-    int n = 0;
-    for (int i = log.indexOf(text); i >= 0; i = log.indexOf(text, i + 1)) {
-      n++;
-    }
-    return n;
-  }
-
-  private static void awaitCount(Daemon d, String text, int n) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (count(d.log(), text) < n) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not " + n + " times '" + text + "':\n" + d.log());
-      }
-      Daemon.sleep(20);
-    }
   }
 
   private static void echo(int port, String text) throws IOException {
@@ -147,13 +107,9 @@ class ProxyReloadIT extends DaemonTest {
   void twoReloadsInARowApplyTheChangedFileUnderLoad() throws Exception {
     int second = EchoClient.freePort();
     int third = EchoClient.freePort();
-    for (int p : new int[] {port, second, third}) {
-      daemons.app(appSocket(p));
-    }
-    Path config = writeConfig(port);
-    Daemon first = daemons.start("proxy", "--config", config.toString(), "--control",
-        control().toString());
-    first.awaitLog(READY, Duration.ofSeconds(30));
+    apps(port, second, third);
+    Path config = config("proxy", port);
+    Daemon first = firstProxy(config);
     echo(port, "warm");
     assertThrows(ConnectException.class, () -> echo(second, "not yet"));
     List<Long> millis = new ArrayList<>();
@@ -162,7 +118,7 @@ class ProxyReloadIT extends DaemonTest {
       load.arrivals(30, port);
       Thread.sleep(1_500);
 
-      writeConfig(port, second);
+      config("proxy", port, second);
       Daemon one = reload(first, first, 1, millis);
       assertTrue(first.log().contains("proxy.yaml has changed and is valid; started a new proxy"),
           first.log());
@@ -170,7 +126,7 @@ class ProxyReloadIT extends DaemonTest {
       assertThrows(ConnectException.class, () -> echo(third, "not yet"));
       Thread.sleep(1_500);
 
-      writeConfig(port, second, third);
+      config("proxy", port, second, third);
       Daemon two = reload(one, first, 2, millis);
       echo(third, "the third listener");
       echo(second, "the second, still");
@@ -191,11 +147,9 @@ class ProxyReloadIT extends DaemonTest {
   /** A broken file at SIGHUP: logged, no new proxy, the proxy serves on as configured. */
   @Test
   void sighupWithAnUnusableFileStartsNothing() throws Exception {
-    daemons.app(appSocket(port));
-    Path config = writeConfig(port);
-    Daemon proxy = daemons.start("proxy", "--config", config.toString(), "--control",
-        control().toString());
-    proxy.awaitLog(READY, Duration.ofSeconds(30));
+    apps(port);
+    Path config = config("proxy", port);
+    Daemon proxy = firstProxy(config);
     Files.writeString(config, "listeners:\n  - name: broken\n    listen: nowhere\n");
     proxy.signal("HUP");
     proxy.awaitLog("is not usable now", Duration.ofSeconds(10));
@@ -205,7 +159,7 @@ class ProxyReloadIT extends DaemonTest {
     assertTrue(proxy.isAlive(), proxy.log());
     assertFalse(proxy.log().contains("started a new proxy"), proxy.log());
     echo(port, "still here");
-    assertEquals(1, count(proxy.log(), READY), "no take-over happened");
+    assertEquals(1, Daemon.count(proxy.log(), READY), "no take-over happened");
     proxy.stopAndLog();
   }
 
@@ -217,11 +171,9 @@ class ProxyReloadIT extends DaemonTest {
    */
   @Test
   void aFailedSuccessorIsLoggedWithItsStatusAndTheProxyServesOn() throws Exception {
-    daemons.app(appSocket(port));
-    Path config = writeConfig(port);
-    Daemon proxy = daemons.start("proxy", "--config", config.toString(), "--control",
-        control().toString());
-    proxy.awaitLog(READY, Duration.ofSeconds(30));
+    apps(port);
+    Path config = config("proxy", port);
+    Daemon proxy = firstProxy(config);
     Files.writeString(config, Files.readString(config).replace("127.0.0.1:", "0.0.0.0:"));
     proxy.signal("HUP");
     Daemon failed = daemons.successor(proxy, 1);
@@ -231,7 +183,7 @@ class ProxyReloadIT extends DaemonTest {
     assertTrue(proxy.isAlive(), proxy.log());
     echo(port, "served on");
 
-    writeConfig(port);
+    config("proxy", port);
     Daemon next = reload(proxy, proxy, 2, new ArrayList<>());
     echo(port, "after the second SIGHUP");
     assertTrue(next.isAlive(), next.log());

@@ -45,9 +45,7 @@ class SystemdIT {
     Path notify = dir.resolve("notify.sock");
     int port = EchoClient.freePort();
     try (DaemonSet daemons = new DaemonSet(test);
-        AFUNIXDatagramChannel systemd = AFUNIXDatagramChannel.open()) {
-      systemd.bind(AFUNIXSocketAddress.of(notify));
-      systemd.socket().setSoTimeout(20_000);
+        AFUNIXDatagramChannel systemd = fakeSystemd(notify, 20_000)) {
       Map<String, String> env = Map.of("NOTIFY_SOCKET", notify.toString());
       Daemon app = daemons.startWithEnv(env, "app", socket.toString());
       String ready = receive(systemd);
@@ -76,9 +74,7 @@ class SystemdIT {
     Path control = dir.resolve("proxy.ctl");
     int port = EchoClient.freePort();
     try (DaemonSet daemons = new DaemonSet(test);
-        AFUNIXDatagramChannel systemd = AFUNIXDatagramChannel.open()) {
-      systemd.bind(AFUNIXSocketAddress.of(notify));
-      systemd.socket().setSoTimeout(30_000);
+        AFUNIXDatagramChannel systemd = fakeSystemd(notify, 30_000)) {
       daemons.app(socket); // not notifying: only the proxies' messages arrive
       Daemon proxy = daemons.startWithEnv("NOTIFY_SOCKET", notify.toString(), "proxy",
           "--control", control.toString(), Integer.toString(port), socket.toString());
@@ -94,6 +90,20 @@ class SystemdIT {
       next.terminate();
       assertEquals("STOPPING=1", receive(systemd), "the next message is the successor's");
       next.awaitGone(Duration.ofSeconds(15));
+    }
+  }
+
+  /** A datagram socket at {@code notify} for the daemons' sd_notify messages, as systemd's. */
+  private static AFUNIXDatagramChannel fakeSystemd(Path notify, int timeoutMillis)
+      throws java.io.IOException {
+    AFUNIXDatagramChannel systemd = AFUNIXDatagramChannel.open();
+    try {
+      systemd.bind(AFUNIXSocketAddress.of(notify));
+      systemd.socket().setSoTimeout(timeoutMillis);
+      return systemd;
+    } catch (java.io.IOException | RuntimeException e) {
+      systemd.close();
+      throw e;
     }
   }
 
