@@ -44,6 +44,11 @@ major=${jdk_version%%.*}
 # about unless allowed.
 flags=(--add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
   --enable-native-access=ALL-UNNAMED)
+# The proxy starts its own successor at SIGHUP (proxy --control; Reloader.java): this launcher again,
+# so that the successor finds a new jar and its class-data sharing archive as any start would.
+if [[ $role == proxy ]]; then
+  flags+=("-Dhandoff.launcher=$here/launch.sh")
+fi
 if [[ ${major:-17} -ge 23 ]]; then
   # Netty still allocates through sun.misc.Unsafe, which Java 24+ warns about unless allowed.
   flags+=(--sun-misc-unsafe-memory-access=allow)

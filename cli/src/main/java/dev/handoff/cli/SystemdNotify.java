@@ -32,8 +32,27 @@ public final class SystemdNotify {
     send("STOPPING=1");
   }
 
+  /**
+   * Tells systemd that process {@code pid} is the service's main process from now on: a proxy that
+   * handed over to its successor says so before it exits, so that systemd follows the successor
+   * instead of stopping the service (and killing it) when this process ends. Under
+   * {@code NotifyAccess=main} only the main process may send it, which this one still is.
+   */
+  public static void mainPid(long pid) {
+    mainPid(System.getenv("NOTIFY_SOCKET"), pid);
+  }
+
+  /** {@link #mainPid(long)} to {@code target}, a {@code $NOTIFY_SOCKET} value (for tests). */
+  static void mainPid(String target, long pid) {
+    send(target, "MAINPID=" + pid);
+  }
+
   private static void send(String message) {
-    String target = System.getenv("NOTIFY_SOCKET");
+    send(System.getenv("NOTIFY_SOCKET"), message);
+  }
+
+  /** Sends {@code message} to {@code target} (a {@code $NOTIFY_SOCKET} value; null: nothing). */
+  private static void send(String target, String message) {
     if (target == null || target.isEmpty()) {
       return;
     }

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A {@code proxy} or {@code app} started through its launcher in scripts/, as a user would, with
- * its log in a file. Closing it kills whatever is still running.
+ * its log in a file; or one that another daemon started ({@link #adopt}: a proxy's successor after
+ * SIGHUP), known by its pid alone. Closing it kills whatever is still running.
  */
 final class Daemon implements AutoCloseable {
   static final Path ROOT = Path.of(System.getProperty("handoff.root", "..")).toAbsolutePath()
@@ -22,13 +23,46 @@ final class Daemon implements AutoCloseable {
   static final String WRAPPER = "handoff.it.wrapper";
 
   private final String role;
+  /** Null for an adopted daemon, which is not this JVM's child: no exit status then. */
   private final Process process;
+  private final ProcessHandle handle;
   private final Path log;
 
   private Daemon(String role, Process process, Path log) {
     this.role = role;
     this.process = process;
+    this.handle = process.toHandle();
     this.log = log;
+  }
+
+  private Daemon(String role, ProcessHandle handle, Path log) {
+    this.role = role;
+    this.process = null;
+    this.handle = handle;
+    this.log = log;
+  }
+
+  private static final java.util.regex.Pattern SUCCESSOR =
+      java.util.regex.Pattern.compile("started a new proxy \\(pid (\\d+)\\)");
+
+  /** The pids of the successors a proxy's log says SIGHUP started, in order. */
+  static List<Long> successorPids(String log) {
+    List<Long> pids = new ArrayList<>();
+    java.util.regex.Matcher m = SUCCESSOR.matcher(log);
+    while (m.find()) {
+      pids.add(Long.parseLong(m.group(1)));
+    }
+    return pids;
+  }
+
+  /**
+   * A daemon this test did not start, such as the proxy that a proxy started at SIGHUP, which
+   * writes to {@code parent}'s log (it inherits its stdout). Fails if {@code pid} is not running.
+   */
+  static Daemon adopt(Daemon parent, long pid) {
+    ProcessHandle handle = ProcessHandle.of(pid)
+        .orElseThrow(() -> new AssertionError("pid " + pid + " is not running:\n" + parent.log()));
+    return new Daemon(parent.role, handle, parent.log);
   }
 
   /** Starts {@code scripts/ROLE args...}; output goes to {@code logDir/ROLE-N.log}. */
@@ -109,8 +143,8 @@ final class Daemon implements AutoCloseable {
       if (log().contains(text)) {
         return;
       }
-      if (!process.isAlive()) {
-        throw new AssertionError(role + " exited with " + process.exitValue()
+      if (!isAlive()) {
+        throw new AssertionError(role + " exited with " + exitStatus()
             + " before logging '" + text + "':\n" + log());
       }
       sleep(20);
@@ -119,12 +153,45 @@ final class Daemon implements AutoCloseable {
         + log());
   }
 
+  /** How many times {@code text} occurs in {@code log}. */
+  static int count(String log, String text) {
+    int n = 0;
+    for (int i = log.indexOf(text); i >= 0; i = log.indexOf(text, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Waits until the log contains {@code text} {@code n} times, whether or not the process still
+   * runs; fails with the log if it does not in time.
+   */
+  void awaitCount(String text, int n, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (count(log(), text) < n) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not " + n + " times '" + text + "':\n" + log());
+      }
+      sleep(20);
+    }
+  }
+
   long pid() {
-    return process.pid();
+    return handle.pid();
   }
 
   boolean isAlive() {
-    return process.isAlive();
+    return handle.isAlive();
+  }
+
+  /** Whether this daemon was started by another ({@link #adopt}): it has no exit status here. */
+  boolean adopted() {
+    return process == null;
+  }
+
+  /** The exit status, or "an unknown status" for an adopted daemon. */
+  private String exitStatus() {
+    return process == null ? "an unknown status" : Integer.toString(process.exitValue());
   }
 
   /** Open descriptors of the process, from /proc. */
@@ -191,7 +258,7 @@ final class Daemon implements AutoCloseable {
 
   /** SIGTERM. */
   void terminate() {
-    process.destroy();
+    handle.destroy();
   }
 
   /** SIGTERM, requires exit status 0 within 15 s, and returns the whole log. */
@@ -206,21 +273,36 @@ final class Daemon implements AutoCloseable {
 
   /** SIGKILL, and wait for the process to be gone. */
   void kill() throws InterruptedException {
-    process.destroyForcibly();
-    process.waitFor(10, TimeUnit.SECONDS);
+    handle.destroyForcibly();
+    awaitGone(Duration.ofSeconds(10));
   }
 
   /** Waits for the exit; fails with the log if it takes longer than {@code timeout}. */
   int awaitExit(Duration timeout) throws InterruptedException {
+    if (process == null) {
+      throw new AssertionError("an adopted daemon has no exit status; use awaitGone");
+    }
     if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new AssertionError(role + " still running after " + timeout + ":\n" + log());
     }
     return process.exitValue();
   }
 
+  /** Waits until the process is gone, adopted or not; fails with the log if it is not in time. */
+  void awaitGone(Duration timeout) throws InterruptedException {
+    try {
+      handle.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError(role + " " + pid() + " still running after " + timeout + ":\n"
+          + log());
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new AssertionError(e);
+    }
+  }
+
   @Override
   public void close() throws InterruptedException {
-    if (process.isAlive()) {
+    if (isAlive()) {
       kill();
     }
   }

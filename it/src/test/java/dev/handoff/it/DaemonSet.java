@@ -55,6 +55,29 @@ final class DaemonSet implements AutoCloseable {
     return track(Daemon.start(logs, fdLimit, role, args));
   }
 
+  /** A daemon started by {@code parent} (a proxy's successor), killed at the end as the others. */
+  Daemon adopt(Daemon parent, long pid) {
+    return track(Daemon.adopt(parent, pid));
+  }
+
+  /**
+   * The {@code n}-th (from 1) successor that SIGHUP made {@code logOwner}'s proxies start, as its
+   * log names them, adopted; waits up to 20 s for the log line.
+   */
+  Daemon successor(Daemon logOwner, int n) {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      List<Long> pids = Daemon.successorPids(logOwner.log());
+      if (pids.size() >= n) {
+        return adopt(logOwner, pids.get(n - 1));
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("no new proxy number " + n + " started:\n" + logOwner.log());
+      }
+      Daemon.sleep(20);
+    }
+  }
+
   private Daemon track(Daemon d) {
     synchronized (started) {
       started.add(d);

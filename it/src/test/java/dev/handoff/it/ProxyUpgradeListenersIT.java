@@ -22,48 +22,11 @@ import org.junit.jupiter.api.Test;
  * listening socket is passed on and matched to the new configuration's listeners by address.
  * Each listener here has an echo app of its own.
  */
-class ProxyUpgradeListenersIT extends DaemonTest {
-  private static final String READY = "ready for a proxy started with --take-over";
-
-  private Path control() {
-    return dir.resolve("proxy.ctl");
-  }
-
-  /** The app socket of the listener on {@code listenPort}. */
-  private Path appSocket(int listenPort) {
-    return dir.resolve("app-" + listenPort + ".sock");
-  }
-
-  /** Starts an echo app for each port. */
-  private void apps(int... ports) throws IOException {
-    for (int p : ports) {
-      daemons.app(appSocket(p));
-    }
-  }
-
-  /** Writes a configuration of one listener on 127.0.0.1 per port, each to its own app. */
-  private Path config(String name, int... ports) throws IOException {
-    List<String> lines = new ArrayList<>(List.of("listeners:"));
-    for (int p : ports) {
-      lines.addAll(List.of("  - name: l" + p, "    listen: 127.0.0.1:" + p, "    routes:",
-          "      - match: default", "        apps: [" + appSocket(p) + "]"));
-    }
-    Path file = dir.resolve(name + ".yaml");
-    Files.writeString(file, String.join("\n", lines) + "\n");
-    return file;
-  }
-
+class ProxyUpgradeListenersIT extends ListenersTest {
   /** Apps for {@code port} and {@code other}, and a configuration of both listeners. */
   private Path twoListeners(int other) throws IOException {
     apps(port, other);
     return config("two", port, other);
-  }
-
-  private Daemon firstProxy(Path config) throws IOException {
-    Daemon proxy = daemons.start("proxy", "--config", config.toString(), "--control",
-        control().toString());
-    proxy.awaitLog(READY, Duration.ofSeconds(30));
-    return proxy;
   }
 
   private String[] takeOverArgs(Path config) {
@@ -82,24 +45,6 @@ class ProxyUpgradeListenersIT extends DaemonTest {
 
   private static void echo(int port, String text) throws IOException {
     EchoClient.echoOnce(port, text.getBytes(StandardCharsets.US_ASCII));
-  }
-
-  private static int count(String log, String text) {
-    int n = 0;
-    for (int i = log.indexOf(text); i >= 0; i = log.indexOf(text, i + 1)) {
-      n++;
-    }
-    return n;
-  }
-
-  private static void awaitCount(Daemon d, String text, int n) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (count(d.log(), text) < n) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not " + n + " times '" + text + "':\n" + d.log());
-      }
-      Daemon.sleep(20);
-    }
   }
 
   /**
@@ -208,12 +153,12 @@ class ProxyUpgradeListenersIT extends DaemonTest {
       if (accepted) {
         kills++;
         // Both listeners stopped accepting here before the kill.
-        awaitCount(proxy, "stopped accepting: the proxy taking over", 2 * kills);
+        proxy.awaitCount("stopped accepting: the proxy taking over", 2 * kills, Duration.ofSeconds(20));
       }
       Thread.sleep(200);
       next.kill();
       if (accepted) {
-        awaitCount(proxy, "accepting again on", 2 * kills);
+        proxy.awaitCount("accepting again on", 2 * kills, Duration.ofSeconds(20));
       }
       assertTrue(proxy.isAlive(), proxy.log());
       for (int i = 0; i < 5; i++) {

@@ -31,6 +31,9 @@ class SignalsIT extends DaemonTest {
       assertEchoes(before, randomBytes(random, 100));
       proxy.signal("HUP");
       proxy.awaitLog("SIGHUP received: nothing to reload", Duration.ofSeconds(5));
+      assertTrue(proxy.log().contains("with --control PATH, SIGHUP starts a new proxy that takes"
+          + " over"), "it says how to enable reload:\n" + proxy.log());
+      assertFalse(proxy.log().contains("started a new proxy"), proxy.log());
       Daemon.sleep(300);
       assertTrue(proxy.isAlive(), "the proxy survives SIGHUP:\n" + proxy.log());
       assertEchoes(before, randomBytes(random, 100));

@@ -45,9 +45,7 @@ class SystemdIT {
     Path notify = dir.resolve("notify.sock");
     int port = EchoClient.freePort();
     try (DaemonSet daemons = new DaemonSet(test);
-        AFUNIXDatagramChannel systemd = AFUNIXDatagramChannel.open()) {
-      systemd.bind(AFUNIXSocketAddress.of(notify));
-      systemd.socket().setSoTimeout(20_000);
+        AFUNIXDatagramChannel systemd = fakeSystemd(notify, 20_000)) {
       Map<String, String> env = Map.of("NOTIFY_SOCKET", notify.toString());
       Daemon app = daemons.startWithEnv(env, "app", socket.toString());
       String ready = receive(systemd);
@@ -60,6 +58,52 @@ class SystemdIT {
       proxy.terminate();
       assertEquals("STOPPING=1", receive(systemd));
       assertEquals(0, proxy.awaitExit(Duration.ofSeconds(10)), proxy.log());
+    }
+  }
+
+  /**
+   * A reload under systemd's notification protocol: after SIGHUP the old proxy hands over to its
+   * successor and, before it exits, sends {@code MAINPID=<the successor's pid>} (so systemd follows
+   * the new main process instead of killing it); the successor reports READY=1 itself; the old
+   * proxy sends no STOPPING=1 (the service is not stopping), the successor does when it stops.
+   */
+  @Test
+  void aReloadedProxyNamesItsSuccessorAsTheMainProcess(TestInfo test) throws Exception {
+    Path socket = dir.resolve("pipe.sock");
+    Path notify = dir.resolve("notify.sock");
+    Path control = dir.resolve("proxy.ctl");
+    int port = EchoClient.freePort();
+    try (DaemonSet daemons = new DaemonSet(test);
+        AFUNIXDatagramChannel systemd = fakeSystemd(notify, 30_000)) {
+      daemons.app(socket); // not notifying: only the proxies' messages arrive
+      Daemon proxy = daemons.startWithEnv("NOTIFY_SOCKET", notify.toString(), "proxy",
+          "--control", control.toString(), Integer.toString(port), socket.toString());
+      assertTrue(receive(systemd).contains("MAINPID=" + proxy.pid()));
+      proxy.signal("HUP");
+      Daemon next = daemons.successor(proxy, 1);
+      assertEquals(0, proxy.awaitExit(Duration.ofSeconds(30)), proxy.log());
+      java.util.List<String> messages = java.util.List.of(receive(systemd), receive(systemd));
+      assertTrue(messages.contains("MAINPID=" + next.pid()), messages + "\n" + proxy.log());
+      assertTrue(messages.stream().anyMatch(m -> m.startsWith("READY=1\n")
+          && m.contains("MAINPID=" + next.pid())), messages.toString());
+      EchoClient.echoOnce(port, "served by the successor".getBytes());
+      next.terminate();
+      assertEquals("STOPPING=1", receive(systemd), "the next message is the successor's");
+      next.awaitGone(Duration.ofSeconds(15));
+    }
+  }
+
+  /** A datagram socket at {@code notify} for the daemons' sd_notify messages, as systemd's. */
+  private static AFUNIXDatagramChannel fakeSystemd(Path notify, int timeoutMillis)
+      throws java.io.IOException {
+    AFUNIXDatagramChannel systemd = AFUNIXDatagramChannel.open();
+    try {
+      systemd.bind(AFUNIXSocketAddress.of(notify));
+      systemd.socket().setSoTimeout(timeoutMillis);
+      return systemd;
+    } catch (java.io.IOException | RuntimeException e) {
+      systemd.close();
+      throw e;
     }
   }
 

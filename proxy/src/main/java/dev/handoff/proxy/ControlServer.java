@@ -1,5 +1,6 @@
 package dev.handoff.proxy;
 
+import dev.handoff.cli.SystemdNotify;
 import dev.handoff.common.Errors;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
@@ -22,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * proxy"): listens on a unix socket for a proxy started with {@code --take-over}, passes it every
  * listening socket, one LISTENER message each, stops accepting on all of them once it says it
  * accepts, and, once this proxy holds no connection any more, says DONE and asks the process to
- * exit 0. If the new proxy goes away
+ * exit 0, having told systemd (sd_notify {@code MAINPID=}, when {@code $NOTIFY_SOCKET} is set) that
+ * the new proxy is the service's main process now. If the new proxy goes away
  * before DONE, this proxy keeps (or resumes) accepting and waits for the next one. One take-over at
  * a time: a second new proxy waits in the socket's backlog until the first one's exchange is over.
  *
@@ -40,6 +42,8 @@ final class ControlServer implements Runnable {
   private final ListenerGroup listeners;
   /** Called once this proxy has handed over and said DONE: the process should exit 0. */
   private final Runnable handedOver;
+  /** Told of every new proxy's control link, by pid (see {@link Reloader}). */
+  private final Links links;
   private final AFUNIXServerSocketChannel server;
   private volatile boolean closed;
   /** {@link #close} was called: the proxy is shutting down. */
@@ -47,12 +51,30 @@ final class ControlServer implements Runnable {
   private volatile ControlLink current;
   private Thread thread;
 
+  /** What a caller learns of the new proxies' control links (the {@link Reloader}'s successor). */
+  interface Links {
+    Links NONE = new Links() {
+      @Override
+      public void linked(long pid) { }
+
+      @Override
+      public void abandoned(long pid) { }
+    };
+
+    /** A link from {@code pid} was accepted (from an allowed uid). */
+    void linked(long pid);
+
+    /** The take-over by {@code pid} ended without a handover: this proxy serves on. */
+    void abandoned(long pid);
+  }
+
   private ControlServer(Path path, Set<Integer> uids, ListenerGroup listeners, Runnable handedOver,
-      AFUNIXServerSocketChannel server) {
+      Links links, AFUNIXServerSocketChannel server) {
     this.path = path;
     this.uids = uids;
     this.listeners = listeners;
     this.handedOver = handedOver;
+    this.links = links;
     this.server = server;
   }
 
@@ -61,7 +83,7 @@ final class ControlServer implements Runnable {
    * one (another proxy listens there) or a path that is not a socket is refused.
    */
   static ControlServer bind(Path path, Set<Integer> uids, ListenerGroup listeners,
-      Runnable handedOver) throws IOException {
+      Runnable handedOver, Links links) throws IOException {
     removeIfStale(path);
     AFUNIXServerSocketChannel server = AFUNIXServerSocketChannel.open();
     try {
@@ -71,7 +93,7 @@ final class ControlServer implements Runnable {
       server.close();
       throw new IOException("control socket " + path + ": " + Errors.describe(e), e);
     }
-    return new ControlServer(path, uids, listeners, handedOver, server);
+    return new ControlServer(path, uids, listeners, handedOver, links, server);
   }
 
   private static void removeIfStale(Path path) throws IOException {
@@ -164,15 +186,21 @@ final class ControlServer implements Runnable {
       return false;
     }
     current = link;
+    links.linked(pid);
+    boolean handed = false;
     try {
-      return exchange(link);
+      handed = exchange(link, pid);
+      return handed;
     } finally {
       current = null;
       link.close();
+      if (!handed) {
+        links.abandoned(pid);
+      }
     }
   }
 
-  private boolean exchange(ControlLink link) throws InterruptedException {
+  private boolean exchange(ControlLink link, int pid) throws InterruptedException {
     String peer = link.peer();
     try {
       ControlLink.Message hello = link.receive();
@@ -246,6 +274,7 @@ final class ControlServer implements Runnable {
       return resume(peer, describe(release, "after DONE, before its RELEASE"));
     }
     log.info("handed over to {}: every connection accepted here is settled; exiting", peer);
+    SystemdNotify.mainPid(pid); // before this main process exits: systemd follows the new one
     // The socket file goes before the link ends: the new proxy binds the path once it sees the end.
     closeServer();
     handedOver.run();

@@ -228,7 +228,9 @@ public final class ProxyCommand implements Callable<Integer> {
           + " --take-over, which takes every listening socket over (the one of PORT, or each of"
           + " the --config file): an upgrade that refuses no connection. With --take-over: the"
           + " running proxy's control socket, which this proxy listens on once the running one"
-          + " is done. Default: off.")
+          + " is done. With --control, SIGHUP starts that new proxy itself (scripts/proxy run"
+          + " again with the same arguments and --take-over): a reload of the --config file"
+          + " and of the jar. Default: off.")
   Path control;
 
   @Option(names = "--control-uid", paramLabel = "UID",
@@ -263,8 +265,13 @@ public final class ProxyCommand implements Callable<Integer> {
           + " waits this long). Default: ${DEFAULT-VALUE}.")
   Duration proxyProtocolTimeout;
 
+  /** The command line as given, for a successor started by SIGHUP ({@link Reloader}). */
+  private List<String> arguments = List.of();
+
   public static void main(String[] args) {
-    System.exit(UsageErrorHandler.commandLine(new ProxyCommand()).execute(args));
+    ProxyCommand command = new ProxyCommand();
+    command.arguments = List.of(args);
+    System.exit(UsageErrorHandler.commandLine(command).execute(args));
   }
 
   @Override
@@ -292,13 +299,13 @@ public final class ProxyCommand implements Callable<Integer> {
       JdkNioInternals.requireServerSocketChannels();
     }
     ShutdownSignal signal = ShutdownSignal.install();
-    HangupSignal.install(() -> log.info("SIGHUP received: nothing to reload (the proxy has no"
-        + " configuration file; options are read at start); carrying on"));
+    Reloader reloader = reloader();
+    HangupSignal.install(() -> hangup(reloader, null));
     if (config.routes().needsPeek()) {
       dev.handoff.proxy.route.MsgPeek.requireAvailable();
     }
     ProxyServer server = new ProxyServer(config);
-    UpgradeControl upgrade = upgradeControl(signal);
+    UpgradeControl upgrade = upgradeControl(signal, reloader);
     try {
       // One socket received is taken whatever its address: PORT and --bind are the socket's.
       ServerSocketChannel received = upgrade.prepare(List.of(server), true).get(0);
@@ -316,16 +323,49 @@ public final class ProxyCommand implements Callable<Integer> {
     SystemdNotify.ready("accepting on port " + port);
     StatusSignal.install(() -> log.info("{}", server.status()));
     signal.await();
-    SystemdNotify.stopping();
+    if (!upgrade.handedOver()) {
+      SystemdNotify.stopping(); // after a handover, systemd's main process is the new proxy
+    }
     upgrade.close();
     server.stop();
     return ExitCodes.OK;
   }
 
   /** {@code --control} and {@code --take-over} for this process; at a handover, it exits 0. */
-  private UpgradeControl upgradeControl(ShutdownSignal signal) {
+  private UpgradeControl upgradeControl(ShutdownSignal signal, Reloader reloader) {
     Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
-    return new UpgradeControl(control, takeOver, uids, signal::trigger);
+    return new UpgradeControl(control, takeOver, uids, signal::trigger,
+        reloader == null ? ControlServer.Links.NONE : reloader);
+  }
+
+  /** With {@code --control}: what starts a successor at SIGHUP; null without. */
+  private Reloader reloader() {
+    return control == null ? null
+        : Reloader.forThisProcess(arguments, control.toAbsolutePath());
+  }
+
+  /**
+   * SIGHUP: with a configuration file, checks it again (an unusable one is logged and nothing else
+   * happens); then, with {@code --control}, starts a successor to take over, one at a time.
+   */
+  private void hangup(Reloader reloader, byte[] readAtStart) {
+    if (reloader != null && reloader.busy()) {
+      return; // logged
+    }
+    String found = "no configuration file to check (the same options, the jar found now)";
+    if (configFile != null) {
+      found = recheck(readAtStart, reloader != null);
+      if (found == null) {
+        return; // unusable, logged
+      }
+    }
+    if (reloader != null) {
+      reloader.reload(found);
+    } else if (configFile == null) {
+      log.info("SIGHUP received: nothing to reload (the proxy has no configuration file; options"
+          + " are read at start; with --control PATH, SIGHUP starts a new proxy that takes over);"
+          + " carrying on");
+    }
   }
 
   /**
@@ -418,14 +458,15 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     ShutdownSignal signal = ShutdownSignal.install();
     byte[] readAtStart = java.nio.file.Files.readAllBytes(configFile);
-    HangupSignal.install(() -> recheck(readAtStart));
+    Reloader reloader = reloader();
+    HangupSignal.install(() -> hangup(reloader, readAtStart));
     if (configs.stream().anyMatch(c -> c.routes().needsPeek())) {
       dev.handoff.proxy.route.MsgPeek.requireAvailable();
     }
     io.micrometer.prometheusmetrics.PrometheusMeterRegistry shared =
         dev.handoff.cli.MetricsEndpoint.registry();
     List<ProxyServer> servers = new java.util.ArrayList<>();
-    UpgradeControl upgrade = upgradeControl(signal);
+    UpgradeControl upgrade = upgradeControl(signal, reloader);
     List<ServerSocketChannel> received = List.of();
     dev.handoff.cli.MetricsEndpoint endpoint = null;
     String starting = "cannot start";
@@ -467,7 +508,9 @@ public final class ProxyCommand implements Callable<Integer> {
       }
     });
     signal.await();
-    SystemdNotify.stopping();
+    if (!upgrade.handedOver()) {
+      SystemdNotify.stopping(); // after a handover, systemd's main process is the new proxy
+    }
     upgrade.close();
     stopAll(servers);
     if (endpoint != null) {
@@ -506,22 +549,32 @@ public final class ProxyCommand implements Callable<Integer> {
     }
   }
 
-  /** SIGHUP with a configuration file: checks it again and says what a restart would change. */
-  private void recheck(byte[] readAtStart) {
+  /**
+   * SIGHUP with a configuration file: checks it again. Without {@code --control}, logs what a
+   * restart would change and returns null; with it, returns what was found, for the reload's log
+   * line. An unusable file is logged and gives null.
+   */
+  private String recheck(byte[] readAtStart, boolean reloading) {
     try {
       ConfigFile.load(configFile);
       byte[] now = java.nio.file.Files.readAllBytes(configFile);
-      if (java.util.Arrays.equals(now, readAtStart)) {
-        log.info("SIGHUP received: {} is unchanged; carrying on", configFile);
+      boolean same = java.util.Arrays.equals(now, readAtStart);
+      if (reloading) {
+        return configFile + (same ? " is unchanged" : " has changed") + " and is valid";
+      }
+      if (same) {
+        log.info("SIGHUP received: {} is unchanged; carrying on (with --control PATH, SIGHUP"
+            + " starts a new proxy that takes over)", configFile);
       } else {
         log.warn("SIGHUP received: {} has changed and is valid; it applies at the next start or"
-            + " --take-over (listeners are not changed in place yet); carrying on as configured",
-            configFile);
+            + " --take-over (with --control PATH, SIGHUP starts a new proxy that takes over);"
+            + " carrying on as configured", configFile);
       }
     } catch (ConfigException | java.io.IOException e) {
-      log.warn("SIGHUP received: {} is not usable now: {}; carrying on as configured",
-          configFile, e.getMessage());
+      log.warn("SIGHUP received: {} is not usable now: {}; carrying on as configured{}",
+          configFile, e.getMessage(), reloading ? ", no new proxy started" : "");
     }
+    return null;
   }
 
   private PeekOptions peekOptions() {

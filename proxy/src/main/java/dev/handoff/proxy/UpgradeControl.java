@@ -31,16 +31,29 @@ final class UpgradeControl {
   private final Set<Integer> uids;
   /** Called once this proxy has handed over to a new one: the process should exit 0. */
   private final Runnable handedOver;
+  /** Told of each new proxy's control link. */
+  private final ControlServer.Links links;
+  private volatile boolean handed;
   private ListenerGroup listeners;
   private TakeOverClient predecessor;
   private ControlServer server;
   private boolean closed;
 
-  UpgradeControl(Path control, boolean takeOver, Set<Integer> uids, Runnable handedOver) {
+  UpgradeControl(Path control, boolean takeOver, Set<Integer> uids, Runnable handedOver,
+      ControlServer.Links links) {
     this.control = control == null ? null : control.toAbsolutePath();
     this.takeOver = takeOver;
     this.uids = uids;
-    this.handedOver = handedOver;
+    this.handedOver = () -> {
+      handed = true;
+      handedOver.run();
+    };
+    this.links = links;
+  }
+
+  /** Whether this proxy has handed over to a new one (which is systemd's main process now). */
+  boolean handedOver() {
+    return handed;
   }
 
   /**
@@ -65,7 +78,7 @@ final class UpgradeControl {
       return predecessor.assign(wanted, anyIfOne);
     }
     if (control != null) {
-      server = ControlServer.bind(control, uids, listeners, handedOver);
+      server = ControlServer.bind(control, uids, listeners, handedOver, links);
     }
     return Collections.nCopies(servers.size(), null);
   }
@@ -88,7 +101,7 @@ final class UpgradeControl {
       return; // shutting down: no control socket to leave behind
     }
     try {
-      server = ControlServer.bind(control, uids, listeners, handedOver);
+      server = ControlServer.bind(control, uids, listeners, handedOver, links);
       server.start();
     } catch (IOException e) {
       log.warn("no control socket, so no later take-over: {}", e.getMessage());
