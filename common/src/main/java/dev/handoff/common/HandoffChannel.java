@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * at least one data byte.
  *
  * <p>Descriptors: {@link #send} never closes the descriptor it is given; the caller may close its
- * copy as soon as it returns. {@link #receive} returns a {@link ReceivedHandoff} that owns a
- * duplicate of the received descriptor, detached from this channel; every other descriptor that
+ * copy as soon as it returns. {@link #receive} returns a {@link ReceivedHandoff} that owns the
+ * received descriptor, detached from this channel (taken out of junixsocket's bookkeeping, or
+ * duplicated where that cannot be reached); every other descriptor that
  * arrives (extra ones, ones on a rejected message) is closed before {@code receive} returns or
  * throws. Closing this channel therefore never closes a connection handed over on it.
  *
@@ -82,7 +83,7 @@ public final class HandoffChannel implements HandoffLink {
    */
   private final ByteBuffer ackBatch;
   /** How many acknowledgements one read of an acknowledgement-only link may take. */
-  static final int ACK_BATCH = 64;
+  public static final int ACK_BATCH = 64;
   /** Several answers written at once by {@link #sendAcks}. */
   private final ByteBuffer acksOut = ByteBuffer.allocateDirect(ACK_BATCH * AckCodec.LENGTH);
   /**
@@ -103,6 +104,11 @@ public final class HandoffChannel implements HandoffLink {
   /** The first read of a link that may be plain is done; its magic is still being read. */
   private boolean deciding;
   private final List<FileDescriptor> arrived = new ArrayList<>(2);
+  /**
+   * junixsocket's bookkeeping of the descriptors received on {@link #channel} and not closed yet,
+   * which it closes when the channel closes; {@code null} if unreachable (see {@link #takeOver}).
+   */
+  private final java.util.Map<FileDescriptor, Integer> received;
   private final boolean acceptPlain;
   private volatile Mode mode = Mode.UNDECIDED;
   /** Connection ids of plain handoffs, from 1 on this link. */
@@ -115,6 +121,8 @@ public final class HandoffChannel implements HandoffLink {
    * of a link that may be plain is not bounded by a header length (see {@link #decideMode}).
    */
   private ByteBuffer carry;
+  /** Where {@link #readAhead} reads; {@link #carry} while its bytes are being taken. */
+  private final ByteBuffer ahead = ByteBuffer.allocateDirect(HeaderCodec.MAX_ENCODED_LENGTH);
   private final List<FileDescriptor> carriedFds = new ArrayList<>(1);
 
   /** Takes ownership of {@code channel}: if this throws, it has closed it. */
@@ -125,6 +133,7 @@ public final class HandoffChannel implements HandoffLink {
     this.acceptPlain = acceptPlain;
     this.ackBatch = acksOnly
         ? ByteBuffer.allocateDirect(ACK_BATCH * AckCodec.LENGTH).flip() : null;
+    this.received = JunixsocketInternals.receivedDescriptors(channel);
     FileDescriptorCast duplicate;
     try {
       duplicate = FileDescriptorCast.duplicating(channel.getFileDescriptor());
@@ -398,7 +407,7 @@ public final class HandoffChannel implements HandoffLink {
       throw e;
     } finally {
       if (!incomplete) {
-        // Only the duplicate inside a returned handoff survives.
+        // Only the descriptor inside a returned handoff survives.
         closeArrived();
         stage = 0;
         deciding = false;
@@ -529,6 +538,9 @@ public final class HandoffChannel implements HandoffLink {
       stage = 1;
     }
     if (stage == 1) {
+      if ((carry == null || !carry.hasRemaining()) && !readAhead()) {
+        return null;
+      }
       if (!readFully(prefix, true)) {
         return null;
       }
@@ -560,6 +572,29 @@ public final class HandoffChannel implements HandoffLink {
     readFully(pendingIn, false);
     readFully(stateIn, false);
     return takeOver(reading, exactlyOneDescriptor(reading), pendingIn.array(), stateIn.array());
+  }
+
+  /**
+   * One read of up to {@link HeaderCodec#MAX_ENCODED_LENGTH} bytes into {@link #carry}, where the
+   * header reader finds them: one recvmsg for a whole header instead of one for its prefix and one
+   * for the rest. A read never goes past the segment that carried descriptors (the kernel ends it
+   * there), so the descriptors read belong to the message that the carried bytes end in, which is
+   * where {@link #readFully} hands them over, as for the first read of a link.
+   *
+   * @return false if the link ended before any byte of a message
+   */
+  private boolean readAhead() throws IOException {
+    ahead.clear();
+    int n = read(ahead);
+    collectDescriptors();
+    if (n < 0) {
+      return false;
+    }
+    ahead.flip();
+    carry = ahead;
+    carriedFds.addAll(arrived);
+    arrived.clear();
+    return true;
   }
 
   private void closeArrived() {
@@ -772,12 +807,22 @@ public final class HandoffChannel implements HandoffLink {
   }
 
   /**
-   * junixsocket closes, when this channel closes, every descriptor it received that is still open.
-   * A duplicate is not tracked by it, so it outlives the link; the original is closed by
-   * {@link #receive}.
+   * Makes {@code received} the returned handoff's. junixsocket closes, when this channel closes,
+   * every descriptor it received that is still open and still in its bookkeeping ({@link
+   * #received}): taken out of it, the descriptor outlives the link and is the handoff's alone, and
+   * {@link #receive} no longer closes it. Where that bookkeeping cannot be reached, a duplicate
+   * (which junixsocket does not track) is the handoff's and {@link #receive} closes the original.
    */
-  private static ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received,
+  private ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received,
       byte[] pending, byte[] state) throws HandoffException {
+    Integer number = received == null || this.received == null ? null
+        : this.received.remove(received);
+    if (number != null && arrived.remove(received)) {
+      return new ReceivedHandoff(header, received, number, pending, state);
+    }
+    if (number != null) {
+      this.received.put(received, number); // not one of this message's: left as it was
+    }
     try {
       FileDescriptorCast duplicate = FileDescriptorCast.duplicating(received);
       return new ReceivedHandoff(header, duplicate.getFileDescriptor(),
@@ -787,4 +832,5 @@ public final class HandoffChannel implements HandoffLink {
           "take over fd " + Descriptors.number(received) + " of " + header + ": " + Errors.describe(e));
     }
   }
+
 }

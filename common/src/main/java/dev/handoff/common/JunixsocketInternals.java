@@ -7,11 +7,14 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.Arrays;
+import java.util.Map;
 import org.newsclub.net.unix.AFSocket;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 /**
- * The one place that reaches into junixsocket's internals, and why.
+ * The one place that reaches into junixsocket's internals, and why: the size of the control
+ * buffer (below), taking a received descriptor without duplicating it ({@link
+ * #receivedDescriptors}), and the address of a bare descriptor ({@link #socketAddress}).
  *
  * <p>junixsocket 2.11 caps the public {@code setAncillaryReceiveBufferSize} at 256 bytes, room for
  * about 60 descriptors. When a message carries more, the kernel truncates the control data
@@ -38,13 +41,7 @@ public final class JunixsocketInternals {
    */
   public static void setFullAncillaryReceiveBuffer(AFUNIXSocketChannel channel) {
     try {
-      Method getImpl = AFSocket.class.getDeclaredMethod("getAFImpl");
-      getImpl.setAccessible(true);
-      Object impl = getImpl.invoke(channel.socket());
-      Field support = Class.forName("org.newsclub.net.unix.AFSocketImpl")
-          .getDeclaredField("ancillaryDataSupport");
-      support.setAccessible(true);
-      Object ancillary = support.get(impl);
+      Object ancillary = ancillarySupport(channel);
       Method allocate = ancillary.getClass()
           .getDeclaredMethod("setAncillaryReceiveBufferSize0", int.class);
       allocate.setAccessible(true);
@@ -56,6 +53,39 @@ public final class JunixsocketInternals {
     if (channel.getAncillaryReceiveBufferSize() != FULL_BUFFER) {
       throw new IllegalStateException("junixsocket ignored the ancillary buffer size");
     }
+  }
+
+  /**
+   * The map in which junixsocket keeps every descriptor the channel received and nobody has closed
+   * yet (with its number), to close them when the channel closes: a receiver that takes a
+   * descriptor out of it owns it for good, without the dup(2), the close(2) of the original and
+   * the type probe of {@code FileDescriptorCast.duplicating}, which cost a received connection
+   * four system calls (docs/PERFORMANCE.md, "Taking a received descriptor").
+   *
+   * @return the map, or {@code null} if this junixsocket version keeps no such map where 2.11
+   *     does (the caller then duplicates as before)
+   */
+  @SuppressWarnings("unchecked")
+  public static Map<FileDescriptor, Integer> receivedDescriptors(AFUNIXSocketChannel channel) {
+    try {
+      Object ancillary = ancillarySupport(channel);
+      Field open = ancillary.getClass().getDeclaredField("openReceivedFileDescriptors");
+      open.setAccessible(true);
+      return (Map<FileDescriptor, Integer>) open.get(ancillary);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static Object ancillarySupport(AFUNIXSocketChannel channel)
+      throws ReflectiveOperationException {
+    Method getImpl = AFSocket.class.getDeclaredMethod("getAFImpl");
+    getImpl.setAccessible(true);
+    Object impl = getImpl.invoke(channel.socket());
+    Field support = Class.forName("org.newsclub.net.unix.AFSocketImpl")
+        .getDeclaredField("ancillaryDataSupport");
+    support.setAccessible(true);
+    return support.get(impl);
   }
 
   private static final int AF_INET = 2;

@@ -127,6 +127,57 @@ class HandoffChannelTest {
     }
   }
 
+  /**
+   * The handoff owns the very descriptor the kernel installed (the lowest number free), taken out
+   * of junixsocket's bookkeeping, not a duplicate of it (which would have the next number free),
+   * and still outlives the link (above). A copy costs a received connection four system calls.
+   */
+  @Test
+  void theReceivedDescriptorIsTakenAsItArrivedWithoutACopy() throws IOException {
+    try (TcpPair tcp = TcpPair.open()) {
+      sender.send(tcp.header(3), tcp.serverFd());
+      int lowestFree = lowestFreeDescriptor();
+      try (ReceivedHandoff got = receiver.receive()) {
+        assertEquals(lowestFree, got.number(), "the number recvmsg installed");
+        assertEquals(lowestFree, Descriptors.number(got.descriptor()));
+        receiver.close();
+        assertEquals("taken", tcp.roundTripThrough(got.descriptor(), "taken"));
+      }
+    }
+  }
+
+  /** The number open(2) gives next: the lowest free one. */
+  private static int lowestFreeDescriptor() throws IOException {
+    try (java.io.FileInputStream probe = new java.io.FileInputStream("/dev/null")) {
+      return Descriptors.number(probe.getFD());
+    }
+  }
+
+  /**
+   * A header is read ahead in one read, which may take several messages' bytes when the first
+   * ones carry no descriptor (the kernel ends a read only after a segment that carried some): each
+   * message still gets exactly the descriptors that came with it.
+   */
+  @Test
+  void messagesQueuedWithoutDescriptorsAheadOfOneWithADescriptorAreToldApart() throws IOException {
+    try (TcpPair tcp = TcpPair.open()) {
+      ByteBuffer bare = ByteBuffer.allocate(2 * HeaderCodec.V1_LENGTH);
+      HeaderCodec.encode(tcp.header(20), bare);
+      HeaderCodec.encode(tcp.header(21), bare);
+      rawSender.write(bare.flip());
+      sender.send(tcp.header(22), tcp.serverFd());
+      for (long id : new long[] {20, 21}) {
+        HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+        assertEquals(Reason.NO_DESCRIPTOR, e.reason(), "c" + id + " came without one");
+        assertEquals(id, e.connectionId());
+      }
+      try (ReceivedHandoff got = receiver.receive()) {
+        assertEquals(22, got.header().connectionId());
+        assertEquals("third", tcp.roundTripThrough(got.descriptor(), "third"));
+      }
+    }
+  }
+
   @Test
   void releaseTransfersOwnershipOnce() throws IOException {
     try (TcpPair tcp = TcpPair.open()) {

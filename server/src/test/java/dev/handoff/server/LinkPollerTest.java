@@ -103,6 +103,30 @@ class LinkPollerTest {
     return clients;
   }
 
+  /** As {@link #handOver}, ids 1 to n, with the n messages sent back to back. */
+  private static List<SocketChannel> handOverTogether(HandoffChannel link, int n)
+      throws IOException {
+    List<SocketChannel> clients = new ArrayList<>();
+    List<SocketChannel> copies = new ArrayList<>();
+    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      for (int i = 0; i < n; i++) {
+        clients.add(SocketChannel.open(listener.getLocalAddress()));
+        copies.add(listener.accept());
+      }
+      for (int i = 0; i < n; i++) {
+        SocketChannel served = copies.get(i);
+        link.send(new HandoffHeader(i + 1, 0, (InetSocketAddress) served.getRemoteAddress(),
+            (InetSocketAddress) served.getLocalAddress()), JdkNioInternals.descriptorOf(served));
+      }
+    } finally {
+      for (SocketChannel copy : copies) {
+        copy.close();
+      }
+    }
+    return clients;
+  }
+
   private static String echo(SocketChannel client, String text) throws IOException {
     client.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)));
     ByteBuffer back = ByteBuffer.allocate(text.length());
@@ -156,6 +180,36 @@ class LinkPollerTest {
       assertEquals(baseline, settle(baseline),
           "the link's descriptors and every connection's are closed, on both sides");
     } finally {
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+      server.close();
+    }
+  }
+
+  /**
+   * ADOPTED answers wait up to a millisecond to share a write (LinkReader#ADOPTED_DELAY_MICROS); a
+   * link that ends inside that time still gets every one of them before its end.
+   */
+  @Test
+  void answersHeldToShareAWriteAllComeBeforeTheLinkEnds() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    HandoffServer server = echoing().bind(socket);
+    List<SocketChannel> clients = List.of();
+    HandoffChannel link = HandoffChannel.connect(socket);
+    try {
+      clients = handOverTogether(link, 5);
+      link.shutdownOutput(); // right behind them: the app reads the end in the same wake-up
+      Set<Long> adopted = new HashSet<>();
+      Acknowledgement ack;
+      while ((ack = link.receiveAck()) != null) {
+        assertEquals(Acknowledgement.Status.ADOPTED, ack.status());
+        adopted.add(ack.connectionId());
+      }
+      assertEquals(Set.of(1L, 2L, 3L, 4L, 5L), adopted, "every answer before the link's end");
+      assertEquals("served", echo(clients.get(4), "served"));
+    } finally {
+      link.close();
       for (SocketChannel c : clients) {
         c.close();
       }
