@@ -23,8 +23,7 @@ import org.slf4j.LoggerFactory;
  * watches the link's descriptor (level-triggered, EPOLLIN and EPOLLRDHUP), and when it is readable
  * this receives every message already queued without ever waiting ({@link
  * HandoffChannel#receiveAvailable}), gives each to its {@link LinkReader}, and writes the answers
- * of that burst in one write; ADOPTED answers wait up to {@link LinkReader#ADOPTED_DELAY_MICROS}
- * on this loop to share a write with those of the next bursts. A connection adopted onto this same loop is registered there and
+ * of that burst in one write. A connection adopted onto this same loop is registered there and
  * then, with no task queued and no thread woken; the link costs no thread, no wake-up of a reader
  * and no hand-over between threads per handoff.
  *
@@ -62,7 +61,6 @@ final class LinkPoller implements EpollIoHandle {
     if (number < 0) {
       throw new IOException("the link from " + link.peer() + " is closed");
     }
-    reader.delayAdoptedAnswers(loop);
     return new LinkPoller(link, reader, loop, number);
   }
 

@@ -3,7 +3,6 @@ package dev.handoff.server;
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.Errors;
-import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
@@ -11,8 +10,6 @@ import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -55,21 +52,6 @@ final class LinkReader implements Runnable {
    */
   private volatile Thread batching;
   private final List<Acknowledgement> batch = new ArrayList<>();
-  /**
-   * How long an ADOPTED answer may wait for others to share its write, when the link is read on an
-   * event loop ({@link #delayAdoptedAnswers}). Each answer write wakes the proxy's reader of
-   * answers; at thousands of connections a second, one write per millisecond instead of one per
-   * connection saves that wake-up and a read on the proxy and a write here for most connections
-   * (docs/PERFORMANCE.md, "Answers in batches"). The client is served from the moment its
-   * connection is registered, before its answer; the proxy only keeps its copy that much longer.
-   */
-  static final long ADOPTED_DELAY_MICROS = 1000;
-  /** Answers held for {@link #ADOPTED_DELAY_MICROS} at most; guarded by itself. */
-  private final List<Acknowledgement> delayed = new ArrayList<>();
-  /** Whether a write of {@link #delayed} is scheduled; guarded by {@link #delayed}. */
-  private boolean delayedFlushDue;
-  /** Where the write of delayed answers is scheduled; {@code null}: every answer goes at once. */
-  private ScheduledExecutorService delayer;
 
   /**
    * @param onTakeOver given the link when a successor asks to take over on it; the link is then
@@ -123,7 +105,6 @@ final class LinkReader implements Runnable {
    */
   boolean handle(ReceivedHandoff handoff) throws IOException {
     if (handoff.header().kind() == HandoffHeader.Kind.TAKEOVER) {
-      flushDelayed(); // the link is the successor's hand-over's from now on
       handedOver = true;
       onTakeOver.accept(link);
       return false;
@@ -214,22 +195,10 @@ final class LinkReader implements Runnable {
     return goOn;
   }
 
-  /**
-   * From now on ADOPTED answers wait up to {@link #ADOPTED_DELAY_MICROS} on {@code loop} to be
-   * written together; other answers still go at once. Call before the first message is read.
-   */
-  void delayAdoptedAnswers(ScheduledExecutorService loop) {
-    this.delayer = loop;
-  }
-
   /** Writes an answer; if the link no longer takes answers, says so once and carries on. */
   private void answer(Acknowledgement ack) {
     if (link.plain()) {
       return; // a plain sender reads nothing (docs/PROTOCOL.md, "Plain mode")
-    }
-    if (delayer != null && ack.status() == Status.ADOPTED) {
-      delay(ack);
-      return;
     }
     if (batching == Thread.currentThread()) {
       batch.add(ack);
@@ -248,52 +217,6 @@ final class LinkReader implements Runnable {
       answersLost = true;
       log.info("cannot answer {} any more ({}); what it sent is still read and served",
           link.peer(), Errors.describe(e));
-    }
-  }
-
-  /**
-   * Holds an ADOPTED answer for the next delayed write: at once when {@link
-   * HandoffChannel#ACK_BATCH} are held, else at most {@link #ADOPTED_DELAY_MICROS} later. Any
-   * thread.
-   */
-  private void delay(Acknowledgement ack) {
-    boolean schedule;
-    boolean full;
-    synchronized (delayed) {
-      delayed.add(ack);
-      full = delayed.size() >= HandoffChannel.ACK_BATCH;
-      schedule = !full && !delayedFlushDue;
-      delayedFlushDue |= schedule;
-    }
-    if (full) {
-      flushDelayed();
-    } else if (schedule) {
-      try {
-        delayer.schedule(this::flushDelayed, ADOPTED_DELAY_MICROS, TimeUnit.MICROSECONDS);
-      } catch (RejectedExecutionException e) {
-        flushDelayed(); // the loop is stopping
-      }
-    }
-  }
-
-  /**
-   * Writes the answers held by {@link #delay}, in one write; nothing if none are held. Any thread;
-   * also called before the link is closed or given to a successor, so no answer stays behind.
-   */
-  void flushDelayed() {
-    List<Acknowledgement> out;
-    synchronized (delayed) {
-      delayedFlushDue = false;
-      if (delayed.isEmpty()) {
-        return;
-      }
-      out = new ArrayList<>(delayed);
-      delayed.clear();
-    }
-    try {
-      link.sendAcks(out);
-    } catch (IOException e) {
-      lost(e, out.size());
     }
   }
 
@@ -340,7 +263,6 @@ final class LinkReader implements Runnable {
    * no answer is due any more (or the wait for them is over).
    */
   void finishClose() {
-    flushDelayed();
     if (!handedOver) {
       try {
         link.close();

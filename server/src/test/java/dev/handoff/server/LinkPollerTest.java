@@ -188,11 +188,11 @@ class LinkPollerTest {
   }
 
   /**
-   * ADOPTED answers wait up to a millisecond to share a write (LinkReader#ADOPTED_DELAY_MICROS); a
-   * link that ends inside that time still gets every one of them before its end.
+   * Handoffs sent back to back with the link's end right behind them are read in one wake-up and
+   * their answers written together: every answer still comes before the link ends.
    */
   @Test
-  void answersHeldToShareAWriteAllComeBeforeTheLinkEnds() throws Exception {
+  void answersOfTheLastBurstAllComeBeforeTheLinkEnds() throws Exception {
     Path socket = dir.resolve("app.sock");
     HandoffServer server = echoing().bind(socket);
     List<SocketChannel> clients = List.of();
