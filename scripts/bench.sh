@@ -22,7 +22,8 @@
 #   4. concurrency: N connections held at once, each echoing before and after (RSS, heap per conn)
 #   5. handoff latency at the scenario-1 load, from the app's own histogram (its shutdown line):
 #      the handoff app serves the warm-up and scenario 1 only, then is stopped and a fresh one
-#      started for the other scenarios (the proxy re-links to it by itself)
+#      started for the other scenarios (the proxy re-links to it by itself), warmed with as many
+#      seconds of scenario 1 as the others had; before scenario 2, 2 s of it on every target
 #   6. successor start-up: scripts/bench-startup.sh (app --take-over to the first connection moved,
 #      and the longest stall of 100 pinging clients), after the other servers have stopped
 #   7. routing by TLS server name: a real ClientHello per connection, through the proxy without
@@ -236,14 +237,23 @@ log "handoff app 1 $latency_line"
 # The same proxy goes on; a fresh app takes the same socket path, and the proxy re-links by itself.
 mv "$handoff_log" "$tmp/handoff1.done.log"
 start_app handoff1; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
-loadgen 60 connrate --port "$handoff_port" --seconds 1 --warmup 0 >"$tmp/warmup.handoff2" 2>&1 ||
-  die "warm-up of the second handoff app"
+# It has missed the load that warmed the others' JIT (the first warm-up and scenario 1): it gets
+# as many seconds of that load now, so that scenarios 2 and 3 compare warmed servers (with 1 s, the
+# fresh app's round trips cost 1.16x direct's in the suite, the same with equal warm-up: see
+# scripts/bench-profile.sh --rr and docs/PERFORMANCE.md).
+fresh_warmup=$(awk -v r="$rounds" -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%d", r * (s + w) + 2.5 }')
+loadgen $((fresh_warmup + 40)) connrate --port "$handoff_port" --seconds "$fresh_warmup" --warmup 0 \
+  >"$tmp/warmup.handoff2" 2>&1 || die "warm-up of the second handoff app"
 timeout 30 jcmd "$handoff_pid" VM.uptime >/dev/null 2>&1
 sleep 1
 fd_before[handoff_app2]=$(fds "$handoff_pid")
 
 # --- scenarios 2 and 3 ------------------------------------------------------------------------
 log "scenario 2: request/response, 64 connections x 64 bytes, $rounds rounds"
+for t in "${targets[@]}"; do # the same warm-up of this load for each target, none counted
+  loadgen 60 rr --port "${port[$t]}" --conns 64 --size 64 --seconds 2 --warmup 0 \
+    >"$tmp/warmup.rr.$t" 2>&1 || { cat "$tmp/warmup.rr.$t" >&2; die "scenario-2 warm-up on $t"; }
+done
 for r in $(seq 1 "$rounds"); do
   for t in "${targets[@]}"; do measure rr "$t" "$r" --conns 64 --size 64; done
 done
@@ -553,7 +563,9 @@ Measured by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite too
 - Each measurement: ${warmup} s warm-up, then ${seconds} s counted; $rounds rounds, the targets
   interleaved (direct, handoff, relay, direct, ...) within each round; medians below.
 - Scenario 5 reads the app's own histogram (its shutdown line): the handoff app that serves the
-  warm-up and scenario 1 (all rounds) is stopped after it, and a fresh app serves the rest.
+  warm-up and scenario 1 (all rounds) is stopped after it, and a fresh app serves the rest,
+  first warmed with ${fresh_warmup} s of scenario 1 (what the others had); before scenario 2,
+  2 s of it on every target, not counted.
 
 ## Results
 
