@@ -106,8 +106,16 @@ stop "$proxy"; stop "$app1"; stop "$app0"
 pids=()
 rc=0
 # A static archive from each class list (see scripts/launch.sh, HANDOFF_CDS=static:LIST:ARCHIVE).
-[[ -s $tmp/app0.classlist && -s $tmp/app.classlist ]] &&
-  cat "$tmp/app0.classlist" >>"$tmp/app.classlist"
+# The app's list is both apps' lists merged: each line as many times as in the list that has it
+# most often, not once. A class list names a lambda proxy once per call site that made one, and
+# identical lines are distinct call sites (logback's PatternLayout, say, makes `DateConverter::new`
+# at two): the archive holds one proxy class per line and hands each out once, so a line dropped
+# as a duplicate is a proxy spun again at every start.
+if [[ -s $tmp/app0.classlist && -s $tmp/app.classlist ]]; then
+  awk 'FNR == 1 { delete n } { n[$0]++; if (n[$0] > most[$0]) { most[$0] = n[$0]; print } }' \
+    "$tmp/app.classlist" "$tmp/app0.classlist" >"$tmp/app.classlist.merged" &&
+    mv -f "$tmp/app.classlist.merged" "$tmp/app.classlist"
+fi
 for r in "${!target[@]}"; do
   [[ -s $tmp/$r.classlist ]] || continue
   HANDOFF_CDS="static:$tmp/$r.classlist:$tmp/$r.jsa" timeout -k 5 60 "$here/launch.sh" "$r" \

@@ -131,7 +131,10 @@ case $cds in
   classlist:*) flags+=("-XX:DumpLoadedClassList=${cds#classlist:}") ;;
   static:*)
     list=${cds#static:}; list=${list%%:*}
-    cat "${java_bin%/bin/java}/lib/classlist" "$list" 2>/dev/null | awk '!seen[$0]++' >"$list.all"
+    # The two lists merged, each line as many times as in the list that has it most often: a
+    # repeated lambda-proxy line is another call site's proxy (see scripts/cds-archive.sh).
+    awk 'FNR == 1 { delete n } { n[$0]++; if (n[$0] > most[$0]) { most[$0] = n[$0]; print } }' \
+      "${java_bin%/bin/java}/lib/classlist" "$list" 2>/dev/null >"$list.all"
     exec "$java" -Xshare:dump "-XX:SharedClassListFile=$list.all" \
       "-XX:SharedArchiveFile=${cds#static:*:}" "${flags[@]}" "${defaults[@]}" -cp "$jar" ;;
   off) ;;
