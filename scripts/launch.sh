@@ -114,6 +114,12 @@ fi
 #         file, which may) parses each ClientHello or request head in Java, and there C2 counts:
 #         side by side, 60 against 80 µs of proxy CPU per connection; it keeps C2.
 #   app   -Xms32m: the same for the app, whose heap grows with its connections.
+#         -Dio.netty.jfr.enabled=false (the app and the examples, Netty's users): Netty 4.2
+#         otherwise registers its buffer allocator's Flight Recorder events at its first
+#         allocation, whether or not anything records: 7 event classes, which a class-data
+#         sharing archive cannot hold, the JFR metadata and ~20 annotation proxies, about 100 ms
+#         of a successor's start before its first connection moved. JAVA_OPTS
+#         -Dio.netty.jfr.enabled=true brings the events back (a later -D wins).
 peeks=0
 if [[ $role == proxy ]]; then
   for a in "$@"; do
@@ -123,7 +129,7 @@ fi
 case $role in
   proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:ReservedCodeCacheSize=32m)
     [[ $peeks == 1 ]] || defaults+=(-XX:TieredStopAtLevel=1) ;;
-  *) defaults=(-XX:+UseSerialGC -Xms32m) ;;
+  *) defaults=(-XX:+UseSerialGC -Xms32m -Dio.netty.jfr.enabled=false) ;;
 esac
 # Two defaults cannot simply be overridden by a later option: the JVM refuses two collectors, and an
 # initial heap above the maximum. So a collector in JAVA_OPTS replaces ours, and a maximum heap

@@ -83,6 +83,16 @@ class LauncherDefaultsIT {
   }
 
   @Test
+  void nettyFlightRecorderEventsOffForTheAppUnlessAsked() throws Exception {
+    String app = run("app", Map.of("JAVA_OPTS", "-XshowSettings:properties"));
+    assertTrue(app.contains("io.netty.jfr.enabled = false"), app);
+    String asked = run("app", Map.of("JAVA_OPTS",
+        "-Dio.netty.jfr.enabled=true -XshowSettings:properties"));
+    assertTrue(asked.contains("io.netty.jfr.enabled = true"), asked);
+    assertFalse(asked.contains("io.netty.jfr.enabled = false"), asked);
+  }
+
+  @Test
   void classDataSharingArchiveOnlyWhenMadeForThisJdkAndJar() throws Exception {
     for (String role : new String[] {"proxy", "app"}) {
       String off = run(role, Map.of("HANDOFF_CDS", "off",
