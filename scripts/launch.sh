@@ -6,7 +6,9 @@
 #   JAVA_OPTS      extra JVM options, e.g. -Xmx256m; they come after the defaults, so each one
 #                  overrides the default it contradicts (-XX:+UseG1GC replaces the collector,
 #                  -Xmx drops the default -Xms, -XX:TieredStopAtLevel=4 brings back C2, ...)
-#   HANDOFF_CDS    off: do not use the class-data sharing archive (see scripts/cds-archive.sh)
+#   HANDOFF_CDS    off: do not use the class-data sharing archive (see scripts/cds-archive.sh);
+#                  path, native-path: print where this JDK's and jar's archive, and the kept
+#                  copies of the native libraries, are looked for, and exit
 set -euo pipefail
 # Every start goes through here, a successor's (app --take-over) too, so it runs as few other
 # programs and subshells as it can: bash's own tests, expansions, `hash` and `read` instead of
@@ -169,6 +171,25 @@ done <<<"$jdk_release"
 fnv cds_jdk "$java_bin ${release_lines[*]}"
 fnv cds_jar "$(stat -c '%s %Y' "$jar")"
 cds_archive=${jar%.jar}.cds-$cds_jdk-$cds_jar.jsa
+# Native libraries: junixsocket's (both roles) and Netty's epoll transport's (the app and the
+# examples) are otherwise copied from the jar to a temporary file at every start and loaded from
+# there (~10 % of a successor's main thread before it had bound its socket path). The build keeps
+# a copy of each beside the jar (scripts/cds-archive.sh), in a directory named after the jar
+# (size, time) like the archive, so a rebuilt jar finds none and starts as before; both libraries
+# also fall back to their own copy if loading the kept one fails. JAVA_OPTS come after these and
+# override them (-Djava.library.path, -Dorg.newsclub.net.unix.library.override).
+native_dir=${jar%.jar}.native-$cds_jar
+if [[ ${HANDOFF_CDS:-} == native-path ]]; then echo "$native_dir"; exit 0; fi
+if [[ -d $native_dir ]]; then
+  for lib in "$native_dir"/libjunixsocket-native-*.so; do
+    [[ -f $lib ]] && flags+=("-Dorg.newsclub.net.unix.library.override=$lib")
+  done
+  # Netty loads from java.library.path before it copies its own; the JDK's own libraries do not
+  # use that path (sun.boot.library.path), and nothing else here loads one by name.
+  for lib in "$native_dir"/libnetty_transport_native_epoll_*.so; do
+    [[ -f $lib && $role != proxy ]] && flags+=("-Djava.library.path=$native_dir")
+  done
+fi
 case $cds in
   path) echo "$cds_archive"; exit 0 ;;
   dump:*) flags+=("-XX:ArchiveClassesAtExit=${cds#dump:}") ;;
