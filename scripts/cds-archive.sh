@@ -17,8 +17,10 @@
 # archive (the JDK's classes and the jar's, picocli's Java 5 classes included, which a dynamic
 # archive, -XX:ArchiveClassesAtExit, leaves out). Each archive is written under a temporary
 # name and renamed into place, so a launcher never maps a half-written one; the archives of
-# earlier builds of the jar for the same JDK are removed. Bounded in time (60 s per step). Exits 0
-# without doing anything if the jars' directories are not writable.
+# earlier builds of the jar for the same JDK are removed. Then it keeps a copy of each jar's native
+# libraries beside it (junixsocket's, Netty's epoll transport's), which the launcher points them at
+# instead of their copying the library to a temporary file at every start. Bounded in time (60 s
+# per step). Exits 0 without doing anything if the jars' directories are not writable.
 set -uo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 roles=("$@"); [[ ${#roles[@]} -gt 0 ]] || roles=(proxy app)
@@ -106,8 +108,16 @@ stop "$proxy"; stop "$app1"; stop "$app0"
 pids=()
 rc=0
 # A static archive from each class list (see scripts/launch.sh, HANDOFF_CDS=static:LIST:ARCHIVE).
-[[ -s $tmp/app0.classlist && -s $tmp/app.classlist ]] &&
-  cat "$tmp/app0.classlist" >>"$tmp/app.classlist"
+# The app's list is both apps' lists merged: each line as many times as in the list that has it
+# most often, not once. A class list names a lambda proxy once per call site that made one, and
+# identical lines are distinct call sites (logback's PatternLayout, say, makes `DateConverter::new`
+# at two): the archive holds one proxy class per line and hands each out once, so a line dropped
+# as a duplicate is a proxy spun again at every start.
+if [[ -s $tmp/app0.classlist && -s $tmp/app.classlist ]]; then
+  awk 'FNR == 1 { delete n } { n[$0]++; if (n[$0] > most[$0]) { most[$0] = n[$0]; print } }' \
+    "$tmp/app.classlist" "$tmp/app0.classlist" >"$tmp/app.classlist.merged" &&
+    mv -f "$tmp/app.classlist.merged" "$tmp/app.classlist"
+fi
 for r in "${!target[@]}"; do
   [[ -s $tmp/$r.classlist ]] || continue
   HANDOFF_CDS="static:$tmp/$r.classlist:$tmp/$r.jsa" timeout -k 5 60 "$here/launch.sh" "$r" \
@@ -125,5 +135,37 @@ for r in "${!target[@]}"; do
     log "$r: the JVM wrote no archive (see its log: $(grep -i 'cds\|error' "$tmp/$r"*.log | head -n 3))"
     rc=1
   fi
+done
+# Kept copies of the native libraries, for the launcher (scripts/launch.sh, native-path): each
+# jar's junixsocket and Netty epoll libraries for this machine, extracted with the JDK's jar tool
+# under a temporary name and renamed into place; the copies of earlier builds of the jar removed.
+natives() { # ROLE
+  local dir jar tool arch netty entries tmpdir old
+  dir=$(HANDOFF_CDS=native-path "$here/launch.sh" "$1") || return 1
+  jar=${dir%.native-*}.jar
+  for old in "${jar%.jar}".native-*; do
+    [[ $old == "$dir" || ! -d $old ]] || rm -rf "$old"
+  done
+  [[ -d $dir ]] && return 0
+  tool=${JAVA_HOME:+$JAVA_HOME/bin/jar}
+  [[ -x ${tool:-} ]] || tool=$(command -v jar) || { log "$1: no jar tool: no kept native libraries"; return 0; }
+  case $(uname -m) in
+    x86_64) arch=amd64 netty=x86_64 ;;
+    aarch64) arch=aarch64 netty=aarch_64 ;;
+    *) return 0 ;;
+  esac
+  entries=$("$tool" tf "$jar" | grep -E "^(lib/$arch-Linux-clang/jni/libjunixsocket-native-[0-9.]+\.so|META-INF/native/libnetty_transport_native_epoll_$netty\.so)$")
+  [[ -n $entries ]] || return 0
+  tmpdir=$(mktemp -d "$dir.XXXXXX") || return 1
+  # shellcheck disable=SC2086
+  if (cd "$tmpdir" && "$tool" xf "$jar" $entries && find . -mindepth 2 -name '*.so' -exec mv {} . \; &&
+      find . -mindepth 1 -type d -exec rm -rf {} +) && chmod 755 "$tmpdir" && mv -T "$tmpdir" "$dir"; then
+    log "$1: native libraries kept in $dir"
+  else
+    rm -rf "$tmpdir"; log "$1: could not keep the native libraries"
+  fi
+}
+for r in "${!target[@]}"; do
+  natives "$r"
 done
 exit $rc

@@ -6,10 +6,35 @@
 #   JAVA_OPTS      extra JVM options, e.g. -Xmx256m; they come after the defaults, so each one
 #                  overrides the default it contradicts (-XX:+UseG1GC replaces the collector,
 #                  -Xmx drops the default -Xms, -XX:TieredStopAtLevel=4 brings back C2, ...)
-#   HANDOFF_CDS    off: do not use the class-data sharing archive (see scripts/cds-archive.sh)
+#   HANDOFF_CDS    off: do not use the class-data sharing archive (see scripts/cds-archive.sh);
+#                  path, native-path: print where this JDK's and jar's archive, and the kept
+#                  copies of the native libraries, are looked for, and exit
 set -euo pipefail
+# Every start goes through here, a successor's (app --take-over) too, so it runs as few other
+# programs and subshells as it can: bash's own tests, expansions, `hash` and `read` instead of
+# dirname, cat, sed, cut and cksum, and one subshell for the three directories whose physical
+# paths it needs (each fork took ~4 ms and each program run 5-10 ms on a quiet machine, more on a
+# busy one: the launcher took 170 ms before the JVM started, 30 ms now). What remains: stat (the
+# jar's size and time) and readlink where a file is a symbolic link.
 role=$1; shift
-here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+# absolute VAR PATH: sets VAR to PATH from the root, itself not a symbolic link (readlink -f if
+# it is one).
+absolute() {
+  local p=$2
+  [[ -L $p ]] && p=$(readlink -f "$p")
+  [[ $p == /* ]] || p=$PWD/$p
+  printf -v "$1" '%s' "$p"
+}
+# fnv VAR TEXT: sets VAR to a 32-bit FNV-1a hash of TEXT, for the archive's name.
+fnv() {
+  local LC_ALL=C text=$2 h=2166136261 i c
+  for ((i = 0; i < ${#text}; i++)); do
+    printf -v c '%d' "'${text:i:1}"
+    h=$(( ((h ^ (c & 255)) * 16777619) & 4294967295 ))
+  done
+  printf -v "$1" '%d' "$h"
+}
+absolute here "${BASH_SOURCE[0]}"; here=${here%/*}
 # A role's jar is handoff-ROLE.jar in module ROLE, except for the example programs (examples/).
 module=$role name=handoff-$role main=""
 case $role in
@@ -24,20 +49,34 @@ if [[ -z $jar ]]; then
   echo "$role: $name.jar not found; build it first: mvn -DskipTests package" >&2
   exit 1
 fi
-jar=$(readlink -f "$jar")
+absolute jar "$jar"
 java=${HANDOFF_JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}
 java=${java:-java}
+java_bin=$java
+if [[ $java != */* ]] && hash "$java" 2>/dev/null; then java_bin=${BASH_CMDS[$java]}; fi
+absolute java_bin "$java_bin"
+# Their directories' physical paths (symbolic links resolved, as readlink -f gives them): the
+# class-data sharing archive is named after the JDK's and found beside the jar, both as the
+# archive's maker (scripts/cds-archive.sh, through this script) saw them.
+physical=$(for dir in "$here" "${jar%/*}" "${java_bin%/*}"; do
+  { cd "${dir:-/}" 2>/dev/null && pwd -P; } || echo "$dir"
+done)
+mapfile -t physical <<<"$physical"
+here=${physical[0]} jar=${physical[1]%/}/${jar##*/} java_bin=${physical[2]%/}/${java_bin##*/}
 # The JDK's version and build, from its release file: no extra JVM start (which took 0.1-0.5 s
 # of every start, a successor's included). Without a release file, ask the JVM.
-java_bin=$(readlink -f "$(command -v "$java" || echo "$java")")
-jdk_release=$(cat "${java_bin%/bin/java}/release" 2>/dev/null || true)
-jdk_version=$(sed -n 's/^JAVA_VERSION="\(.*\)"/\1/p' <<<"$jdk_release")
+jdk_release="" jdk_version=""
+if [[ -r ${java_bin%/bin/java}/release ]]; then
+  read -r -d '' jdk_release <"${java_bin%/bin/java}/release" || true
+fi
+version_line=$'(^|\n)JAVA_VERSION="([^"\n]*)"'
+[[ $jdk_release =~ $version_line ]] && jdk_version=${BASH_REMATCH[2]}
 if [[ -z $jdk_version ]]; then
   jdk_version=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.version = //p')
   jdk_release="$jdk_version $("$java" -version 2>&1 | tr '\n' ' ')"
 fi
 major=${jdk_version%%.*}
-[[ $major == 1 ]] && major=$(cut -d. -f2 <<<"$jdk_version")
+if [[ $major == 1 ]]; then major=${jdk_version#1.}; major=${major%%.*}; fi
 # sun.nio.ch: the descriptor of a JDK socket channel (see JdkNioInternals); opened too, so that a
 # proxy taking over (proxy --take-over) can wrap the listening socket it is passed in a JDK channel.
 # Native access: junixsocket and Netty's epoll transport load JNI libraries, which Java 22+ warns
@@ -77,6 +116,12 @@ fi
 #         file, which may) parses each ClientHello or request head in Java, and there C2 counts:
 #         side by side, 60 against 80 µs of proxy CPU per connection; it keeps C2.
 #   app   -Xms32m: the same for the app, whose heap grows with its connections.
+#         -Dio.netty.jfr.enabled=false (the app and the examples, Netty's users): Netty 4.2
+#         otherwise registers its buffer allocator's Flight Recorder events at its first
+#         allocation, whether or not anything records: 7 event classes, which a class-data
+#         sharing archive cannot hold, the JFR metadata and ~20 annotation proxies, about 100 ms
+#         of a successor's start before its first connection moved. JAVA_OPTS
+#         -Dio.netty.jfr.enabled=true brings the events back (a later -D wins).
 peeks=0
 if [[ $role == proxy ]]; then
   for a in "$@"; do
@@ -86,7 +131,7 @@ fi
 case $role in
   proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:ReservedCodeCacheSize=32m)
     [[ $peeks == 1 ]] || defaults+=(-XX:TieredStopAtLevel=1) ;;
-  *) defaults=(-XX:+UseSerialGC -Xms32m) ;;
+  *) defaults=(-XX:+UseSerialGC -Xms32m -Dio.netty.jfr.enabled=false) ;;
 esac
 # Two defaults cannot simply be overridden by a later option: the JVM refuses two collectors, and an
 # initial heap above the maximum. So a collector in JAVA_OPTS replaces ours, and a maximum heap
@@ -100,7 +145,8 @@ for d in "${defaults[@]}"; do
   kept+=("$d")
 done
 defaults=("${kept[@]}")
-update=$(cut -d. -f3 <<<"$jdk_version"); update=${update%%[!0-9]*}
+IFS=. read -r -a version_parts <<<"$jdk_version"
+update=${version_parts[2]:-0}; update=${update%%[!0-9]*}
 if [[ ${major:-0} -gt 17 || ( ${major:-0} -eq 17 && ${update:-0} -ge 9 ) ]]; then
   defaults+=(-XX:TrimNativeHeapInterval=5000)
 fi
@@ -116,9 +162,34 @@ if [[ ${major:-0} -ne 17 && $cds != off ]]; then
   [[ $cds == path ]] && { echo "$role: no class-data sharing archive on Java $major (only 17)" >&2; exit 3; }
   cds=off
 fi
-cds_jdk=$(printf '%s\n%s' "$java_bin" "$jdk_release" | cksum | cut -d' ' -f1)
-cds_jar=$(stat -c '%s %Y' "$jar" | cksum | cut -d' ' -f1)
+# The JDK: its path and its release file but the list of modules (most of the file, and no part
+# of what tells one build from another).
+release_lines=()
+while IFS= read -r line; do
+  [[ $line == MODULES=* ]] || release_lines+=("$line")
+done <<<"$jdk_release"
+fnv cds_jdk "$java_bin ${release_lines[*]}"
+fnv cds_jar "$(stat -c '%s %Y' "$jar")"
 cds_archive=${jar%.jar}.cds-$cds_jdk-$cds_jar.jsa
+# Native libraries: junixsocket's (both roles) and Netty's epoll transport's (the app and the
+# examples) are otherwise copied from the jar to a temporary file at every start and loaded from
+# there (~10 % of a successor's main thread before it had bound its socket path). The build keeps
+# a copy of each beside the jar (scripts/cds-archive.sh), in a directory named after the jar
+# (size, time) like the archive, so a rebuilt jar finds none and starts as before; both libraries
+# also fall back to their own copy if loading the kept one fails. JAVA_OPTS come after these and
+# override them (-Djava.library.path, -Dorg.newsclub.net.unix.library.override).
+native_dir=${jar%.jar}.native-$cds_jar
+if [[ ${HANDOFF_CDS:-} == native-path ]]; then echo "$native_dir"; exit 0; fi
+if [[ -d $native_dir ]]; then
+  for lib in "$native_dir"/libjunixsocket-native-*.so; do
+    [[ -f $lib ]] && flags+=("-Dorg.newsclub.net.unix.library.override=$lib")
+  done
+  # Netty loads from java.library.path before it copies its own; the JDK's own libraries do not
+  # use that path (sun.boot.library.path), and nothing else here loads one by name.
+  for lib in "$native_dir"/libnetty_transport_native_epoll_*.so; do
+    [[ -f $lib && $role != proxy ]] && flags+=("-Djava.library.path=$native_dir")
+  done
+fi
 case $cds in
   path) echo "$cds_archive"; exit 0 ;;
   dump:*) flags+=("-XX:ArchiveClassesAtExit=${cds#dump:}") ;;
@@ -131,7 +202,10 @@ case $cds in
   classlist:*) flags+=("-XX:DumpLoadedClassList=${cds#classlist:}") ;;
   static:*)
     list=${cds#static:}; list=${list%%:*}
-    cat "${java_bin%/bin/java}/lib/classlist" "$list" 2>/dev/null | awk '!seen[$0]++' >"$list.all"
+    # The two lists merged, each line as many times as in the list that has it most often: a
+    # repeated lambda-proxy line is another call site's proxy (see scripts/cds-archive.sh).
+    awk 'FNR == 1 { delete n } { n[$0]++; if (n[$0] > most[$0]) { most[$0] = n[$0]; print } }' \
+      "${java_bin%/bin/java}/lib/classlist" "$list" 2>/dev/null >"$list.all"
     exec "$java" -Xshare:dump "-XX:SharedClassListFile=$list.all" \
       "-XX:SharedArchiveFile=${cds#static:*:}" "${flags[@]}" "${defaults[@]}" -cp "$jar" ;;
   off) ;;

@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <pre>
  * java -cp handoff-bench.jar dev.handoff.bench.StallProbe --port PORT [--conns 100]
- *     [--interval 5] [--size 16] [--seconds 120] [--stop-file F] [--host 127.0.0.1]
+ *     [--interval 5] [--size 16] [--seconds 120] [--stop-file F] [--slow-ms N] [--host 127.0.0.1]
  * </pre>
  *
  * Prints {@code CONNECTED conns=N} once every connection has echoed once. Exit code 0, 3 if any
@@ -39,6 +39,8 @@ public final class StallProbe {
   private final long intervalMillis;
   private final long deadlineNanos;
   private final Path stopFile;
+  /** Round trips longer than this are printed as SLOW lines; 0: none. */
+  private final long slowNanos;
   private final AtomicLong roundTrips = new AtomicLong();
   private final AtomicLong errors = new AtomicLong();
   private final AtomicLong mismatches = new AtomicLong();
@@ -51,12 +53,13 @@ public final class StallProbe {
   private long[] maxRttAtMillis;
 
   private StallProbe(InetSocketAddress target, int size, long intervalMillis, double seconds,
-      Path stopFile) {
+      Path stopFile, long slowMillis) {
     this.target = target;
     this.size = size;
     this.intervalMillis = intervalMillis;
     this.deadlineNanos = System.nanoTime() + (long) (seconds * 1e9);
     this.stopFile = stopFile;
+    this.slowNanos = slowMillis * 1_000_000L;
   }
 
   public static void main(String[] args) throws Exception {
@@ -67,6 +70,7 @@ public final class StallProbe {
     long interval = 5;
     double seconds = 120;
     Path stopFile = null;
+    long slowMillis = 0;
     for (int i = 0; i + 1 < args.length; i += 2) {
       String v = args[i + 1];
       switch (args[i]) {
@@ -77,6 +81,7 @@ public final class StallProbe {
         case "--interval" -> interval = Long.parseLong(v);
         case "--seconds" -> seconds = Double.parseDouble(v);
         case "--stop-file" -> stopFile = Path.of(v);
+        case "--slow-ms" -> slowMillis = Long.parseLong(v);
         default -> usage("unknown option " + args[i]);
       }
     }
@@ -84,15 +89,16 @@ public final class StallProbe {
       usage("--port PORT is required");
     }
     if (conns < 1 || conns > 1000 || size < 1 || size > 65536 || interval < 0 || interval > 1000
-        || seconds <= 0 || seconds > 3600) {
-      usage("--conns 1-1000, --size 1-65536, --interval 0-1000 ms, --seconds (0, 3600]");
+        || seconds <= 0 || seconds > 3600 || slowMillis < 0) {
+      usage("--conns 1-1000, --size 1-65536, --interval 0-1000 ms, --seconds (0, 3600],"
+          + " --slow-ms 0 or more");
     }
     InetAddress address = InetAddress.getByName(host);
     if (!address.isLoopbackAddress()) {
       usage("refusing " + address + ": the probe sends only to loopback addresses");
     }
     StallProbe probe = new StallProbe(new InetSocketAddress(address, port), size, interval,
-        seconds, stopFile);
+        seconds, stopFile, slowMillis);
     System.out.println("RESULT " + probe.run(conns));
     System.out.flush();
     System.exit(probe.mismatches.get() > 0 ? 3 : probe.errors.get() > 0 ? 1 : 0);
@@ -179,6 +185,14 @@ public final class StallProbe {
         }
         if (rtt > 100_000_000L) {
           over100ms.incrementAndGet();
+        }
+        if (slowNanos > 0 && rtt > slowNanos) {
+          String line = String.format(Locale.ROOT, "SLOW at_ms=%d rtt_ms=%.1f conn=%d",
+              System.currentTimeMillis(), rtt / 1e6, index);
+          synchronized (System.out) {
+            System.out.println(line);
+            System.out.flush();
+          }
         }
         if (!counted) {
           counted = true;

@@ -83,6 +83,50 @@ class LauncherDefaultsIT {
   }
 
   @Test
+  void nettyFlightRecorderEventsOffForTheAppUnlessAsked() throws Exception {
+    String app = run("app", Map.of("JAVA_OPTS", "-XshowSettings:properties"));
+    assertTrue(app.contains("io.netty.jfr.enabled = false"), app);
+    String asked = run("app", Map.of("JAVA_OPTS",
+        "-Dio.netty.jfr.enabled=true -XshowSettings:properties"));
+    assertTrue(asked.contains("io.netty.jfr.enabled = true"), asked);
+    assertFalse(asked.contains("io.netty.jfr.enabled = false"), asked);
+  }
+
+  @Test
+  void keptNativeLibrariesOnlyWhenMadeForThisJar() throws Exception {
+    for (String role : new String[] {"proxy", "app"}) {
+      // Where the launcher looks for this jar's kept copies (HANDOFF_CDS=native-path prints it).
+      Process where = new ProcessBuilder("bash", "-c",
+          "HANDOFF_CDS=native-path \"$0\" " + role,
+          Daemon.ROOT.resolve("scripts/launch.sh").toString())
+          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+      String dir = new String(where.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+          .trim();
+      assertTrue(where.waitFor(30, TimeUnit.SECONDS));
+      assertEquals(0, where.exitValue());
+      String props = run(role, Map.of("JAVA_OPTS", "-XshowSettings:properties"));
+      Path junixsocket;
+      try (var files = Files.list(Path.of(dir))) {
+        junixsocket = files.filter(f -> f.getFileName().toString()
+            .startsWith("libjunixsocket-native-")).findFirst().orElse(null);
+      } catch (java.nio.file.NoSuchFileException e) {
+        junixsocket = null;
+      }
+      if (junixsocket != null) {
+        assertTrue(props.contains("org.newsclub.net.unix.library.override = " + junixsocket),
+            props);
+        assertEquals(role.equals("app"), props.contains("java.library.path = " + dir), props);
+      } else {
+        assertFalse(props.contains("org.newsclub.net.unix.library.override"), props);
+      }
+      // JAVA_OPTS come after, and win.
+      String own = run(role, Map.of("JAVA_OPTS",
+          "-Djava.library.path=/nowhere -XshowSettings:properties"));
+      assertTrue(own.contains("java.library.path = /nowhere"), own);
+    }
+  }
+
+  @Test
   void classDataSharingArchiveOnlyWhenMadeForThisJdkAndJar() throws Exception {
     for (String role : new String[] {"proxy", "app"}) {
       String off = run(role, Map.of("HANDOFF_CDS", "off",
