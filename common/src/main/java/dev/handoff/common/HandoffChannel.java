@@ -83,7 +83,7 @@ public final class HandoffChannel implements HandoffLink {
    */
   private final ByteBuffer ackBatch;
   /** How many acknowledgements one read of an acknowledgement-only link may take. */
-  public static final int ACK_BATCH = 64;
+  static final int ACK_BATCH = 64;
   /** Several answers written at once by {@link #sendAcks}. */
   private final ByteBuffer acksOut = ByteBuffer.allocateDirect(ACK_BATCH * AckCodec.LENGTH);
   /**
@@ -832,5 +832,4 @@ public final class HandoffChannel implements HandoffLink {
           "take over fd " + Descriptors.number(received) + " of " + header + ": " + Errors.describe(e));
     }
   }
-
 }
