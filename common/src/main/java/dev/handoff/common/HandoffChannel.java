@@ -815,13 +815,11 @@ public final class HandoffChannel implements HandoffLink {
    */
   private ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received,
       byte[] pending, byte[] state) throws HandoffException {
-    Integer number = received == null || this.received == null ? null
-        : this.received.remove(received);
-    if (number != null && arrived.remove(received)) {
-      return new ReceivedHandoff(header, received, number, pending, state);
-    }
+    // received is always one of arrived (the message's only descriptor).
+    Integer number = this.received == null ? null : this.received.remove(received);
     if (number != null) {
-      this.received.put(received, number); // not one of this message's: left as it was
+      arrived.remove(received);
+      return new ReceivedHandoff(header, received, number, pending, state);
     }
     try {
       FileDescriptorCast duplicate = FileDescriptorCast.duplicating(received);
