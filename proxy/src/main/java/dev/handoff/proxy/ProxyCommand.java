@@ -300,7 +300,7 @@ public final class ProxyCommand implements Callable<Integer> {
     }
     ShutdownSignal signal = ShutdownSignal.install();
     Reloader reloader = reloader();
-    HangupSignal.install(() -> hangup(reloader, null));
+    installHangup(() -> hangup(reloader, null));
     if (config.routes().needsPeek()) {
       dev.handoff.proxy.route.MsgPeek.requireAvailable();
     }
@@ -348,6 +348,19 @@ public final class ProxyCommand implements Callable<Integer> {
    * SIGHUP: with a configuration file, checks it again (an unusable one is logged and nothing else
    * happens); then, with {@code --control}, starts a successor to take over, one at a time.
    */
+  /**
+   * SIGHUP runs {@code onHangup}; if the proxy was started with SIGHUP ignored it never arrives,
+   * and with --control the log says so at start, and how to reload without it.
+   */
+  private void installHangup(Runnable onHangup) {
+    if (!HangupSignal.install(onHangup) && control != null) {
+      log.warn("SIGHUP is ignored in this process (it was started with SIGHUP ignored, as under"
+          + " nohup or some CI runners): reload by SIGHUP is unavailable; to reload, start the new"
+          + " proxy yourself with the same arguments plus --take-over: it takes over through the"
+          + " control socket {}", control);
+    }
+  }
+
   private void hangup(Reloader reloader, byte[] readAtStart) {
     if (reloader != null && reloader.busy()) {
       return; // logged
@@ -459,7 +472,7 @@ public final class ProxyCommand implements Callable<Integer> {
     ShutdownSignal signal = ShutdownSignal.install();
     byte[] readAtStart = java.nio.file.Files.readAllBytes(configFile);
     Reloader reloader = reloader();
-    HangupSignal.install(() -> hangup(reloader, readAtStart));
+    installHangup(() -> hangup(reloader, readAtStart));
     if (configs.stream().anyMatch(c -> c.routes().needsPeek())) {
       dev.handoff.proxy.route.MsgPeek.requireAvailable();
     }
