@@ -78,10 +78,18 @@ final class Daemon implements AutoCloseable {
     return start(logDir, fdLimit, java.util.Map.of(), role, args);
   }
 
+  /**
+   * Starts every daemon with SIGHUP at its default disposition, as a terminal or systemd starts
+   * it: a JVM started with SIGHUP ignored (the test run under nohup, a CI runner or a background
+   * shell) keeps it ignored, and the reload the tests send would never arrive. coreutils' env
+   * (9.0 or later) resets it.
+   */
+  static final List<String> DEFAULT_SIGNALS = List.of("env", "--default-signal=HUP");
+
   /** As above, with extra environment variables (JAVA_OPTS, say). */
   static Daemon start(Path logDir, int fdLimit, java.util.Map<String, String> env, String role,
       String... args) throws IOException {
-    List<String> command = new ArrayList<>();
+    List<String> command = new ArrayList<>(DEFAULT_SIGNALS);
     if (env.containsKey(WRAPPER)) {
       command.addAll(List.of(env.get(WRAPPER).split(" ")));
     }
