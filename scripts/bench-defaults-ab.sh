@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Server CPU per connection of two sets of JVM defaults side by side (issue 10: a memory setting
+# Server CPU per connection of two sets of JVM defaults side by side (a memory setting
 # must not cost CPU): set A and set B each start a proxy + app pair and a direct app
 # (scripts/app --direct-port), and the load generator runs scenario 1 of the suite (connect, echo
 # 32 bytes, close, 32 in flight) against them in turn, A pair, A direct, B pair, B direct, for

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory as a user sees it (issue 10): the resident memory (VmRSS from /proc/PID/status, read as
+# Memory as a user sees it: the resident memory (VmRSS from /proc/PID/status, read as
 # it is, no garbage collection forced) of proxy, app and the direct app, started by the launchers
 # with their default JVM options, idle and with N connections held; and the server CPU per
 # connection of the handoff pair and of the direct app at the same time, so that a memory setting

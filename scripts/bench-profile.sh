@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a connection's server CPU goes (issue 10): the direct app (`app --direct-port`, the same
+# Where a connection's server CPU goes: the direct app (`app --direct-port`, the same
 # engine accepting its own connections) against the handoff pair (`proxy` + `app`), side by side on
 # the same load, broken down per process by where the CPU was spent (the kernel by system call,
 # Java code, the JVM itself, libc, the native parts of Netty and junixsocket) and, with

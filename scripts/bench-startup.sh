@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Successor start-up (issue 10): how long `app --take-over` takes, from its start to the first
+# Successor start-up: how long `app --take-over` takes, from its start to the first
 # connection moved, with the default launcher, and the longest stall a moving connection sees.
 #
 #   scripts/bench-startup.sh [--rounds 3] [--conns 100] [--interval 5] [--launcher FILE]

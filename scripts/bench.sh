@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 5): the handoff against a server that accepts its own connections and
+# The benchmark suite: the handoff against a server that accepts its own connections and
 # against a relaying proxy, side by side in one run, all on 127.0.0.1.
 #
 #   scripts/bench.sh                 the full suite, about 11 minutes on 2 cores
@@ -93,7 +93,7 @@ res=$tmp/results; mkdir -p "$res"
 # Run copies of the launchers and of the load generator's jar, so that a rebuild during the suite
 # cannot change them. The daemons' jars are linked, not copied: the launcher maps the class-data
 # sharing archive made at package time for the jar it resolves, as a user's start does (a copy
-# would start without it, with a few MB more metaspace; issue 10 measures memory as a user sees
+# would start without it, with a few MB more metaspace; the suite measures memory as a user sees
 # it). Do not rebuild while the suite runs.
 dist=$tmp/dist; mkdir -p "$dist/scripts" "$dist/lib"
 cp scripts/app scripts/proxy scripts/launch.sh "$dist/scripts/" &&
@@ -262,7 +262,7 @@ for r in $(seq 1 "$rounds"); do
   for t in "${targets[@]}"; do measure bulk "$t" "$r" --conns 4 --chunk 65536 --window 262144; done
 done
 
-# --- scenario 7: routing by TLS server name (issue 11) -----------------------------------------
+# --- scenario 7: routing by TLS server name ------------------------------------------------------
 # Each connection sends a real ClientHello (the JDK's, server name bench.example) and reads it back
 # echoed: through the proxy without routes (port routing) and through the one with --route sni:,
 # which peeks at it with MSG_PEEK before the handoff. Same app, same bytes.
@@ -285,7 +285,7 @@ measure_hold() { # TARGET ROUND
   esac
   sleep 1
   for w in "${watch[@]}"; do
-    # VmRSS as a user sees it (issue 10): round 1 forces no collection in the processes at all;
+    # VmRSS as a user sees it: round 1 forces no collection in the processes at all;
     # the later rounds also read the heap and VmRSS after a full GC.
     mem[$t.$r.${w%%:*}.rss_idle_now]=$(rss_kb "${w#*:}")
     [[ $r -gt 1 ]] || continue
@@ -327,7 +327,7 @@ stop_proc "$haproxy_pid"
 haproxy_warnings=$(grep -i 'warn\|alert' "$tmp/haproxy.log" | sed 's/^/    /' | head -n 5)
 log "servers stopped (proxy exit code $proxy_rc)"
 
-# --- successor start-up (issue 10) -------------------------------------------------------------
+# --- successor start-up --------------------------------------------------------------------------
 log "successor start-up: scripts/bench-startup.sh --rounds $rounds"
 startup_out=$(timeout -k 5 900 scripts/bench-startup.sh --rounds "$rounds" 2>"$tmp/startup.err") ||
   log "bench-startup.sh failed: $(tail -n 3 "$tmp/startup.err")"
@@ -471,7 +471,7 @@ memory_table=$(
   memrow "app (direct)" direct direct_app
   memrow "haproxy (relay)" relay haproxy
 )
-# Resident memory as a user sees it (issue 10): VmRSS of round 1, in which no collection is forced.
+# Resident memory as a user sees it: VmRSS of round 1, in which no collection is forced.
 nowrow() { # LABEL TARGET PROCESS
   printf '| %s | %s | %s |\n' "$1" "$(fmt "${mem[$2.1.$3.rss_idle_now]:-}")" "$(fmt "${mem[$2.1.$3.rss_held_now]:-}")"
 }

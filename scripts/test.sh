@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command, for a fresh Debian 12 machine (run as root, or with sudo available):
 # installs what the tests need when it is missing, then runs every unit and integration test.
-#   scripts/test.sh
+#   scripts/test.sh [MAVEN-OPTIONS...]
+# Options are passed to Maven: -Dhandoff.seeds=DIR, the directory of the project's design
+# documents, also builds and runs the Go proxy and app that one of them defines (InteropIT).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 
@@ -13,8 +15,8 @@ command -v lsof >/dev/null || need+=(lsof)
 command -v curl >/dev/null || need+=(curl)
 # Debian's prometheus and promtool, for PrometheusIT (deploy/prometheus/).
 { command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
-# Go and a C compiler, for InteropIT: seed 002's Go proxy and app, a runc-style Go sender and a C
-# sender are built in the test (issue 12).
+# Go and a C compiler, for InteropIT: a runc-style Go sender and a C sender (and, with
+# -Dhandoff.seeds, a Go proxy and app) are built in the test.
 command -v go >/dev/null || need+=(golang-go)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # HAProxy, for ProxyProtocolIT: a real load balancer sending PROXY protocol v1 and v2 headers.
@@ -32,4 +34,4 @@ if [[ ${#need[@]} -gt 0 ]]; then
   fi
 fi
 
-mvn -B -ntp verify
+mvn -B -ntp verify "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates deploy/kubernetes offline against the Kubernetes OpenAPI schema (issue 6): no cluster,
+# Validates deploy/kubernetes offline against the Kubernetes OpenAPI schema: no cluster,
 # no kubectl. Installs Node.js and npm from Debian when missing (Debian 12 ships Node 18; any
 # Node >= 18 works), installs the pinned validator packages with `npm ci` (package-lock.json) and
 # runs deploy/kubernetes/validate.mjs, which prints one line per object:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The verification of seed 002, automated: a client connected to the proxy's port is served by the
+# The handoff, verified with lsof: a client connected to the proxy's port is served by the
 # app process, and after the handoff the proxy holds nothing of it. Prints what it saw and ends with
 # PASS (exit 0) or FAIL (exit 1).
 #
@@ -94,7 +94,7 @@ cat "$tmp/lsof2"
 check "no established TCP socket in the proxy" test ! -s "$tmp/lsof2"
 exec 3>&-
 
-echo "== 3. with --hold-copy, both processes hold the same socket, as seed 002 showed"
+echo "== 3. with --hold-copy, both processes hold the same socket: the handoff shares the socket, it does not copy it"
 kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null
 start_proxy --hold-copy 30s
 exec 4<>"/dev/tcp/127.0.0.1/$port"

@@ -1,4 +1,4 @@
-// Offline validation of the Kubernetes manifests in this directory (issue 6).
+// Offline validation of the Kubernetes manifests in this directory.
 //
 //   npm ci && node validate.mjs            (scripts/validate-k8s.sh does both)
 //   node validate.mjs FILE...              validate only these files; every object must pass

@@ -1,11 +1,12 @@
 /*
- * A plain descriptor sender written from seed 003's sendmsg example (InteropIT): it accepts COUNT
- * TCP connections on 127.0.0.1 (an ephemeral port, printed on stdout) and passes each one over
- * the unix stream socket SOCKET as one sendmsg: one byte of data and one SCM_RIGHTS control
- * message built with CMSG_SPACE, CMSG_FIRSTHDR, CMSG_LEN and CMSG_DATA. Seed 003 sends an empty
- * iovec on a datagram socket; on a stream socket the kernel delivers ancillary data only with at
- * least one byte (seed 002, pitfall 1), so this sends one. Its copy of each connection is closed
- * right after sendmsg (seed 002, pitfall 2). It reads nothing back.
+ * A plain descriptor sender in the textbook sendmsg style (InteropIT): it accepts COUNT TCP
+ * connections on 127.0.0.1 (an ephemeral port, printed on stdout) and passes each one over the
+ * unix stream socket SOCKET as one sendmsg: one byte of data and one SCM_RIGHTS control message
+ * built with CMSG_SPACE, CMSG_FIRSTHDR, CMSG_LEN and CMSG_DATA. Textbook examples often send an
+ * empty iovec on a datagram socket; on a stream socket the kernel delivers ancillary data only
+ * with at least one byte, so this sends one. Its copy of each connection is closed right after
+ * sendmsg (a sender that kept it would keep the connection open after the receiver closes it).
+ * It reads nothing back.
  *
  *   sendfd SOCKET COUNT
  */

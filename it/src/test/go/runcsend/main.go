@@ -1,4 +1,4 @@
-// A descriptor sender shaped like runc's SendFd (libcontainer/utils/cmsg.go, quoted in seed 004),
+// A descriptor sender shaped like runc's SendFd (libcontainer/utils/cmsg.go),
 // for InteropIT: the file's name travels as the data payload and the descriptor as one SCM_RIGHTS
 // control message. It accepts COUNT TCP connections on 127.0.0.1 (an ephemeral port, printed on
 // stdout), sends each over the unix stream socket SOCKET, closes its copies at once and reads

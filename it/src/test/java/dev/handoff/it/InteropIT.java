@@ -27,12 +27,13 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 /**
- * Issue 12: plain descriptor senders and receivers against the real launchers. Seed 002's Go
- * proxy hands a connection to our app, and our {@code proxy --protocol plain} hands connections
- * to seed 002's Go app; a runc-style sender (the file's name as payload) and a C sender written
- * from seed 003 (one byte) hand connections to our app. Each client is echoed byte for byte, and
- * still served once the sender is gone. How the programs are built: {@link PlainPrograms}. Tests
- * that need Go are skipped, saying so, when {@code go} is not installed.
+ * Plain descriptor senders and receivers against the real launchers. A runc-style sender (the
+ * file's name as payload) and a C sender (one byte) hand connections to the app; with
+ * {@code -Dhandoff.seeds=DIR}, the design document's Go proxy hands a connection to the app, and
+ * {@code proxy --protocol plain} hands connections to the document's Go app. Each client is echoed
+ * byte for byte, and still served once the sender is gone. How the programs are built: {@link
+ * PlainPrograms}. Tests that need Go are skipped, saying so, when {@code go} is not installed, and
+ * those that need the design document when it is not given.
  */
 @Timeout(300)
 class InteropIT extends DaemonTest {
@@ -62,15 +63,15 @@ class InteropIT extends DaemonTest {
   }
 
   /**
-   * Before issue 12 the app waited for 7 more bytes of a header after Go's single zero byte, and
-   * refused the link as truncated when the Go proxy exited; the client was reset.
+   * Go's single zero byte is a whole plain handoff: the app does not wait for the rest of a
+   * header, and the client is still served after the Go proxy exits.
    */
   @Test
-  void seedGoProxyHandsAConnectionToOurApp() throws Exception {
+  void theDesignDocumentsGoProxyHandsAConnectionToTheApp() throws Exception {
     PlainPrograms.assumeGo();
-    Path goProxy = PlainPrograms.goBuild("seed-proxy", PlainPrograms.seedGoPrograms()[0]);
+    Path goProxy = PlainPrograms.goBuild("design-proxy", PlainPrograms.designGoPrograms()[0]);
     Daemon app = daemons.app(socket);
-    PlainPrograms.Program proxy = startSeedProxy(goProxy);
+    PlainPrograms.Program proxy = startDesignProxy(goProxy);
     try (Socket client = EchoClient.connect(port)) {
       byte[] first = EchoClient.randomBytes(random, 64 * 1024);
       EchoClient.assertEchoes(client, first);
@@ -85,12 +86,12 @@ class InteropIT extends DaemonTest {
   }
 
   /**
-   * The seed's Go proxy listens on the address it is given: a free port, chosen again if another
+   * The document's Go proxy listens on the address it is given: a free port, chosen again if another
    * process took it in the meantime.
    */
-  private PlainPrograms.Program startSeedProxy(Path goProxy) throws Exception {
+  private PlainPrograms.Program startDesignProxy(Path goProxy) throws Exception {
     for (int attempt = 1; ; attempt++) {
-      PlainPrograms.Program proxy = start("seed-proxy", goProxy.toString(),
+      PlainPrograms.Program proxy = start("design-proxy", goProxy.toString(),
           "127.0.0.1:" + port, socket.toString());
       try {
         proxy.awaitLog("Listen on tcp addr", Duration.ofSeconds(20));
@@ -105,15 +106,15 @@ class InteropIT extends DaemonTest {
   }
 
   /**
-   * Before issue 12 our proxy waited for an acknowledgement that the Go app never sends. The Go
-   * app takes one link and one connection, and echoes lines (it writes each line with Fprintf
+   * {@code proxy --protocol plain} waits for no acknowledgement, which the Go app never sends. The
+   * Go app takes one link and one connection, and echoes lines (it writes each line with Fprintf
    * as a format, so the lines carry no '%').
    */
   @Test
-  void ourPlainProxyHandsAConnectionToTheSeedGoApp() throws Exception {
+  void thePlainProxyHandsAConnectionToTheDesignDocumentsGoApp() throws Exception {
     PlainPrograms.assumeGo();
-    Path goApp = PlainPrograms.goBuild("seed-app", PlainPrograms.seedGoPrograms()[1]);
-    PlainPrograms.Program app = start("seed-app", goApp.toString(), socket.toString());
+    Path goApp = PlainPrograms.goBuild("design-app", PlainPrograms.designGoPrograms()[1]);
+    PlainPrograms.Program app = start("design-app", goApp.toString(), socket.toString());
     app.awaitLog("Listen on unix addr", Duration.ofSeconds(20));
     Daemon proxy = daemons.proxy(port, socket, "--protocol", "plain", "--bind", "127.0.0.1");
     proxy.awaitLog("linked to plain receiver", Duration.ofSeconds(20));
@@ -135,7 +136,7 @@ class InteropIT extends DaemonTest {
   }
 
   @Test
-  void aRuncStyleSenderHandsConnectionsToOurApp() throws Exception {
+  void aRuncStyleSenderHandsConnectionsToTheApp() throws Exception {
     PlainPrograms.assumeGo();
     Path sender = PlainPrograms.goBuild("runcsend", java.nio.file.Files.readString(
         Daemon.ROOT.resolve("it/src/test/go/runcsend/main.go")));
@@ -148,7 +149,7 @@ class InteropIT extends DaemonTest {
   }
 
   @Test
-  void aCSenderFromSeed003HandsConnectionsToOurApp() throws Exception {
+  void aCSenderHandsConnectionsToTheApp() throws Exception {
     PlainPrograms.assumeGcc();
     Path sender = PlainPrograms.gccBuild("sendfd", Daemon.ROOT.resolve("it/src/test/c/sendfd.c"));
     Daemon app = daemons.app(socket);
@@ -186,7 +187,7 @@ class InteropIT extends DaemonTest {
    * our own app, which takes the link as a plain one, is stopped and started again.
    */
   @Test
-  void ourPlainProxyLinksAgainWhenTheReceiverComesBack() throws Exception {
+  void thePlainProxyLinksAgainWhenTheReceiverComesBack() throws Exception {
     Daemon app = daemons.app(socket);
     Daemon proxy = daemons.proxy(port, socket, "--protocol", "plain", "--bind", "127.0.0.1",
         "--retry-max", "200ms");

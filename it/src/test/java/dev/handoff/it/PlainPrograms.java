@@ -13,11 +13,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The plain descriptor senders and receivers InteropIT runs against the real launchers: seed 002's
- * Go proxy and app, extracted from the seed file and built here, a runc-style sender in Go
- * (it/src/test/go/runcsend) and a C sender written from seed 003 (it/src/test/c/sendfd.c).
+ * The plain descriptor senders and receivers InteropIT runs against the real launchers: a
+ * runc-style sender in Go (it/src/test/go/runcsend) and a C sender (it/src/test/c/sendfd.c), both
+ * in this repository and always run; and, when {@code -Dhandoff.seeds=DIR} names the directory of
+ * the project's design documents, the Go proxy and app that the design document
+ * {@value #DESIGN_GO_PROGRAMS} defines, extracted from it and built here.
  *
- * <p>Extraction: the seed's only {@code ```golang} block holds two programs, each starting with
+ * <p>Extraction: the document's only {@code ```golang} block holds two programs, each starting with
  * {@code package main}; the first is the proxy (its usage line says "receiver &lt;listen addr&gt;
  * &lt;unix domain socket file&gt;"), the second the app ("responser &lt;unix domain socket
  * file&gt;"). They are compiled as written, except that the app's unused {@code "time"} import is
@@ -29,10 +31,10 @@ import java.util.concurrent.TimeUnit;
  */
 final class PlainPrograms {
   static final Path WORK = Path.of("target", "interop").toAbsolutePath();
-  /** The seed that defines the project, beside the repository (in CI: ../shared/seeds). */
-  static final Path SEED_002 = Path.of(System.getProperty("handoff.seeds",
-      Daemon.ROOT.resolve("../shared/seeds").normalize().toString()))
-      .resolve("002_51a731b801237b1e.txt");
+  /** The design document, in the directory {@code -Dhandoff.seeds} names, with two Go programs. */
+  static final String DESIGN_GO_PROGRAMS = "002_51a731b801237b1e.txt";
+  /** The design documents' directory, given with {@code -Dhandoff.seeds}; empty when not given. */
+  static final String SEEDS = System.getProperty("handoff.seeds", "").trim();
 
   private PlainPrograms() {}
 
@@ -61,30 +63,38 @@ final class PlainPrograms {
         + " (scripts/test.sh and .ci/run install it)");
   }
 
-  /** The seed's two Go programs: [proxy, app], as InteropIT compiles them. */
-  static String[] seedGoPrograms() throws IOException {
-    if (!Files.isRegularFile(SEED_002)) {
-      throw new AssertionError("seed 002 not found at " + SEED_002 + " (set -Dhandoff.seeds)");
+  /**
+   * The design document's two Go programs: [proxy, app], as InteropIT compiles them. The document
+   * lives outside this repository: without {@code -Dhandoff.seeds=DIR} the calling test is skipped,
+   * saying so; with it, a missing or changed document fails the test.
+   */
+  static String[] designGoPrograms() throws IOException {
+    assumeTrue(!SEEDS.isEmpty(), "the Go proxy and app of the design document "
+        + DESIGN_GO_PROGRAMS + " are built from that document, which is not part of this"
+        + " repository: give its directory with -Dhandoff.seeds=DIR to run this check");
+    Path document = Daemon.ROOT.resolve(SEEDS).resolve(DESIGN_GO_PROGRAMS); // relative: to the repo
+    if (!Files.isRegularFile(document)) {
+      throw new AssertionError(DESIGN_GO_PROGRAMS + " not found in -Dhandoff.seeds=" + SEEDS);
     }
-    String text = Files.readString(SEED_002, StandardCharsets.UTF_8);
+    String text = Files.readString(document, StandardCharsets.UTF_8);
     int open = text.indexOf("```golang\n");
     int close = text.indexOf("\n```", open + 1);
     if (open < 0 || close < 0) {
-      throw new AssertionError("no ```golang block in " + SEED_002);
+      throw new AssertionError("no ```golang block in " + document);
     }
     String block = text.substring(open + "```golang\n".length(), close + 1);
     int second = block.indexOf("package main", 1);
     if (!block.startsWith("package main") || second < 0) {
-      throw new AssertionError("expected two programs, each from 'package main', in " + SEED_002);
+      throw new AssertionError("expected two programs, each from 'package main', in " + document);
     }
     String proxy = block.substring(0, second);
     String app = block.substring(second);
     if (!proxy.contains("WriteMsgUnix") || !app.contains("ReadMsgUnix")) {
-      throw new AssertionError("the seed's Go proxy or app is not where expected");
+      throw new AssertionError("the document's Go proxy or app is not where expected");
     }
     String withoutTime = app.replaceFirst("\n\\s*\"time\"\n", "\n");
     if (withoutTime.equals(app)) {
-      throw new AssertionError("the seed's Go app no longer imports \"time\"");
+      throw new AssertionError("the document's Go app no longer imports \"time\"");
     }
     return new String[] {proxy, withoutTime};
   }
