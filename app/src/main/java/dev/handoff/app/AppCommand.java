@@ -74,8 +74,8 @@ public final class AppCommand implements Callable<Integer> {
   int maxLinks = 64;
 
   @Option(names = "--io-threads", paramLabel = "N",
-      description = "Threads serving connections (epoll event loops). Default: ${DEFAULT-VALUE},"
-          + " the number of processors.")
+      description = "Threads serving connections (epoll event loops). Default: the number of"
+          + " processors.")
   int ioThreads = Runtime.getRuntime().availableProcessors();
 
   @Option(names = "--max-unsent", paramLabel = "BYTES",

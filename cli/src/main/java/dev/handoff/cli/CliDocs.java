@@ -4,6 +4,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -12,11 +15,13 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * Writes a command's bash completion script (picocli's, which zsh also loads through
- * bashcompinit) and its man page, from the same picocli model as {@code --help}. The build runs it
- * for both commands (exec-maven-plugin, phase {@code package}).
+ * bashcompinit), its man page and its Markdown reference, from the same picocli model as
+ * {@code --help}. The build runs it for both commands (exec-maven-plugin, phase {@code package});
+ * {@code scripts/cli-docs.sh} copies the Markdown into docs/CLI.md, and CliDocsIT fails when
+ * docs/CLI.md no longer says what the commands do.
  *
- * <p>Usage: {@code CliDocs COMMAND-CLASS OUTPUT-DIR}; writes {@code OUTPUT-DIR/NAME.bash} and
- * {@code OUTPUT-DIR/NAME.1}.
+ * <p>Usage: {@code CliDocs COMMAND-CLASS OUTPUT-DIR}; writes {@code OUTPUT-DIR/NAME.bash},
+ * {@code OUTPUT-DIR/NAME.1} and {@code OUTPUT-DIR/NAME.md}.
  */
 public final class CliDocs {
   private CliDocs() {}
@@ -32,6 +37,58 @@ public final class CliDocs {
         StandardCharsets.UTF_8);
     Files.writeString(dir.resolve(name + ".1"), manPage(cmd.getCommandSpec()),
         StandardCharsets.UTF_8);
+    Files.writeString(dir.resolve(name + ".md"), markdown(cmd.getCommandSpec()),
+        StandardCharsets.UTF_8);
+  }
+
+  /** The command's reference in Markdown: synopsis, description, arguments, options, exit codes. */
+  static String markdown(CommandSpec spec) {
+    StringBuilder md = new StringBuilder();
+    String synopsis = new CommandLine.Help(spec, CommandLine.Help.defaultColorScheme(
+        CommandLine.Help.Ansi.OFF)).synopsis(0).stripTrailing();
+    md.append("```\n").append(synopsis).append("\n```\n\n");
+    for (String line : spec.usageMessage().description()) {
+      md.append(line).append("\n\n");
+    }
+    md.append("| argument | meaning |\n|---|---|\n");
+    for (PositionalParamSpec p : spec.positionalParameters()) {
+      md.append("| `").append(p.paramLabel()).append("` | ")
+          .append(cell(String.join(" ", p.description()))).append(" |\n");
+    }
+    md.append("\n| option | meaning |\n|---|---|\n");
+    List<OptionSpec> options = new ArrayList<>(spec.options());
+    options.sort(Comparator.comparing(o -> o.longestName().replaceFirst("^-+", "")));
+    for (OptionSpec o : options) {
+      StringBuilder names = new StringBuilder();
+      for (String n : o.names()) {
+        if (names.length() > 0) {
+          names.append(", ");
+        }
+        names.append('`').append(o.negatable() ? n.replaceFirst("^--", "--[no-]") : n);
+        if (o.arity().max() > 0) {
+          names.append(' ').append(o.paramLabel());
+        }
+        names.append('`');
+      }
+      md.append("| ").append(names).append(" | ").append(cell(description(o))).append(" |\n");
+    }
+    md.append("\n| exit code | meaning |\n|---|---|\n");
+    for (var entry : spec.usageMessage().exitCodeList().entrySet()) {
+      md.append("| ").append(entry.getKey().trim()).append(" | ")
+          .append(cell(entry.getValue())).append(" |\n");
+    }
+    return md.toString();
+  }
+
+  private static String description(OptionSpec o) {
+    return String.join(" ", o.description())
+        .replace("${DEFAULT-VALUE}", String.valueOf(o.defaultValueString()))
+        .replace("${COMPLETION-CANDIDATES}", candidates(o));
+  }
+
+  /** Text in a Markdown table cell: no line breaks, no column separator. */
+  private static String cell(String text) {
+    return text.replace("\n", " ").replace("|", "\\|");
   }
 
   /** The man page in roff (man(7) macros). */
@@ -61,9 +118,7 @@ public final class CliDocs {
       if (o.arity().max() > 0) {
         roff.append(" \\fI").append(escape(o.paramLabel())).append("\\fR");
       }
-      String text = String.join(" ", o.description())
-          .replace("${DEFAULT-VALUE}", String.valueOf(o.defaultValueString()))
-          .replace("${COMPLETION-CANDIDATES}", candidates(o));
+      String text = description(o);
       roff.append('\n').append(escape(text)).append('\n');
     }
     roff.append(".SH EXIT STATUS\n");
@@ -72,7 +127,7 @@ public final class CliDocs {
           .append(escape(entry.getValue())).append('\n');
     }
     roff.append(".SH SEE ALSO\n.BR proxy (1),\n.BR app (1);\n")
-        .append("the README and docs/PROTOCOL.md of the handoff project.\n");
+        .append("docs/CLI.md and docs/PROTOCOL.md of the handoff project.\n");
     return roff.toString();
   }
 

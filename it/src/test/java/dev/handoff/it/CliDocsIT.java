@@ -11,7 +11,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The completion scripts and man pages the build writes for both commands. */
+/**
+ * The completion scripts, man pages and Markdown references the build writes for both commands
+ * from their own definitions, and docs/CLI.md, which must say what they say.
+ */
 @Timeout(60)
 class CliDocsIT {
   private static String bash(String script) throws Exception {
@@ -45,6 +48,25 @@ class CliDocsIT {
         assertTrue(page.contains(section), role + " has " + section);
       }
       assertTrue(page.contains("\\-\\-metrics") && page.contains("\\-\\-log\\-level"), page);
+    }
+  }
+
+  @Test
+  void docsCliMdSaysWhatTheCommandsDefine() throws Exception {
+    String doc = Files.readString(Daemon.ROOT.resolve("docs/CLI.md"));
+    for (String role : new String[] {"proxy", "app"}) {
+      String generated =
+          Files.readString(Daemon.ROOT.resolve(role + "/target/cli/" + role + ".md"));
+      String begin = "<!-- BEGIN generated: " + role + " ";
+      String end = "<!-- END generated: " + role + " -->";
+      int from = doc.indexOf(begin);
+      int to = doc.indexOf(end);
+      assertTrue(from >= 0 && to > from, "docs/CLI.md has a generated part for " + role);
+      String written = doc.substring(doc.indexOf("-->\n", from) + 4, to).strip();
+      assertEquals(generated.strip(), written, "docs/CLI.md no longer says what " + role
+          + " defines (options, defaults, exit codes): run scripts/cli-docs.sh after"
+          + " mvn -DskipTests package, and commit docs/CLI.md");
+      assertTrue(written.contains("`--log-level LEVEL`") && written.contains("| 2 |"), written);
     }
   }
 }

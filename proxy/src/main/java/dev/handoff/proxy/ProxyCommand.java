@@ -74,7 +74,7 @@ public final class ProxyCommand implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "FILE",
       description = "Read listeners, their routes and app sockets from this YAML file instead of"
           + " PORT, SOCKET, --bind and --route: several ports, each with routes of its own (see"
-          + " the README, 'Several listeners'). The other options apply to every listener; a"
+          + " docs/ROUTING.md, 'Several listeners'). The other options apply to every listener; a"
           + " listener's own peek and proxy-protocol-from settings win over --peek-* and"
           + " --proxy-protocol-from. An error names the file, line and field, and exits 2."
           + " --control and --take-over work with it as with PORT: every listening socket is"
@@ -219,8 +219,9 @@ public final class ProxyCommand implements Callable<Integer> {
       description = "How connections are handed over: 'handoff', this project's protocol (a"
           + " header per connection, an acknowledgement back, redelivery when an app goes"
           + " away), or 'plain', one descriptor per message with a one-byte payload and the"
-          + " proxy's copy closed at once, for receivers such as seed 002's Go app: no"
-          + " acknowledgement, no redelivery. Default: ${DEFAULT-VALUE}.")
+          + " proxy's copy closed at once, for receivers that read one descriptor per message (a"
+          + " Go ReadMsgUnix loop, say): no acknowledgement, no redelivery."
+          + " Default: ${DEFAULT-VALUE}.")
   String protocol;
 
   @Option(names = "--control", paramLabel = "PATH",
