@@ -21,6 +21,8 @@ command -v go >/dev/null || need+=(golang-go)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # HAProxy, for ProxyProtocolIT: a real load balancer sending PROXY protocol v1 and v2 headers.
 { command -v haproxy || [[ -x /usr/sbin/haproxy ]]; } >/dev/null || need+=(haproxy)
+# ss (iproute2), for ProxyUpgradeIT: the control socket's accept queue.
+command -v ss >/dev/null || need+=(iproute2)
 # openssl, for RoutingIT: the test's certificate, and s_client as a real TLS client.
 command -v openssl >/dev/null || need+=(openssl)
 if [[ ${#need[@]} -gt 0 ]]; then

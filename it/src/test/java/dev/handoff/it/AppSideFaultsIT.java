@@ -18,12 +18,12 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The app's side of issue 14's defects 4 and 5, with the real proxy and app. */
+/** Faults on the app's side, with the real proxy and app: a stopped app, clients that reset. */
 @Timeout(180)
 class AppSideFaultsIT extends DaemonTest {
 
   /**
-   * Defect 4: the only app stopped past the proxy's ack timeout. The proxy gives up on the link
+   * The only app stopped past the proxy's ack timeout. The proxy gives up on the link
    * and leaves the connections it sent to the app; once the app resumes it serves every one of
    * them, although it can no longer acknowledge them.
    */
@@ -47,7 +47,7 @@ class AppSideFaultsIT extends DaemonTest {
   }
 
   /**
-   * Defect 5: 2,000 clients that connect and reset (SO_LINGER 0) within 0-20 ms, half of them
+   * 2,000 clients that connect and reset (SO_LINGER 0) within 0-20 ms, half of them
    * after sending a few bytes. None stays live in the app, neither daemon logs a warning for a
    * client that went away, and the app then stops at once instead of waiting out its drain.
    */

@@ -235,7 +235,7 @@ class BadMessagesIT extends DaemonTest {
   }
 
   /**
-   * Issue 12: hostile input from a plain sender, against the running app. On a plain link two
+   * Hostile input from a plain sender, against the running app. On a plain link two
    * descriptors, a pipe and a message without a descriptor are each refused with their reason,
    * every descriptor closed, and the link goes on; a 64 KiB payload ends the link (its framing is
    * lost) and closes its descriptor, and as a link's first message it makes no plain link. The

@@ -189,14 +189,10 @@ class ConfigFileIT {
           EchoClient.assertEchoes(s, ("hello from " + from).getBytes(StandardCharsets.UTF_8));
           clientPort = s.getLocalPort();
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        Daemon servedBy = null;
-        while (servedBy == null && System.nanoTime() < deadline) {
-          servedBy = appA.log().contains(from.getHostAddress() + ":" + clientPort + " ") ? appA
-              : appB.log().contains(from.getHostAddress() + ":" + clientPort + " ") ? appB : null;
-          Thread.sleep(20);
-        }
-        assertTrue(servedBy != null, "no app logged " + from + ":" + clientPort);
+        String client = from.getHostAddress() + ":" + clientPort + " ";
+        Daemon.await("an app logs the client " + client, Duration.ofSeconds(10),
+            () -> appA.log().contains(client) || appB.log().contains(client));
+        Daemon servedBy = appA.log().contains(client) ? appA : appB;
         if (owner == null) {
           owner = servedBy;
         }

@@ -223,6 +223,28 @@ final class Daemon implements AutoCloseable {
     return last;
   }
 
+  /**
+   * Waits until the process holds at least {@code n} descriptors (a connection accepted and held,
+   * say); fails saying {@code what} did not happen in time.
+   */
+  void awaitFdsAtLeast(int n, String what, Duration timeout) {
+    await(role + " " + what + " (at least " + n + " descriptors)", timeout, () -> openFds() >= n);
+  }
+
+  /**
+   * Waits until {@code condition} holds, checking every 20 ms; fails saying {@code what} did not
+   * happen within {@code timeout}.
+   */
+  static void await(String what, Duration timeout, java.util.function.BooleanSupplier condition) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not within " + timeout + ": " + what);
+      }
+      sleep(20);
+    }
+  }
+
   /** Waits until the descriptor count is back to {@code baseline}; returns the last count seen. */
   int awaitFds(int baseline, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -234,34 +256,15 @@ final class Daemon implements AutoCloseable {
     return count;
   }
 
-  /** Sends a signal by name (STOP, CONT, ...) with kill(1). */
+  /**
+   * Sends a signal by name (STOP, CONT, HUP, ...) with kill(1). The daemons start with SIGHUP at
+   * its default disposition ({@link #DEFAULT_SIGNALS}) whatever this test process ignores.
+   */
   void signal(String name) throws IOException, InterruptedException {
-    int number = switch (name) {
-      case "HUP" -> 1;
-      case "INT" -> 2;
-      default -> 0;
-    };
-    if (number > 0 && ignoredHere(number)) {
-      // A signal ignored when a program starts stays ignored in what it starts, and the JVM then
-      // installs no handler for it: the daemon would neither log nor act.
-      throw new AssertionError("SIG" + name + " is ignored in this test's own process (started"
-          + " under nohup, or in the background of a shell without job control?), so the daemons"
-          + " it starts ignore it too; run the tests where it is not ignored");
-    }
     Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).start();
     if (kill.waitFor() != 0) {
       throw new AssertionError("kill -" + name + " " + pid() + " failed");
     }
-  }
-
-  /** Whether signal {@code number} is ignored by this JVM's process (its bit in SigIgn). */
-  private static boolean ignoredHere(int number) throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith("SigIgn:")) {
-        return (Long.parseLong(line.substring(7).trim(), 16) & (1L << (number - 1))) != 0;
-      }
-    }
-    return false;
   }
 
   /** SIGTERM. */

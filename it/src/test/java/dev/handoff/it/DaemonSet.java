@@ -20,7 +20,7 @@ final class DaemonSet implements AutoCloseable {
 
   DaemonSet(TestInfo test) {
     this.logs = Path.of("target", "it-logs", test.getTestClass().orElseThrow().getSimpleName(),
-        test.getTestMethod().orElseThrow().getName());
+        test.getTestMethod().map(java.lang.reflect.Method::getName).orElse("all-tests"));
   }
 
   Daemon app(Path socket, String... options) throws IOException {

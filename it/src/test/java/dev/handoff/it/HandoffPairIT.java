@@ -154,7 +154,7 @@ class HandoffPairIT extends DaemonTest {
           written += n;
           lastProgress = System.nanoTime();
         } else {
-          Thread.sleep(5);
+          Thread.sleep(5); // the socket's buffer is full: try the non-blocking write again
         }
       }
       assertTrue(written < (long) (limit - 16) * chunk,

@@ -111,11 +111,11 @@ class HttpExampleIT extends DaemonTest {
       OutputStream os = midRequest.getOutputStream();
       os.write("GET / HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
       os.flush();
-      for (int i = 0; i < 400 && count(old.log(), ": adopted ") == adopted; i++) {
-        Daemon.sleep(50);
-      }
-      assertTrue(count(old.log(), ": adopted ") > adopted, "adopted:\n" + old.log());
-      Daemon.sleep(500); // let the bytes reach the old server's decoder
+      old.awaitCount(": adopted ", adopted + 1, START);
+      // The old server has read the half request (its decoder holds it) once the kernel's
+      // receive queue of its end of the connection is empty.
+      Daemon.await("the old server reads the half request", START,
+          () -> serverReceiveQueue(port, midRequest.getLocalPort()) == 0);
 
       Daemon next = httpApp("--take-over");
       old.awaitLog("connections stay here to finish", START);
@@ -155,10 +155,38 @@ class HttpExampleIT extends DaemonTest {
       int continued = firstAfter.size();
       assertTrue(continued >= 1, "at least one connection moved and carried on; before: "
           + lastRequestByClient + "\nnew server:\n" + next.log());
+      java.util.regex.Matcher handed = java.util.regex.Pattern
+          .compile("handed (\\d+) connections over").matcher(oldLog);
+      assertTrue(handed.find(), oldLog);
+      assertEquals(connections, Integer.parseInt(handed.group(1)), "every idle HttpClient"
+          + " connection moved, and only those (" + continued + " carried on with their counts"
+          + " in the requests after):\n" + oldLog);
       echoChecks(client, random);
-      System.out.println("HttpExampleIT: " + connections + " HttpClient connections before the"
-          + " take-over, " + continued + " of them carried on after it with their counts");
     }
+  }
+
+  /**
+   * The receive queue of the server's end of the loopback connection from {@code clientPort} to
+   * {@code serverPort} (/proc/net/tcp): bytes the server has not read yet; -1 if not found.
+   */
+  private static int serverReceiveQueue(int serverPort, int clientPort) {
+    String local = String.format(":%04X", serverPort);
+    String remote = String.format(":%04X", clientPort);
+    for (String table : new String[] {"/proc/net/tcp", "/proc/net/tcp6"}) {
+      List<String> lines;
+      try {
+        lines = java.nio.file.Files.readAllLines(java.nio.file.Path.of(table));
+      } catch (java.io.IOException e) {
+        continue; // no IPv6 here
+      }
+      for (String line : lines) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length > 4 && f[1].endsWith(local) && f[2].endsWith(remote) && f[3].equals("01")) {
+          return Integer.parseInt(f[4].substring(f[4].indexOf(':') + 1), 16);
+        }
+      }
+    }
+    return -1;
   }
 
   /** {@code n} concurrent GET / on the client: each answer's fields. */

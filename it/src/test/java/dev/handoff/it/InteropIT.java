@@ -86,8 +86,8 @@ class InteropIT extends DaemonTest {
   }
 
   /**
-   * The document's Go proxy listens on the address it is given: a free port, chosen again if another
-   * process took it in the meantime.
+   * The document's Go proxy listens on the address it is given: a free port, chosen again if
+   * another process took it in the meantime.
    */
   private PlainPrograms.Program startDesignProxy(Path goProxy) throws Exception {
     for (int attempt = 1; ; attempt++) {

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The launchers' default JVM options (scripts/launch.sh, issue 10) as the JVM sees them: present by
+ * The launchers' default JVM options (scripts/launch.sh) as the JVM sees them: present by
  * default, each overridden by JAVA_OPTS without the JVM refusing to start, and the class-data
  * sharing archive mapped only when the build made one for this JDK and jar. Runs {@code ROLE
  * --version} with {@code -XX:+PrintCommandLineFlags}: the JVM prints the flags in force first.

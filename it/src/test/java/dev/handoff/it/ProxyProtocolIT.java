@@ -40,21 +40,45 @@ class ProxyProtocolIT extends DaemonTest {
     }
   }
 
+  private Daemon app;
+  private Daemon proxy;
+  private int appBaseline;
+  private int proxyBaseline;
+
+  /** An app and a proxy that trusts 127.0.0.2 and 2001:db8::/32 as load balancers, 1 s timeout. */
+  private void startPair() throws Exception {
+    app = daemons.app(socket, "--log-level", "DEBUG");
+    proxy = daemons.proxy(port, socket, "--bind", "127.0.0.1", "--log-level", "DEBUG",
+        "--proxy-protocol-from", "127.0.0.2/32", "--proxy-protocol-from", "2001:db8::/32",
+        "--proxy-protocol-timeout", "1s");
+  }
+
+  private void settle() {
+    appBaseline = app.settledFds();
+    proxyBaseline = proxy.settledFds();
+  }
+
+  /** Both processes' descriptors back to where they were, and the proxy's counters at its stop. */
+  private void assertCleanStop(String counters) throws InterruptedException {
+    assertEquals(appBaseline, app.awaitFds(appBaseline, Duration.ofSeconds(15)),
+        "app descriptors back to baseline");
+    assertEquals(proxyBaseline, proxy.awaitFds(proxyBaseline, Duration.ofSeconds(15)),
+        "proxy descriptors back to baseline");
+    String log = proxy.stopAndLog();
+    assertTrue(log.contains(counters), "the proxy counted " + counters + ":\n" + log);
+  }
+
   @Test
-  void haproxyV1AndV2CarryTheClientsAddressToTheAppAndOthersCannotForgeIt() throws Exception {
+  void haproxyV1AndV2CarryTheClientsAddressToTheApp() throws Exception {
     String haproxyPath = find("haproxy");
     Assumptions.assumeTrue(haproxyPath != null, "haproxy is not installed (apt-get install"
         + " haproxy; .ci/run and scripts/test.sh install it)");
-    Daemon app = daemons.app(socket, "--log-level", "DEBUG");
-    Daemon proxy = daemons.proxy(port, socket, "--bind", "127.0.0.1", "--log-level", "DEBUG",
-        "--proxy-protocol-from", "127.0.0.2/32", "--proxy-protocol-from", "2001:db8::/32",
-        "--proxy-protocol-timeout", "1s");
+    startPair();
     int v1Port = EchoClient.freePort();
     int v2Port = EchoClient.freePort();
     int v6Port = EchoClient.freePort();
     startHaproxy(haproxyPath, v1Port, v2Port, v6Port);
-    int appBaseline = app.settledFds();
-    int proxyBaseline = proxy.settledFds();
+    settle();
     Random random = new Random(11);
 
     // send-proxy (v1, TCP4): echoed byte for byte; the app sees the client, not HAProxy.
@@ -84,16 +108,19 @@ class ProxyProtocolIT extends DaemonTest {
       app.awaitLog("client /[0:0:0:0:0:0:0:1]:" + client.getLocalPort() + " via load balancer"
           + " /127.0.0.2:", START);
     }
-    // Each handoff so far logged once adopted: its answer (and that line) may come a moment
-    // after its client already had the echo.
-    long settle = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (count(app.log(), ": adopted ") < count(app.log(), "EchoApp: c")
-        && System.nanoTime() < settle) {
-      Thread.sleep(20);
-    }
-    int adopted = count(app.log(), ": adopted ");
+    // Each handoff is logged once adopted: its answer (and that line) may come a moment after its
+    // client already had the echo.
+    app.awaitCount(": adopted ", 7, START);
+    assertEquals(7, count(app.log(), ": adopted "), "seven connections handed off:\n" + app.log());
+    assertTrue(haproxy.isAlive(), "haproxy ran throughout; its log:\n" + haproxyLog());
+    assertCleanStop("proxy-headers=7 proxy-refused=0 proxy-invalid=0");
+  }
 
-    // The same headers straight from 127.0.0.1, which is not trusted: refused and closed.
+  /** The headers HAProxy sends, straight from 127.0.0.1, which is not trusted: refused, closed. */
+  @Test
+  void aClientOutsideTheTrustedRangesCannotForgeItsAddress() throws Exception {
+    startPair();
+    settle();
     String forged = "PROXY TCP4 198.51.100.7 127.0.0.1 4242 " + port + "\r\nhello";
     try (Socket direct = connect(new InetSocketAddress("127.0.0.1", port))) {
       direct.getOutputStream().write(forged.getBytes(StandardCharsets.US_ASCII));
@@ -106,12 +133,22 @@ class ProxyProtocolIT extends DaemonTest {
       assertClosed(direct);
     }
     proxy.awaitLog("is not in --proxy-protocol-from; refused", START);
-    assertTrue(!app.log().contains("198.51.100.7"), "a forged client never reaches the app");
     // A client without a header, from an untrusted address, is served as ever.
     try (Socket plain = connect(new InetSocketAddress("127.0.0.1", port))) {
       EchoClient.assertEchoes(plain, "plain client".getBytes(StandardCharsets.US_ASCII));
     }
-    // From the trusted address, garbage instead of a header: closed, never handed off.
+    app.awaitCount(": adopted ", 1, START);
+    assertEquals(1, count(app.log(), ": adopted "), "only the plain client was handed off:\n"
+        + app.log());
+    assertTrue(!app.log().contains("198.51.100.7"), "a forged client never reaches the app");
+    assertCleanStop("proxy-headers=0 proxy-refused=2 proxy-invalid=0");
+  }
+
+  /** From a trusted balancer, garbage or nothing instead of a header: closed, never handed off. */
+  @Test
+  void aBalancerConnectionWithoutAValidHeaderIsClosed() throws Exception {
+    startPair();
+    settle();
     try (Socket garbage = new Socket()) {
       garbage.bind(new InetSocketAddress("127.0.0.2", 0));
       garbage.connect(new InetSocketAddress("127.0.0.1", port), 5000);
@@ -119,7 +156,7 @@ class ProxyProtocolIT extends DaemonTest {
       garbage.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       assertClosed(garbage);
     }
-    // From the trusted address, nothing at all: closed once --proxy-protocol-timeout is up.
+    // Nothing at all: closed once --proxy-protocol-timeout is up.
     try (Socket silent = new Socket()) {
       silent.bind(new InetSocketAddress("127.0.0.2", 0));
       silent.connect(new InetSocketAddress("127.0.0.1", port), 5000);
@@ -130,16 +167,8 @@ class ProxyProtocolIT extends DaemonTest {
       assertTrue(ms >= 900, "held for the timeout (1 s): " + ms + " ms");
     }
     proxy.awaitLog("without a valid PROXY header", START);
-    assertEquals(adopted + 1, count(app.log(), ": adopted "),
-        "only the plain client was handed off since:\n" + app.log());
-
-    assertEquals(appBaseline, app.awaitFds(appBaseline, Duration.ofSeconds(15)),
-        "app descriptors back to baseline");
-    assertEquals(proxyBaseline, proxy.awaitFds(proxyBaseline, Duration.ofSeconds(15)),
-        "proxy descriptors back to baseline");
-    assertTrue(haproxy.isAlive(), "haproxy ran throughout; its log:\n" + haproxyLog());
-    String log = proxy.stopAndLog();
-    assertTrue(log.contains("proxy-headers=7 proxy-refused=2 proxy-invalid=2"), log);
+    assertEquals(0, count(app.log(), ": adopted "), "nothing was handed off:\n" + app.log());
+    assertCleanStop("proxy-headers=0 proxy-refused=0 proxy-invalid=2");
   }
 
   /**

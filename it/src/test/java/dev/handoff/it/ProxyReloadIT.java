@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * {@code systemctl reload} without systemd: SIGHUP to a proxy run with {@code --control PATH}
  * makes it start its own successor ({@code scripts/proxy} again, the same arguments plus
- * {@code --take-over}), which takes over as in {@link ProxyUpgradeIT} (README, "Upgrading the
- * proxy"; the signal table).
+ * {@code --take-over}), which takes over as in {@link ProxyUpgradeIT} (docs/UPGRADES.md,
+ * "Upgrading the proxy"; the signal table in docs/BEHAVIOUR.md).
  *
  * <p>The successor is not this test's child: its pid is read from the old proxy's log line
  * {@code started a new proxy (pid N)} (the successor writes to the same log, its inherited
@@ -85,6 +85,21 @@ class ProxyReloadIT extends ListenersTest {
     return next;
   }
 
+  /**
+   * What the load saw across {@code reloads} reloads: clients served all along, ping-pongs, one
+   * duration per reload, and no new connection that waited as long as a queue wait (10 s): the
+   * port never stopped accepting.
+   */
+  private static void assertServedThroughout(UpgradeLoad load, List<Long> millis, int reloads,
+      long atLeast) {
+    String figures = load.served.get() + " served, " + load.pingPongs.get() + " ping-pongs,"
+        + " reloads took " + millis + " ms, longest wait " + load.longestWaitMillis() + " ms";
+    assertEquals(reloads, millis.size(), figures);
+    assertTrue(load.served.get() >= atLeast, figures);
+    assertTrue(load.pingPongs.get() > 0, figures);
+    assertTrue(load.longestWaitMillis() < 10_000, figures);
+  }
+
   private static void echo(int port, String text) throws IOException {
     EchoClient.echoOnce(port, text.getBytes(StandardCharsets.US_ASCII));
   }
@@ -116,7 +131,7 @@ class ProxyReloadIT extends ListenersTest {
     try (UpgradeLoad load = new UpgradeLoad()) {
       load.pingPong(port, 20);
       load.arrivals(30, port);
-      Thread.sleep(1_500);
+      load.awaitServed(20);
 
       config("proxy", port, second);
       Daemon one = reload(first, first, 1, millis);
@@ -124,18 +139,16 @@ class ProxyReloadIT extends ListenersTest {
           first.log());
       echo(second, "the added listener");
       assertThrows(ConnectException.class, () -> echo(third, "not yet"));
-      Thread.sleep(1_500);
+      load.awaitServed(20);
 
       config("proxy", port, second, third);
       Daemon two = reload(one, first, 2, millis);
       echo(third, "the third listener");
       echo(second, "the second, still");
-      Thread.sleep(1_500);
+      load.awaitServed(20);
       load.finish();
-      System.out.printf("reload under load: %d served, %d ping-pongs, reloads took %s ms,"
-          + " longest wait %.1f ms%n", load.served.get(), load.pingPongs.get(), millis,
-          load.longestWaitMillis());
       assertNothingRefusedOrLost(load, first.log());
+      assertServedThroughout(load, millis, 2, 60);
       assertEquals(List.of(one.pid(), two.pid()), Daemon.successorPids(first.log()),
           "one new proxy per SIGHUP");
       two.terminate();
@@ -165,9 +178,10 @@ class ProxyReloadIT extends ListenersTest {
 
   /**
    * A successor that fails: the changed file moves the listener from 127.0.0.1 to 0.0.0.0 on the
-   * same port, which the successor cannot bind while the old proxy holds the port (README,
-   * "Several listeners"), so it exits 1. The old proxy logs that with the status, serves on, and
-   * takes the next SIGHUP (the file put back) as a new reload, which succeeds.
+   * same port, which the successor cannot bind while the old proxy holds the port
+   * (docs/UPGRADES.md, "Upgrading a proxy of several listeners"), so it exits 1. The old proxy
+   * logs that with the status, serves on, and takes the next SIGHUP (the file put back) as a new
+   * reload, which succeeds.
    */
   @Test
   void aFailedSuccessorIsLoggedWithItsStatusAndTheProxyServesOn() throws Exception {
@@ -202,14 +216,13 @@ class ProxyReloadIT extends ListenersTest {
     try (UpgradeLoad load = new UpgradeLoad()) {
       load.pingPong(port, 20);
       load.arrivals(30, port);
-      Thread.sleep(1_500);
+      load.awaitServed(20);
       Daemon next = reload(proxy, proxy, 1, millis);
       assertTrue(next.log().contains("received the listening socket"), next.log());
-      Thread.sleep(1_500);
+      load.awaitServed(20);
       load.finish();
-      System.out.printf("reload of PORT SOCKET: %d served, reload took %s ms, longest wait"
-          + " %.1f ms%n", load.served.get(), millis, load.longestWaitMillis());
       assertNothingRefusedOrLost(load, proxy.log());
+      assertServedThroughout(load, millis, 1, 40);
       echo(port, "after the reload");
     }
   }

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Issue 14, defect 2: SIGTERM to a proxy under load, then a new proxy. The proxy closing its own
+ * SIGTERM to a proxy under load, then a new proxy. The proxy closing its own
  * links at shutdown must neither re-link nor send anything again, so no connection is adopted on
  * two descriptors.
  */
@@ -30,7 +30,7 @@ class ProxyShutdownUnderLoadIT extends DaemonTest {
   private static final Pattern COUNTER = Pattern.compile("(\\w[\\w-]*)=(\\d+)");
 
   @Test
-  void defect2_proxySigtermUnderLoadNeverAdoptsAConnectionTwice() throws Exception {
+  void proxySigtermUnderLoadNeverAdoptsAConnectionTwice() throws Exception {
     Daemon app = daemons.app(socket, "--log-level", "DEBUG");
     AtomicBoolean running = new AtomicBoolean(true);
     AtomicInteger served = new AtomicInteger();

@@ -22,8 +22,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 15: {@code proxy --take-over} replaces the running proxy without refusing a connection
- * (README, "Upgrading the proxy"; docs/PROTOCOL.md, "Upgrading the proxy").
+ * {@code proxy --take-over} replaces the running proxy without refusing a connection
+ * (docs/UPGRADES.md and docs/PROTOCOL.md, "Upgrading the proxy").
  */
 class ProxyUpgradeIT extends DaemonTest {
   private static final String READY = "ready for a proxy started with --take-over";
@@ -58,61 +58,16 @@ class ProxyUpgradeIT extends DaemonTest {
     try (UpgradeLoad load = new UpgradeLoad()) {
       // 100 clients, each on one connection, ping-ponging 64 bytes every 50 ms.
       load.pingPong(port, 100);
-      // One 64 MiB stream, paced at about 4 MiB/s, checked byte for byte.
       long streamBytes = 64L << 20;
-      Socket stream = EchoClient.connect(port);
-      load.hold(() -> {
-        try {
-          OutputStream out = stream.getOutputStream(); // closed with the socket, by the reader
-          Random random = new Random(64);
-          byte[] chunk = new byte[64 << 10];
-          for (long sent = 0; sent < streamBytes; sent += chunk.length) {
-            random.nextBytes(chunk);
-            out.write(chunk);
-            if ((sent / chunk.length) % 64 == 63) {
-              Thread.sleep(1_000); // 4 MiB a second
-            }
-          }
-          stream.shutdownOutput();
-        } catch (Throwable e) {
-          load.failures.add("stream write: " + e);
-        }
-        return null;
-      });
-      Future<Long> streamRead = load.pool.submit(() -> {
-        Random random = new Random(64);
-        byte[] expected = new byte[64 << 10];
-        InputStream in = stream.getInputStream();
-        long got = 0;
-        while (got < streamBytes) {
-          random.nextBytes(expected);
-          byte[] actual = EchoClient.readExactly(in, expected.length);
-          if (!java.util.Arrays.equals(expected, actual)) {
-            throw new AssertionError("stream differs in the chunk at byte " + got);
-          }
-          got += expected.length;
-        }
-        if (in.read() != -1) {
-          throw new AssertionError("bytes after the stream's end");
-        }
-        stream.close();
-        return got;
-      });
+      Future<Long> streamRead = stream(load, streamBytes);
       // 30 new connections a second, each: connect, echo 1 KiB, close.
       load.arrivals(30, port);
+      load.awaitServed(30);
 
-      Thread.sleep(2_000);
       List<Long> upgradeMillis = new ArrayList<>();
       for (int upgrade = 1; upgrade <= 5; upgrade++) {
-        long began = System.nanoTime();
-        Daemon next = daemons.start("proxy", takeOverArgs());
-        int status = proxy.awaitExit(Duration.ofSeconds(30));
-        assertEquals(0, status, "the replaced proxy's exit status:\n" + proxy.log());
-        next.awaitLog(READY, Duration.ofSeconds(10));
-        upgradeMillis.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
-        assertTrue(proxy.log().contains("handed over to pid " + next.pid()), proxy.log());
-        proxy = next;
-        Thread.sleep(1_000);
+        proxy = upgrade(proxy, upgradeMillis);
+        load.awaitServed(15);
       }
       assertEquals(streamBytes, streamRead.get(60, TimeUnit.SECONDS));
       load.finish();
@@ -122,15 +77,74 @@ class ProxyUpgradeIT extends DaemonTest {
           + " connection (connect to echo): %.1f ms; ping-pongs: %d on 100 connections; stream:"
           + " %d bytes%n", upgradeMillis, load.served.get(), load.refused.get(), load.lost.get(),
           load.longestWaitMillis(), load.pingPongs.get(), streamBytes);
-      System.out.print(report);
       Files.writeString(Path.of("target", "proxy-upgrade-longest-wait.txt"), report);
-      assertEquals(List.of(), new ArrayList<>(load.failures));
-      assertEquals(0, load.refused.get());
-      assertEquals(0, load.lost.get());
-      assertTrue(load.served.get() > 30 * 10, "too few new connections: " + load.served.get());
+      assertEquals(List.of(), new ArrayList<>(load.failures), report);
+      assertEquals(0, load.refused.get(), report);
+      assertEquals(0, load.lost.get(), report);
+      assertTrue(load.served.get() >= 30 + 5 * 15, report);
+      assertTrue(load.pingPongs.get() > 0, report);
+      // No new connection waited as long as a queue wait (10 s): the port never stopped accepting.
+      assertTrue(load.longestWaitMillis() < 10_000, report);
       assertTrue(proxy.isAlive());
       assertTrue(!proxy.log().contains("ERROR"), proxy.log());
     }
+  }
+
+  /** One upgrade: a new proxy takes over, the old one exits 0; returns the new one. */
+  private Daemon upgrade(Daemon proxy, List<Long> millis) throws Exception {
+    long began = System.nanoTime();
+    Daemon next = daemons.start("proxy", takeOverArgs());
+    int status = proxy.awaitExit(Duration.ofSeconds(30));
+    assertEquals(0, status, "the replaced proxy's exit status:\n" + proxy.log());
+    next.awaitLog(READY, Duration.ofSeconds(10));
+    millis.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
+    assertTrue(proxy.log().contains("handed over to pid " + next.pid()), proxy.log());
+    return next;
+  }
+
+  /**
+   * One stream of {@code bytes} through the proxy, paced at about 4 MiB/s and checked byte for
+   * byte; the future gives the bytes read back once the stream's end came back too.
+   */
+  private Future<Long> stream(UpgradeLoad load, long bytes) throws IOException {
+    Socket stream = EchoClient.connect(port);
+    load.hold(() -> {
+      try {
+        OutputStream out = stream.getOutputStream(); // closed with the socket, by the reader
+        Random random = new Random(64);
+        byte[] chunk = new byte[64 << 10];
+        for (long sent = 0; sent < bytes; sent += chunk.length) {
+          random.nextBytes(chunk);
+          out.write(chunk);
+          if ((sent / chunk.length) % 64 == 63) {
+            Thread.sleep(1_000); // the pace: 4 MiB a second
+          }
+        }
+        stream.shutdownOutput();
+      } catch (Throwable e) {
+        load.failures.add("stream write: " + e);
+      }
+      return null;
+    });
+    return load.pool.submit(() -> {
+      Random random = new Random(64);
+      byte[] expected = new byte[64 << 10];
+      InputStream in = stream.getInputStream();
+      long got = 0;
+      while (got < bytes) {
+        random.nextBytes(expected);
+        byte[] actual = EchoClient.readExactly(in, expected.length);
+        if (!java.util.Arrays.equals(expected, actual)) {
+          throw new AssertionError("stream differs in the chunk at byte " + got);
+        }
+        got += expected.length;
+      }
+      if (in.read() != -1) {
+        throw new AssertionError("bytes after the stream's end");
+      }
+      stream.close();
+      return got;
+    });
   }
 
   /**
@@ -162,7 +176,7 @@ class ProxyUpgradeIT extends DaemonTest {
       next.awaitLog("take-over test pause at " + stage, Duration.ofSeconds(20));
       long delay = random.nextInt(500);
       System.out.println("killing the new proxy at stage " + stage + " + " + delay + " ms");
-      Thread.sleep(delay);
+      Thread.sleep(delay); // the kill's moment, drawn from the seed: not a wait for a condition
       next.kill();
       assertTrue(proxy.isAlive(), "the old proxy exited after a kill at " + stage + ":\n"
           + proxy.log());
@@ -240,7 +254,10 @@ class ProxyUpgradeIT extends DaemonTest {
         "accepting-sent=8000"), "proxy", takeOverArgs());
     first.awaitLog("take-over test pause at accepting-sent", Duration.ofSeconds(20));
     Daemon second = daemons.start("proxy", takeOverArgs());
-    Thread.sleep(4_000); // its JVM starts and it connects, while the first one's exchange runs
+    // Its JVM starts and it connects, while the first one's exchange runs: it waits in the
+    // control socket's accept queue.
+    Daemon.await("the second new proxy waits on the control socket", Duration.ofSeconds(60),
+        () -> pendingConnections(control()) >= 1);
     assertTrue(!second.log().contains("received the listening socket"), second.log());
     first.kill();
     assertEquals(0, proxy.awaitExit(Duration.ofSeconds(30)), proxy.log());
@@ -258,5 +275,29 @@ class ProxyUpgradeIT extends DaemonTest {
     assertTrue(fourth.log().contains("closed the control link"), fourth.log());
     third.awaitLog(READY, Duration.ofSeconds(10));
     EchoClient.echoOnce(port, "third".getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /**
+   * Connections waiting in the accept queue of the listening unix socket at {@code path}: its
+   * Recv-Q in {@code ss -xl} (iproute2).
+   */
+  private static int pendingConnections(Path path) {
+    try {
+      Process ss = new ProcessBuilder("ss", "-xlnH").redirectErrorStream(true).start();
+      String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(ss.waitFor(10, TimeUnit.SECONDS), "ss finished");
+      for (String line : out.split("\n")) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length > 4 && f[4].equals(path.toString())) {
+          return Integer.parseInt(f[2]);
+        }
+      }
+      return 0;
+    } catch (IOException e) {
+      throw new AssertionError("ss (iproute2) is needed to see the control socket's queue", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
   }
 }

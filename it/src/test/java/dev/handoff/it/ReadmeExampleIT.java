@@ -59,10 +59,8 @@ class ReadmeExampleIT extends DaemonTest {
     }, "readme-example");
     server.setDaemon(true);
     server.start();
-    long deadline = System.nanoTime() + 30_000_000_000L;
-    while (!Files.exists(socket) && System.nanoTime() < deadline) {
-      Daemon.sleep(20);
-    }
+    Daemon.await("the example server binds " + socket, java.time.Duration.ofSeconds(30),
+        () -> Files.exists(socket));
     daemons.proxy(port, socket);
     for (String word : List.of("hello", "handoff")) {
       try (Socket client = EchoClient.connect(port)) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Handoffs answered RETRY: the proxy backs off instead of resending in a busy loop, keeps them
- * until the app has room, and closes them at {@code --queue-wait} as the README says.
+ * until the app has room, and closes them at {@code --queue-wait} as docs/CLI.md says.
  */
 @Timeout(120)
 class RetryBackoffIT extends DaemonTest {

@@ -174,10 +174,12 @@ class RoutingIT extends DaemonTest {
     echoApp(echo);
     // The wait on readiness after the accept, without the kernel's deferral (tested below).
     Daemon proxy = proxy(List.of(echo), "--route", "sni:x.example=" + nobody,
-        "--peek-timeout", "500ms", "--no-peek-defer-accept", echo.toString());
+        "--peek-timeout", "500ms", "--no-peek-defer-accept", "--log-level", "DEBUG",
+        echo.toString());
     int baseline = proxy.settledFds();
     try (Socket s = EchoClient.connect(port)) {
-      Thread.sleep(800); // the server-speaks-first case: nothing from the client in time
+      // The server-speaks-first case: nothing from the client until the proxy has routed it.
+      proxy.awaitLog("(timeout, ", START);
       EchoClient.assertEchoes(s, "after the timeout\n".getBytes(StandardCharsets.US_ASCII));
     }
     // Garbage that claims TLS takes the default route too (--peek-malformed=default).
@@ -213,7 +215,7 @@ class RoutingIT extends DaemonTest {
     proxy.awaitLog("TCP_DEFER_ACCEPT 1 s", START);
     int baseline = proxy.settledFds();
     try (Socket s = EchoClient.connect(port)) {
-      Thread.sleep(300);
+      Thread.sleep(300); // the scenario: a client that sends its request late
       EchoClient.assertEchoes(s, "HELLO late\n".getBytes(StandardCharsets.US_ASCII));
     }
     try (Socket s = EchoClient.connect(port)) {
@@ -361,10 +363,8 @@ class RoutingIT extends DaemonTest {
         s.getOutputStream().write(partial);
       }
       // Measured once the proxy holds them all: what is timed is the proxy, not its backlog.
-      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (proxy.openFds() < baseline + 1000 && System.nanoTime() < until) {
-        Thread.sleep(20);
-      }
+      proxy.awaitFdsAtLeast(baseline + 1000, "holds the 1,000 it peeks at",
+          Duration.ofSeconds(20));
       long worst = 0;
       for (int i = 0; i < 5; i++) {
         long start = System.nanoTime();
@@ -393,10 +393,12 @@ class RoutingIT extends DaemonTest {
     echoApp(echo);
     Daemon proxy = proxy(List.of(echo), "--route", "host:a.example=" + nobody,
         "--peek-timeout", "30s", echo.toString());
+    int baseline = proxy.settledFds();
     try (Socket s = EchoClient.connect(port)) {
       byte[] first = "GET / HTTP/1.1\r\nHost: b.exa".getBytes(StandardCharsets.US_ASCII);
       s.getOutputStream().write(first);
-      Thread.sleep(500); // accepted, and peeked at: a request head not complete yet
+      // Accepted, and peeked at: a request head not complete yet, which the proxy holds.
+      proxy.awaitFdsAtLeast(baseline + 1, "holds the connection it peeks at", START);
       String stopped = proxy.stopAndLog();
       assertTrue(stopped.contains("timeout=1"), stopped);
       byte[] rest = "mple\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -425,10 +427,11 @@ class RoutingIT extends DaemonTest {
     first.add(echo.toString());
     Daemon old = proxy(List.of(echo), first.toArray(new String[0]));
     old.awaitLog("ready for a proxy started with --take-over", START);
+    int baseline = old.settledFds();
     try (Socket s = EchoClient.connect(port)) {
       byte[] head = "GET / HTTP/1.1\r\nHost: b.exa".getBytes(StandardCharsets.US_ASCII);
       s.getOutputStream().write(head);
-      Thread.sleep(300);
+      old.awaitFdsAtLeast(baseline + 1, "holds the connection it peeks at", START);
       List<String> next = new ArrayList<>(List.of(Integer.toString(port), "--take-over"));
       next.addAll(List.of(routes));
       next.add(echo.toString());
@@ -475,7 +478,7 @@ class RoutingIT extends DaemonTest {
           s.getOutputStream().write(both);
         } else {
           s.getOutputStream().write(header);
-          Thread.sleep(200);
+          Thread.sleep(200); // the scenario: the header and the request in two segments
           s.getOutputStream().write(request);
         }
         assertArrayEquals(request, EchoClient.readExactly(s.getInputStream(), request.length),

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The README's signal table, SIGHUP and SIGINT (SIGTERM: {@link HandoffPairIT}; SIGUSR1:
- * {@link MetricsIT}).
+ * The signal table in docs/BEHAVIOUR.md, SIGHUP and SIGINT (SIGTERM: {@link HandoffPairIT};
+ * SIGUSR1: {@link MetricsIT}).
  */
 @Timeout(120)
 class SignalsIT extends DaemonTest {
@@ -40,6 +40,29 @@ class SignalsIT extends DaemonTest {
       echoOnce(port, randomBytes(random, 100)); // and it still accepts
     }
     proxy.stopAndLog(); // SIGTERM after a SIGHUP still stops it with status 0
+  }
+
+  /**
+   * A proxy started with SIGHUP ignored (under nohup, say) keeps it ignored: with --control it
+   * says at start that reload by SIGHUP is unavailable, and how to reload instead; a SIGHUP
+   * changes nothing.
+   */
+  @Test
+  void aProxyStartedWithSighupIgnoredSaysHowElseToReload() throws Exception {
+    daemons.app(socket);
+    String control = dir.resolve("proxy.ctl").toString();
+    Daemon proxy = daemons.startWithEnv(java.util.Map.of(Daemon.WRAPPER,
+        "env --ignore-signal=HUP"), "proxy", "--control", control, Integer.toString(port),
+        socket.toString());
+    proxy.awaitLog("ready for a proxy started with --take-over", Duration.ofSeconds(30));
+    String log = proxy.log();
+    assertTrue(log.contains("reload by SIGHUP is unavailable") && log.contains("--take-over")
+        && log.contains(control), "it says how else to reload:\n" + log);
+    proxy.signal("HUP");
+    echoOnce(port, randomBytes(random, 100)); // served on: the signal never arrived
+    assertTrue(proxy.isAlive(), proxy.log());
+    assertFalse(proxy.log().contains("started a new proxy"), proxy.log());
+    proxy.stopAndLog();
   }
 
   @Test

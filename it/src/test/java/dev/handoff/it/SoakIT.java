@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * scripts/soak.sh puts into docs/RELIABILITY.md.
  */
 @Timeout(3600)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SoakIT {
   private static final int APPS = 3;
   private static final int CLIENTS = 12;
@@ -59,7 +62,19 @@ class SoakIT {
   /** The client ports of the connections in {@link #failures}: the daemons log them. */
   private final List<Integer> failedPorts = new ArrayList<>();
 
-  @Test
+  private int proxyFds;
+  private int proxyFdsAfter;
+  private int appFds;
+  private final List<Integer> appFdsAfter = new ArrayList<>();
+  private long earlyRss;
+  private long lateRss;
+  private String stats;
+  /** What the daemons logged about the clients that were never served, read before they stop. */
+  private String aboutFailures = "";
+
+  /** One soak run; each test below checks one thing it must have shown. */
+  @BeforeAll
+  @Timeout(3600)
   void soakWithAppsKilledAtRandom(TestInfo test) throws Exception {
     int seconds = Integer.getInteger("soak.seconds", 60);
     long seed = Long.getLong("soak.seed", System.nanoTime());
@@ -75,83 +90,118 @@ class SoakIT {
       for (int i = 0; i < APPS; i++) {
         apps.set(i, startApp(daemons, sockets.get(i)));
       }
-      Daemon proxy = daemons.startWithEnv("JAVA_OPTS", HEAP, "proxy", "--log-level", "debug", "--queue-wait", "30s",
-          Integer.toString(port),
-          sockets.get(0).toString(), sockets.get(1).toString(), sockets.get(2).toString());
-      proxy.awaitLog("listening on", Duration.ofSeconds(20));
-      for (int i = 0; i < 30; i++) {
-        EchoClient.echoOnce(port, "warm up".getBytes());
-      }
-      for (int i = 0; i < APPS; i++) {
-        proxy.awaitLog("linked to app at " + sockets.get(i), Duration.ofSeconds(10));
-      }
-      int proxyFds = proxy.settledFds();
-      int appFds = apps.get(0).settledFds();
+      Daemon proxy = startProxy(daemons, port, sockets);
+      proxyFds = proxy.settledFds();
+      appFds = apps.get(0).settledFds();
       long rssStart = Rss.kib(proxy.pid());
+      List<Long> rss = runLoadWithKills(daemons, port, seconds, seed, chaos, apps, sockets, proxy);
 
-      AtomicBoolean running = new AtomicBoolean(true);
-      ExecutorService load = Executors.newFixedThreadPool(CLIENTS);
-      List<Future<?>> clients = new ArrayList<>();
-      for (int c = 0; c < CLIENTS; c++) {
-        long clientSeed = seed + c;
-        clients.add(load.submit(() -> client(port, new Random(clientSeed), running)));
-      }
-      List<Long> rss = new ArrayList<>();
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-      long nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
-      while (System.nanoTime() < end) {
-        Thread.sleep(250);
-        rss.add(Rss.kib(proxy.pid()));
-        if (System.nanoTime() >= nextKill) {
-          int victim = chaos.nextInt(APPS);
-          killTimes.add(System.nanoTime());
-          apps.get(victim).kill();
-          kills.incrementAndGet();
-          Thread.sleep(200 + chaos.nextInt(800));
-          apps.set(victim, startApp(daemons, sockets.get(victim)));
-          nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000 + chaos.nextInt(2000));
-        }
-      }
-      running.set(false);
-      for (Future<?> f : clients) {
-        f.get(60, TimeUnit.SECONDS);
-      }
-      load.shutdown();
-
-      int proxyFdsAfter = proxy.awaitFds(proxyFds, Duration.ofSeconds(20));
-      List<Integer> appFdsAfter = new ArrayList<>();
+      proxyFdsAfter = proxy.awaitFds(proxyFds, Duration.ofSeconds(20));
       for (int i = 0; i < APPS; i++) {
         appFdsAfter.add(apps.get(i).awaitFds(appFds, Duration.ofSeconds(20)));
       }
       long rssEnd = Rss.kib(proxy.pid());
       int tenth = Math.max(1, rss.size() / 10);
-      long earlyRss = rss.subList(0, tenth).stream().mapToLong(Long::longValue).max().orElse(0);
-      long lateRss = rss.subList(rss.size() - tenth, rss.size()).stream()
+      earlyRss = rss.subList(0, tenth).stream().mapToLong(Long::longValue).max().orElse(0);
+      lateRss = rss.subList(rss.size() - tenth, rss.size()).stream()
           .mapToLong(Long::longValue).max().orElse(0);
       proxy.terminate();
       assertEquals(0, proxy.awaitExit(Duration.ofSeconds(20)), proxy.log());
-      String stats = lastLine(proxy.log(), "stopped:");
+      stats = lastLine(proxy.log(), "stopped:");
       writeReport(seconds, seed, stats, proxyFds, proxyFdsAfter, appFds, appFdsAfter,
           rssStart, earlyRss, lateRss, rssEnd);
-
-      assertEquals(0, mismatches.sum(), "byte mismatches");
-      assertEquals(0, failed.sum(), () -> "clients never served: " + failures
-          + "\nproxy: " + stats + "\nwhat the daemons logged about them:\n"
-          + linesAbout(daemons, failedPorts));
-      assertEquals(proxyFds, proxyFdsAfter, "proxy descriptors back to baseline");
-      for (int after : appFdsAfter) {
-        assertEquals(appFds, after, "app descriptors back to baseline: " + appFdsAfter);
+      if (failed.sum() > 0) {
+        aboutFailures = linesAbout(daemons, failedPorts);
       }
-      assertTrue(served.sum() > 100, "the load ran: " + served.sum());
-      assertTrue(lateRss <= earlyRss + 16 * 1024,
-          "proxy memory stays flat: " + earlyRss + " KiB early, " + lateRss + " KiB late");
-      assertTrue(stats.contains("dropped-expired=0") && stats.contains("unacknowledged=0"),
-          stats);
     }
   }
 
+  private static Daemon startProxy(DaemonSet daemons, int port, List<Path> sockets)
+      throws IOException {
+    Daemon proxy = daemons.startWithEnv("JAVA_OPTS", HEAP, "proxy", "--log-level", "debug",
+        "--queue-wait", "30s", Integer.toString(port),
+        sockets.get(0).toString(), sockets.get(1).toString(), sockets.get(2).toString());
+    proxy.awaitLog("listening on", Duration.ofSeconds(20));
+    for (int i = 0; i < 30; i++) {
+      EchoClient.echoOnce(port, "warm up".getBytes());
+    }
+    for (int i = 0; i < APPS; i++) {
+      proxy.awaitLog("linked to app at " + sockets.get(i), Duration.ofSeconds(10));
+    }
+    return proxy;
+  }
+
+  /**
+   * The clients' load for {@code seconds}, while an app is SIGKILLed every 1 to 3 s and started
+   * again after a random 0.2 to 1 s (the chaos being the point, its pauses are the test's
+   * schedule, not waits for a condition); returns the proxy's resident memory every 250 ms.
+   */
+  private List<Long> runLoadWithKills(DaemonSet daemons, int port, int seconds, long seed,
+      Random chaos, AtomicReferenceArray<Daemon> apps, List<Path> sockets, Daemon proxy)
+      throws Exception {
+    AtomicBoolean running = new AtomicBoolean(true);
+    ExecutorService load = Executors.newFixedThreadPool(CLIENTS);
+    List<Future<?>> clients = new ArrayList<>();
+    for (int c = 0; c < CLIENTS; c++) {
+      long clientSeed = seed + c;
+      clients.add(load.submit(() -> client(port, new Random(clientSeed), running)));
+    }
+    List<Long> rss = new ArrayList<>();
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    long nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+    while (System.nanoTime() < end) {
+      Thread.sleep(250);
+      rss.add(Rss.kib(proxy.pid()));
+      if (System.nanoTime() >= nextKill) {
+        int victim = chaos.nextInt(APPS);
+        killTimes.add(System.nanoTime());
+        apps.get(victim).kill();
+        kills.incrementAndGet();
+        Thread.sleep(200 + chaos.nextInt(800));
+        apps.set(victim, startApp(daemons, sockets.get(victim)));
+        nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000 + chaos.nextInt(2000));
+      }
+    }
+    running.set(false);
+    for (Future<?> f : clients) {
+      f.get(60, TimeUnit.SECONDS);
+    }
+    load.shutdown();
+    return rss;
+  }
+
+  @Test
+  void everyClientIsServedByteForByteWhileAppsAreKilled() {
+    assertTrue(kills.get() > 0, "apps were killed");
+    assertTrue(served.sum() > 100, "the load ran: " + served.sum());
+    assertEquals(0, mismatches.sum(), "byte mismatches");
+    assertEquals(0, failed.sum(), () -> "clients never served: " + failures
+        + "\nproxy: " + stats + "\nwhat the daemons logged about them:\n" + aboutFailures);
+  }
+
+  @Test
+  void noHandoffExpiresOrIsLeftUnanswered() {
+    assertTrue(stats.contains("dropped-expired=0") && stats.contains("unacknowledged=0"),
+        stats);
+  }
+
+  @Test
+  void descriptorsReturnToBaselineInTheProxyAndTheApps() {
+    assertEquals(proxyFds, proxyFdsAfter, "proxy descriptors back to baseline");
+    for (int after : appFdsAfter) {
+      assertEquals(appFds, after, "app descriptors back to baseline: " + appFdsAfter);
+    }
+  }
+
+  @Test
+  void theProxysMemoryStaysFlat() {
+    assertTrue(lateRss <= earlyRss + 16 * 1024,
+        "proxy memory stays flat: " + earlyRss + " KiB early, " + lateRss + " KiB late");
+  }
+
   private static Daemon startApp(DaemonSet daemons, Path socket) throws IOException {
-    Daemon app = daemons.startWithEnv("JAVA_OPTS", HEAP, "app", "--log-level", "debug", socket.toString());
+    Daemon app = daemons.startWithEnv("JAVA_OPTS", HEAP, "app", "--log-level", "debug",
+        socket.toString());
     app.awaitLog("for proxy links", Duration.ofSeconds(30));
     return app;
   }

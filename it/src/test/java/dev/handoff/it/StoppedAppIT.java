@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Issue 14, defect 4: the only app SIGSTOPped past the ack timeout. The proxy closes the link and
+ * The only app SIGSTOPped past the ack timeout. The proxy closes the link and
  * says so, leaves the unanswered connections to the app, and does not pour more handoffs into the
  * stopped app when it links again: one probe until the app answers.
  */
@@ -23,7 +23,7 @@ class StoppedAppIT extends DaemonTest {
       "with (\\d+) handoffs unanswered|(\\d+) unanswered connections");
 
   @Test
-  void defect4_aStoppedAppGetsNoRelinkBurstAndTheLogSaysTheProxyClosedTheLink()
+  void aStoppedAppGetsNoRelinkBurstAndTheLogSaysTheProxyClosedTheLink()
       throws Exception {
     Daemon app = daemons.app(socket);
     Daemon proxy = daemons.proxy(port, socket, "--ack-timeout", "2s", "--retry-max", "1s");

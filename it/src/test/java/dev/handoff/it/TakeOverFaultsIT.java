@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Take-overs that go wrong (issue 14, defects 1 and 3): whatever the successor does and whenever
+ * Take-overs that go wrong: whatever the successor does and whenever
  * it dies, the old app ends either serving everything, its socket path restored and proxies
  * re-linked, or having handed everything over; no client of it is cut.
  */
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Timeout;
 class TakeOverFaultsIT extends DaemonTest {
   private static final int CLIENTS = 30;
 
-  /** Defect 1a: the successor asks and dies before reading the answer. */
+  /** The successor asks and dies before reading the answer. */
   @Test
   void successorDyingBeforeTheAnswerLeavesTheOldAppServingEverything() throws Exception {
     Daemon app = daemons.app(socket, "--drain-timeout", "1s");
@@ -44,7 +44,7 @@ class TakeOverFaultsIT extends DaemonTest {
     assertOldAppServesEverything(app, clients);
   }
 
-  /** Defect 1b: the successor dies right after reading ADOPTED, before it binds the path. */
+  /** The successor dies right after reading ADOPTED, before it binds the path. */
   @Test
   void successorDyingAfterTheAnswerLeavesTheOldAppServingEverything() throws Exception {
     Daemon app = daemons.app(socket, "--drain-timeout", "1s");
@@ -178,7 +178,7 @@ class TakeOverFaultsIT extends DaemonTest {
   }
 
   /**
-   * Defect 3: clients that sent 4 MiB, half-closed and read nothing yet: after a take-over, and
+   * Clients that sent 4 MiB, half-closed and read nothing yet: after a take-over, and
    * after the old app's drain timeout, each still gets every byte back, then EOF.
    */
   @Test

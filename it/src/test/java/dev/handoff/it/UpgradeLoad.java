@@ -122,6 +122,16 @@ final class UpgradeLoad implements AutoCloseable {
     assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS), "clients did not finish");
   }
 
+  /**
+   * Waits until {@code n} more new connections than now have been served: the load runs, under
+   * whatever happens next; fails if it does not within a minute.
+   */
+  void awaitServed(int n) {
+    long target = served.get() + n;
+    Daemon.await("the load served " + n + " more new connections (now " + served.get() + ")",
+        java.time.Duration.ofSeconds(60), () -> served.get() >= target);
+  }
+
   /** The longest wait of a new connection, in milliseconds. */
   double longestWaitMillis() {
     return longestWaitNanos.get() / 1e6;
