@@ -1,6 +1,6 @@
 package dev.handoff.cli;
 
-/** Exit codes of both commands; documented in each command's help and in the README. */
+/** Exit codes of both commands; documented in each command's help and in docs/CLI.md. */
 public final class ExitCodes {
   /** Stopped by SIGTERM or SIGINT after an orderly shutdown. */
   public static final int OK = 0;
