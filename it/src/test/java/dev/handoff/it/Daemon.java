@@ -265,6 +265,33 @@ final class Daemon implements AutoCloseable {
     if (kill.waitFor() != 0) {
       throw new AssertionError("kill -" + name + " " + pid() + " failed");
     }
+    if (name.equals("STOP")) {
+      // kill(2) returns before every thread has stopped: a thread running on another CPU may
+      // still take a handoff. Frozen means every thread in state T.
+      await(this + " stopped, every thread", Duration.ofSeconds(10), this::allThreadsStopped);
+    }
+  }
+
+  /** Whether every thread of the process is stopped by a signal (state T in /proc). */
+  private boolean allThreadsStopped() {
+    File[] tasks = new File("/proc/" + pid() + "/task").listFiles();
+    if (tasks == null) {
+      throw new AssertionError(role + " is not running");
+    }
+    for (File task : tasks) {
+      try {
+        String stat = Files.readString(task.toPath().resolve("stat"));
+        // pid (comm) state ...: the comm may hold spaces and parentheses, the state follows the
+        // last ')'.
+        char state = stat.charAt(stat.lastIndexOf(')') + 2);
+        if (state != 'T') {
+          return false;
+        }
+      } catch (IOException gone) {
+        // a thread that ended meanwhile
+      }
+    }
+    return true;
   }
 
   /** SIGTERM. */

@@ -57,7 +57,9 @@ class ProxyShutdownUnderLoadIT extends DaemonTest {
       Daemon proxy = daemons.proxy(port, socket, "--shutdown-grace", "1s");
       load.start();
       for (int round = 0; round < 3; round++) {
-        Daemon.sleep(1500);
+        int before = served.get();
+        Daemon.await("the proxy of round " + round + " serves new connections",
+            Duration.ofSeconds(60), () -> served.get() >= before + 20);
         boolean frozen = round == 1;
         if (frozen) {
           // Handoffs in flight when the proxy gives up at the end of its grace period: they sit
@@ -84,7 +86,9 @@ class ProxyShutdownUnderLoadIT extends DaemonTest {
         assertEndsOnce(log);
         proxy = daemons.proxy(port, socket, "--shutdown-grace", "1s");
       }
-      Daemon.sleep(1000);
+      int last = served.get();
+      Daemon.await("the last proxy serves new connections", Duration.ofSeconds(60),
+          () -> served.get() >= last + 10);
       running.set(false);
       load.join();
       clients.shutdown();

@@ -90,12 +90,13 @@ class ReliabilityIT extends DaemonTest {
       });
     }
     try {
-      Daemon.sleep(1000);
+      Daemon.await("the load runs over both apps", Duration.ofSeconds(30),
+          () -> served.get() >= 100);
       a.terminate();
       assertEquals(0, a.awaitExit(Duration.ofSeconds(15)), a.log());
       int atStop = served.get();
-      Daemon.sleep(1000);
-      assertTrue(served.get() > atStop, "clients go on being served by the other app");
+      Daemon.await("clients go on being served by the other app", Duration.ofSeconds(30),
+          () -> served.get() >= atStop + 100);
     } finally {
       running.set(false);
       for (Future<?> w : workers) {

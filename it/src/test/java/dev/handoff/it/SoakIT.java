@@ -47,7 +47,6 @@ class SoakIT {
   /** A fixed, pre-touched heap: resident memory then shows growth beyond it, not heap sizing. */
   private static final String HEAP = "-Xms96m -Xmx96m -XX:+AlwaysPreTouch";
 
-  @TempDir Path dir;
 
   private final LongAdder served = new LongAdder();
   private final LongAdder bytesEchoed = new LongAdder();
@@ -75,7 +74,7 @@ class SoakIT {
   /** One soak run; each test below checks one thing it must have shown. */
   @BeforeAll
   @Timeout(3600)
-  void soakWithAppsKilledAtRandom(TestInfo test) throws Exception {
+  void soakWithAppsKilledAtRandom(TestInfo test, @TempDir Path dir) throws Exception {
     int seconds = Integer.getInteger("soak.seconds", 60);
     long seed = Long.getLong("soak.seed", System.nanoTime());
     System.out.println("SoakIT " + seconds + " s, seed " + seed);
