@@ -4,22 +4,30 @@ import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.HandoffLink;
+import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The new app's side of a take-over: ask the app running at the socket path to hand over, and
- * wait until it has freed the path. The caller then binds the path and says so on the returned
- * link (ADOPTED for connection id 0); the old app's connections then arrive on it as MIGRATED
- * handoffs, which a {@link LinkReader} adopts like any other.
+ * wait until it has freed the path ({@link #requestTakeOver}). The caller then binds the path and
+ * {@link #receiveMoved receives the moved connections}: it holds each one, serving none, until the
+ * old app's COMMIT; only then are they all served here. If the link ends before COMMIT the old app
+ * has rolled back (or died): every copy held here is closed, and the caller frees the path.
  *
- * <p>One take-over at a time: an app that is already handing over, or still taking over from its
- * own predecessor, answers REJECTED.
+ * <p>One take-over at a time: an app that is already handing over answers REJECTED.
  */
 final class Successor {
+  private static final Logger log = LoggerFactory.getLogger(Successor.class);
   /** What the errors of a take-over that met another one under way say to do. */
   static final String ANOTHER =
       "if another take-over is under way, the app that wins it will be there";
@@ -96,5 +104,97 @@ final class Successor {
     } finally {
       watchdog.interrupt();
     }
+  }
+
+  /**
+   * Says "bound" on the link to the previous app, then holds every MIGRATED connection it sends
+   * (the descriptor open, nothing read or written) and answers each ADOPTED ("held"), or RETRY
+   * (at {@code maxConnections}) or REJECTED (a message that is not a moved connection), which
+   * makes the previous app roll back. On COMMIT (a TAKEOVER message from the previous app) every
+   * held connection goes to {@code sink}, which serves it from then on; the link is then closed.
+   *
+   * <p>Ownership: every descriptor received is closed here exactly once, unless the sink took it.
+   *
+   * @param link the link {@link #requestTakeOver} returned; closed by this method in every case
+   * @return how many connections the sink took
+   * @throws IOException if the link ended or failed before COMMIT: the take-over was rolled back,
+   *     every connection held here is closed and the caller must free the socket path
+   */
+  static int receiveMoved(HandoffLink link, ConnectionSink sink, int maxConnections)
+      throws IOException {
+    List<ReceivedHandoff> held = new ArrayList<>();
+    try (link) {
+      link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
+      while (true) {
+        ReceivedHandoff message;
+        try {
+          message = link.receive();
+        } catch (HandoffException e) {
+          log.warn("refused a moved connection ({}): {}", e.reason(), e.getMessage());
+          if (e.connectionId() != HandoffException.UNKNOWN_CONNECTION) {
+            link.sendAck(new Acknowledgement(e.connectionId(), Status.REJECTED));
+          }
+          if (!e.reason().resynchronisable()) {
+            throw new IOException("the link to the previous app cannot be read on", e);
+          }
+          continue;
+        }
+        if (message == null) {
+          throw new IOException("the previous app ended the link before it committed the"
+              + " take-over (it rolled back, or died); it serves its connections");
+        }
+        HandoffHeader header = message.header();
+        if (header.kind() == HandoffHeader.Kind.TAKEOVER) {
+          message.close();
+          return serve(held, sink, header.connectionId());
+        }
+        long id = header.connectionId();
+        if (header.kind() != HandoffHeader.Kind.MIGRATED) {
+          message.close();
+          log.warn("the previous app sent {} during the take-over; refused", header);
+          link.sendAck(new Acknowledgement(id, Status.REJECTED));
+        } else if (held.size() + sink.liveConnections() >= maxConnections) {
+          message.close();
+          log.warn("{}: {} connections held, the most allowed; answering RETRY", header,
+              maxConnections);
+          link.sendAck(new Acknowledgement(id, Status.RETRY));
+        } else {
+          held.add(message); // this app's copy; served only after the commit
+          link.sendAck(new Acknowledgement(id, Status.ADOPTED));
+        }
+      }
+    } finally {
+      held.forEach(ReceivedHandoff::close); // nothing for those the sink took
+    }
+  }
+
+  /** The commit: every held connection is served from now on. */
+  private static int serve(List<ReceivedHandoff> held, ConnectionSink sink, long announced) {
+    if (announced != held.size()) {
+      log.warn("the previous app committed {} connections; {} arrived here", announced,
+          held.size());
+    }
+    int served = 0;
+    for (ReceivedHandoff handoff : held) {
+      try {
+        if (sink.adopt(handoff, cause -> {
+          if (cause != null) {
+            log.warn("{}: cannot serve the moved connection: {}", handoff.header(),
+                Errors.describe(cause));
+          }
+        })) {
+          served++;
+        } else {
+          log.warn("{}: already served here; closing this copy", handoff.header());
+        }
+      } catch (IOException | RuntimeException e) {
+        log.warn("{}: cannot serve the moved connection: {}", handoff.header(),
+            Errors.describe(e));
+      } finally {
+        handoff.close(); // nothing if the sink took it
+      }
+    }
+    log.info("take-over committed: serving the {} connections moved here", served);
+    return served;
   }
 }
