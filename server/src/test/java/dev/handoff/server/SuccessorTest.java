@@ -10,6 +10,10 @@ import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -21,8 +25,9 @@ import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
- * The successor's side of the take-over request, against a real unix socket standing in for the
- * old app, which answers what a real one answers in each race between two successors.
+ * The successor's side of a take-over: the request, against a real unix socket standing in for
+ * the old app, which answers what a real one answers in each race between two successors; and the
+ * moved connections, held without being served until the old app's COMMIT, on a fake link.
  */
 @Timeout(30)
 class SuccessorTest {
@@ -77,5 +82,90 @@ class SuccessorTest {
   void anAnswerOutsideTheProtocolIsNamed() throws Exception {
     IOException e = refusedWith(Status.RETRY);
     assertTrue(e.getMessage().contains("did not agree to hand over (RETRY)"), e.getMessage());
+  }
+
+  private static ReceivedHandoff moved(long id) throws IOException {
+    HandoffHeader h = FakeLink.header(id);
+    java.io.FileInputStream devNull = new java.io.FileInputStream("/dev/null");
+    return new ReceivedHandoff(new HandoffHeader(id, h.acceptedAtMicros(), h.client(), h.local(),
+        HandoffHeader.Kind.MIGRATED, 0, 0), devNull.getFD(), -1, new byte[0], new byte[0]);
+  }
+
+  private static ReceivedHandoff commit(long moved) {
+    InetSocketAddress none = new InetSocketAddress(0);
+    return new ReceivedHandoff(new HandoffHeader(moved, 0, none, none, HandoffHeader.Kind.TAKEOVER,
+        0), null, -1, null);
+  }
+
+  /** A sink that records what it is given to serve (the descriptors stay the handoffs'). */
+  private static final class Sink implements ConnectionSink {
+    final List<Long> served = new CopyOnWriteArrayList<>();
+
+    @Override
+    public int liveConnections() {
+      return served.size();
+    }
+
+    @Override
+    public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered) {
+      served.add(handoff.header().connectionId());
+      whenRegistered.accept(null);
+      return true;
+    }
+  }
+
+  @Test
+  void movedConnectionsAreHeldUnservedUntilTheCommitThenAllServed() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    ReceivedHandoff m1 = moved(1);
+    ReceivedHandoff m2 = moved(2);
+    link.willReceive(m1).willReceive(m2);
+    CompletableFuture<Integer> result = CompletableFuture.supplyAsync(() -> {
+      try {
+        return Successor.receiveMoved(link, sink, 100);
+      } catch (IOException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (link.answersOut.size() < 3 && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
+        new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.ADOPTED)),
+        link.answersOut, "bound, then each held");
+    assertEquals(List.of(), sink.served, "nothing served before the commit");
+    link.willReceive(commit(2));
+    assertEquals(2, result.get(10, TimeUnit.SECONDS));
+    assertEquals(List.of(1L, 2L), sink.served);
+    assertTrue(link.closed);
+  }
+
+  @Test
+  void aLinkEndingBeforeTheCommitClosesEveryHeldCopyAndServesNone() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    ReceivedHandoff m1 = moved(1);
+    ReceivedHandoff m2 = moved(2);
+    link.willReceive(m1).willReceive(m2).willReceive(FakeLink.END);
+    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(link, sink, 100));
+    assertTrue(e.getMessage().contains("before it committed"), e.getMessage());
+    assertEquals(List.of(), sink.served);
+    assertThrows(IllegalStateException.class, m1::release, "m1's descriptor was closed");
+    assertThrows(IllegalStateException.class, m2::release, "m2's descriptor was closed");
+    assertTrue(link.closed);
+  }
+
+  @Test
+  void aConnectionBeyondTheCapIsAnsweredRetrySoThatTheOldAppRollsBack() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
+    assertThrows(IOException.class, () -> Successor.receiveMoved(link, sink, 1));
+    assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
+        new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.RETRY)),
+        link.answersOut);
+    assertEquals(List.of(), sink.served);
   }
 }
