@@ -78,13 +78,13 @@ public final class HandoffServer implements Closeable {
    * @param predecessor when taking over, the link to the app that ran before, which has freed the
    *     socket path and will send its connections on this link; this server owns it from now on
    */
-  void start(HandoffLink predecessor) throws IOException {
+  void start(Successor.Predecessor predecessor) throws IOException {
     try {
       listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
     } catch (IOException e) {
       engine.close();
       if (predecessor != null) {
-        closeQuietly(predecessor);
+        closeQuietly(predecessor.link());
       }
       throw e;
     }

@@ -94,8 +94,8 @@ final class Handover implements Runnable {
       Thread answers = new Thread(this::readAnswers, "handover-acks");
       answers.setDaemon(true);
       answers.start();
-      // The socket path is free now; the successor binds it, and proxies re-link to it.
-      successor.sendAck(new Acknowledgement(0, Status.ADOPTED));
+      // The socket path is free now; the successor binds it. The answer's id says COMMIT follows.
+      successor.sendAck(new Acknowledgement(Successor.COMMIT_FOLLOWS, Status.ADOPTED));
       failure = awaitReady();
       if (failure == null) {
         failure = moveConnections();
@@ -266,7 +266,7 @@ final class Handover implements Runnable {
       Acknowledgement ack;
       while ((ack = successor.receiveAck()) != null) {
         if (ack.connectionId() == 0) {
-          if (ack.status() == Status.ADOPTED) {
+          if (ack.status() == Status.ADOPTED && ready.getCount() > 0) {
             log.info("{} has bound the socket path; moving the connections", successor.peer());
             readyAt = System.nanoTime();
             ready.countDown();

@@ -8,6 +8,7 @@ import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.ReceivedHandoff;
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -31,6 +32,24 @@ final class Successor {
   /** What the errors of a take-over that met another one under way say to do. */
   static final String ANOTHER =
       "if another take-over is under way, the app that wins it will be there";
+  /**
+   * The connection id of the old app's "the path is yours" answer (ADOPTED) when it will commit
+   * the move with a COMMIT; an app from before COMMIT answers with connection id 0.
+   */
+  static final long COMMIT_FOLLOWS = 1;
+
+  /**
+   * The link to the app being taken over, which has freed the socket path.
+   *
+   * @param commits whether it commits the move with a COMMIT (this revision); if not (an app from
+   *     before COMMIT), each connection is its successor's as soon as it is answered ADOPTED
+   */
+  record Predecessor(HandoffLink link, boolean commits) implements Closeable {
+    @Override
+    public void close() throws IOException {
+      link.close();
+    }
+  }
 
   private Successor() {}
 
@@ -39,7 +58,7 @@ final class Successor {
    *     its socket file
    * @throws IOException if no app runs there, or it refused
    */
-  static HandoffChannel requestTakeOver(Path socket, Duration timeout) throws IOException {
+  static Predecessor requestTakeOver(Path socket, Duration timeout) throws IOException {
     HandoffChannel link;
     try {
       link = HandoffChannel.connect(socket, true);
@@ -72,11 +91,17 @@ final class Successor {
         throw new IOException("the app at " + socket + " is closing (it answered CLOSING to the"
             + " take-over request); " + ANOTHER);
       }
-      if (answer.connectionId() != 0 || answer.status() != Status.ADOPTED) {
+      boolean commits = answer.connectionId() == COMMIT_FOLLOWS;
+      if ((answer.connectionId() != 0 && !commits) || answer.status() != Status.ADOPTED) {
         throw new IOException("the app at " + socket + " did not agree to hand over ("
             + answer.status() + ")");
       }
-      return link;
+      if (!commits) {
+        log.warn("the app at {} is of a revision that does not commit the move: each connection"
+            + " is served here as it arrives, and one that dies mid-move takes those with it",
+            socket);
+      }
+      return new Predecessor(link, commits);
     } catch (IOException e) {
       link.close();
       throw e;
@@ -115,14 +140,20 @@ final class Successor {
    *
    * <p>Ownership: every descriptor received is closed here exactly once, unless the sink took it.
    *
-   * @param link the link {@link #requestTakeOver} returned; closed by this method in every case
+   * <p>From a predecessor that does not commit (of a revision from before COMMIT), each
+   * connection is served as soon as it arrives, and the end of the link ends the move.
+   *
+   * @param predecessor what {@link #requestTakeOver} returned; its link is closed by this method
+   *     in every case
    * @return how many connections the sink took
    * @throws IOException if the link ended or failed before COMMIT: the take-over was rolled back,
    *     every connection held here is closed and the caller must free the socket path
    */
-  static int receiveMoved(HandoffLink link, ConnectionSink sink, int maxConnections)
+  static int receiveMoved(Predecessor predecessor, ConnectionSink sink, int maxConnections)
       throws IOException {
+    HandoffLink link = predecessor.link();
     List<ReceivedHandoff> held = new ArrayList<>();
+    int servedBefore = 0;
     try (link) {
       link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
       while (true) {
@@ -139,6 +170,9 @@ final class Successor {
           }
           continue;
         }
+        if (message == null && !predecessor.commits()) {
+          return servedBefore;
+        }
         if (message == null) {
           throw new IOException("the previous app ended the link before it committed the"
               + " take-over (it rolled back, or died); it serves its connections");
@@ -146,7 +180,13 @@ final class Successor {
         HandoffHeader header = message.header();
         if (header.kind() == HandoffHeader.Kind.TAKEOVER) {
           message.close();
-          return serve(held, sink, header.connectionId());
+          if (header.connectionId() != held.size()) {
+            log.warn("the previous app committed {} connections; {} arrived here",
+                header.connectionId(), held.size());
+          }
+          int served = serve(held, sink);
+          log.info("take-over committed: serving the {} connections moved here", served);
+          return served;
         }
         long id = header.connectionId();
         if (header.kind() != HandoffHeader.Kind.MIGRATED) {
@@ -158,6 +198,9 @@ final class Successor {
           log.warn("{}: {} connections held, the most allowed; answering RETRY", header,
               maxConnections);
           link.sendAck(new Acknowledgement(id, Status.RETRY));
+        } else if (!predecessor.commits()) {
+          servedBefore += serve(List.of(message), sink);
+          link.sendAck(new Acknowledgement(id, Status.ADOPTED));
         } else {
           held.add(message); // this app's copy; served only after the commit
           link.sendAck(new Acknowledgement(id, Status.ADOPTED));
@@ -168,12 +211,8 @@ final class Successor {
     }
   }
 
-  /** The commit: every held connection is served from now on. */
-  private static int serve(List<ReceivedHandoff> held, ConnectionSink sink, long announced) {
-    if (announced != held.size()) {
-      log.warn("the previous app committed {} connections; {} arrived here", announced,
-          held.size());
-    }
+  /** Gives each connection to the sink, which serves it from now on; returns how many it took. */
+  private static int serve(List<ReceivedHandoff> held, ConnectionSink sink) {
     int served = 0;
     for (ReceivedHandoff handoff : held) {
       try {
@@ -194,7 +233,6 @@ final class Successor {
         handoff.close(); // nothing if the sink took it
       }
     }
-    log.info("take-over committed: serving the {} connections moved here", served);
     return served;
   }
 }

@@ -79,6 +79,8 @@ class HandoverTest {
         .willAnswer(adopted(3));
     run();
     assertEquals(3, successor.migratedOut.size());
+    assertEquals(new Acknowledgement(Successor.COMMIT_FOLLOWS, Status.ADOPTED),
+        successor.answersOut.get(0), "the path is yours, and a COMMIT follows");
     assertEquals("commit 3", successor.events.get(successor.events.size() - 2),
         "COMMIT after the last connection, with the number moved, then the link closed");
     assertEquals("closed", successor.events.get(successor.events.size() - 1));

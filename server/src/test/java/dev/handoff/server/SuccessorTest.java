@@ -1,6 +1,7 @@
 package dev.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -123,7 +124,7 @@ class SuccessorTest {
     link.willReceive(m1).willReceive(m2);
     CompletableFuture<Integer> result = CompletableFuture.supplyAsync(() -> {
       try {
-        return Successor.receiveMoved(link, sink, 100);
+        return Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100);
       } catch (IOException e) {
         throw new IllegalStateException(e);
       }
@@ -149,7 +150,7 @@ class SuccessorTest {
     ReceivedHandoff m1 = moved(1);
     ReceivedHandoff m2 = moved(2);
     link.willReceive(m1).willReceive(m2).willReceive(FakeLink.END);
-    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(link, sink, 100));
+    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100));
     assertTrue(e.getMessage().contains("before it committed"), e.getMessage());
     assertEquals(List.of(), sink.served);
     assertThrows(IllegalStateException.class, m1::release, "m1's descriptor was closed");
@@ -162,10 +163,47 @@ class SuccessorTest {
     FakeLink link = new FakeLink();
     Sink sink = new Sink();
     link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
-    assertThrows(IOException.class, () -> Successor.receiveMoved(link, sink, 1));
+    assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 1));
     assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
         new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.RETRY)),
         link.answersOut);
     assertEquals(List.of(), sink.served);
+  }
+
+  /** An old app from before COMMIT: each connection is served as it arrives, as it expects. */
+  @Test
+  void fromAnAppThatDoesNotCommitEachConnectionIsServedAsItArrives() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
+    assertEquals(2, Successor.receiveMoved(new Successor.Predecessor(link, false), sink, 100));
+    assertEquals(List.of(1L, 2L), sink.served);
+  }
+
+  /** The old app's "the path is yours" says whether a COMMIT follows; an older one's does not. */
+  @Test
+  void theAnswerToTheRequestSaysWhetherTheOldAppCommits() throws Exception {
+    assertTrue(agreed(Successor.COMMIT_FOLLOWS).commits());
+    assertFalse(agreed(0).commits());
+  }
+
+  private Successor.Predecessor agreed(long id) throws Exception {
+    Path socket = dir.resolve("app-" + id + ".sock");
+    try (AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open()) {
+      listener.bind(AFUNIXSocketAddress.of(socket));
+      CompletableFuture<Void> answered = CompletableFuture.runAsync(() -> {
+        try (HandoffChannel oldApp = HandoffChannel.accepted(listener.accept(), "successor");
+            ReceivedHandoff request = oldApp.receive()) {
+          oldApp.sendAck(new Acknowledgement(id, Status.ADOPTED));
+          oldApp.awaitEnd();
+        } catch (IOException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      Successor.Predecessor p = Successor.requestTakeOver(socket, Duration.ofSeconds(10));
+      p.close();
+      answered.get(10, TimeUnit.SECONDS);
+      return p;
+    }
   }
 }
