@@ -27,7 +27,7 @@
 # old one has handed everything over and exited. For each round it prints, in ms from the moment
 # the launcher was started (timestamps of the daemons' log lines):
 #   up      the new app's first log line ("starting: taking over ...": JVM, picocli, logback up)
-#   bound   the new app has bound the socket path (its "listening on" line)
+#   bound   the new app has bound the socket path (its "bound the socket path" line)
 #   first   the first moved connection held by the new app (the old app's "first connection
 #           moved" line)
 #   served  the take-over committed: the new app serves what it holds (its "take-over committed"
@@ -37,7 +37,8 @@
 #   cpu     the CPU time (user + system, all threads) the new app had used when it had bound the
 #           path: on a machine shared with other work, the figure that does not depend on it
 #   stall   the longest round trip of a probe connection that ended while the connections moved
-#           (from the first pause to 200 ms after the commit), in ms
+#           (from the first pause to 1 s after the commit: a stalled round trip ends once the new
+#           app's event loop reads the connection again), in ms
 #   steady  the longest round trip in a stretch of steady load as long, just before the new app
 #           was started, in ms
 #   ratio   stall / steady (the target: at most 1.5)
@@ -155,7 +156,7 @@ for r in $(seq 1 "$rounds"); do
   gone=0 cpu=- per_thread=-
   for _ in $(seq 1 1200); do
     alive "$app_pid" || { gone=1; break; }
-    if [[ $cpu == - ]] && grep -q "for proxy links" "$new_log"; then
+    if [[ $cpu == - ]] && grep -q "bound the socket path\|for proxy links" "$new_log"; then
       cpu=$(awk -v hz="$hz" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$new_pid/stat")
       [[ $threads == 1 ]] && per_thread=$(thread_cpu "$new_pid")
     fi
@@ -166,7 +167,7 @@ for r in $(seq 1 "$rounds"); do
   [[ $rc -eq 0 ]] || log "round $r: the old app exited with $rc"
   moved=$(sed -n 's/.*handed \([0-9]*\) connections over.*/\1/p' "$old_log" | tail -n 1)
   up=$(since "$start_ms" "$(stamp_ms "$new_log" "starting: taking over")")
-  bound=$(since "$start_ms" "$(stamp_ms "$new_log" "for proxy links")")
+  bound=$(since "$start_ms" "$(stamp_ms "$new_log" "bound the socket path\|for proxy links")")
   first=$(since "$start_ms" "$(stamp_ms "$old_log" "the first connection moved")")
   served=$(since "$start_ms" "$(stamp_ms "$new_log" "take-over committed")")
   all=$(since "$start_ms" "$(stamp_ms "$old_log" "connections over in")")
@@ -175,7 +176,7 @@ for r in $(seq 1 "$rounds"); do
   rows+=("$up $bound $first $served $all $cpu ${moved:-?} $moving") starts+=("$start_ms") variants+=("$variant")
   threads_at+=("$per_thread")
   app_pid=$new_pid
-  sleep 2
+  sleep 5
 done
 touch "$tmp/stop"
 wait "$probe_pid"; probe_rc=$?
@@ -194,10 +195,10 @@ for i in "${!rows[@]}"; do
   move=- stall=- steady=- ratio=-
   if [[ $moving != - && $served != - ]]; then
     move=$((served - moving))
-    # While they move: from the first pause to 200 ms after the commit (the stalled round trips
-    # end as the new app serves them). Before: as long a stretch of steady load, ending 10 ms
-    # before the new app was started.
-    from=$((starts[i] + moving)) to=$((starts[i] + served + 200))
+    # While they move: from the first pause to 1 s after the commit (the stalled round trips
+    # end once the new app's event loops read them again). Before: as long a stretch of steady
+    # load, ending 10 ms before the new app was started (the rounds are 5 s apart).
+    from=$((starts[i] + moving)) to=$((starts[i] + served + 1000))
     stall=$(window_max "$from" "$to")
     steady=$(window_max "$((starts[i] - 10 - (to - from)))" "$((starts[i] - 10))")
     ratio=$(awk -v a="$stall" -v b="$steady" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')

@@ -745,7 +745,7 @@ of the new app's launcher to its first log line (up), to its binding the socket 
 the first connection held by it (first), to the commit, from which it serves them (served), to the
 old app's release of its copies (all); cpu = the CPU time the new app had used when it had bound
 the path; move = ms from the old app's first pause to the commit; stall = the longest round trip of
-a probe connection that ended while they moved (to 200 ms after the commit), steady = the longest
+a probe connection that ended while they moved (to 1 s after the commit), steady = the longest
 in as long a stretch of steady load just before the new app started, ratio = stall / steady.
 
 \`\`\`

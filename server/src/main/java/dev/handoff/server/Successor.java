@@ -156,6 +156,8 @@ final class Successor {
     int servedBefore = 0;
     try (link) {
       link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
+      log.info("bound the socket path; {} the connections the previous app moves", predecessor
+          .commits() ? "holding, until it commits the take-over," : "serving");
       while (true) {
         ReceivedHandoff message;
         try {
