@@ -92,10 +92,10 @@ public final class HandoffServer implements Closeable {
       // Bound: the previous app moves its connections here, and they are served from its COMMIT
       // on (docs/PROTOCOL.md); proxy links are taken only then, so that a rollback cuts nothing.
       try {
-        stats.migratedIn.add(Successor.receiveMoved(predecessor, engine, config.maxConnections()));
-      } catch (IOException e) {
-        closeQuietly(listener);
-        engine.close();
+        stats.migratedIn.add(Successor.receiveMoved(predecessor, engine, config.maxConnections(),
+            listener));
+      } catch (IOException | RuntimeException e) {
+        engine.close(); // the path was freed already, before the link closed
         throw e;
       }
     }
@@ -407,14 +407,6 @@ public final class HandoffServer implements Closeable {
     log.info("serving everything here again: listening on {} for proxy links ({} connections"
         + " open)", config.socket(), engine.liveConnections());
     return true;
-  }
-
-  private static void closeQuietly(UnixListener listener) {
-    try {
-      listener.close();
-    } catch (IOException e) {
-      // gone either way
-    }
   }
 
   private static void closeQuietly(AFUNIXSocketChannel channel) {

@@ -194,12 +194,19 @@ final class Handover implements Runnable {
   }
 
   /** Pauses one connection and takes it off its event loop; null if it stays here. */
-  private static Detached detach(Supplier<CompletableFuture<Detached>> connection)
+  private Detached detach(Supplier<CompletableFuture<Detached>> connection)
       throws InterruptedException {
+    CompletableFuture<Detached> detaching = connection.get();
     try {
-      return connection.get().get(DETACH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+      return detaching.get(DETACH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
     } catch (ExecutionException | TimeoutException e) {
       log.warn("cannot detach a connection; it stays here: {}", Errors.describe(e));
+      // Not sent: if it leaves its event loop after all, it is served here again.
+      detaching.thenAccept(late -> {
+        if (late != null) {
+          site.resume(late);
+        }
+      });
       return null;
     }
   }

@@ -145,12 +145,14 @@ final class Successor {
    *
    * @param predecessor what {@link #requestTakeOver} returned; its link is closed by this method
    *     in every case
+   * @param path the socket path this app has bound: closed (freed) on a rollback before the link
+   *     is, since the previous app binds the path again once it sees the link end
    * @return how many connections the sink took
    * @throws IOException if the link ended or failed before COMMIT: the take-over was rolled back,
-   *     every connection held here is closed and the caller must free the socket path
+   *     every connection held here is closed and {@code path} freed
    */
-  static int receiveMoved(Predecessor predecessor, ConnectionSink sink, int maxConnections)
-      throws IOException {
+  static int receiveMoved(Predecessor predecessor, ConnectionSink sink, int maxConnections,
+      Closeable path) throws IOException {
     HandoffLink link = predecessor.link();
     List<ReceivedHandoff> held = new ArrayList<>();
     int servedBefore = 0;
@@ -208,6 +210,15 @@ final class Successor {
           link.sendAck(new Acknowledgement(id, Status.ADOPTED));
         }
       }
+    } catch (IOException | RuntimeException e) {
+      held.forEach(ReceivedHandoff::close);
+      held.clear();
+      try {
+        path.close(); // before the link: the previous app then binds the path again
+      } catch (IOException closing) {
+        e.addSuppressed(closing);
+      }
+      throw e;
     } finally {
       held.forEach(ReceivedHandoff::close); // nothing for those the sink took
     }

@@ -33,6 +33,8 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 @Timeout(30)
 class SuccessorTest {
   @TempDir Path dir;
+  /** Stands for the socket path a successor has bound. */
+  private final java.io.Closeable path = () -> { };
 
   /**
    * What the successor makes of the old app's one answer to its TAKEOVER request.
@@ -124,7 +126,7 @@ class SuccessorTest {
     link.willReceive(m1).willReceive(m2);
     CompletableFuture<Integer> result = CompletableFuture.supplyAsync(() -> {
       try {
-        return Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100);
+        return Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100, path);
       } catch (IOException e) {
         throw new IllegalStateException(e);
       }
@@ -150,12 +152,17 @@ class SuccessorTest {
     ReceivedHandoff m1 = moved(1);
     ReceivedHandoff m2 = moved(2);
     link.willReceive(m1).willReceive(m2).willReceive(FakeLink.END);
-    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100));
+    java.io.Closeable boundPath = () -> link.events.add("path freed");
+    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(
+        new Successor.Predecessor(link, true), sink, 100, boundPath));
     assertTrue(e.getMessage().contains("before it committed"), e.getMessage());
     assertEquals(List.of(), sink.served);
     assertThrows(IllegalStateException.class, m1::release, "m1's descriptor was closed");
     assertThrows(IllegalStateException.class, m2::release, "m2's descriptor was closed");
-    assertTrue(link.closed);
+    assertTrue(link.events.contains("path freed"));
+    assertTrue(link.events.indexOf("path freed") < link.events.indexOf("closed"),
+        "the path is freed before the link closes, which tells the previous app to bind it again: "
+        + link.events);
   }
 
   @Test
@@ -163,7 +170,7 @@ class SuccessorTest {
     FakeLink link = new FakeLink();
     Sink sink = new Sink();
     link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
-    assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 1));
+    assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 1, path));
     assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
         new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.RETRY)),
         link.answersOut);
@@ -176,7 +183,7 @@ class SuccessorTest {
     FakeLink link = new FakeLink();
     Sink sink = new Sink();
     link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
-    assertEquals(2, Successor.receiveMoved(new Successor.Predecessor(link, false), sink, 100));
+    assertEquals(2, Successor.receiveMoved(new Successor.Predecessor(link, false), sink, 100, path));
     assertEquals(List.of(1L, 2L), sink.served);
   }
 
