@@ -156,7 +156,7 @@ final class Successor {
     HandoffLink link = predecessor.link();
     List<ReceivedHandoff> held = new ArrayList<>();
     int servedBefore = 0;
-    try (link) {
+    try {
       link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
       log.info("bound the socket path; {} the connections the previous app moves", predecessor
           .commits() ? "holding, until it commits the take-over," : "serving");
@@ -221,6 +221,7 @@ final class Successor {
       throw e;
     } finally {
       held.forEach(ReceivedHandoff::close); // nothing for those the sink took
+      link.close(); // after the path was freed, on a rollback (the catch above runs first)
     }
   }
 
