@@ -165,6 +165,8 @@ for r in $(seq 1 "$rounds"); do
   [[ $gone -eq 1 ]] || die "round $r: the old app did not hand over within 60 s$(grep -h 'rolled back\|ERROR' "$old_log" "$new_log" | head -n 3)"
   wait "$app_pid"; rc=$?
   [[ $rc -eq 0 ]] || log "round $r: the old app exited with $rc"
+  # The old app may exit before the new one has said that it serves what it was moved.
+  wait_for_log "$new_log" "for proxy links" 60
   moved=$(sed -n 's/.*handed \([0-9]*\) connections over.*/\1/p' "$old_log" | tail -n 1)
   up=$(since "$start_ms" "$(stamp_ms "$new_log" "starting: taking over")")
   bound=$(since "$start_ms" "$(stamp_ms "$new_log" "bound the socket path\|for proxy links")")
@@ -208,7 +210,7 @@ for i in "${!rows[@]}"; do
   [[ $threads == 1 ]] && printf '         cpu at bound by thread: %s\n' "${threads_at[$i]}"
   results+=("${variants[$i]} $up $bound $first $served $all $cpu $move $stall $steady $ratio")
 done
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # VARIANT (A, B, or . for all) FIELD
   for line in "${results[@]}"; do echo "$line"; done | awk -v v="$1" -v f="$2" '$1 ~ "^" v "$" { print $f }' |
     grep -v -- - | median
