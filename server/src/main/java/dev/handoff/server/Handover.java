@@ -10,6 +10,7 @@ import dev.handoff.common.JdkNioInternals;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -47,13 +48,23 @@ final class Handover implements Runnable {
   private static final long LINK_END_WAIT_MILLIS = 5_000;
   /** How long one connection may take to be paused and taken off its event loop. */
   private static final long DETACH_TIMEOUT_MILLIS = 10_000;
+  /**
+   * How many connections may be being paused ahead of the one being sent: each pause is a hop to
+   * the connection's event loop, and these overlap with the sends instead of adding up, while no
+   * connection is paused more than this many moves before its own.
+   */
+  static final int PAUSE_AHEAD = 8;
 
   private final HandoffLink successor;
   private final HandoverSite site;
   private final Runnable done;
   private final Duration readyTimeout;
   private final Duration answerTimeout;
-  /** Paused and sent (or being sent): this app's copies, served again on a rollback. */
+  private final int pauseAhead;
+  /**
+   * Paused here: sent, or paused ahead of their move. This app's copies, served again on a
+   * rollback; released on the commit (then every one of them was sent).
+   */
   private final List<Detached> moved = new ArrayList<>();
   /** Migration ids sent and not yet answered. */
   private final Set<Long> unanswered = ConcurrentHashMap.newKeySet();
@@ -71,12 +82,13 @@ final class Handover implements Runnable {
    * @param done called once the take-over is committed: the process then shuts down as on SIGTERM
    */
   Handover(HandoffLink successor, HandoverSite site, Runnable done) {
-    this(successor, site, done, READY_TIMEOUT, ANSWER_TIMEOUT);
+    this(successor, site, done, READY_TIMEOUT, ANSWER_TIMEOUT, PAUSE_AHEAD);
   }
 
-  /** As above, with the timeouts given (tests). */
+  /** As above, with the timeouts and the pauses ahead given (tests). */
   Handover(HandoffLink successor, HandoverSite site, Runnable done, Duration readyTimeout,
-      Duration answerTimeout) {
+      Duration answerTimeout, int pauseAhead) {
+    this.pauseAhead = pauseAhead;
     this.successor = successor;
     this.site = site;
     this.done = done;
@@ -140,20 +152,65 @@ final class Handover implements Runnable {
    * @return why the move cannot be committed, or null if the successor holds everything sent
    */
   private String moveConnections() throws IOException, InterruptedException {
+    ArrayDeque<CompletableFuture<Detached>> pausing = new ArrayDeque<>();
+    String stop;
+    try {
+      stop = sendAll(pausing);
+    } finally {
+      // Stopped early (or a send failed): those paused ahead were not sent; the rollback serves
+      // them here again.
+      while (!pausing.isEmpty()) {
+        Detached ahead = detach(pausing.poll());
+        if (ahead != null) {
+          moved.add(ahead);
+        }
+      }
+    }
+    if (stop != null) {
+      return stop;
+    }
+    long deadline = System.nanoTime() + answerTimeout.toNanos();
+    while (!unanswered.isEmpty() && System.nanoTime() - deadline < 0 && stopReason() == null) {
+      answersDone.await(5, TimeUnit.MILLISECONDS);
+    }
+    stop = stopReason();
+    if (stop != null) {
+      return stop;
+    }
+    return unanswered.isEmpty() ? null : "it did not answer " + unanswered.size()
+        + " connections within " + answerTimeout.toMillis() + " ms";
+  }
+
+  /**
+   * Pauses and sends each connection in turn, each paused at most {@code pauseAhead} moves before
+   * its own (the others are served meanwhile).
+   *
+   * @param pausing the connections being paused ahead; what is left in it when this returns or
+   *     throws was not sent
+   * @return why the move stopped, or null once every connection that could move was sent
+   */
+  private String sendAll(ArrayDeque<CompletableFuture<Detached>> pausing)
+      throws IOException, InterruptedException {
+    List<Supplier<CompletableFuture<Detached>>> movable = site.movable();
     int stayed = 0;
     long seq = 0;
-    for (Supplier<CompletableFuture<Detached>> connection : site.movable()) {
+    int next = 0;
+    while (next < movable.size() || !pausing.isEmpty()) {
+      while (next < movable.size() && pausing.size() < pauseAhead) {
+        pausing.add(movable.get(next++).get());
+      }
+      Detached d = detach(pausing.poll());
+      if (d != null) {
+        moved.add(d); // this app's copy from now on, until the commit or the rollback
+      }
       String stop = stopReason();
       if (stop != null) {
         return stop;
       }
-      // Paused just before its own move: the others are served meanwhile.
-      Detached d = detach(connection);
       if (d == null) {
         stayed++; // closed meanwhile, or its state cannot move: it finishes here
         continue;
       }
-      moved.add(d); // this app's copy from now on, until the commit or the rollback
       // Ids the successor answers by: a proxy's ids are unique only per proxy.
       HandoffHeader h = d.header();
       HandoffHeader numbered = new HandoffHeader(++seq, h.acceptedAtMicros(), h.client(),
@@ -166,20 +223,7 @@ final class Handover implements Runnable {
       log.info("{} connections stay here to finish: their pipelines carry state that cannot move"
           + " (no MigratableHandler, and not declared stateless) or they were closing", stayed);
     }
-    long deadline = System.nanoTime() + answerTimeout.toNanos();
-    while (!unanswered.isEmpty() && System.nanoTime() - deadline < 0) {
-      String stop = stopReason();
-      if (stop != null) {
-        return stop;
-      }
-      answersDone.await(5, TimeUnit.MILLISECONDS);
-    }
-    String stop = stopReason();
-    if (stop != null) {
-      return stop;
-    }
-    return unanswered.isEmpty() ? null : "it did not answer " + unanswered.size()
-        + " connections within " + answerTimeout.toMillis() + " ms";
+    return null;
   }
 
   /** Why the move must stop now, or null while the successor can still take everything. */
@@ -193,10 +237,8 @@ final class Handover implements Runnable {
     return null;
   }
 
-  /** Pauses one connection and takes it off its event loop; null if it stays here. */
-  private Detached detach(Supplier<CompletableFuture<Detached>> connection)
-      throws InterruptedException {
-    CompletableFuture<Detached> detaching = connection.get();
+  /** Waits for one connection to be paused and off its event loop; null if it stays here. */
+  private Detached detach(CompletableFuture<Detached> detaching) throws InterruptedException {
     try {
       return detaching.get(DETACH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
     } catch (ExecutionException | TimeoutException e) {

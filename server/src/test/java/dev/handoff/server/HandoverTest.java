@@ -36,7 +36,11 @@ class HandoverTest {
   private final AtomicBoolean shutDown = new AtomicBoolean();
 
   private void run() {
-    new Handover(successor, site, () -> shutDown.set(true), SHORT, SHORT).run();
+    run(Handover.PAUSE_AHEAD);
+  }
+
+  private void run(int pauseAhead) {
+    new Handover(successor, site, () -> shutDown.set(true), SHORT, SHORT, pauseAhead).run();
   }
 
   private static Acknowledgement adopted(long id) {
@@ -95,11 +99,35 @@ class HandoverTest {
   void eachConnectionIsPausedJustBeforeItsOwnMove() {
     successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
         .willAnswer(adopted(3));
-    run();
-    List<String> moves = successor.events.stream()
-        .filter(e -> e.startsWith("pause") || e.startsWith("migrated")).toList();
+    run(1);
     assertEquals(List.of("pause 0", "migrated m1", "pause 1", "migrated m2", "pause 2",
-        "migrated m3"), moves);
+        "migrated m3"), pausesAndMoves());
+  }
+
+  /** With pauses ahead, no connection is paused more than that many moves before its own. */
+  @Test
+  void pausesAheadOfTheMovesAreBounded() {
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3));
+    run(2);
+    assertEquals(List.of("pause 0", "pause 1", "migrated m1", "pause 2", "migrated m2",
+        "migrated m3"), pausesAndMoves());
+    assertTrue(successor.events.contains("commit 3"));
+  }
+
+  /** Connections paused ahead of a move that stopped were never sent: served here again. */
+  @Test
+  void connectionsPausedAheadOfAFailedSendAreServedHereAgain() {
+    successor.migratedFailFrom = 1;
+    successor.willAnswer(adopted(0)).willAnswer(FakeLink.END);
+    run(3);
+    assertEquals(Set.of(0, 1, 2), site.paused);
+    assertRolledBack();
+  }
+
+  private List<String> pausesAndMoves() {
+    return successor.events.stream()
+        .filter(e -> e.startsWith("pause") || e.startsWith("migrated")).toList();
   }
 
   @Test
