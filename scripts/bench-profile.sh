@@ -6,6 +6,11 @@
 # --syscalls, how many system calls of each kind each connection costs.
 #
 #   scripts/bench-profile.sh [--seconds 4] [--warmup 4] [--rounds 2] [--syscalls] [--sni | --rr]
+#                            [--nio]
+#
+# --nio compares the direct app with the floor a Java user compares with instead: the plain JDK
+# NIO echo (dev.handoff.bench.NioEcho, one selector thread, -XX:+UseSerialGC -Xms32m), on the same
+# load (with --rr, the round trips; otherwise the connections); the rows are then direct and nio.
 #
 # --sni compares routing instead: a proxy without routes (port) against a proxy with
 # --route sni:bench.example=SOCKET --route default=SOCKET (sni), both in front of the same app, each
@@ -36,7 +41,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
-seconds=4; warmup=4; rounds=2; syscalls=0; sni=0; rr=0
+seconds=4; warmup=4; rounds=2; syscalls=0; sni=0; rr=0; nio=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) seconds=$2; shift ;;
@@ -45,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --syscalls) syscalls=1 ;;
     --sni) sni=1 ;;
     --rr) rr=1 ;;
+    --nio) nio=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-profile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -53,6 +59,7 @@ done
 [[ $seconds =~ ^[1-9][0-9]?$ && $warmup =~ ^[0-9]+$ && $rounds =~ ^[1-9]$ ]] ||
   { echo "bench-profile.sh: --seconds 1-99, --warmup N, --rounds 1-9" >&2; exit 2; }
 [[ $sni == 0 || $rr == 0 ]] || { echo "bench-profile.sh: --sni or --rr, not both" >&2; exit 2; }
+[[ $sni == 0 || $nio == 0 ]] || { echo "bench-profile.sh: --sni or --nio, not both" >&2; exit 2; }
 command -v perf >/dev/null || die "perf is not installed (Debian: apt-get install linux-perf)"
 [[ $syscalls == 0 ]] || command -v strace >/dev/null || die "strace is not installed"
 for jar in app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar; do
@@ -75,6 +82,13 @@ else
   # "direct" is the proxy without routes here, "handoff" the one routing by server name.
   targets=(port sni); load=(--size 32 --tls-hello bench.example)
 fi
+if [[ $nio == 1 ]]; then
+  targets=(direct nio)
+  java -XX:+UseSerialGC -Xms32m -cp "$root/bench/target/handoff-bench.jar" dev.handoff.bench.NioEcho \
+    --port "$handoff_port" >"$tmp/nio.log" 2>&1 &
+  nio_pid=$!; pids+=("$nio_pid")
+  wait_for_log "$tmp/nio.log" "listening on" 60
+else
 "$root/scripts/app" "$tmp/handoff.sock" >"$tmp/app.log" 2>&1 &
 app_pid=$!; pids+=("$app_pid")
 wait_for_log "$tmp/app.log" "for proxy links" 60
@@ -89,6 +103,7 @@ fi
 "$root/scripts/proxy" --bind 127.0.0.1 "${route_args[@]}" "$handoff_port" "$tmp/handoff.sock" >"$tmp/proxy.log" 2>&1 &
 proxy_pid=$!; pids+=("$proxy_pid")
 wait_for_log "$tmp/proxy.log" "linked to app" 60
+fi
 
 loadgen() { # TIMEOUT ARGS...: the load generator, bounded in time
   local limit=$1; shift
@@ -99,7 +114,9 @@ connections() { sed -n 's/.* connections=\([0-9]*\).*/\1/p' "$1" | head -n 1; }
 port_of() { [[ $1 == "${targets[0]}" ]] && echo "$direct_port" || echo "$handoff_port"; }
 # The processes whose CPU counts for a target, as LABEL:PID. With --sni the app serves both.
 procs_of() {
-  if [[ $sni == 1 ]]; then
+  if [[ $nio == 1 ]]; then
+    [[ $1 == direct ]] && echo "direct:$direct_pid" || echo "nio:$nio_pid"
+  elif [[ $sni == 1 ]]; then
     [[ $1 == port ]] && echo "portproxy:$direct_pid portapp:$app_pid" || echo "proxy:$proxy_pid app:$app_pid"
   else
     [[ $1 == direct ]] && echo "direct:$direct_pid" || echo "proxy:$proxy_pid app:$app_pid"

@@ -3,13 +3,20 @@
 # connection moved, with the default launcher, and the longest stall a moving connection sees.
 #
 #   scripts/bench-startup.sh [--rounds 3] [--conns 100] [--interval 5] [--launcher FILE]
-#                            [--launcher-b FILE] [--opts-b 'JVM OPTIONS'] [--threads]
+#                            [--launcher-b FILE] [--opts-b 'JVM OPTIONS'] [--java-b JAVA]
+#                            [--idle N] [--threads]
 #
 # --launcher: another launch.sh to run the jars with (e.g. an older one, for a before/after
 # comparison: git show REV:scripts/launch.sh >/tmp/old-launch.sh).
 # --launcher-b, --opts-b: a side-by-side comparison in one session: the taking-over app of every
 # second round (B: rounds 2, 4, ...) starts with that launcher, and/or with those options added
 # to JAVA_OPTS; the others (A) as without them. Medians are then printed for A and B apart.
+# --java-b: the same with another JDK's java for B (HANDOFF_JAVA; e.g.
+# /usr/lib/jvm/temurin-25-jdk-amd64/bin/java, where the launcher uses the JDK's AOT cache that
+# scripts/cds-archive.sh made for it instead of a CDS archive).
+# --idle N: N more connections through the proxy, idle (connected and echoed once, by LoadGen
+# hold), held during every round, so that each take-over moves N + CONNS connections; released and
+# echoed once more at the end (a connection lost in a move shows up as failed).
 # --threads: also print, for each round, the CPU time of the new app's threads when it had bound
 # the path, by kind of thread (main, the JIT compilers, GC, the VM thread, event loops, other).
 #
@@ -20,24 +27,30 @@
 # old one has handed everything over and exited. For each round it prints, in ms from the moment
 # the launcher was started (timestamps of the daemons' log lines):
 #   up      the new app's first log line ("starting: taking over ...": JVM, picocli, logback up)
-#   bound   the new app has bound the socket path (its "listening on" line)
-#   first   the first moved connection adopted by the new app (the old app's "first connection
+#   bound   the new app has bound the socket path (its "bound the socket path" line)
+#   first   the first moved connection held by the new app (the old app's "first connection
 #           moved" line)
-#   all     every connection moved (the old app's "handed N connections over" line)
+#   served  the take-over committed: the new app serves what it holds (its "take-over committed"
+#           line)
+#   all     the old app has released its copies (its "handed N connections over" line)
+#   move    ms from the old app's first pause ("moving the connections") to the commit (served)
 #   cpu     the CPU time (user + system, all threads) the new app had used when it had bound the
 #           path: on a machine shared with other work, the figure that does not depend on it
-#   stall   the longest round trip of a probe connection that ended during this round (from the
-#           new app's start to the next round's), that is the longest stall of a moving
-#           connection, if over 20 ms (else -)
+#   stall   the longest round trip of a probe connection that ended while the connections moved
+#           (from the first pause to 1 s after the commit: a stalled round trip ends once the new
+#           app's event loop reads the connection again), in ms
+#   steady  the longest round trip in a stretch of steady load as long, just before the new app
+#           was started, in ms
+#   ratio   stall / steady (the target: at most 1.5)
 # and the probe's longest round trip over all rounds (the longest stall), and its errors, which
-# must be 0. Needs the jars (mvn -DskipTests package); JAVA_OPTS and HANDOFF_JAVA reach the
+# must be 0. The last lines, "SUMMARY variant=V key=value ...", give the medians for scripts. Needs the jars (mvn -DskipTests package); JAVA_OPTS and HANDOFF_JAVA reach the
 # daemons as usual. Bounded in time: each round 60 s at most, the probe 600 s.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"
 rounds=3; conns=100; interval=5; launcher=$root/scripts/launch.sh launcher_b="" opts_b="" ab=0
-threads=0
+threads=0 java_b="" idle=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rounds) rounds=$2; shift ;;
@@ -46,14 +59,21 @@ while [[ $# -gt 0 ]]; do
     --launcher) launcher=$(readlink -f "$2"); shift ;;
     --launcher-b) launcher_b=$(readlink -f "$2"); ab=1; shift ;;
     --opts-b) opts_b=$2; ab=1; shift ;;
+    --java-b) java_b=$2; ab=1; shift ;;
+    --idle) idle=$2; shift ;;
     --threads) threads=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-startup.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[[ $rounds =~ ^[1-9][0-9]?$ && $conns =~ ^[1-9][0-9]{0,2}$ && $interval =~ ^[0-9]+$ ]] ||
-  { echo "bench-startup.sh: --rounds 1-99, --conns 1-999, --interval MS" >&2; exit 2; }
+[[ $rounds =~ ^[1-9][0-9]?$ && $conns =~ ^[1-9][0-9]{0,2}$ && $interval =~ ^[0-9]+$ &&
+   $idle =~ ^[0-9]+$ && $idle -le 10000 ]] ||
+  { echo "bench-startup.sh: --rounds 1-99, --conns 1-999, --interval MS, --idle 0-10000" >&2; exit 2; }
+[[ -z $java_b || -x $java_b ]] || die "no java at $java_b"
+if [[ $idle -gt 0 ]]; then
+  ulimit -n 20000 2>/dev/null || die "--idle: cannot raise the open-file limit to 20000 (hard limit $(ulimit -Hn))"
+fi
 for jar in app/target/handoff-app.jar proxy/target/handoff-proxy.jar bench/target/handoff-bench.jar; do
   [[ -f $root/$jar ]] || die "$jar is missing: build first (mvn -DskipTests package)"
 done
@@ -89,11 +109,20 @@ pids+=("$!")
 wait_for_log "$tmp/proxy.log" "listening on" 60
 wait_for_log "$tmp/proxy.log" "linked to app" 60
 timeout -k 5 600 java -cp "$root/bench/target/handoff-bench.jar" dev.handoff.bench.StallProbe \
-  --port "$port" --conns "$conns" --interval "$interval" --seconds 590 --slow-ms 20 \
+  --port "$port" --conns "$conns" --interval "$interval" --seconds 590 --slow-ms 20 --window-ms 10 \
   --stop-file "$tmp/stop" >"$tmp/probe.out" 2>"$tmp/probe.err" &
 probe_pid=$!
 wait_for_log "$tmp/probe.out" "^CONNECTED" 60
 log "$conns connections pinging every $interval ms through the proxy on port $port"
+if [[ $idle -gt 0 ]]; then
+  timeout -k 5 900 java -XX:+UseSerialGC -Xmx512m -cp "$root/bench/target/handoff-bench.jar" \
+    dev.handoff.bench.LoadGen hold --port "$port" --host 127.0.0.1 --conns "$idle" \
+    --max-connecting 256 --size 16 --release-file "$tmp/release" --hold-timeout 840 \
+    >"$tmp/idle.out" 2>"$tmp/idle.err" &
+  idle_pid=$!; pids+=("$idle_pid")
+  wait_for_log "$tmp/idle.out" "^HELD" 300
+  log "$idle more connections idle through the proxy: $(grep -o ' held=[0-9]*' "$tmp/idle.out")"
+fi
 sleep 2
 
 hz=$(getconf CLK_TCK)
@@ -112,72 +141,103 @@ thread_cpu() { # PID
     END { printf "main %d c2 %d c1 %d vm %d gc %d loops %d other %d", t["main"], t["c2"], t["c1"],
             t["vm"], t["gc"], t["loops"], t["other"] }' /proc/"$1"/task/*/stat 2>/dev/null
 }
-header() { printf '%-6s %8s %8s %8s %8s %8s %8s %s\n' "$@"; }
-log "round up bound first all cpu stall (ms from the start of app --take-over)"
+header() { printf '%-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %s\n' "$@"; }
+log "round up bound first served all cpu (ms from the start of app --take-over)"
 rows=() results=() starts=() variants=() threads_at=()
 for r in $(seq 1 "$rounds"); do
   new_log=$tmp/app$r.log old_log=$tmp/app$((r - 1)).log
-  variant=A scripts=$dist/scripts opts=${JAVA_OPTS:-}
+  variant=A scripts=$dist/scripts opts=${JAVA_OPTS:-} java=${HANDOFF_JAVA:-}
   if [[ $ab == 1 && $((r % 2)) == 0 ]]; then
-    variant=B scripts=$dist/scripts-b opts="${JAVA_OPTS:-} $opts_b"
+    variant=B scripts=$dist/scripts-b opts="${JAVA_OPTS:-} $opts_b" java=${java_b:-${HANDOFF_JAVA:-}}
   fi
   start_ms=$(date +%s%3N)
-  JAVA_OPTS=$opts "$scripts/app" --take-over "$sock" >"$new_log" 2>&1 &
+  HANDOFF_JAVA=$java JAVA_OPTS=$opts "$scripts/app" --take-over "$sock" >"$new_log" 2>&1 &
   new_pid=$!; pids+=("$new_pid")
   gone=0 cpu=- per_thread=-
   for _ in $(seq 1 1200); do
     alive "$app_pid" || { gone=1; break; }
-    if [[ $cpu == - ]] && grep -q "for proxy links" "$new_log"; then
+    if [[ $cpu == - ]] && grep -q "bound the socket path\|for proxy links" "$new_log"; then
       cpu=$(awk -v hz="$hz" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$new_pid/stat")
       [[ $threads == 1 ]] && per_thread=$(thread_cpu "$new_pid")
     fi
     sleep 0.05
   done
-  [[ $gone -eq 1 ]] || die "round $r: the old app did not hand over within 60 s"
+  [[ $gone -eq 1 ]] || die "round $r: the old app did not hand over within 60 s$(grep -h 'rolled back\|ERROR' "$old_log" "$new_log" | head -n 3)"
   wait "$app_pid"; rc=$?
   [[ $rc -eq 0 ]] || log "round $r: the old app exited with $rc"
+  # The old app may exit before the new one has said that it serves what it was moved.
+  wait_for_log "$new_log" "for proxy links" 60
   moved=$(sed -n 's/.*handed \([0-9]*\) connections over.*/\1/p' "$old_log" | tail -n 1)
   up=$(since "$start_ms" "$(stamp_ms "$new_log" "starting: taking over")")
-  bound=$(since "$start_ms" "$(stamp_ms "$new_log" "for proxy links")")
+  bound=$(since "$start_ms" "$(stamp_ms "$new_log" "bound the socket path\|for proxy links")")
   first=$(since "$start_ms" "$(stamp_ms "$old_log" "the first connection moved")")
+  served=$(since "$start_ms" "$(stamp_ms "$new_log" "take-over committed")")
   all=$(since "$start_ms" "$(stamp_ms "$old_log" "connections over in")")
-  log "round $r ($variant): $up $bound $first $all $cpu (moved ${moved:-?})"
-  rows+=("$up $bound $first $all $cpu ${moved:-?}") starts+=("$start_ms") variants+=("$variant")
+  moving=$(since "$start_ms" "$(stamp_ms "$old_log" "moving the connections")")
+  log "round $r ($variant): $up $bound $first $served $all $cpu (moved ${moved:-?})"
+  rows+=("$up $bound $first $served $all $cpu ${moved:-?} $moving") starts+=("$start_ms") variants+=("$variant")
   threads_at+=("$per_thread")
   app_pid=$new_pid
-  sleep 2
+  sleep 5
 done
 touch "$tmp/stop"
 wait "$probe_pid"; probe_rc=$?
 result=$(grep '^RESULT' "$tmp/probe.out")
 starts+=("$(date +%s%3N)")
-header round up bound first all cpu stall "(ms from the start of app --take-over)"
-for i in "${!rows[@]}"; do
-  # The longest round trip that ended in this round's window (the probe's SLOW lines, > 20 ms).
-  stall=$(awk -v from="${starts[$i]}" -v to="${starts[$((i + 1))]}" '
-    $1 == "SLOW" { split($2, a, "="); split($3, b, "=")
+# The longest round trip (ms) of the probe's WINDOW lines that end in [FROM, TO) (epoch ms).
+window_max() { # FROM TO
+  awk -v from="$1" -v to="$2" '
+    $1 == "WINDOW" { split($2, a, "="); split($3, b, "=")
       if (a[2] >= from && a[2] < to && b[2] > max) max = b[2] }
-    END { if (max == "") print "-"; else printf "%.0f", max }' "$tmp/probe.out")
-  read -r up bound first all cpu moved <<<"${rows[$i]}"
-  label=$((i + 1)); [[ $ab == 1 ]] && label="$label ${variants[$i]}"
-  header "$label" "$up" "$bound" "$first" "$all" "$cpu" "$stall" "(moved $moved)"
-  [[ $threads == 1 ]] && printf '       cpu at bound by thread: %s\n' "${threads_at[$i]}"
-  results+=("${variants[$i]} $up $bound $first $all $cpu $stall")
+    END { printf "%.1f", max / 1000 }' "$tmp/probe.out"
+}
+header round up bound first served all cpu move stall steady ratio "(ms from the start of app --take-over)"
+for i in "${!rows[@]}"; do
+  read -r up bound first served all cpu moved moving <<<"${rows[$i]}"
+  move=- stall=- steady=- ratio=-
+  if [[ $moving != - && $served != - ]]; then
+    move=$((served - moving))
+    # While they move: from the first pause to 1 s after the commit (the stalled round trips
+    # end once the new app's event loops read them again). Before: as long a stretch of steady
+    # load, ending 10 ms before the new app was started (the rounds are 5 s apart).
+    from=$((starts[i] + moving)) to=$((starts[i] + served + 1000))
+    stall=$(window_max "$from" "$to")
+    steady=$(window_max "$((starts[i] - 10 - (to - from)))" "$((starts[i] - 10))")
+    ratio=$(awk -v a="$stall" -v b="$steady" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+  fi
+  label=$((i + 1)); [[ $ab == 1 ]] && label="$label-${variants[$i]}"
+  header "$label" "$up" "$bound" "$first" "$served" "$all" "$cpu" "$move" "$stall" "$steady" "$ratio" "(moved $moved)"
+  [[ $threads == 1 ]] && printf '         cpu at bound by thread: %s\n' "${threads_at[$i]}"
+  results+=("${variants[$i]} $up $bound $first $served $all $cpu $move $stall $steady $ratio")
 done
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # VARIANT (A, B, or . for all) FIELD
   for line in "${results[@]}"; do echo "$line"; done | awk -v v="$1" -v f="$2" '$1 ~ "^" v "$" { print $f }' |
     grep -v -- - | median
 }
-medians() { header "$1" "$(col "$2" 2)" "$(col "$2" 3)" "$(col "$2" 4)" "$(col "$2" 5)" "$(col "$2" 6)" "$(col "$2" 7)"; }
+medians() { # LABEL VARIANT
+  header "$1" "$(col "$2" 2)" "$(col "$2" 3)" "$(col "$2" 4)" "$(col "$2" 5)" "$(col "$2" 6)" \
+    "$(col "$2" 7)" "$(col "$2" 8)" "$(col "$2" 9)" "$(col "$2" 10)" "$(col "$2" 11)"
+}
+summary() { # VARIANT
+  echo "SUMMARY variant=$1 up_ms=$(col "$1" 2) bound_ms=$(col "$1" 3) first_ms=$(col "$1" 4)" \
+    "served_ms=$(col "$1" 5) all_ms=$(col "$1" 6) cpu_ms=$(col "$1" 7) move_ms=$(col "$1" 8)" \
+    "stall_ms=$(col "$1" 9) steady_ms=$(col "$1" 10) ratio=$(col "$1" 11) idle=$idle conns=$conns"
+}
 if [[ $ab == 1 ]]; then
-  medians "median A" A
-  medians "median B" B
-  echo "B: launcher ${launcher_b:-as A}; JAVA_OPTS +${opts_b:-nothing}"
+  medians "median-A" A
+  medians "median-B" B
+  echo "B: launcher ${launcher_b:-as A}; JAVA_OPTS +${opts_b:-nothing}; java ${java_b:-as A}"
 else
   medians median .
+fi
+if [[ $idle -gt 0 ]]; then
+  touch "$tmp/release"
+  wait "$idle_pid"; idle_rc=$?
+  echo "idle connections: $(grep -h '^RESULT' "$tmp/idle.out" | grep -o ' held=[0-9]*\| echoed=[0-9]*\| failed=[0-9]*\| unfinished=[0-9]*' | tr -d '\n') (exit code $idle_rc)"
 fi
 echo "probe: ${result#RESULT } (exit code $probe_rc)"
 echo "longest stall: $(sed -n 's/.* max_rtt_ms=\([0-9.]*\).*/\1/p' <<<"$result") ms;" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg); JAVA_OPTS=${JAVA_OPTS:-}"
+if [[ $ab == 1 ]]; then summary A; summary B; else summary .; fi
 [[ $probe_rc -eq 0 ]]

@@ -9,13 +9,15 @@
 #
 # Installs haproxy (Debian package) when it is missing, and builds the project
 # (mvn -q -B -ntp -DskipTests install) when a jar is missing or older than the sources. Then, under
-# ulimit -n 20000, starts three targets (and, for scenario 7, a second proxy routing by server name):
+# ulimit -n 20000, starts four targets (and, for scenario 7, a second proxy routing by server name):
 #   direct   scripts/app --direct-port P: the app's own echo engine accepting TCP, no proxy
 #   handoff  scripts/proxy + scripts/app, as users run them
 #   relay    haproxy in TCP mode, forwarding to the direct app's port
+#   nio      dev.handoff.bench.NioEcho: a plain JDK NIO echo, one selector thread, no framework:
+#            the floor a Java user compares with
 # and runs the load generator (bench/ module, dev.handoff.bench.LoadGen: one JDK NIO selector
 # thread, every echoed byte verified) through the scenarios below, the targets interleaved within each
-# round (direct handoff relay, direct handoff relay, ...):
+# round (direct handoff relay nio, direct handoff relay nio, ...):
 #   1. connection rate: connect, echo 32 bytes, close, 32 in flight          (connections/s)
 #   2. request/response: 64 persistent connections, 64-byte ping-pong        (round trips/s, RTT)
 #   3. bulk: 4 connections streaming and reading back                        (MB/s echoed, 10^6 B)
@@ -24,14 +26,19 @@
 #      the handoff app serves the warm-up and scenario 1 only, then is stopped and a fresh one
 #      started for the other scenarios (the proxy re-links to it by itself), warmed with as many
 #      seconds of scenario 1 as the others had; before scenario 2, 2 s of it on every target
-#   6. successor start-up: scripts/bench-startup.sh (app --take-over to the first connection moved,
-#      and the longest stall of 100 pinging clients), after the other servers have stopped
+#   5b. handoff latency at fixed open-loop rates of 25, 50, 75 and 100 % of the direct app's
+#      scenario-1 rate (LoadGen rate), from the Prometheus histogram of an app of its own
+#   6. take-over: scripts/bench-startup.sh, after the other servers have stopped: successor
+#      start-up (app --take-over to the first connection moved) side by side on this JDK and on
+#      JDK 25 (BENCH_JDK25, default /usr/lib/jvm/temurin-25-jdk-amd64, with the AOT cache that
+#      scripts/cds-archive.sh makes for it), the stall while connections move against steady load
+#      just before (ratio), and the time to move --hold idle connections (--idle)
 #   7. routing by TLS server name: a real ClientHello per connection, through the proxy without
 #      routes and through a second proxy with --route sni:..., to the same app  (CPU/connection)
 # It reports medians over the rounds and ratios to direct, the resident memory of proxy and app idle
 # and with N connections held (VmRSS as it is, then after a full GC), and the open descriptors of every server before and after the suite;
-# prints the table and writes docs/PERFORMANCE.md. Text below the line "<!-- notes -->" in an
-# existing docs/PERFORMANCE.md is kept. Every load run is bounded in time (timeout) and count.
+# prints the table and writes docs/PERFORMANCE.md: the latest run only, as it is (nothing of an
+# earlier file is kept). Every load run is bounded in time (timeout) and count.
 #
 # Environment: JAVA_OPTS is passed to proxy and app (e.g. -XX:StartFlightRecording=...);
 # BENCH_CLIENT_OPTS to the load generator's JVM.
@@ -103,8 +110,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 direct_port=$(free_port); handoff_port=$(free_port); relay_port=$(free_port); sni_port=$(free_port)
-declare -A port=([direct]=$direct_port [handoff]=$handoff_port [relay]=$relay_port [sni]=$sni_port)
-targets=(direct handoff relay)
+nio_port=$(free_port)
+declare -A port=([direct]=$direct_port [handoff]=$handoff_port [relay]=$relay_port [sni]=$sni_port
+  [nio]=$nio_port)
+targets=(direct handoff relay nio)
 
 stop_proc() { # PID: SIGTERM, then up to 20 s, then SIGKILL; returns the exit code
   local pid=$1 rc p kept=()
@@ -176,6 +185,14 @@ haproxy_pid=$!; pids+=("$haproxy_pid")
 for _ in $(seq 1 100); do (exec 5<>"/dev/tcp/127.0.0.1/$relay_port") 2>/dev/null && break; sleep 0.1; done
 kill -0 "$haproxy_pid" 2>/dev/null || { cat "$tmp/haproxy.log" >&2; die "haproxy did not start"; }
 
+# The NIO echo runs with the app's default collector and first heap (scripts/launch.sh), so that
+# their CPU and memory compare.
+log "nio: the JDK NIO echo (dev.handoff.bench.NioEcho) on port $nio_port"
+java -XX:+UseSerialGC -Xms32m -cp "$dist/lib/handoff-bench.jar" dev.handoff.bench.NioEcho \
+  --port "$nio_port" >"$tmp/nio.log" 2>&1 &
+nio_pid=$!; pids+=("$nio_pid")
+wait_for_log "$tmp/nio.log" "listening on"
+
 client_opts=(-XX:+UseSerialGC -Xms64m -Xmx512m ${BENCH_CLIENT_OPTS:-})
 loadgen() { # TIMEOUT ARGS...: the load generator, bounded in time
   local limit=$1; shift
@@ -192,6 +209,7 @@ cpu_of() { # TARGET
     handoff) echo "proxy:$proxy_pid,app:$handoff_pid" ;;
     relay) echo "haproxy:$haproxy_pid,app:$direct_pid" ;;
     sni) echo "proxy:$sni_proxy_pid,app:$handoff_pid" ;;
+    nio) echo "nio:$nio_pid" ;;
   esac
 }
 
@@ -208,6 +226,14 @@ measure_as() { # NAME SCENARIO TARGET ROUND ARGS...: results under NAME instead 
   log "  $scenario $target round $round: $(grep -o 'rate=[0-9.]*\|mbps=[0-9.]*\|rtt_p99_us=[0-9.]*\|errors=[0-9]*' "$out" | tr '\n' ' ')"
 }
 
+val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1" 2>/dev/null | head -n 1; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med() { # SCENARIO TARGET KEY
+  for r in $(seq 1 "$rounds"); do val "$res/$1.$2.$r" "$3"; done | grep . | median
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "-"; else printf "%.*f", d, v }'; }
+
 # --- warm-up, then the descriptor counts "before" ---------------------------------------------
 log "warm-up: 2 s of scenario 1 on each target"
 for t in "${targets[@]}"; do
@@ -217,7 +243,7 @@ done
 grep -q "linked to app" "$tmp/proxy.log" || die "the proxy never linked to the app"
 # jcmd (used for the heap figures) makes a JVM open its attach listener socket for good: open it
 # now, so that it is in the "before" count.
-for pid in "$proxy_pid" "$direct_pid" "$handoff_pid"; do timeout 30 jcmd "$pid" VM.uptime >/dev/null 2>&1; done
+for pid in "$proxy_pid" "$direct_pid" "$handoff_pid" "$nio_pid"; do timeout 30 jcmd "$pid" VM.uptime >/dev/null 2>&1; done
 sleep 1
 declare -A fd_before fd_after
 fd_before[proxy]=$(fds "$proxy_pid"); fd_before[direct_app]=$(fds "$direct_pid")
@@ -236,12 +262,60 @@ log "handoff app 1 $latency_line"
 
 # The same proxy goes on; a fresh app takes the same socket path, and the proxy re-links by itself.
 mv "$handoff_log" "$tmp/handoff1.done.log"
-start_app handoff1; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
-# It has missed the load that warmed the others' JIT (the first warm-up and scenario 1): it gets
-# as many seconds of that load now, so that scenarios 2 and 3 compare warmed servers (with 1 s, the
-# fresh app's round trips cost 1.16x direct's in the suite, the same with equal warm-up: see
-# scripts/bench-profile.sh --rr and docs/PERFORMANCE.md).
+# A fresh app has missed the load that warmed the others' JIT (the first warm-up and scenario 1):
+# it gets as many seconds of that load first, so that the scenarios after compare warmed servers
+# (with 1 s, the fresh app's round trips cost 1.16x direct's in the suite, the same with equal
+# warm-up: see scripts/bench-profile.sh --rr and docs/PERFORMANCE.md).
 fresh_warmup=$(awk -v r="$rounds" -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%d", r * (s + w) + 2.5 }')
+
+# --- scenario 5b: the handoff latency at fixed rates --------------------------------------------
+# Connections at a fixed open-loop rate (LoadGen rate) of 25, 50, 75 and 100 % of the rate the
+# direct app sustained in scenario 1 (its median), through the proxy, to an app of its own started
+# with --metrics: its Prometheus histogram of the handoff latency (accept to adopted) is read
+# before and after each run, and the percentiles of the difference are the run's (the upper bound
+# of the histogram bucket they fall in). The rates interleaved within each round; medians.
+metrics_port=$(free_port)
+direct_rate=$(med connrate direct rate)
+scrape() { # FILE: the app's handoff latency buckets, "le count" per line (le in seconds)
+  local fd
+  exec {fd}<>"/dev/tcp/127.0.0.1/$metrics_port" || return 1
+  printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd"
+  timeout 10 cat <&"$fd" | tr -d '\r' |
+    sed -n 's/^handoff_app_handoff_latency_seconds_bucket{.*le="\([^"]*\)".*} \([0-9.eE+-]*\)$/\1 \2/p' >"$1"
+  exec {fd}>&-
+}
+bucket_pct() { # BEFORE AFTER Q: the Q quantile of the handoffs between the two scrapes, in µs
+  awk -v q="$3" 'NR == FNR { before[$1] = $2; next }
+    { le[n] = $1; c[n] = $2 - before[$1]; n++ }
+    END { if (n == 0 || c[n - 1] <= 0) { print ""; exit }
+          for (i = 0; i < n; i++) if (c[i] >= q * c[n - 1]) { if (le[i] == "+Inf") print "inf"; else printf "%.0f", le[i] * 1e6; exit } }' "$1" "$2"
+}
+rate_pcts=(25 50 75 100)
+if [[ -n $direct_rate ]]; then
+  start_app handoff1 --metrics "127.0.0.1:$metrics_port"; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
+  loadgen $((fresh_warmup + 40)) connrate --port "$handoff_port" --seconds "$fresh_warmup" --warmup 0 \
+    >"$tmp/warmup.rates" 2>&1 || die "warm-up of the app for the fixed rates"
+  log "scenario 5b: handoff latency at ${rate_pcts[*]} % of direct's $(fmt "$direct_rate") connections/s, $rounds rounds"
+  for r in $(seq 1 "$rounds"); do
+    for pct in "${rate_pcts[@]}"; do
+      out=$res/rate$pct.handoff.$r
+      rate=$(awk -v d="$direct_rate" -v p="$pct" 'BEGIN { printf "%.0f", d * p / 100 }')
+      scrape "$out.before" || log "  cannot read the app's metrics"
+      loadgen "$run_limit" rate --port "$handoff_port" --rate "$rate" --seconds "$seconds" --warmup 0 \
+        --max-inflight 2000 >"$out" 2>"$out.err" || log "  rate $pct % round $r: exit code $?"
+      scrape "$out.after"
+      printf ' hist_p50_us=%s hist_p99_us=%s\n' "$(bucket_pct "$out.before" "$out.after" 0.50)" \
+        "$(bucket_pct "$out.before" "$out.after" 0.99)" >>"$out"
+      log "  rate $pct % ($rate/s) round $r: $(grep -o ' rate=[0-9.]*\| skipped=[0-9]*\| errors=[0-9]*\| hist_p[0-9]*_us=[0-9a-z]*' "$out" | tr -d '\n')"
+    done
+  done
+  stop_proc "$handoff_pid"
+  mv "$handoff_log" "$tmp/handoff1.rates.log"
+else
+  log "scenario 5b skipped: no connection rate of the direct app"
+fi
+
+start_app handoff1; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
 loadgen $((fresh_warmup + 40)) connrate --port "$handoff_port" --seconds "$fresh_warmup" --warmup 0 \
   >"$tmp/warmup.handoff2" 2>&1 || die "warm-up of the second handoff app"
 timeout 30 jcmd "$handoff_pid" VM.uptime >/dev/null 2>&1
@@ -282,6 +356,7 @@ measure_hold() { # TARGET ROUND
     direct) watch=(direct_app:"$direct_pid") ;;
     handoff) watch=(proxy:"$proxy_pid" handoff_app:"$handoff_pid") ;;
     relay) watch=(haproxy:"$haproxy_pid" direct_app:"$direct_pid") ;;
+    nio) watch=(nio:"$nio_pid") ;;
   esac
   sleep 1
   for w in "${watch[@]}"; do
@@ -324,15 +399,42 @@ stop_proc "$proxy_pid"; proxy_rc=$?
 proxy_stats=$(grep -i 'stopped\|handed off' "$tmp/proxy.log" | tail -n 1)
 stop_proc "$direct_pid"; direct_line=$(grep -o 'stopped: .*' "$tmp/direct.log" | tail -n 1)
 stop_proc "$haproxy_pid"
+stop_proc "$nio_pid"
 haproxy_warnings=$(grep -i 'warn\|alert' "$tmp/haproxy.log" | sed 's/^/    /' | head -n 5)
 log "servers stopped (proxy exit code $proxy_rc)"
 
-# --- successor start-up --------------------------------------------------------------------------
-log "successor start-up: scripts/bench-startup.sh --rounds $rounds"
-startup_out=$(timeout -k 5 900 scripts/bench-startup.sh --rounds "$rounds" 2>"$tmp/startup.err") ||
+# --- successor start-up ---------------------------------------------------------------------------
+jdk25=${BENCH_JDK25:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
+startup_args=(--rounds "$((rounds * 2))")
+if [[ -x $jdk25 ]]; then
+  # Its AOT cache for this jar, made once (scripts/cds-archive.sh with that JDK).
+  if [[ ! -r $(HANDOFF_JAVA=$jdk25 HANDOFF_CDS=path scripts/launch.sh app 2>/dev/null) ]]; then
+    log "making the AOT cache for JDK 25: HANDOFF_JAVA=$jdk25 scripts/cds-archive.sh"
+    HANDOFF_JAVA=$jdk25 timeout -k 5 600 scripts/cds-archive.sh >"$tmp/cds25.log" 2>&1 ||
+      log "scripts/cds-archive.sh on JDK 25 failed: $(tail -n 3 "$tmp/cds25.log")"
+  fi
+  startup_args+=(--java-b "$jdk25")
+else
+  log "no JDK 25 at $jdk25 (BENCH_JDK25): start-up on this JDK only"
+fi
+log "take-over: scripts/bench-startup.sh ${startup_args[*]}"
+startup_out=$(timeout -k 5 900 scripts/bench-startup.sh "${startup_args[@]}" 2>"$tmp/startup.err") ||
   log "bench-startup.sh failed: $(tail -n 3 "$tmp/startup.err")"
-startup_first=$(awk '$1 == "median" { print $4 }' <<<"$startup_out")
+log "take-over of $hold idle connections: scripts/bench-startup.sh --rounds 1 --idle $hold"
+idle_out=$(timeout -k 5 900 scripts/bench-startup.sh --rounds 1 --idle "$hold" 2>"$tmp/idle.err") ||
+  log "bench-startup.sh --idle failed: $(tail -n 3 "$tmp/idle.err")"
+summary_of() { # OUTPUT VARIANT KEY
+  grep "^SUMMARY variant=$2 " <<<"$1" | sed -n "s/.* $3=\([^ ]*\).*/\1/p" | head -n 1
+}
+startup_first=$(summary_of "$startup_out" A first_ms)
+startup_first25=$(summary_of "$startup_out" B first_ms)
+startup_served=$(summary_of "$startup_out" A served_ms)
+startup_served25=$(summary_of "$startup_out" B served_ms)
 startup_stall=$(sed -n 's/^longest stall: \([0-9.]*\) ms.*/\1/p' <<<"$startup_out")
+stall_ratio=$(grep '^SUMMARY' <<<"$startup_out" | sed -n 's/.* ratio=\([^ ]*\).*/\1/p' | sort -g | tail -n 1)
+idle_move=$(summary_of "$idle_out" . move_ms)
+idle_ratio=$(summary_of "$idle_out" . ratio)
+idle_kept=$(sed -n 's/^idle connections: .* echoed=\([0-9]*\).*/\1/p' <<<"$idle_out")
 
 # --- JMH --------------------------------------------------------------------------------------
 jmh_table=""
@@ -353,16 +455,9 @@ own_secs=$(sed -n 2p "$tmp/times" | awk '{ t = 0; for (i = 1; i <= 2; i++) { spl
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- figures ----------------------------------------------------------------------------------
-val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1" 2>/dev/null | head -n 1; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-med() { # SCENARIO TARGET KEY
-  for r in $(seq 1 "$rounds"); do val "$res/$1.$2.$r" "$3"; done | grep . | median
-}
 all_rounds() { # SCENARIO TARGET KEY
   for r in $(seq 1 "$rounds"); do v=$(val "$res/$1.$2.$r" "$3"); printf '%s ' "${v:--}"; done
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
-fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "-"; else printf "%.*f", d, v }'; }
 memmed() { for r in $(seq 1 "$rounds"); do echo "${mem[$1.$r.$2.$3]:-}"; done | grep . | median; }
 per_conn() { awk -v a="$1" -v b="$2" -v n="$hold" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.0f", (b - a) * 1024 / n }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^-?[0-9.]+$/ && b ~ /^-?[0-9.]+$/ && a + 0 >= b + 0) }'; }
@@ -384,24 +479,36 @@ lat_max=$(sed -n 's/.* max=\([0-9]*\)us.*/\1/p' <<<"$latency_line")
 lat_n=$(sed -n 's/.* n=\([0-9]*\) .*/\1/p' <<<"$latency_line")
 
 row() { # LABEL KEY DECIMALS
-  local d=${m[$2.direct]} h=${m[$2.handoff]} y=${m[$2.relay]}
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$d" "$3")" "$(fmt "$h" "$3")" \
-    "$(fmt "$y" "$3")" "$(ratio "$h" "$d")" "$(ratio "$y" "$d")" "$(ratio "$h" "$y")"
+  local d=${m[$2.direct]} h=${m[$2.handoff]} y=${m[$2.relay]} n=${m[$2.nio]}
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$d" "$3")" "$(fmt "$h" "$3")" \
+    "$(fmt "$y" "$3")" "$(fmt "$n" "$3")" "$(ratio "$h" "$d")" "$(ratio "$y" "$d")" "$(ratio "$h" "$y")" \
+    "$(ratio "$h" "$n")"
 }
-results_table=$(
-  echo "| scenario (median of $rounds rounds) | direct | handoff | relay | handoff / direct | relay / direct | handoff / relay |"
+rates_table=$(
+  echo "| open-loop rate, % of direct's $(fmt "$direct_rate") conn/s (median of $rounds rounds) | rate achieved, conn/s | skipped | handoff latency p50, µs | p99, µs | client connect to echo p50, µs | p99, µs |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
+  for pct in "${rate_pcts[@]}"; do
+    printf '| %s %% | %s | %s | %s | %s | %s | %s |\n' "$pct" "$(fmt "$(med "rate$pct" handoff rate)")" \
+      "$(med "rate$pct" handoff skipped)" "$(med "rate$pct" handoff hist_p50_us)" "$(med "rate$pct" handoff hist_p99_us)" \
+      "$(fmt "$(med "rate$pct" handoff conn_p50_us)")" "$(fmt "$(med "rate$pct" handoff conn_p99_us)")"
+  done
+)
+results_table=$(
+  echo "| scenario (median of $rounds rounds) | direct | handoff | relay | NIO echo | handoff / direct | relay / direct | handoff / relay | handoff / NIO echo |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   row "1. connection rate, connections/s" conn 0
   row "2. request/response, round trips/s" rr 0
   row "2. RTT p50, µs" p50 1
   row "2. RTT p99, µs" p99 1
   row "3. bulk, MB/s echoed" bulk 0
-  printf '| 4. held at once and echoed twice (worst round) | %s / %s | %s / %s | %s / %s | | | |\n' \
-    "${m[echoed.direct]:--}" "$hold" "${m[echoed.handoff]:--}" "$hold" "${m[echoed.relay]:--}" "$hold"
-  printf '| 5. handoff latency, accept to adopted (app histogram, n=%s) | | p50 %s µs, p99 %s µs, max %s µs | | | | |\n' \
+  printf '| 4. held at once and echoed twice (worst round) | %s / %s | %s / %s | %s / %s | %s / %s | | | | |\n' \
+    "${m[echoed.direct]:--}" "$hold" "${m[echoed.handoff]:--}" "$hold" "${m[echoed.relay]:--}" "$hold" \
+    "${m[echoed.nio]:--}" "$hold"
+  printf '| 5. handoff latency, accept to adopted (app histogram, n=%s) | | p50 %s µs, p99 %s µs, max %s µs | | | | | | |\n' \
     "${lat_n:--}" "${lat_p50:--}" "${lat_p99:--}" "${lat_max:--}"
-  printf '| failed connections / wrong bytes, whole suite | %s / %s | %s / %s | %s / %s | | | |\n' \
-    "${m[errors.direct]}" "${m[wrong.direct]}" "${m[errors.handoff]}" "${m[wrong.handoff]}" "${m[errors.relay]}" "${m[wrong.relay]}"
+  printf '| failed connections / wrong bytes, whole suite | %s / %s | %s / %s | %s / %s | %s / %s | | | | |\n' \
+    "${m[errors.direct]}" "${m[wrong.direct]}" "${m[errors.handoff]}" "${m[wrong.handoff]}" "${m[errors.relay]}" "${m[wrong.relay]}" \
+    "${m[errors.nio]}" "${m[wrong.nio]}"
 )
 
 # Server CPU per operation: the CPU time of the target's processes over the measured window
@@ -415,20 +522,21 @@ cpu_op() { # SCENARIO TARGET ROUND OPS_KEY SCALE [PROCESS]: CPU per op x SCALE, 
 }
 cpu_med() { for r in $(seq 1 "$rounds"); do cpu_op "$1" "$2" "$r" "$3" "$4" "${5:-}"; done | grep . | median; }
 cpurow() { # LABEL SCENARIO OPS_KEY SCALE DECIMALS
-  local d h y hp ha yh
+  local d h y n hp ha yh
   d=$(cpu_med "$2" direct "$3" "$4"); h=$(cpu_med "$2" handoff "$3" "$4"); y=$(cpu_med "$2" relay "$3" "$4")
+  n=$(cpu_med "$2" nio "$3" "$4")
   hp=$(cpu_med "$2" handoff "$3" "$4" proxy); ha=$(cpu_med "$2" handoff "$3" "$4" app)
   yh=$(cpu_med "$2" relay "$3" "$4" haproxy)
-  printf '| %s | %s | %s (proxy %s + app %s) | %s (haproxy %s) | %s | %s |\n' "$1" "$(fmt "$d" "$5")" \
+  printf '| %s | %s | %s (proxy %s + app %s) | %s (haproxy %s) | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$d" "$5")" \
     "$(fmt "$h" "$5")" "$(fmt "$hp" "$5")" "$(fmt "$ha" "$5")" "$(fmt "$y" "$5")" "$(fmt "$yh" "$5")" \
-    "$(ratio "$h" "$d")" "$(ratio "$y" "$d")"
+    "$(fmt "$n" "$5")" "$(ratio "$h" "$d")" "$(ratio "$y" "$d")" "$(ratio "$d" "$n")" "$(ratio "$h" "$n")"
 }
 threads_of() { # SCENARIO TARGET PROCESS: the thread groups of round 1, ms in the window
   val "$res/$1.$2.1" "cpu_threads.$3" | tr ';' ' '
 }
 cpu_table=$(
-  echo "| server CPU per operation (median of $rounds rounds) | direct | handoff | relay | handoff / direct | relay / direct |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| server CPU per operation (median of $rounds rounds) | direct | handoff | relay | NIO echo | handoff / direct | relay / direct | direct / NIO echo | handoff / NIO echo |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   cpurow "1. per connection, µs" connrate connections 1000 1
   cpurow "2. per round trip, µs" rr round_trips 1000 2
   cpurow "3. per GB echoed, ms" bulk bytes 1000000000 0
@@ -470,6 +578,7 @@ memory_table=$(
   memrow "app (handoff)" handoff handoff_app
   memrow "app (direct)" direct direct_app
   memrow "haproxy (relay)" relay haproxy
+  memrow "NIO echo (nio)" nio nio
 )
 # Resident memory as a user sees it: VmRSS of round 1, in which no collection is forced.
 nowrow() { # LABEL TARGET PROCESS
@@ -482,6 +591,7 @@ memory_now_table=$(
   nowrow "app (handoff)" handoff handoff_app
   nowrow "app (direct)" direct direct_app
   nowrow "haproxy (relay)" relay haproxy
+  nowrow "NIO echo (nio)" nio nio
 )
 # The targets on VmRSS as a user sees it take round 1, before any collection was forced.
 proxy_now_max=$(printf '%s\n' "${mem[handoff.1.proxy.rss_idle_now]:-}" "${mem[handoff.1.proxy.rss_held_now]:-}" | grep . | sort -g | tail -n 1)
@@ -520,7 +630,9 @@ targets_table=$(
   echo "| app memory per held connection, under 4 KiB above its idle heap | heap ${app_heap_per_conn} B, RSS ${app_rss_per_conn} B per connection | $(verdict ge 4096 "$app_heap_per_conn") |"
   echo "| proxy VmRSS ≤ 64 MB idle and with $hold held, no GC forced, default options | $(fmt "$(awk -v k="$proxy_now_max" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB at most | $(verdict ge 65536 "${proxy_now_max:-999999}") |"
   echo "| app VmRSS with $hold held ≤ direct's, no GC forced, default options | $(fmt "$(awk -v k="$app_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB against $(fmt "$(awk -v k="$direct_now_held" 'BEGIN { if (k != "") print k / 1024 }')" 1) MB | $(verdict ge "${direct_now_held:-0}" "${app_now_held:-999999}") |"
-  echo "| successor start-up: app --take-over started to first connection moved < 1 s | ${startup_first:--} ms (median), longest stall ${startup_stall:--} ms | $(verdict ge 999 "${startup_first:-99999}") |"
+  echo "| successor start-up: app --take-over started to first connection moved < 1 s | ${startup_first:--} ms on this JDK, ${startup_first25:--} ms on JDK 25 (medians; served from the commit: ${startup_served:--} / ${startup_served25:--} ms) | $(verdict ge 999 "${startup_first:-99999}") |"
+  echo "| take-over stall: longest round trip while connections move ≤ 1.5× the longest in as long a stretch of steady load just before | ${stall_ratio:--}× (worst median), longest stall ${startup_stall:--} ms | $(verdict ge 1.5 "${stall_ratio:-99999}") |"
+  echo "| $hold idle connections moved in one take-over, every one still echoing | ${idle_move:--} ms from the first pause to the commit, ${idle_kept:--} of $hold echoed after, stall ratio ${idle_ratio:--}× | $(verdict test "${idle_kept:-0}" -eq "$hold") |"
   echo "| handoff latency p99 < 1 ms at the scenario-1 load | p99 ${lat_p99:--} µs (n=${lat_n:--}) | $(verdict ge 999 "${lat_p99:-99999}") |"
   echo "| server CPU per connection, proxy + app ≤ 1.15× direct's | $(ratio "$cpu_conn_h" "$cpu_conn_d")× ($(fmt "$cpu_conn_h" 1) against $(fmt "$cpu_conn_d" 1) µs) | $(verdict ge 1.15 "$(ratio "$cpu_conn_h" "$cpu_conn_d")") |"
   echo "| server CPU per round trip ≤ 1.05× direct's | $(ratio "$cpu_rr_h" "$cpu_rr_d")× ($(fmt "$cpu_rr_h" 2) against $(fmt "$cpu_rr_d" 2) µs) | $(verdict ge 1.05 "$(ratio "$cpu_rr_h" "$cpu_rr_d")") |"
@@ -552,7 +664,10 @@ Measured by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite too
 - JDK: $jdk; HAProxy $(haproxy -v 2>/dev/null | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p')
 - Targets, all on 127.0.0.1: **direct** = \`app --direct-port\` (the app's Netty epoll engine accepting
   TCP itself); **handoff** = \`proxy\` + \`app\` as users run them (default options); **relay** =
-  HAProxy in TCP mode (\`maxconn 9991\`, the most that 20,000 descriptors allow) forwarding to the direct app's port. All under
+  HAProxy in TCP mode (\`maxconn 9991\`, the most that 20,000 descriptors allow) forwarding to the direct app's port;
+  **NIO echo** = \`dev.handoff.bench.NioEcho\` (module \`bench\`), a plain JDK NIO echo with one
+  selector thread and no framework (\`-XX:+UseSerialGC -Xms32m\`, the app's collector and first
+  heap): the floor a Java user compares with. All under
   \`ulimit -n 20000\`, JVMs with default options${JAVA_OPTS:+ plus JAVA_OPTS=\"$JAVA_OPTS\"}.
 - Load: \`dev.handoff.bench.LoadGen\` (module \`bench\`), one JDK NIO selector thread, every echoed
   byte compared with what was sent. The machine has $(nproc) cores and the load generator competes
@@ -561,7 +676,7 @@ Measured by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite too
   ${busy_secs} CPU-seconds used on it during the suite (out of $(( suite_secs * $(nproc) )) available), the suite's own
   processes used ${own_secs}; load average ${load_start} at the start, ${load_end} at the end.
 - Each measurement: ${warmup} s warm-up, then ${seconds} s counted; $rounds rounds, the targets
-  interleaved (direct, handoff, relay, direct, ...) within each round; medians below.
+  interleaved (direct, handoff, relay, NIO echo, direct, ...) within each round; medians below.
 - Scenario 5 reads the app's own histogram (its shutdown line): the handoff app that serves the
   warm-up and scenario 1 (all rounds) is stopped after it, and a fresh app serves the rest,
   first warmed with ${fresh_warmup} s of scenario 1 (what the others had); before scenario 2,
@@ -570,6 +685,18 @@ Measured by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite too
 ## Results
 
 $results_table
+
+## Handoff latency at fixed rates
+
+Connections started at a fixed rate whatever became of the earlier ones (open loop: \`LoadGen
+rate\`, 32 bytes echoed, at most 2,000 open at once; an arrival that finds none free is skipped),
+at 25, 50, 75 and 100 % of the rate the direct app sustained in scenario 1, through the proxy to an
+app of its own started with \`--metrics\`. The handoff latency (the proxy's accept to the app
+owning the descriptor) comes from the app's Prometheus histogram, read before and after each run:
+each percentile is the upper bound of the histogram bucket it falls in. The client's time from
+the connection's due start to its echo read back is given beside it.
+
+$rates_table
 
 ## Server CPU per operation
 
@@ -610,14 +737,26 @@ $memory_now_table
 
 ## Successor start-up
 
-\`scripts/bench-startup.sh --rounds $rounds\`: proxy and app, 100 clients pinging every 5 ms through
-the proxy, then $rounds take-overs in a row by \`app --take-over\` with the default launcher; ms from
-the start of the new app's launcher to its first log line (up), to its binding the socket path
-(bound), to the first and the last connection moved; cpu = the CPU time the new app had used when
-it had bound the path.
+\`scripts/bench-startup.sh ${startup_args[*]}\`: proxy and app, 100 clients pinging every 5 ms
+through the proxy, then take-overs in a row by \`app --take-over\` with the default launcher, the
+rounds alternating between this JDK (A) and JDK 25 (B, \`HANDOFF_JAVA=$jdk25\`, where the launcher
+maps the AOT cache made by \`scripts/cds-archive.sh\` instead of a CDS archive); ms from the start
+of the new app's launcher to its first log line (up), to its binding the socket path (bound), to
+the first connection held by it (first), to the commit, from which it serves them (served), to the
+old app's release of its copies (all); cpu = the CPU time the new app had used when it had bound
+the path; move = ms from the old app's first pause to the commit; stall = the longest round trip of
+a probe connection that ended while they moved (to 1 s after the commit), steady = the longest
+in as long a stretch of steady load just before the new app started, ratio = stall / steady.
 
 \`\`\`
 ${startup_out:-not measured}
+\`\`\`
+
+The same with $hold more connections held idle through the proxy (\`--rounds 1 --idle $hold\`),
+moved in the same take-over and echoed once more after it:
+
+\`\`\`
+${idle_out:-not measured}
 \`\`\`
 
 ## Descriptors
@@ -647,9 +786,7 @@ EOF
 )
 echo "$report"
 if [[ $doc -eq 1 ]]; then
-  notes=""
-  [[ -f docs/PERFORMANCE.md ]] && notes=$(sed -n '/^<!-- notes -->$/,$p' docs/PERFORMANCE.md)
-  { echo "$report"; echo; echo "${notes:-<!-- notes -->}"; } >docs/PERFORMANCE.md
+  echo "$report" >docs/PERFORMANCE.md
   log "wrote docs/PERFORMANCE.md"
 fi
 log "suite done in ${suite_secs} s"

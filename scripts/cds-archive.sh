@@ -4,8 +4,10 @@
 # from a mapped archive instead of parsing and verifying them from the jar. The build runs it at
 # package time (app and proxy modules); run it again after installing the jars elsewhere or to use
 # another JDK (HANDOFF_JAVA, JAVA_HOME): an archive belongs to one JDK build and one jar, and the
-# launcher uses only the one made for both (scripts/launch.sh, HANDOFF_CDS). Java 17 only: on other
-# versions the launcher uses none and this script makes none.
+# launcher uses only the one made for both (scripts/launch.sh, HANDOFF_CDS). On Java 17 a static
+# CDS archive; on Java 25 and later an AOT cache (JEP 483), written by the training run itself
+# (-XX:AOTCacheOutput, JEP 514): for the app the successor's (the app that takes over), for the
+# proxy the proxy's. On other versions the launcher uses none and this script makes none.
 #
 #   scripts/cds-archive.sh [proxy] [app]      (default: both)
 #
@@ -71,7 +73,14 @@ for r in proxy app; do
   fi
 done
 [[ ${#target[@]} -gt 0 ]] || exit 0
-dump() { [[ -n ${target[$1]:-} ]] && echo "classlist:$tmp/$1.classlist" || echo off; }
+# What the training run of ROLE is started with: a class list (Java 17), or the AOT cache it
+# writes as it exits (Java 25 and later: the target ends in .aot), or nothing.
+aot() { [[ ${target[$1]:-} == *.aot ]]; }
+dump() {
+  if aot "$1"; then echo "aot:$tmp/$1.aot"
+  elif [[ -n ${target[$1]:-} ]]; then echo "classlist:$tmp/$1.classlist"
+  else echo off; fi
+}
 
 port=""
 for _ in $(seq 1 100); do
@@ -84,7 +93,7 @@ done
 
 sock=$tmp/app.sock
 app0_cds=off
-[[ -n ${target[app]:-} ]] && app0_cds=classlist:$tmp/app0.classlist
+[[ -n ${target[app]:-} ]] && ! aot app && app0_cds=classlist:$tmp/app0.classlist
 # The app's class list has both sides of a take-over: this app hands over, the next one takes.
 HANDOFF_CDS=$app0_cds "$here/app" "$sock" >"$tmp/app0.log" 2>&1 &
 app0=$!; pids+=("$app0")
@@ -120,15 +129,18 @@ if [[ -s $tmp/app0.classlist && -s $tmp/app.classlist ]]; then
 fi
 for r in "${!target[@]}"; do
   [[ -s $tmp/$r.classlist ]] || continue
+  aot "$r" && continue
   HANDOFF_CDS="static:$tmp/$r.classlist:$tmp/$r.jsa" timeout -k 5 60 "$here/launch.sh" "$r" \
     >"$tmp/$r-dump.log" 2>&1 ||
     { log "$r: -Xshare:dump failed: $(tail -n 3 "$tmp/$r-dump.log")"; rm -f "$tmp/$r.jsa"; }
 done
 for r in "${!target[@]}"; do
-  if [[ -s $tmp/$r.jsa ]] && mv -f "$tmp/$r.jsa" "${target[$r]}"; then
+  made=$tmp/$r.jsa; aot "$r" && made=$tmp/$r.aot
+  if [[ -s $made ]] && mv -f "$made" "${target[$r]}"; then
     log "$r: ${target[$r]}"
-    # Archives of earlier builds of this jar for the same JDK (NAME.cds-JDK-JAR.jsa) are stale.
-    for old in "${target[$r]%-*}"-*.jsa; do
+    # Archives of earlier builds of this jar for the same JDK (NAME.cds-JDK-JAR.jsa, or
+    # NAME.aot-JDK-JAR.aot) are stale.
+    for old in "${target[$r]%-*}"-*."${target[$r]##*.}"; do
       [[ $old == "${target[$r]}" ]] || rm -f "$old"
     done
   else

@@ -154,12 +154,16 @@ fi
 # serves (scripts/cds-archive.sh makes it; the build runs that at package time). It belongs to one
 # JDK build and one jar (path, size, time), which its name carries, so another JDK or a rebuilt jar
 # simply finds none and starts as before: the JVM is never given an archive it would refuse.
-# Only on Java 17, where it is tested: Java 25 maps such an archive but reports, as errors on
-# every start, that --add-exports and --enable-native-access were not given when the JDK's own base
-# archive was made.
+# On Java 17 a static CDS archive. Java 25 maps such an archive but reports, as errors on every
+# start, that --add-exports and --enable-native-access were not given when the JDK's own base
+# archive was made; there the launcher uses an AOT cache instead (JEP 483, made in one training
+# run with -XX:AOTCacheOutput, JEP 514): the classes loaded and linked, and the profiles, of a
+# training run with these very flags. Other versions use neither.
 cds=${HANDOFF_CDS:-auto}
-if [[ ${major:-0} -ne 17 && $cds != off ]]; then
-  [[ $cds == path ]] && { echo "$role: no class-data sharing archive on Java $major (only 17)" >&2; exit 3; }
+aot=0
+[[ ${major:-0} -ge 25 ]] && aot=1
+if [[ ${major:-0} -ne 17 && $aot == 0 && $cds != off ]]; then
+  [[ $cds == path ]] && { echo "$role: no class-data sharing archive on Java $major (only 17, and an AOT cache on 25 and later)" >&2; exit 3; }
   cds=off
 fi
 # The JDK: its path and its release file but the list of modules (most of the file, and no part
@@ -171,6 +175,7 @@ done <<<"$jdk_release"
 fnv cds_jdk "$java_bin ${release_lines[*]}"
 fnv cds_jar "$(stat -c '%s %Y' "$jar")"
 cds_archive=${jar%.jar}.cds-$cds_jdk-$cds_jar.jsa
+[[ $aot == 1 ]] && cds_archive=${jar%.jar}.aot-$cds_jdk-$cds_jar.aot
 # Native libraries: junixsocket's (both roles) and Netty's epoll transport's (the app and the
 # examples) are otherwise copied from the jar to a temporary file at every start and loaded from
 # there (~10 % of a successor's main thread before it had bound its socket path). The build keeps
@@ -193,6 +198,9 @@ fi
 case $cds in
   path) echo "$cds_archive"; exit 0 ;;
   dump:*) flags+=("-XX:ArchiveClassesAtExit=${cds#dump:}") ;;
+  # For scripts/cds-archive.sh on Java 25 and later: aot:FILE trains, and writes the AOT cache FILE
+  # as the JVM exits.
+  aot:*) flags+=("-XX:AOTCacheOutput=${cds#aot:}") ;;
   # For scripts/cds-archive.sh: classlist:FILE writes the names of the classes loaded (and the
   # lambda forms spun) to FILE; static:LIST:ARCHIVE makes a static archive of the classes named
   # in LIST and in the JDK's own default class list (lib/classlist, what its default archive
@@ -209,7 +217,8 @@ case $cds in
     exec "$java" -Xshare:dump "-XX:SharedClassListFile=$list.all" \
       "-XX:SharedArchiveFile=${cds#static:*:}" "${flags[@]}" "${defaults[@]}" -cp "$jar" ;;
   off) ;;
-  *) [[ -r $cds_archive ]] && flags+=("-XX:SharedArchiveFile=$cds_archive") ;;
+  *) if [[ -r $cds_archive && $aot == 1 ]]; then flags+=("-XX:AOTCache=$cds_archive")
+     elif [[ -r $cds_archive ]]; then flags+=("-XX:SharedArchiveFile=$cds_archive"); fi ;;
 esac
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.
 if [[ -n $main ]]; then

@@ -17,6 +17,8 @@ import java.util.Map;
  *   connrate  --inflight 32 --size 32 --seconds 5 --warmup 1 --max-connections 10000000
  *             [--tls-hello NAME: send a TLS ClientHello for server name NAME instead of --size
  *             pattern bytes, for a proxy that routes by server name]
+ *   rate      --rate 1000 --size 32 --max-inflight 1000 --seconds 5 --warmup 1: connections
+ *             started at a fixed rate whatever became of the earlier ones (open loop)
  *   rr        --conns 64 --size 64 --seconds 5 --warmup 1
  *   bulk      --conns 4 --chunk 65536 --window 1048576 --seconds 5 --warmup 1
  *   hold      --conns 10000 --max-connecting 256 --size 16 --release-file F --hold-timeout 120
@@ -64,6 +66,8 @@ public final class LoadGen {
           warmup, seconds);
       case "bulk" -> new Bulk(target, intOpt(opts, "conns", 4), intOpt(opts, "chunk", 65536),
           Long.parseLong(opts.getOrDefault("window", "1048576")), warmup, seconds);
+      case "rate" -> new OpenLoop(target, Double.parseDouble(opts.getOrDefault("rate", "1000")),
+          intOpt(opts, "size", 32), intOpt(opts, "max-inflight", 1000), warmup, seconds);
       case "hold" -> new Hold(target, intOpt(opts, "conns", 10000),
           intOpt(opts, "max-connecting", 256), intOpt(opts, "size", 16),
           opts.containsKey("release-file") ? Path.of(opts.get("release-file")) : null,
@@ -117,7 +121,7 @@ public final class LoadGen {
 
   private static void usage(String problem) {
     System.err.println("LoadGen: " + problem);
-    System.err.println("usage: LoadGen connrate|rr|bulk|hold --port PORT [--host 127.0.0.1]"
+    System.err.println("usage: LoadGen connrate|rate|rr|bulk|hold --port PORT [--host 127.0.0.1]"
         + " [--seconds S] [--warmup S] [scenario options]; see the class comment");
     System.exit(2);
   }

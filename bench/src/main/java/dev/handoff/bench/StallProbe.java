@@ -27,8 +27,14 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <pre>
  * java -cp handoff-bench.jar dev.handoff.bench.StallProbe --port PORT [--conns 100]
- *     [--interval 5] [--size 16] [--seconds 120] [--stop-file F] [--slow-ms N] [--host 127.0.0.1]
+ *     [--interval 5] [--size 16] [--seconds 120] [--stop-file F] [--slow-ms N] [--window-ms N]
+ *     [--host 127.0.0.1]
  * </pre>
+ *
+ * <p>With {@code --window-ms N}, a line {@code WINDOW end_ms=EPOCH max_us=X n=K} every N ms: the
+ * longest of the K round trips that ended in those N ms (0 if none), so that the longest round
+ * trip of any stretch of the run can be read afterwards (the stall while connections move against
+ * the same stretch of steady load before).
  *
  * Prints {@code CONNECTED conns=N} once every connection has echoed once. Exit code 0, 3 if any
  * echoed byte was wrong, 1 if a connection failed, 2 on a usage error.
@@ -46,6 +52,10 @@ public final class StallProbe {
   private final AtomicLong mismatches = new AtomicLong();
   private final AtomicLong over100ms = new AtomicLong();
   private final AtomicLong over1s = new AtomicLong();
+  /** The longest round trip, in ns, that ended in the current window, and how many ended in it. */
+  private final AtomicLong windowMax = new AtomicLong();
+  private final AtomicLong windowCount = new AtomicLong();
+  private final long windowMillis;
   private volatile boolean stop;
   private volatile String firstError;
   /** Per connection: its longest round trip, in ns, and when it ended (epoch ms). */
@@ -53,7 +63,8 @@ public final class StallProbe {
   private long[] maxRttAtMillis;
 
   private StallProbe(InetSocketAddress target, int size, long intervalMillis, double seconds,
-      Path stopFile, long slowMillis) {
+      Path stopFile, long slowMillis, long windowMillis) {
+    this.windowMillis = windowMillis;
     this.target = target;
     this.size = size;
     this.intervalMillis = intervalMillis;
@@ -71,6 +82,7 @@ public final class StallProbe {
     double seconds = 120;
     Path stopFile = null;
     long slowMillis = 0;
+    long windowMillis = 0;
     for (int i = 0; i + 1 < args.length; i += 2) {
       String v = args[i + 1];
       switch (args[i]) {
@@ -82,6 +94,7 @@ public final class StallProbe {
         case "--seconds" -> seconds = Double.parseDouble(v);
         case "--stop-file" -> stopFile = Path.of(v);
         case "--slow-ms" -> slowMillis = Long.parseLong(v);
+        case "--window-ms" -> windowMillis = Long.parseLong(v);
         default -> usage("unknown option " + args[i]);
       }
     }
@@ -89,16 +102,17 @@ public final class StallProbe {
       usage("--port PORT is required");
     }
     if (conns < 1 || conns > 1000 || size < 1 || size > 65536 || interval < 0 || interval > 1000
-        || seconds <= 0 || seconds > 3600 || slowMillis < 0) {
+        || seconds <= 0 || seconds > 3600 || slowMillis < 0 || windowMillis < 0
+        || windowMillis > 60_000) {
       usage("--conns 1-1000, --size 1-65536, --interval 0-1000 ms, --seconds (0, 3600],"
-          + " --slow-ms 0 or more");
+          + " --slow-ms 0 or more, --window-ms 0-60000");
     }
     InetAddress address = InetAddress.getByName(host);
     if (!address.isLoopbackAddress()) {
       usage("refusing " + address + ": the probe sends only to loopback addresses");
     }
     StallProbe probe = new StallProbe(new InetSocketAddress(address, port), size, interval,
-        seconds, stopFile, slowMillis);
+        seconds, stopFile, slowMillis, windowMillis);
     System.out.println("RESULT " + probe.run(conns));
     System.out.flush();
     System.exit(probe.mismatches.get() > 0 ? 3 : probe.errors.get() > 0 ? 1 : 0);
@@ -119,11 +133,22 @@ public final class StallProbe {
     connected.await();
     System.out.println("CONNECTED conns=" + conns + " errors=" + errors.get());
     System.out.flush();
+    long sleep = windowMillis > 0 ? windowMillis : 50;
+    long nextWindow = System.nanoTime() + sleep * 1_000_000L;
     while (!stop && System.nanoTime() - deadlineNanos < 0
         && (stopFile == null || !Files.exists(stopFile))) {
-      Thread.sleep(50);
+      Thread.sleep(Math.max(1, (nextWindow - System.nanoTime()) / 1_000_000L));
+      nextWindow += sleep * 1_000_000L;
+      if (windowMillis > 0) {
+        String line = String.format(Locale.ROOT, "WINDOW end_ms=%d max_us=%d n=%d",
+            System.currentTimeMillis(), windowMax.getAndSet(0) / 1000, windowCount.getAndSet(0));
+        synchronized (System.out) {
+          System.out.println(line);
+        }
+      }
     }
     stop = true;
+    System.out.flush();
     for (Thread t : threads) {
       t.join(10_000);
     }
@@ -176,6 +201,8 @@ public final class StallProbe {
         }
         seq++;
         roundTrips.incrementAndGet();
+        windowMax.accumulateAndGet(rtt, Math::max);
+        windowCount.incrementAndGet();
         if (rtt > maxRttNanos[index]) {
           maxRttNanos[index] = rtt;
           maxRttAtMillis[index] = System.currentTimeMillis();

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 import java.util.concurrent.ConcurrentHashMap;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import java.util.concurrent.TimeUnit;
@@ -261,14 +262,14 @@ final class ConnectionEngine implements Engine {
   }
 
   @Override
-  public List<CompletableFuture<Detached>> detachAll(boolean stateless) {
-    List<CompletableFuture<Detached>> detaching = new ArrayList<>();
+  public List<Supplier<CompletableFuture<Detached>>> movable(boolean stateless) {
+    List<Supplier<CompletableFuture<Detached>>> movable = new ArrayList<>();
     for (EpollSocketChannel channel : served.values()) {
       if (channel.isOpen()) {
-        detaching.add(ConnectionDetacher.detach(channel, stateless));
+        movable.add(() -> ConnectionDetacher.detach(channel, stateless));
       }
     }
-    return detaching;
+    return movable;
   }
 
   @Override

@@ -5,6 +5,7 @@ import io.netty.channel.IoEventLoop;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /**
  * Where a {@link HandoffServer} serves the connections it adopts: Netty pipelines on epoll event
@@ -15,8 +16,11 @@ interface Engine extends ConnectionSink {
   /** Waits until no connection is left or the timeout passed; returns how many are left. */
   int awaitIdle(Duration timeout) throws InterruptedException;
 
-  /** For a take-over: takes every connection that can move off its event loop. */
-  List<CompletableFuture<Detached>> detachAll(boolean stateless);
+  /**
+   * For a take-over: the connections served now, each to be taken off its event loop when the
+   * supplier is called (one at a time, just before its move).
+   */
+  List<Supplier<CompletableFuture<Detached>>> movable(boolean stateless);
 
   /** Serves a detached connection here again after its move failed. */
   void resume(Detached connection);

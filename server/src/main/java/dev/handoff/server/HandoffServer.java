@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +45,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class HandoffServer implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(HandoffServer.class);
-  private static final String PREDECESSOR = "the previous app";
 
   private final ServerConfig config;
   private final Engine engine;
@@ -58,8 +58,6 @@ public final class HandoffServer implements Closeable {
   private volatile boolean closed;
   /** A successor is taking over from this app. */
   private final AtomicBoolean handingOver = new AtomicBoolean();
-  /** This app is still receiving the connections of the app it took over from. */
-  private volatile boolean receivingTakeOver;
 
   HandoffServer(ServerConfig config, Engine engine) {
     this.config = config;
@@ -80,27 +78,25 @@ public final class HandoffServer implements Closeable {
    * @param predecessor when taking over, the link to the app that ran before, which has freed the
    *     socket path and will send its connections on this link; this server owns it from now on
    */
-  void start(HandoffLink predecessor) throws IOException {
+  void start(Successor.Predecessor predecessor) throws IOException {
     try {
       listener = UnixListener.bind(config.socket(), config.socketMode(), config.maxLinks());
     } catch (IOException e) {
       engine.close();
       if (predecessor != null) {
-        closeQuietly(predecessor);
+        closeQuietly(predecessor.link());
       }
       throw e;
     }
     if (predecessor != null) {
-      receivingTakeOver = true;
+      // Bound: the previous app moves its connections here, and they are served from its COMMIT
+      // on (docs/PROTOCOL.md); proxy links are taken only then, so that a rollback cuts nothing.
       try {
-        // Bound: the previous app may now move its connections here (docs/PROTOCOL.md).
-        predecessor.sendAck(new Acknowledgement(0, Acknowledgement.Status.ADOPTED));
-        startReader(predecessor, PREDECESSOR);
-      } catch (IOException e) {
-        receivingTakeOver = false;
-        log.warn("the previous app went away before moving its connections ({}); it keeps"
-            + " whatever it serves", Errors.describe(e));
-        closeQuietly(predecessor);
+        stats.migratedIn.add(Successor.receiveMoved(predecessor, engine, config.maxConnections(),
+            listener));
+      } catch (IOException | RuntimeException e) {
+        engine.close(); // the path was freed already, before the link closed
+        throw e;
       }
     }
     log.info("listening on {} for proxy links (at most {} connections)", config.socket(),
@@ -301,24 +297,19 @@ public final class HandoffServer implements Closeable {
   }
 
   /**
-   * Reads a link from now on: a proxy's on an event loop, the one that will serve most of the
-   * connections it brings; the previous app's (whose migrated connections come with their unsent
-   * bytes and state, read as a stream) on a thread of its own, as every link when the engine has
-   * no epoll loop.
+   * Reads a link from now on: on an event loop, the one that will serve most of the connections
+   * it brings; on a thread of its own when the engine has no epoll loop.
    */
   private void startReader(HandoffLink link, String peer) {
     log.info("link from {} up", peer);
     CompletableFuture<Void> ended = new CompletableFuture<>();
     Runnable onClose = () -> {
       links.remove(link);
-      if (peer.equals(PREDECESSOR)) {
-        receivingTakeOver = false;
-      }
       ended.complete(null);
     };
     LinkReader reader = new LinkReader(link, engine, stats, config.maxConnections(),
         this::handOver, onClose);
-    IoEventLoop loop = peer.equals(PREDECESSOR) ? null : engine.linkLoop();
+    IoEventLoop loop = engine.linkLoop();
     if (loop != null && link instanceof HandoffChannel channel) {
       try {
         LinkPoller poller = LinkPoller.of(channel, reader, loop);
@@ -339,13 +330,12 @@ public final class HandoffServer implements Closeable {
 
   /**
    * A successor asked, on {@code link}, to take over: hand everything to it, then stop. One
-   * take-over at a time, and none while this app is itself still receiving one: a second
-   * successor is answered REJECTED, so two started together never chain (old, A, then B).
+   * take-over at a time: a second successor is answered REJECTED. (An app taking over accepts no
+   * link before its own take-over is committed, so a successor that asks it meanwhile waits.)
    */
   private void handOver(HandoffLink link) {
-    if (receivingTakeOver || !handingOver.compareAndSet(false, true)) {
-      log.warn("{} asks to take over, but {}; refused", link.peer(), receivingTakeOver
-          ? "this app is still taking over from the previous one" : "a take-over is under way");
+    if (!handingOver.compareAndSet(false, true)) {
+      log.warn("{} asks to take over, but a take-over is under way; refused", link.peer());
       try {
         link.sendAck(new Acknowledgement(0, Acknowledgement.Status.REJECTED));
       } catch (IOException e) {
@@ -374,8 +364,8 @@ public final class HandoffServer implements Closeable {
       }
 
       @Override
-      public List<CompletableFuture<Detached>> detachAll() {
-        return engine.detachAll(config.stateless());
+      public List<Supplier<CompletableFuture<Detached>>> movable() {
+        return engine.movable(config.stateless());
       }
 
       @Override

@@ -1,6 +1,5 @@
 package dev.handoff.server;
 
-import dev.handoff.common.HandoffLink;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.Uids;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -245,7 +244,7 @@ public final class HandoffServerBootstrap {
         registry != null ? registry : new CompositeMeterRegistry());
   }
 
-  private HandoffServer start(Path socket, HandoffLink predecessor) throws IOException {
+  private HandoffServer start(Path socket, Successor.Predecessor predecessor) throws IOException {
     try {
       if (childHandler == null) {
         throw new IllegalStateException("childHandler not set");

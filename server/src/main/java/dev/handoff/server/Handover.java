@@ -8,30 +8,35 @@ import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.JdkNioInternals;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The running app's side of a take-over (docs/PROTOCOL.md, "Taking over from a running app"):
- * stop taking handoffs and free the socket path; wait until the successor says it has bound the
- * path; then move every established connection to it, each with the bytes read from its client and
- * not yet echoed (half-closed ones too: the client's end of file stays with the socket), and close
- * this app's copy once the successor has adopted it. Then the process shuts down.
+ * The running app's side of a take-over (docs/PROTOCOL.md, "Taking over from a running app"), as
+ * one transaction: stop taking handoffs and free the socket path; wait until the successor says it
+ * has bound the path; send it every connection that can move, each paused just before its own
+ * move, with the bytes read from its client and not yet echoed and its handlers' state; and once
+ * the successor holds every one, send COMMIT. Only then are this app's copies closed and the
+ * process shut down.
  *
- * <p>If the successor dies or gives up at any point, this app serves everything it did not hand
- * over (connections never sent, and sent ones the successor did not adopt before its link broke),
- * binds the socket path again and takes handoffs as before: no client is cut and proxies re-link.
+ * <p>Before COMMIT nothing is given away: this app keeps its copy of every descriptor sent, and the
+ * successor serves none of them. On any failure before it (the successor dies, closes the link,
+ * does not answer in time, refuses any connection, or never binds the path), this app rolls back
+ * as a whole: it ends the link (the successor then drops its copies and frees the path), serves
+ * every connection again, binds the socket path again and takes handoffs as before.
  */
 final class Handover implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Handover.class);
@@ -39,39 +44,51 @@ final class Handover implements Runnable {
   static final Duration READY_TIMEOUT = Duration.ofSeconds(10);
   /** How long a successor may take to answer the last connection sent. */
   static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(30);
+  /** How long a rollback waits for the successor to end its side of the link (free the path). */
+  private static final long LINK_END_WAIT_MILLIS = 5_000;
+  /** How long one connection may take to be paused and taken off its event loop. */
+  private static final long DETACH_TIMEOUT_MILLIS = 10_000;
+  /**
+   * How many connections may be being paused ahead of the one being sent: each pause is a hop to
+   * the connection's event loop, and these overlap with the sends instead of adding up, while no
+   * connection is paused more than this many moves before its own.
+   */
+  static final int PAUSE_AHEAD = 8;
 
   private final HandoffLink successor;
   private final HandoverSite site;
   private final Runnable done;
   private final Duration readyTimeout;
   private final Duration answerTimeout;
-  /** Sent to the successor, not yet answered. */
-  private final Map<Long, Detached> inFlight = new ConcurrentHashMap<>();
-  /** Taken off their event loop but not sent: served here again if the move stops. */
-  private final List<Detached> notSent = new ArrayList<>();
+  private final int pauseAhead;
+  /**
+   * Paused here: sent, or paused ahead of their move. This app's copies, served again on a
+   * rollback; released on the commit (then every one of them was sent).
+   */
+  private final List<Detached> moved = new ArrayList<>();
+  /** Migration ids sent and not yet answered. */
+  private final Set<Long> unanswered = ConcurrentHashMap.newKeySet();
   /** The successor has bound the socket path: connections may go to it. */
   private final CountDownLatch ready = new CountDownLatch(1);
+  /** The successor's side of the link has ended (or failed). */
   private final CountDownLatch answersDone = new CountDownLatch(1);
-  /** Connections the successor answered RETRY or REJECTED for: served here again. */
-  private final AtomicInteger refusedBySuccessor = new AtomicInteger();
-  /** Connections not moved: closing, or their state cannot move. They finish here. */
-  private int stayed;
-  /** When the successor said it had bound the path (System.nanoTime), for the first-move log. */
+  /** Why the successor cannot take everything (it refused a connection); null while it can. */
+  private volatile String refusal;
+  /** When the successor said it had bound the path (System.nanoTime), for the log. */
   private volatile long readyAt;
-  /** The successor has adopted a first moved connection (logged once). */
-  private boolean firstAdopted;
 
   /**
    * @param successor the link the take-over request came on; this object owns it from now on
-   * @param done called once everything is handed over: the process then shuts down as on SIGTERM
+   * @param done called once the take-over is committed: the process then shuts down as on SIGTERM
    */
   Handover(HandoffLink successor, HandoverSite site, Runnable done) {
-    this(successor, site, done, READY_TIMEOUT, ANSWER_TIMEOUT);
+    this(successor, site, done, READY_TIMEOUT, ANSWER_TIMEOUT, PAUSE_AHEAD);
   }
 
-  /** As above, with the timeouts given (tests). */
+  /** As above, with the timeouts and the pauses ahead given (tests). */
   Handover(HandoffLink successor, HandoverSite site, Runnable done, Duration readyTimeout,
-      Duration answerTimeout) {
+      Duration answerTimeout, int pauseAhead) {
+    this.pauseAhead = pauseAhead;
     this.successor = successor;
     this.site = site;
     this.done = done;
@@ -83,151 +100,205 @@ final class Handover implements Runnable {
   public void run() {
     log.info("{} asks to take over: handing everything over", successor.peer());
     long start = System.nanoTime();
-    int moved = 0;
-    boolean readyToMove = false;
-    String failure = null;
+    String failure;
     try {
       site.stopTakingHandoffs(successor);
       Thread answers = new Thread(this::readAnswers, "handover-acks");
       answers.setDaemon(true);
       answers.start();
-      // The socket path is free now; the successor binds it, and proxies re-link to it.
-      successor.sendAck(new Acknowledgement(0, Status.ADOPTED));
-      readyToMove = awaitReady();
-      if (!readyToMove) {
-        failure = answersDone.getCount() == 0 ? "it went away before binding the socket path"
-            : "it did not bind the socket path within " + readyTimeout.toMillis() + " ms";
-      } else {
-        moved = moveConnections();
+      // The socket path is free now; the successor binds it. The answer's id says COMMIT follows.
+      successor.sendAck(new Acknowledgement(Successor.COMMIT_FOLLOWS, Status.ADOPTED));
+      failure = awaitReady();
+      if (failure == null) {
+        failure = moveConnections();
+      }
+      if (failure == null) {
+        failure = commit();
       }
     } catch (IOException | RuntimeException e) {
       failure = Errors.describe(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       failure = "interrupted";
-    } finally {
-      boolean linkBroke = awaitLinkEnd(failure != null);
-      int kept = settleTheRest(linkBroke) + refusedBySuccessor.get();
+    }
+    if (failure == null) {
+      moved.forEach(site::release);
       closeLink();
-      log.info("handed {} connections over in {} ms", moved,
+      log.info("take-over committed: handed {} connections over in {} ms", moved.size(),
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
-      if (failure == null && kept == 0) {
-        done.run();
-      } else {
-        log.warn("take-over by {} did not complete ({}); {} connections stay here", successor.peer(),
-            failure == null ? "it did not adopt every connection" : failure, kept);
-        if (!site.resumeTakingHandoffs()) {
-          log.error("take-over incomplete: {} connections stay with this app, which serves them"
-              + " until they close or it gets SIGTERM; new connections go to the app that holds"
-              + " the socket path", kept);
-        }
-      }
+      done.run();
+    } else {
+      rollBack(failure);
     }
   }
 
-  /** Waits for the successor's "bound" answer; false if it went away or took too long. */
-  private boolean awaitReady() throws InterruptedException {
+  /** Waits for the successor's "bound" answer; returns why not, or null once it came. */
+  private String awaitReady() throws InterruptedException {
     long deadline = System.nanoTime() + readyTimeout.toNanos();
     while (System.nanoTime() - deadline < 0) {
       if (ready.await(20, TimeUnit.MILLISECONDS)) {
-        return true;
+        return null;
       }
       if (answersDone.getCount() == 0) {
-        return false;
+        return "it went away before binding the socket path";
       }
     }
-    return false;
+    return "it did not bind the socket path within " + readyTimeout.toMillis() + " ms";
   }
 
   /**
-   * Connections never sent are served here again. Sent ones still unanswered: if the link broke,
-   * the successor is gone and with it its copies, so they are served here again; if it merely
-   * stopped answering, it may own them, and two apps must never read one socket, so this app's
-   * copies are closed.
+   * Pauses and sends each connection in turn, then waits for the successor to hold every one.
    *
-   * @return how many connections stay with this app
+   * @return why the move cannot be committed, or null if the successor holds everything sent
    */
-  private int settleTheRest(boolean linkBroke) {
-    int kept = notSent.size();
-    notSent.forEach(site::resume);
-    notSent.clear();
-    for (Long id : inFlight.keySet()) {
-      Detached d = inFlight.remove(id); // whoever removes it settles it: here or the reader
-      if (d == null) {
-        continue;
-      }
-      if (linkBroke) {
-        site.resume(d);
-        kept++;
-      } else {
-        log.warn("m{}: the successor did not answer; closing this app's copy, it may own it", id);
-        site.release(d);
+  private String moveConnections() throws IOException, InterruptedException {
+    ArrayDeque<CompletableFuture<Detached>> pausing = new ArrayDeque<>();
+    String stop;
+    try {
+      stop = sendAll(pausing);
+    } finally {
+      // Stopped early (or a send failed): those paused ahead were not sent; the rollback serves
+      // them here again.
+      while (!pausing.isEmpty()) {
+        Detached ahead = detach(pausing.poll());
+        if (ahead != null) {
+          moved.add(ahead);
+        }
       }
     }
-    return kept;
+    if (stop != null) {
+      return stop;
+    }
+    long deadline = System.nanoTime() + answerTimeout.toNanos();
+    while (!unanswered.isEmpty() && System.nanoTime() - deadline < 0 && stopReason() == null) {
+      answersDone.await(5, TimeUnit.MILLISECONDS);
+    }
+    stop = stopReason();
+    if (stop != null) {
+      return stop;
+    }
+    return unanswered.isEmpty() ? null : "it did not answer " + unanswered.size()
+        + " connections within " + answerTimeout.toMillis() + " ms";
   }
 
-  private int moveConnections() throws IOException, InterruptedException {
-    // Pause every connection at once (each on its own event loop), then send them in turn: the
-    // whole move takes about as long as the sends, not as long as 2 x N event-loop hops.
-    for (CompletableFuture<Detached> future : site.detachAll()) {
-      try {
-        Detached d = future.get(10, TimeUnit.SECONDS);
-        if (d != null) {
-          notSent.add(d);
-        } else {
-          stayed++; // closed meanwhile, or its state cannot move: it finishes here
-        }
-      } catch (ExecutionException | TimeoutException e) {
-        log.warn("cannot detach a connection: {}", Errors.describe(e));
+  /**
+   * Pauses and sends each connection in turn, each paused at most {@code pauseAhead} moves before
+   * its own (the others are served meanwhile).
+   *
+   * @param pausing the connections being paused ahead; what is left in it when this returns or
+   *     throws was not sent
+   * @return why the move stopped, or null once every connection that could move was sent
+   */
+  private String sendAll(ArrayDeque<CompletableFuture<Detached>> pausing)
+      throws IOException, InterruptedException {
+    List<Supplier<CompletableFuture<Detached>>> movable = site.movable();
+    int stayed = 0;
+    long seq = 0;
+    int next = 0;
+    while (next < movable.size() || !pausing.isEmpty()) {
+      while (next < movable.size() && pausing.size() < pauseAhead) {
+        pausing.add(movable.get(next++).get());
       }
+      Detached d = detach(pausing.poll());
+      if (d != null) {
+        moved.add(d); // this app's copy from now on, until the commit or the rollback
+      }
+      String stop = stopReason();
+      if (stop != null) {
+        return stop;
+      }
+      if (d == null) {
+        stayed++; // closed meanwhile, or its state cannot move: it finishes here
+        continue;
+      }
+      // Ids the successor answers by: a proxy's ids are unique only per proxy.
+      HandoffHeader h = d.header();
+      HandoffHeader numbered = new HandoffHeader(++seq, h.acceptedAtMicros(), h.client(),
+          h.local(), h.origin());
+      unanswered.add(seq);
+      log.debug("moving {} as m{} with {} unsent bytes", h, seq, d.pending().length);
+      successor.sendMigrated(numbered, JdkNioInternals.borrow(d.fd()), d.pending(), d.state());
     }
     if (stayed > 0) {
       log.info("{} connections stay here to finish: their pipelines carry state that cannot move"
           + " (no MigratableHandler, and not declared stateless) or they were closing", stayed);
     }
-    long seq = 0;
-    int sent = 0;
-    while (!notSent.isEmpty()) {
-      Detached d = notSent.get(0);
-      // Ids the successor answers by: a proxy's ids are unique only per proxy.
-      HandoffHeader h = d.header();
-      HandoffHeader numbered = new HandoffHeader(++seq, h.acceptedAtMicros(), h.client(),
-          h.local(), h.origin());
-      inFlight.put(seq, d);
-      notSent.remove(0);
-      log.debug("moving {} as m{} with {} unsent bytes", h, seq, d.pending().length);
-      // If this fails, the connection stays in flight: settled once the link's end is known.
-      successor.sendMigrated(numbered, JdkNioInternals.borrow(d.fd()), d.pending(), d.state());
-      sent++;
+    return null;
+  }
+
+  /** Why the move must stop now, or null while the successor can still take everything. */
+  private String stopReason() {
+    if (refusal != null) {
+      return refusal;
     }
-    long deadline = System.nanoTime() + answerTimeout.toNanos();
-    while (!inFlight.isEmpty() && answersDone.getCount() > 0 && System.nanoTime() < deadline) {
-      Thread.sleep(5);
+    if (answersDone.getCount() == 0) {
+      return "its link ended before the commit";
     }
-    return sent - inFlight.size();
+    return null;
+  }
+
+  /** Waits for one connection to be paused and off its event loop; null if it stays here. */
+  private Detached detach(CompletableFuture<Detached> detaching) throws InterruptedException {
+    try {
+      return detaching.get(DETACH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      log.warn("cannot detach a connection; it stays here: {}", Errors.describe(e));
+      // Not sent: if it leaves its event loop after all, it is served here again.
+      detaching.thenAccept(late -> {
+        if (late != null) {
+          site.resume(late);
+        }
+      });
+      return null;
+    }
   }
 
   /**
-   * Whether the successor's side of the link has ended. After a failure this first asks it to
-   * finish (end of stream) and waits briefly: until its side closes, an unanswered connection may
-   * still be adopted there, so only a link known to be broken makes the unanswered ones safe to
-   * serve here again. A successor that neither answers nor closes may own them.
+   * The commit point: a TAKEOVER message from this app to the successor, with the number of
+   * connections moved as its connection id. Once it is sent, the connections are the
+   * successor's.
+   *
+   * @return why it could not be sent, or null once it is
    */
-  private boolean awaitLinkEnd(boolean failed) {
-    if (failed) {
-      try {
-        successor.shutdownOutput();
-      } catch (IOException e) {
-        // already broken: the reader sees it
-      }
-      try {
-        answersDone.await(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+  private String commit() {
+    InetSocketAddress none = new InetSocketAddress(0);
+    try {
+      successor.send(new HandoffHeader(moved.size(), 0, none, none, HandoffHeader.Kind.TAKEOVER,
+          0), null);
+      return null;
+    } catch (IOException e) {
+      return "the commit could not be sent (" + Errors.describe(e) + ")";
     }
-    return answersDone.getCount() == 0;
+  }
+
+  /**
+   * Serves everything here again: ends the link, so that the successor, which has served none of
+   * the connections sent (no COMMIT came), drops its copies and frees the socket path; resumes
+   * every connection paused here; then binds the path again once the successor's side has ended.
+   */
+  private void rollBack(String failure) {
+    try {
+      successor.shutdownOutput();
+    } catch (IOException e) {
+      // already broken: the successor sees the end either way
+    }
+    moved.forEach(site::resume);
+    try {
+      if (!answersDone.await(LINK_END_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+        log.warn("{} did not end its side of the link within {} ms", successor.peer(),
+            LINK_END_WAIT_MILLIS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    closeLink();
+    log.warn("take-over by {} rolled back ({}); the {} connections sent are served here again",
+        successor.peer(), failure, moved.size());
+    if (!site.resumeTakingHandoffs()) {
+      log.error("take-over rolled back, but the socket path is held by another process: this"
+          + " app serves its {} connections until they close or it gets SIGTERM; new connections"
+          + " go to the app that holds the socket path", moved.size());
+    }
   }
 
   private void closeLink() {
@@ -238,35 +309,26 @@ final class Handover implements Runnable {
     }
   }
 
-  /** Closes this app's copy of each connection the successor adopted. */
+  /** Reads the successor's answers: "bound", then one per connection sent. */
   private void readAnswers() {
     try {
       Acknowledgement ack;
       while ((ack = successor.receiveAck()) != null) {
         if (ack.connectionId() == 0) {
-          if (ack.status() == Status.ADOPTED) {
+          if (ack.status() == Status.ADOPTED && ready.getCount() > 0) {
             log.info("{} has bound the socket path; moving the connections", successor.peer());
             readyAt = System.nanoTime();
             ready.countDown();
           }
           continue;
         }
-        Detached d = inFlight.remove(ack.connectionId());
-        if (d == null) {
+        if (!unanswered.remove(ack.connectionId())) {
           log.warn("successor answered unknown m{}", ack.connectionId());
-        } else if (ack.status() == Status.ADOPTED) {
-          site.release(d);
-          if (!firstAdopted) {
-            firstAdopted = true; // only this thread reads answers
-            log.info("m{}: the first connection moved, adopted by the successor {} ms after it"
-                + " bound the socket path", ack.connectionId(),
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - readyAt));
-          }
-        } else {
-          log.warn("successor answered {} for m{}; serving it here", ack.status(),
-              ack.connectionId());
-          refusedBySuccessor.incrementAndGet();
-          site.resume(d);
+        } else if (ack.status() != Status.ADOPTED) {
+          refusal = "it answered " + ack.status() + " for m" + ack.connectionId();
+        } else if (ack.connectionId() == 1) {
+          log.info("m1: the first connection moved, held by the successor {} ms after it bound"
+              + " the socket path", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - readyAt));
         }
       }
     } catch (IOException e) {

@@ -4,6 +4,7 @@ import dev.handoff.server.ConnectionDetacher.Detached;
 import dev.handoff.common.HandoffLink;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /**
  * What a {@link Handover} needs of the app it runs in: stop and resume taking handoffs, and take
@@ -25,12 +26,18 @@ interface HandoverSite {
    */
   boolean resumeTakingHandoffs();
 
-  /** Takes every connection off its event loop; each future gives {@code null} if it closed. */
-  List<CompletableFuture<Detached>> detachAll();
+  /**
+   * The connections that may move, none touched yet. Calling one pauses that connection and takes
+   * it off its event loop; its future gives {@code null} if it stays (closed, or its state cannot
+   * move).
+   */
+  List<Supplier<CompletableFuture<Detached>>> movable();
 
-  /** Serves a detached connection here again. */
+  /** Serves a detached connection here again (the take-over was rolled back). */
   void resume(Detached connection);
 
-  /** The successor adopted it: closes this app's copy (close(2), the socket stays connected). */
+  /**
+   * The take-over is committed: closes this app's copy (close(2), the socket stays connected).
+   */
   void release(Detached connection);
 }

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -69,7 +70,7 @@ final class SocketChannelEngine implements Engine {
   }
 
   @Override
-  public List<CompletableFuture<Detached>> detachAll(boolean stateless) {
+  public List<Supplier<CompletableFuture<Detached>>> movable(boolean stateless) {
     return List.of();
   }
 

@@ -4,25 +4,52 @@ import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.HandoffLink;
+import dev.handoff.common.ReceivedHandoff;
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The new app's side of a take-over: ask the app running at the socket path to hand over, and
- * wait until it has freed the path. The caller then binds the path and says so on the returned
- * link (ADOPTED for connection id 0); the old app's connections then arrive on it as MIGRATED
- * handoffs, which a {@link LinkReader} adopts like any other.
+ * wait until it has freed the path ({@link #requestTakeOver}). The caller then binds the path and
+ * {@link #receiveMoved receives the moved connections}: it holds each one, serving none, until the
+ * old app's COMMIT; only then are they all served here. If the link ends before COMMIT the old app
+ * has rolled back (or died): every copy held here is closed, and the caller frees the path.
  *
- * <p>One take-over at a time: an app that is already handing over, or still taking over from its
- * own predecessor, answers REJECTED.
+ * <p>One take-over at a time: an app that is already handing over answers REJECTED.
  */
 final class Successor {
+  private static final Logger log = LoggerFactory.getLogger(Successor.class);
   /** What the errors of a take-over that met another one under way say to do. */
   static final String ANOTHER =
       "if another take-over is under way, the app that wins it will be there";
+  /**
+   * The connection id of the old app's "the path is yours" answer (ADOPTED) when it will commit
+   * the move with a COMMIT; an app from before COMMIT answers with connection id 0.
+   */
+  static final long COMMIT_FOLLOWS = 1;
+
+  /**
+   * The link to the app being taken over, which has freed the socket path.
+   *
+   * @param commits whether it commits the move with a COMMIT (this revision); if not (an app from
+   *     before COMMIT), each connection is its successor's as soon as it is answered ADOPTED
+   */
+  record Predecessor(HandoffLink link, boolean commits) implements Closeable {
+    @Override
+    public void close() throws IOException {
+      link.close();
+    }
+  }
 
   private Successor() {}
 
@@ -31,7 +58,7 @@ final class Successor {
    *     its socket file
    * @throws IOException if no app runs there, or it refused
    */
-  static HandoffChannel requestTakeOver(Path socket, Duration timeout) throws IOException {
+  static Predecessor requestTakeOver(Path socket, Duration timeout) throws IOException {
     HandoffChannel link;
     try {
       link = HandoffChannel.connect(socket, true);
@@ -64,11 +91,17 @@ final class Successor {
         throw new IOException("the app at " + socket + " is closing (it answered CLOSING to the"
             + " take-over request); " + ANOTHER);
       }
-      if (answer.connectionId() != 0 || answer.status() != Status.ADOPTED) {
+      boolean commits = answer.connectionId() == COMMIT_FOLLOWS;
+      if ((answer.connectionId() != 0 && !commits) || answer.status() != Status.ADOPTED) {
         throw new IOException("the app at " + socket + " did not agree to hand over ("
             + answer.status() + ")");
       }
-      return link;
+      if (!commits) {
+        log.warn("the app at {} is of a revision that does not commit the move: each connection"
+            + " is served here as it arrives, and one that dies mid-move takes those with it",
+            socket);
+      }
+      return new Predecessor(link, commits);
     } catch (IOException e) {
       link.close();
       throw e;
@@ -96,5 +129,124 @@ final class Successor {
     } finally {
       watchdog.interrupt();
     }
+  }
+
+  /**
+   * Says "bound" on the link to the previous app, then holds every MIGRATED connection it sends
+   * (the descriptor open, nothing read or written) and answers each ADOPTED ("held"), or RETRY
+   * (at {@code maxConnections}) or REJECTED (a message that is not a moved connection), which
+   * makes the previous app roll back. On COMMIT (a TAKEOVER message from the previous app) every
+   * held connection goes to {@code sink}, which serves it from then on; the link is then closed.
+   *
+   * <p>Ownership: every descriptor received is closed here exactly once, unless the sink took it.
+   *
+   * <p>From a predecessor that does not commit (of a revision from before COMMIT), each
+   * connection is served as soon as it arrives, and the end of the link ends the move.
+   *
+   * @param predecessor what {@link #requestTakeOver} returned; its link is closed by this method
+   *     in every case
+   * @param path the socket path this app has bound: closed (freed) on a rollback before the link
+   *     is, since the previous app binds the path again once it sees the link end
+   * @return how many connections the sink took
+   * @throws IOException if the link ended or failed before COMMIT: the take-over was rolled back,
+   *     every connection held here is closed and {@code path} freed
+   */
+  static int receiveMoved(Predecessor predecessor, ConnectionSink sink, int maxConnections,
+      Closeable path) throws IOException {
+    HandoffLink link = predecessor.link();
+    List<ReceivedHandoff> held = new ArrayList<>();
+    int servedBefore = 0;
+    try {
+      link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
+      log.info("bound the socket path; {} the connections the previous app moves", predecessor
+          .commits() ? "holding, until it commits the take-over," : "serving");
+      while (true) {
+        ReceivedHandoff message;
+        try {
+          message = link.receive();
+        } catch (HandoffException e) {
+          log.warn("refused a moved connection ({}): {}", e.reason(), e.getMessage());
+          if (e.connectionId() != HandoffException.UNKNOWN_CONNECTION) {
+            link.sendAck(new Acknowledgement(e.connectionId(), Status.REJECTED));
+          }
+          if (!e.reason().resynchronisable()) {
+            throw new IOException("the link to the previous app cannot be read on", e);
+          }
+          continue;
+        }
+        if (message == null && !predecessor.commits()) {
+          return servedBefore;
+        }
+        if (message == null) {
+          throw new IOException("the previous app ended the link before it committed the"
+              + " take-over (it rolled back, or died); it serves its connections");
+        }
+        HandoffHeader header = message.header();
+        if (header.kind() == HandoffHeader.Kind.TAKEOVER) {
+          message.close();
+          if (header.connectionId() != held.size()) {
+            log.warn("the previous app committed {} connections; {} arrived here",
+                header.connectionId(), held.size());
+          }
+          int served = serve(held, sink);
+          log.info("take-over committed: serving the {} connections moved here", served);
+          return served;
+        }
+        long id = header.connectionId();
+        if (header.kind() != HandoffHeader.Kind.MIGRATED) {
+          message.close();
+          log.warn("the previous app sent {} during the take-over; refused", header);
+          link.sendAck(new Acknowledgement(id, Status.REJECTED));
+        } else if (held.size() + sink.liveConnections() >= maxConnections) {
+          message.close();
+          log.warn("{}: {} connections held, the most allowed; answering RETRY", header,
+              maxConnections);
+          link.sendAck(new Acknowledgement(id, Status.RETRY));
+        } else if (!predecessor.commits()) {
+          servedBefore += serve(List.of(message), sink);
+          link.sendAck(new Acknowledgement(id, Status.ADOPTED));
+        } else {
+          held.add(message); // this app's copy; served only after the commit
+          link.sendAck(new Acknowledgement(id, Status.ADOPTED));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      held.forEach(ReceivedHandoff::close);
+      held.clear();
+      try {
+        path.close(); // before the link: the previous app then binds the path again
+      } catch (IOException closing) {
+        e.addSuppressed(closing);
+      }
+      throw e;
+    } finally {
+      held.forEach(ReceivedHandoff::close); // nothing for those the sink took
+      link.close(); // after the path was freed, on a rollback (the catch above runs first)
+    }
+  }
+
+  /** Gives each connection to the sink, which serves it from now on; returns how many it took. */
+  private static int serve(List<ReceivedHandoff> held, ConnectionSink sink) {
+    int served = 0;
+    for (ReceivedHandoff handoff : held) {
+      try {
+        if (sink.adopt(handoff, cause -> {
+          if (cause != null) {
+            log.warn("{}: cannot serve the moved connection: {}", handoff.header(),
+                Errors.describe(cause));
+          }
+        })) {
+          served++;
+        } else {
+          log.warn("{}: already served here; closing this copy", handoff.header());
+        }
+      } catch (IOException | RuntimeException e) {
+        log.warn("{}: cannot serve the moved connection: {}", handoff.header(),
+            Errors.describe(e));
+      } finally {
+        handoff.close(); // nothing if the sink took it
+      }
+    }
+    return served;
   }
 }

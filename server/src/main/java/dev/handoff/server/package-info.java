@@ -50,9 +50,11 @@
  * (with every byte the client sent that the old process did not read), the bytes the old pipeline
  * had written and the socket had not taken (sent first by the new process), and the state of each
  * handler that implements {@link dev.handoff.server.MigratableHandler}. The running server then
- * completes {@link dev.handoff.server.HandoffServer#handedOver()}: stop it as above. If the new
- * process dies at any point, the running one keeps or takes back every connection it had not
- * handed over and takes handoffs again.
+ * completes {@link dev.handoff.server.HandoffServer#handedOver()}: stop it as above. The move is
+ * one transaction: the new process holds every connection without serving any until the running
+ * one commits, once the new one holds them all ({@code takeOver} returns then). If the new process
+ * dies, refuses a connection or does not answer before that, the running one serves every
+ * connection again and takes handoffs again, and {@code takeOver} throws.
  *
  * <h2>Pitfalls</h2>
  *

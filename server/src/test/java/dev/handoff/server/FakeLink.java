@@ -27,7 +27,10 @@ final class FakeLink implements HandoffLink {
   private final BlockingQueue<Object> answersIn = new LinkedBlockingQueue<>();
   final List<Acknowledgement> answersOut = new CopyOnWriteArrayList<>();
   final List<HandoffHeader> migratedOut = new CopyOnWriteArrayList<>();
-  /** Events in order: "ack c5 ADOPTED", "closed", "shutdown-output", "migrated m1". */
+  /**
+   * Events in order: "ack c5 ADOPTED", "closed", "shutdown-output", "migrated m1", "commit 3", and
+   * what a test's fakes add.
+   */
   final List<String> events = new CopyOnWriteArrayList<>();
   volatile boolean answersFail;
   /** Sends of MIGRATED messages fail from this one on (1-based); 0: never. */
@@ -64,9 +67,19 @@ final class FakeLink implements HandoffLink {
     return this;
   }
 
+  /** Sends of a take-over's COMMIT (a TAKEOVER message on a successor's link) fail. */
+  volatile boolean commitFails;
+
+  /** Only an old app's COMMIT is sent this way here: recorded as "commit N". */
   @Override
   public void send(HandoffHeader header, FileDescriptor fd) throws IOException {
-    throw new AssertionError("an app's link reader never sends a handoff");
+    if (header.kind() != HandoffHeader.Kind.TAKEOVER || fd != null) {
+      throw new AssertionError("an app sends no handoff but a take-over's COMMIT: " + header);
+    }
+    if (closed || commitFails) {
+      throw new IOException("send COMMIT: Broken pipe");
+    }
+    events.add("commit " + header.connectionId());
   }
 
   @Override

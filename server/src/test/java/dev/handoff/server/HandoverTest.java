@@ -17,132 +17,197 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * A take-over from the old app's side, through every outcome, with a fake successor link and a
- * fake app. The rule checked each time: the old app ends either having handed everything over
- * (and only then shuts down) or serving everything it did not hand over, taking handoffs again.
+ * fake app. The rule checked each time: the take-over commits or rolls back as a whole. Either
+ * COMMIT was sent after the successor held every connection moved, and only then is every copy
+ * here released and the app shut down; or no COMMIT was sent, every connection paused here is
+ * served here again, none is released, and the app takes handoffs again.
  */
 @Timeout(30)
 class HandoverTest {
   private static final Duration SHORT = Duration.ofMillis(300);
   private final FakeLink successor = new FakeLink();
-  private final FakeSite site = new FakeSite(3);
+  private final FakeSite site = new FakeSite(3, successor);
   private final AtomicBoolean shutDown = new AtomicBoolean();
 
   private void run() {
-    new Handover(successor, site, () -> shutDown.set(true), SHORT, SHORT).run();
+    run(Handover.PAUSE_AHEAD);
+  }
+
+  private void run(int pauseAhead) {
+    new Handover(successor, site, () -> shutDown.set(true), SHORT, SHORT, pauseAhead).run();
   }
 
   private static Acknowledgement adopted(long id) {
     return new Acknowledgement(id, Status.ADOPTED);
   }
 
-  /** Defect 1a and 1b: the successor goes away before it has bound the path. */
+  private boolean committed() {
+    return successor.events.stream().anyMatch(e -> e.startsWith("commit"));
+  }
+
+  /** Rolled back as a whole: every connection paused here served again, none released. */
+  private void assertRolledBack() {
+    assertFalse(committed(), "no COMMIT sent");
+    assertEquals(Set.of(), site.released, "no copy released");
+    assertEquals(site.paused, site.resumed, "every connection paused here is served here again");
+    assertEquals(1, site.resumedTaking.get(), "the app takes handoffs again");
+    assertFalse(shutDown.get());
+    assertTrue(successor.closed, "the link is ended, so the successor drops what it holds");
+  }
+
   @Test
   void aSuccessorGoneBeforeItIsReadyLeavesEverythingHereAndTheAppTakingHandoffs() {
     successor.willAnswer(FakeLink.END);
     run();
     assertTrue(site.stopped.get(), "it first stopped taking handoffs");
-    assertEquals(1, site.resumedTaking.get(), "then took them again");
-    assertEquals(0, site.detached.get(), "no connection was touched");
-    assertFalse(shutDown.get());
+    assertEquals(Set.of(), site.paused, "no connection was touched");
+    assertRolledBack();
   }
 
   @Test
   void aSuccessorThatNeverSaysItIsReadyIsGivenUpOn() {
     run(); // nothing scripted: no answer within the ready timeout
-    assertEquals(1, site.resumedTaking.get());
-    assertEquals(0, site.detached.get());
-    assertFalse(shutDown.get());
-    assertTrue(successor.closed);
+    assertEquals(Set.of(), site.paused);
+    assertRolledBack();
   }
 
   @Test
-  void everythingAdoptedMeansEveryCopyReleasedAndTheAppShutsDown() {
+  void everythingHeldMeansCommitThenEveryCopyReleasedAndTheAppShutsDown() {
     successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
         .willAnswer(adopted(3));
     run();
     assertEquals(3, successor.migratedOut.size());
+    assertEquals(new Acknowledgement(Successor.COMMIT_FOLLOWS, Status.ADOPTED),
+        successor.answersOut.get(0), "the path is yours, and a COMMIT follows");
+    assertEquals("commit 3", successor.events.get(successor.events.size() - 2),
+        "COMMIT after the last connection, with the number moved, then the link closed");
+    assertEquals("closed", successor.events.get(successor.events.size() - 1));
     assertEquals(Set.of(0, 1, 2), site.released);
     assertEquals(Set.of(), site.resumed);
     assertEquals(0, site.resumedTaking.get());
     assertTrue(shutDown.get());
   }
 
+  /** Each connection is paused just before its own move, not all of them at once. */
   @Test
-  void aConnectionTheSuccessorRefusesIsServedHereAndTheAppCarriesOn() {
-    successor.willAnswer(adopted(0)).willAnswer(adopted(1))
-        .willAnswer(new Acknowledgement(2, Status.REJECTED)).willAnswer(adopted(3));
-    run();
-    assertEquals(Set.of(0, 2), site.released);
-    assertEquals(Set.of(1), site.resumed);
-    assertEquals(1, site.resumedTaking.get());
-    assertFalse(shutDown.get());
+  void eachConnectionIsPausedJustBeforeItsOwnMove() {
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3));
+    run(1);
+    assertEquals(List.of("pause 0", "migrated m1", "pause 1", "migrated m2", "pause 2",
+        "migrated m3"), pausesAndMoves());
   }
 
-  /** A send that fails mid-way: what was not sent, and what was sent and not answered, stay. */
+  /** With pauses ahead, no connection is paused more than that many moves before its own. */
   @Test
-  void aSendFailingMidwayLeavesTheRestHere() {
-    successor.migratedFailFrom = 2;
-    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(FakeLink.END);
-    run();
-    assertTrue(successor.events.contains("shutdown-output"), "it asked the successor to finish");
-    assertEquals(Set.of(0), site.released, "m1 was adopted");
-    assertEquals(Set.of(1, 2), site.resumed, "m2 failed to send, m3 was never sent");
-    assertEquals(1, site.resumedTaking.get());
-    assertFalse(shutDown.get());
+  void pausesAheadOfTheMovesAreBounded() {
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3));
+    run(2);
+    assertEquals(List.of("pause 0", "pause 1", "migrated m1", "pause 2", "migrated m2",
+        "migrated m3"), pausesAndMoves());
+    assertTrue(successor.events.contains("commit 3"));
   }
 
-  /** The successor dies after taking some: the link broke, so its copies died with it. */
+  /** Connections paused ahead of a move that stopped were never sent: served here again. */
   @Test
-  void aSuccessorDyingMidMoveLeavesTheUnansweredHere() {
+  void connectionsPausedAheadOfAFailedSendAreServedHereAgain() {
+    successor.migratedFailFrom = 1;
+    successor.willAnswer(adopted(0)).willAnswer(FakeLink.END);
+    run(3);
+    assertEquals(Set.of(0, 1, 2), site.paused);
+    assertRolledBack();
+  }
+
+  private List<String> pausesAndMoves() {
+    return successor.events.stream()
+        .filter(e -> e.startsWith("pause") || e.startsWith("migrated")).toList();
+  }
+
+  @Test
+  void aConnectionTheSuccessorRefusesRollsEverythingBack() {
     successor.willAnswer(adopted(0)).willAnswer(adopted(1))
+        .willAnswer(new Acknowledgement(2, Status.REJECTED)).willAnswer(FakeLink.END);
+    run();
+    assertTrue(site.paused.containsAll(Set.of(0, 1)), "m1 and m2 were sent");
+    assertRolledBack();
+  }
+
+  @Test
+  void aConnectionTheSuccessorAnswersRetryForRollsEverythingBack() {
+    successor.willAnswer(adopted(0)).willAnswer(new Acknowledgement(1, Status.RETRY))
+        .willAnswer(FakeLink.END);
+    run();
+    assertRolledBack();
+  }
+
+  /** The successor dies after 2 of 3 moved: the link broke before the commit. */
+  @Test
+  void aSuccessorDyingBeforeTheCommitAfterSomeMovedRollsEverythingBack() {
+    successor.migratedFailFrom = 3;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
         .willAnswer(new IOException("Connection reset by peer"));
     run();
-    assertEquals(Set.of(0), site.released);
-    assertEquals(Set.of(1, 2), site.resumed);
-    assertEquals(1, site.resumedTaking.get());
-    assertFalse(shutDown.get());
+    assertEquals(2, successor.migratedOut.size(), "2 of 3 moved");
+    assertEquals(Set.of(0, 1, 2), site.paused, "the third was paused, its send failed");
+    assertRolledBack();
   }
 
-  /**
-   * A successor that stops answering but keeps its link open may own what it was sent: this app
-   * closes its copies (two apps never read one socket) and leaves the path to it.
-   */
+  /** The successor dies once it holds everything, before the commit is sent. */
   @Test
-  void aSuccessorThatHangsKeepsWhatItWasSent() {
+  void aSuccessorDyingAfterHoldingEverythingButBeforeTheCommitRollsEverythingBack() {
+    successor.commitFails = true;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3)).willAnswer(FakeLink.END);
+    run();
+    assertEquals(Set.of(0, 1, 2), site.paused);
+    assertRolledBack();
+  }
+
+  /** A successor that stops answering (but keeps its link open) is given up on. */
+  @Test
+  void aSuccessorThatDoesNotAnswerInTimeRollsEverythingBack() {
     successor.willAnswer(adopted(0)).willAnswer(adopted(1));
     run();
-    assertEquals(Set.of(0, 1, 2), site.released, "m1 adopted; m2, m3 closed here");
-    assertEquals(Set.of(), site.resumed);
-    assertTrue(shutDown.get());
+    assertEquals(Set.of(0, 1, 2), site.paused);
+    assertTrue(successor.events.contains("shutdown-output"), "it told the successor it ended");
+    assertRolledBack();
   }
 
   @Test
-  void aConnectionThatClosesBeforeItIsDetachedIsNotSent() {
+  void aConnectionThatClosesBeforeItIsPausedIsNotSentAndTheRestCommit() {
     site.closing.add(1);
     successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2));
     run();
     assertEquals(2, successor.migratedOut.size());
+    assertTrue(successor.events.contains("commit 2"));
     assertEquals(Set.of(0, 2), site.released);
     assertTrue(shutDown.get());
   }
 
-  /** An app with {@code n} connections, numbered from 0, recording what becomes of each. */
+  /**
+   * An app with {@code n} connections, numbered from 0, recording what becomes of each; pausing
+   * one is recorded on the link's events too ("pause 0"), to see the order of pauses and moves.
+   */
   private static final class FakeSite implements HandoverSite {
     final int n;
+    final FakeLink link;
     final AtomicBoolean stopped = new AtomicBoolean();
     final AtomicInteger resumedTaking = new AtomicInteger();
-    final AtomicInteger detached = new AtomicInteger();
+    final Set<Integer> paused = ConcurrentHashMap.newKeySet();
     final Set<Integer> released = ConcurrentHashMap.newKeySet();
     final Set<Integer> resumed = ConcurrentHashMap.newKeySet();
     final Set<Integer> closing = ConcurrentHashMap.newKeySet();
 
-    FakeSite(int n) {
+    FakeSite(int n, FakeLink link) {
       this.n = n;
+      this.link = link;
     }
 
     @Override
@@ -157,12 +222,19 @@ class HandoverTest {
     }
 
     @Override
-    public List<CompletableFuture<Detached>> detachAll() {
-      List<CompletableFuture<Detached>> all = new ArrayList<>();
+    public List<Supplier<CompletableFuture<Detached>>> movable() {
+      List<Supplier<CompletableFuture<Detached>>> all = new ArrayList<>();
       for (int i = 0; i < n; i++) {
-        detached.incrementAndGet();
-        all.add(CompletableFuture.completedFuture(closing.contains(i) ? null
-            : new Detached(null, 100 + i, FakeLink.header(i), new byte[i], new byte[0])));
+        int index = i;
+        all.add(() -> {
+          if (closing.contains(index)) {
+            return CompletableFuture.completedFuture(null);
+          }
+          assertTrue(paused.add(index), "paused once");
+          link.events.add("pause " + index);
+          return CompletableFuture.completedFuture(new Detached(null, 100 + index,
+              FakeLink.header(index), new byte[index], new byte[0]));
+        });
       }
       return all;
     }

@@ -1,6 +1,7 @@
 package dev.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,10 @@ import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -21,12 +26,15 @@ import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
- * The successor's side of the take-over request, against a real unix socket standing in for the
- * old app, which answers what a real one answers in each race between two successors.
+ * The successor's side of a take-over: the request, against a real unix socket standing in for
+ * the old app, which answers what a real one answers in each race between two successors; and the
+ * moved connections, held without being served until the old app's COMMIT, on a fake link.
  */
 @Timeout(30)
 class SuccessorTest {
   @TempDir Path dir;
+  /** Stands for the socket path a successor has bound. */
+  private final java.io.Closeable path = () -> { };
 
   /**
    * What the successor makes of the old app's one answer to its TAKEOVER request.
@@ -77,5 +85,132 @@ class SuccessorTest {
   void anAnswerOutsideTheProtocolIsNamed() throws Exception {
     IOException e = refusedWith(Status.RETRY);
     assertTrue(e.getMessage().contains("did not agree to hand over (RETRY)"), e.getMessage());
+  }
+
+  private static ReceivedHandoff moved(long id) throws IOException {
+    HandoffHeader h = FakeLink.header(id);
+    java.io.FileInputStream devNull = new java.io.FileInputStream("/dev/null");
+    return new ReceivedHandoff(new HandoffHeader(id, h.acceptedAtMicros(), h.client(), h.local(),
+        HandoffHeader.Kind.MIGRATED, 0, 0), devNull.getFD(), -1, new byte[0], new byte[0]);
+  }
+
+  private static ReceivedHandoff commit(long moved) {
+    InetSocketAddress none = new InetSocketAddress(0);
+    return new ReceivedHandoff(new HandoffHeader(moved, 0, none, none, HandoffHeader.Kind.TAKEOVER,
+        0), null, -1, null);
+  }
+
+  /** A sink that records what it is given to serve (the descriptors stay the handoffs'). */
+  private static final class Sink implements ConnectionSink {
+    final List<Long> served = new CopyOnWriteArrayList<>();
+
+    @Override
+    public int liveConnections() {
+      return served.size();
+    }
+
+    @Override
+    public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered) {
+      served.add(handoff.header().connectionId());
+      whenRegistered.accept(null);
+      return true;
+    }
+  }
+
+  @Test
+  void movedConnectionsAreHeldUnservedUntilTheCommitThenAllServed() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    ReceivedHandoff m1 = moved(1);
+    ReceivedHandoff m2 = moved(2);
+    link.willReceive(m1).willReceive(m2);
+    CompletableFuture<Integer> result = CompletableFuture.supplyAsync(() -> {
+      try {
+        return Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100, path);
+      } catch (IOException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (link.answersOut.size() < 3 && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
+        new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.ADOPTED)),
+        link.answersOut, "bound, then each held");
+    assertEquals(List.of(), sink.served, "nothing served before the commit");
+    link.willReceive(commit(2));
+    assertEquals(2, result.get(10, TimeUnit.SECONDS));
+    assertEquals(List.of(1L, 2L), sink.served);
+    assertTrue(link.closed);
+  }
+
+  @Test
+  void aLinkEndingBeforeTheCommitClosesEveryHeldCopyAndServesNone() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    ReceivedHandoff m1 = moved(1);
+    ReceivedHandoff m2 = moved(2);
+    link.willReceive(m1).willReceive(m2).willReceive(FakeLink.END);
+    java.io.Closeable boundPath = () -> link.events.add("path freed");
+    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(
+        new Successor.Predecessor(link, true), sink, 100, boundPath));
+    assertTrue(e.getMessage().contains("before it committed"), e.getMessage());
+    assertEquals(List.of(), sink.served);
+    assertThrows(IllegalStateException.class, m1::release, "m1's descriptor was closed");
+    assertThrows(IllegalStateException.class, m2::release, "m2's descriptor was closed");
+    assertTrue(link.events.contains("path freed"));
+    assertTrue(link.events.indexOf("path freed") < link.events.indexOf("closed"),
+        "the path is freed before the link closes, which tells the previous app to bind it again: "
+        + link.events);
+  }
+
+  @Test
+  void aConnectionBeyondTheCapIsAnsweredRetrySoThatTheOldAppRollsBack() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
+    assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 1, path));
+    assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
+        new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.RETRY)),
+        link.answersOut);
+    assertEquals(List.of(), sink.served);
+  }
+
+  /** An old app from before COMMIT: each connection is served as it arrives, as it expects. */
+  @Test
+  void fromAnAppThatDoesNotCommitEachConnectionIsServedAsItArrives() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
+    assertEquals(2, Successor.receiveMoved(new Successor.Predecessor(link, false), sink, 100, path));
+    assertEquals(List.of(1L, 2L), sink.served);
+  }
+
+  /** The old app's "the path is yours" says whether a COMMIT follows; an older one's does not. */
+  @Test
+  void theAnswerToTheRequestSaysWhetherTheOldAppCommits() throws Exception {
+    assertTrue(agreed(Successor.COMMIT_FOLLOWS).commits());
+    assertFalse(agreed(0).commits());
+  }
+
+  private Successor.Predecessor agreed(long id) throws Exception {
+    Path socket = dir.resolve("app-" + id + ".sock");
+    try (AFUNIXServerSocketChannel listener = AFUNIXServerSocketChannel.open()) {
+      listener.bind(AFUNIXSocketAddress.of(socket));
+      CompletableFuture<Void> answered = CompletableFuture.runAsync(() -> {
+        try (HandoffChannel oldApp = HandoffChannel.accepted(listener.accept(), "successor");
+            ReceivedHandoff request = oldApp.receive()) {
+          oldApp.sendAck(new Acknowledgement(id, Status.ADOPTED));
+          oldApp.awaitEnd();
+        } catch (IOException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      Successor.Predecessor p = Successor.requestTakeOver(socket, Duration.ofSeconds(10));
+      p.close();
+      answered.get(10, TimeUnit.SECONDS);
+      return p;
+    }
   }
 }
