@@ -284,6 +284,11 @@ final class ConnectionEngine implements Engine {
   }
 
   @Override
+  public void release(Detached connection) {
+    connection.channel().close(); // deregistered: close(2) on this copy, no shutdown
+  }
+
+  @Override
   public IoEventLoop linkLoop() {
     EventLoop next = group.next();
     return next instanceof IoEventLoop loop && loop.isCompatible(LinkPoller.class) ? loop : null;

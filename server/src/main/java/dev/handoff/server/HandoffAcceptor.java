@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -31,8 +32,9 @@ import java.util.concurrent.TimeUnit;
  *       proxy keeps them.</li>
  *   <li>Making a SocketChannel from a descriptor needs a JDK internal: run the JVM with
  *       {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED}; binding fails at once without it.</li>
- *   <li>A take-over moves no connection of an acceptor (the library cannot pause a thread that
- *       reads a channel): they stay with the old process until the caller closes them.</li>
+ *   <li>A take-over moves only the connections that the caller pauses (bound with an {@link
+ *       AcceptedConnections}; the library cannot pause a thread that reads a channel): the others
+ *       stay with the old process until the caller closes them.</li>
  * </ol>
  */
 public final class HandoffAcceptor implements Closeable {
@@ -75,6 +77,20 @@ public final class HandoffAcceptor implements Closeable {
   /** The unix socket this acceptor listens on. */
   public Path socket() {
     return server.socket();
+  }
+
+  /**
+   * Completes once a successor has taken over (see {@link HandoffServer#handedOver()}): the
+   * connections the caller paused have moved; the caller should now let the others finish and
+   * close this acceptor.
+   */
+  public CompletableFuture<Void> handedOver() {
+    return server.handedOver();
+  }
+
+  /** One line on the state of things: handoffs adopted, migrated in and refused, links. */
+  public String summary() {
+    return server.summary();
   }
 
   /** Stops taking handoffs; connections already queued can still be accepted. */

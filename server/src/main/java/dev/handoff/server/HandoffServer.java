@@ -385,7 +385,7 @@ public final class HandoffServer implements Closeable {
 
       @Override
       public void release(Detached connection) {
-        connection.channel().close(); // close(2) on this copy; the successor's stays connected
+        engine.release(connection); // close(2) on this copy; the successor's stays connected
       }
     };
   }

@@ -227,14 +227,60 @@ public final class HandoffServerBootstrap {
    * @throws IOException if the path cannot be bound
    */
   public HandoffAcceptor bindAcceptor(Path socket, int queue) throws IOException {
+    return bindAcceptor(socket, queue, AcceptedConnections.NONE);
+  }
+
+  /**
+   * As {@link #bindAcceptor(Path, int)}, and when a successor takes over, the connections that
+   * {@code accepted} pauses move to it.
+   *
+   * @param accepted the caller's connections, as a take-over sees them
+   */
+  public HandoffAcceptor bindAcceptor(Path socket, int queue, AcceptedConnections accepted)
+      throws IOException {
+    return startAcceptor(socket, queue, accepted, null);
+  }
+
+  /**
+   * Takes over from the app running at {@code socket} (as {@link #takeOver}) and hands each
+   * connection, the moved ones too, to the caller through the returned acceptor (as {@link
+   * #bindAcceptor}). A moved connection arrives as any other, with nothing unsent; one that the
+   * running app could send only with unsent bytes or handler state (a Netty pipeline's) is
+   * refused and stays there.
+   *
+   * @param accepted this process's connections, as its own successor will see them
+   * @throws IOException if no app listens at {@code socket}, it refused, or it did not answer
+   *     within the {@link #takeOverTimeout}
+   */
+  public HandoffAcceptor takeOverAcceptor(Path socket, int queue, AcceptedConnections accepted)
+      throws IOException {
+    checkQueue(queue);
+    return startAcceptor(socket, queue, accepted,
+        Successor.requestTakeOver(socket, takeOverTimeout));
+  }
+
+  private static void checkQueue(int queue) {
     if (queue < 1) {
       throw new IllegalArgumentException("queue must be at least 1: " + queue);
     }
-    JdkNioInternals.requireSocketChannels();
-    Epoll.ensureAvailability(); // its native library checks each descriptor
-    SocketChannelEngine engine = new SocketChannelEngine(queue);
+  }
+
+  private HandoffAcceptor startAcceptor(Path socket, int queue, AcceptedConnections accepted,
+      HandoffLink predecessor) throws IOException {
+    try {
+      checkQueue(queue);
+      Objects.requireNonNull(accepted, "accepted");
+      JdkNioInternals.requireSocketChannels();
+      Epoll.ensureAvailability(); // its native library checks each descriptor
+    } catch (RuntimeException | Error e) {
+      if (predecessor != null) {
+        predecessor.close();
+      }
+      throw e;
+    }
+    SocketChannelEngine engine = new SocketChannelEngine(queue, accepted);
     HandoffServer server = new HandoffServer(config(socket, null, false), engine);
-    server.start(null);
+    server.start(predecessor);
     return new HandoffAcceptor(server, engine);
   }
 
