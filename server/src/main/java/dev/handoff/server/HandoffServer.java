@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -110,6 +111,11 @@ public final class HandoffServer implements Closeable {
     acceptor.start();
   }
 
+  /** Whether {@link #stopTakingHandoffs} has not been called (or a failed take-over undid it). */
+  boolean takingHandoffs() {
+    return !stopping;
+  }
+
   /** The unix socket this server listens on. */
   public Path socket() {
     return config.socket();
@@ -126,8 +132,8 @@ public final class HandoffServer implements Closeable {
    * was closed under it (no proxy can link any more). Either way the process should now stop:
    * {@link #awaitDrained} for the connections that stayed, then {@link #close()}.
    */
-  public CompletableFuture<Void> handedOver() {
-    return handedOver;
+  public CompletionStage<Void> handedOver() {
+    return handedOver.minimalCompletionStage();
   }
 
   /**

@@ -1,17 +1,20 @@
 package dev.handoff.server;
 
-import dev.handoff.common.HandoffLink;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.Uids;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -21,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server:
@@ -200,7 +204,7 @@ public final class HandoffServerBootstrap {
    * @throws IOException if the path cannot be bound
    */
   public HandoffServer bind(Path socket) throws IOException {
-    return start(socket, null);
+    return start(socket, false);
   }
 
   /**
@@ -213,7 +217,7 @@ public final class HandoffServerBootstrap {
    *     under way), or it did not answer within the {@link #takeOverTimeout}
    */
   public HandoffServer takeOver(Path socket) throws IOException {
-    return start(socket, Successor.requestTakeOver(socket, takeOverTimeout));
+    return start(socket, true);
   }
 
   /**
@@ -279,39 +283,85 @@ public final class HandoffServerBootstrap {
       throw e;
     }
     SocketChannelEngine engine = new SocketChannelEngine(queue, accepted);
-    HandoffServer server = new HandoffServer(config(socket, null, false), engine);
+    HandoffServer server = new HandoffServer(config(socket), engine);
     server.start(predecessor);
     return new HandoffAcceptor(server, engine);
   }
 
-  private ServerConfig config(Path socket, EventLoopGroup loops, boolean ownsGroup) {
+  private ServerConfig config(Path socket) {
     return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks, allowedUids,
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        loops, ownsGroup, childHandler, Map.copyOf(childOptions), stateless, acceptPlain,
-        registry != null ? registry : new CompositeMeterRegistry());
+        stateless, acceptPlain, registry != null ? registry : new CompositeMeterRegistry());
   }
 
-  private HandoffServer start(Path socket, HandoffLink predecessor) throws IOException {
-    try {
-      if (childHandler == null) {
-        throw new IllegalStateException("childHandler not set");
-      }
-      JdkNioInternals.requireAvailable();
-      Epoll.ensureAvailability();
-    } catch (RuntimeException | Error e) {
-      if (predecessor != null) {
-        predecessor.close();
-      }
-      throw e;
+  /**
+   * Binds through Netty's own {@code ServerBootstrap} and a {@link HandoffServerChannel}: this
+   * bootstrap is a shorthand for it.
+   */
+  @SuppressWarnings("unchecked")
+  private HandoffServer start(Path socket, boolean takeOver) throws IOException {
+    if (childHandler == null) {
+      throw new IllegalStateException("childHandler not set");
+    }
+    JdkNioInternals.requireAvailable();
+    Epoll.ensureAvailability();
+    if (group != null) {
+      requireEpoll(group);
     }
     boolean ownsGroup = group == null;
     EventLoopGroup loops = ownsGroup
         ? new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("handoff-io", true),
             EpollIoHandler.newFactory())
         : group;
-    HandoffServer server = new HandoffServer(config(socket, loops, ownsGroup),
-        new ConnectionEngine(loops, ownsGroup, childHandler, childOptions));
-    server.start(predecessor);
-    return server;
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(loops, loops)
+        .channelFactory(() -> new HandoffServerChannel(ownsGroup ? loops : null))
+        .option(HandoffChannelOption.SOCKET_MODE, socketMode)
+        .option(HandoffChannelOption.ALLOWED_UIDS, allowedUids)
+        .option(HandoffChannelOption.MAX_LINKS, maxLinks)
+        .option(HandoffChannelOption.ACCEPT_PLAIN, acceptPlain)
+        .option(HandoffChannelOption.STATELESS, stateless)
+        .option(HandoffChannelOption.TAKE_OVER, takeOver)
+        .option(HandoffChannelOption.TAKE_OVER_TIMEOUT, takeOverTimeout)
+        .childHandler(childHandler);
+    if (maxConnections != null) {
+      bootstrap.option(HandoffChannelOption.MAX_CONNECTIONS, maxConnections);
+    }
+    if (registry != null) {
+      bootstrap.option(HandoffChannelOption.METER_REGISTRY, registry);
+    }
+    for (Map.Entry<ChannelOption<?>, Object> option : childOptions.entrySet()) {
+      bootstrap.childOption((ChannelOption<Object>) option.getKey(), option.getValue());
+    }
+    ChannelFuture bound = bootstrap.bind(new HandoffAddress(socket)).awaitUninterruptibly();
+    if (!bound.isSuccess()) {
+      if (ownsGroup) {
+        loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      }
+      Throwable cause = bound.cause();
+      if (cause instanceof IOException e) {
+        throw e;
+      } else if (cause instanceof RuntimeException e) {
+        throw e;
+      } else if (cause instanceof Error e) {
+        throw e;
+      }
+      throw new IOException("bind " + socket + ": " + cause, cause);
+    }
+    return ((HandoffServerChannel) bound.channel()).server();
+  }
+
+  /**
+   * Refuses a group whose loops cannot serve epoll channels (NIO, io_uring, a plain executor):
+   * registering a handed-off connection there would fail for each connection.
+   */
+  static void requireEpoll(EventLoopGroup group) {
+    for (EventExecutor executor : group) {
+      if (!(executor instanceof IoEventLoop loop) || !loop.isCompatible(LinkPoller.class)) {
+        throw new IllegalArgumentException("the event loop group must be an epoll group (new"
+            + " MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())): handed-off"
+            + " connections are epoll channels, and " + executor + " cannot serve them");
+      }
+    }
   }
 }
