@@ -245,6 +245,9 @@ public class HandoffConnector extends AbstractConnector {
     for (HandoffEndPoint endPoint : endPoints) {
       pausing.add(endPoint.pause(moveWindow));
     }
+    LOG.info("a successor takes {} over: {} connections pause at their next request boundary"
+        + " (within {} ms) to move to it; the others finish here", socket, pausing.size(),
+        moveWindow.toMillis());
     return pausing;
   }
 
