@@ -18,10 +18,14 @@ import org.springframework.boot.jetty.JettyServerCustomizer;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.http.server.reactive.HttpHandler;
+import reactor.netty.http.server.HttpServer;
 
 /**
  * When {@code handoff.socket} is set, makes the embedded web server receive the connections a
- * handoff proxy hands over on that unix socket: Jetty through a {@link HandoffConnector}. Each
+ * handoff proxy hands over on that unix socket: Jetty (MVC) through a {@link HandoffConnector},
+ * Reactor Netty (WebFlux) through the library's Netty transport ({@link
+ * HandoffReactorNettyServer}). Each
  * bean backs off when the application defines its own of the same type. Without the property
  * nothing here applies.
  */
@@ -68,6 +72,20 @@ public class HandoffAutoConfiguration {
         ConfigurableApplicationContext context) {
       return new HandoffJettyCustomizer(properties, registry.getIfAvailable(), receivers,
           afterHandOver(properties, context));
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+  @ConditionalOnClass({HttpServer.class, HttpHandler.class})
+  static class ReactorNettyConfiguration {
+    @Bean
+    @ConditionalOnMissingBean
+    HandoffReactorNettyServer handoffReactorNettyServer(HandoffProperties properties,
+        HttpHandler httpHandler, ObjectProvider<MeterRegistry> registry,
+        HandoffReceivers receivers, ConfigurableApplicationContext context) {
+      return new HandoffReactorNettyServer(properties, httpHandler, registry.getIfAvailable(),
+          receivers, afterHandOver(properties, context));
     }
   }
 
