@@ -4,7 +4,7 @@ import java.io.Closeable;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -84,7 +84,7 @@ public final class HandoffAcceptor implements Closeable {
    * connections the caller paused have moved; the caller should now let the others finish and
    * close this acceptor.
    */
-  public CompletableFuture<Void> handedOver() {
+  public CompletionStage<Void> handedOver() {
     return server.handedOver();
   }
 

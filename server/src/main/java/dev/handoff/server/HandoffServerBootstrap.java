@@ -1,5 +1,6 @@
 package dev.handoff.server;
 
+import dev.handoff.common.HandoffLink;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.Uids;
 import io.micrometer.core.instrument.MeterRegistry;
