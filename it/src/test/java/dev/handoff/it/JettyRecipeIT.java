@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.handoff.jetty.HandoffConnector;
 import dev.handoff.jetty.HandoffCustomizer;
 import dev.handoff.server.Handoff;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
@@ -50,22 +48,13 @@ class JettyRecipeIT extends DaemonTest {
     Server server = jettyBehindTheProxy(socket);
     try {
       daemons.proxy(port, socket);
-      String base = "http://127.0.0.1:" + port + "/";
-      Process curl = new ProcessBuilder("curl", "-sS", "--http1.1", "--max-time", "30", "-w",
-          "[connects=%{num_connects} local=%{local_port}]\n", base, base)
-          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-      String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertTrue(curl.waitFor(60, TimeUnit.SECONDS), "curl finishes");
-      assertEquals(0, curl.exitValue(), out);
-      String[] parts = out.split("\\[connects=");
-      assertEquals(3, parts.length, out);
-      String curlPort = parts[1].replaceAll("(?s).*local=(\\d+)].*", "$1");
-      assertTrue(parts[0].contains("client=/127.0.0.1:" + curlPort + "\n"), out);
-      assertTrue(parts[0].contains("remote=127.0.0.1:" + curlPort + "\n"),
+      CurlTwice curl = CurlTwice.get("http://127.0.0.1:" + port + "/");
+      String out = curl.toString();
+      assertTrue(curl.first().contains("client=/127.0.0.1:" + curl.curlPort() + "\n"), out);
+      assertTrue(curl.first().contains("remote=127.0.0.1:" + curl.curlPort() + "\n"),
           "the request's remote address is the real client: " + out);
-      assertTrue(parts[1].startsWith("1 "), out);
-      assertTrue(parts[2].startsWith("0 "), "the second request reuses the connection: " + out);
-      assertEquals(parts[0].lines().findFirst(), parts[1].lines().skip(1).findFirst(),
+      assertTrue(curl.reused(), "the second request reuses the connection: " + out);
+      assertEquals(curl.first(), curl.second(),
           "both requests came on the same handed-off connection: " + out);
     } finally {
       server.stop();

@@ -62,23 +62,15 @@ class SpringExampleIT extends DaemonTest {
     Daemon proxy = daemons.proxy(port, socket);
     String base = "http://127.0.0.1:" + port + "/";
 
-    Process curl = new ProcessBuilder("curl", "-sS", "--http1.1", "--max-time", "30", "-w",
-        "[connects=%{num_connects} local=%{local_port}]\n", base, base)
-        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(curl.waitFor(60, TimeUnit.SECONDS), "curl finishes");
-    assertEquals(0, curl.exitValue(), out);
-    String[] pages = out.split("\\[connects=");
-    assertEquals(3, pages.length, out);
-    Map<String, String> first = new KeepAliveHttpClient.Response(200, Map.of(), pages[0], true)
-        .fields();
+    CurlTwice curl = CurlTwice.get(base);
+    String out = curl.toString();
+    Map<String, String> first = fields(curl.first());
     assertEquals(Long.toString(app.pid()), first.get("pid"), out);
-    assertTrue(pages[1].startsWith("1 "), "the first GET connects: " + out);
-    assertTrue(pages[2].startsWith("0 "), "the second GET reuses the connection: " + out);
-    String curlPort = pages[1].replaceAll("(?s).*local=(\\d+)].*", "$1");
-    assertEquals("/127.0.0.1:" + curlPort, first.get("client"),
+    assertTrue(curl.reused(), "the second GET reuses the connection: " + out);
+    assertEquals(first.get("connection"), fields(curl.second()).get("connection"), out);
+    assertEquals("/127.0.0.1:" + curl.curlPort(), first.get("client"),
         "the Handoff facts name curl's own address: " + out);
-    assertEquals("127.0.0.1:" + curlPort, first.get("remote"),
+    assertEquals("127.0.0.1:" + curl.curlPort(), first.get("remote"),
         "the servlet request's remote address is curl's: " + out);
     assertEquals("false", first.get("migrated"), out);
 
@@ -111,6 +103,27 @@ class SpringExampleIT extends DaemonTest {
         "http://127.0.0.1:" + directPort(app) + "/actuator/health");
     assertTrue(health.contains("\"handoff\"") && health.contains("taking handoffs"),
         "/actuator/health reports the handoff link: " + health);
+  }
+
+  /**
+   * The webflux profile: WebFlux on Reactor Netty, the handed-off connections on the library's
+   * Netty transport; curl's two GETs share one connection, answered with its Handoff facts.
+   */
+  @Test
+  void webfluxServesCurlThroughTheProxyOnTheNettyTransport() throws Exception {
+    Assumptions.assumeTrue(PlainPrograms.onPath("curl"), "curl is not installed");
+    Daemon app = springApp("--webflux");
+    assertTrue(app.log().contains("Netty started on port"),
+        "Spring Boot's own server is Reactor Netty:\n" + app.log());
+    daemons.proxy(port, socket);
+    String base = "http://127.0.0.1:" + port + "/";
+    CurlTwice curl = CurlTwice.get(base);
+    String out = curl.toString();
+    Map<String, String> first = fields(curl.first());
+    assertEquals(Long.toString(app.pid()), first.get("pid"), out);
+    assertEquals("/127.0.0.1:" + curl.curlPort(), first.get("client"), out);
+    assertEquals("127.0.0.1:" + curl.curlPort(), first.get("remote"), out);
+    assertTrue(curl.reused(), "the second GET reuses the connection: " + out);
   }
 
   /**
@@ -197,6 +210,10 @@ class SpringExampleIT extends DaemonTest {
     System.out.printf("upgrades: %d requests, %d failures, %d connection moves seen by clients,"
         + " %d connections ended with Connection: close%n", requests.get(), failures.size(),
         movedWithoutReconnect.get(), closedByServer.get());
+  }
+
+  private static Map<String, String> fields(String body) {
+    return new KeepAliveHttpClient.Response(200, Map.of(), body, true).fields();
   }
 
   private static void awaitRequests(AtomicInteger requests, int atLeast)

@@ -14,7 +14,7 @@ import org.springframework.web.reactive.function.server.ServerResponse;
 import reactor.netty.Connection;
 
 /**
- * The example's {@code webflux} profile: the same {@code GET /} as {@link SpringExample}, served by
+ * The example's {@code webflux} profile: the same {@code GET /} as {@link MvcExample}, served by
  * WebFlux on Reactor Netty. The connection's Handoff facts are its Netty channel's attribute.
  */
 @Configuration(proxyBeanMethods = false)
@@ -25,22 +25,10 @@ class WebFluxExample {
     return RouterFunctions.route().GET("/", request -> {
       ServerHttpRequest http = request.exchange().getRequest();
       InetSocketAddress remote = http.getRemoteAddress();
-      StringBuilder page = new StringBuilder()
-          .append("pid=").append(ProcessHandle.current().pid()).append('\n')
-          .append("remote=").append(remote == null ? "" : remote.getHostString() + ":"
-              + remote.getPort()).append('\n');
       Object nativeRequest = ServerHttpRequestDecorator.getNativeRequest(http);
-      Handoff h = nativeRequest instanceof Connection c ? Handoff.of(c.channel()) : null;
-      if (h != null) {
-        page.append("connection=c").append(h.connectionId()).append('\n')
-            .append("client=").append(h.client()).append('\n')
-            .append("local=").append(h.local()).append('\n')
-            .append("accepted=").append(h.acceptedAt()).append('\n')
-            .append("migrated=").append(h.migrated()).append('\n');
-      } else {
-        page.append("handoff=none\n");
-      }
-      return ServerResponse.ok().contentType(MediaType.TEXT_PLAIN).bodyValue(page.toString());
+      String page = Page.of(remote == null ? "" : remote.getHostString() + ":" + remote.getPort(),
+          nativeRequest instanceof Connection c ? Handoff.of(c.channel()) : null);
+      return ServerResponse.ok().contentType(MediaType.TEXT_PLAIN).bodyValue(page);
     }).build();
   }
 }
