@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by scripts/proxy, scripts/app, scripts/http-example and scripts/tls-example: finds the
+# Shared by scripts/proxy, scripts/app and the example launchers (http-, tls-, grpc-example): finds the
 # role's jar and runs it with the JVM flags the project needs and the role's default JVM options
 # (memory, see below). Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
@@ -40,6 +40,7 @@ module=$role name=handoff-$role main=""
 case $role in
   http-example) module=examples name=handoff-examples ;;
   tls-example) module=examples name=handoff-examples main=dev.handoff.examples.tls.TlsEchoApp ;;
+  grpc-example) module=examples-grpc name=handoff-example-grpc ;;
 esac
 jar=""
 for candidate in "$here/../lib/$name.jar" "$here/../$module/target/$name.jar"; do

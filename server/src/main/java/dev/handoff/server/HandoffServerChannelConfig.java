@@ -93,6 +93,10 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
       takeOverTimeout = (Duration) value;
     } else if (option == HandoffChannelOption.METER_REGISTRY) {
       registry = value;
+    } else if (option == ChannelOption.SO_BACKLOG) {
+      // Taken and left unused, as servers such as grpc-java set it on every server channel: the
+      // links waiting to be accepted are bounded by MAX_LINKS.
+      return true;
     } else {
       return super.setOption(option, value);
     }
