@@ -4,7 +4,7 @@ import java.io.Closeable;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
+import java.util.Objects;
 
 /**
  * Handed-off connections as JDK {@link java.nio.channels.SocketChannel}s, for servers without
@@ -38,7 +38,6 @@ import java.util.concurrent.TimeUnit;
 public final class HandoffAcceptor implements Closeable {
   private final HandoffServer server;
   private final SocketChannelEngine engine;
-  private volatile boolean closed;
 
   HandoffAcceptor(HandoffServer server, SocketChannelEngine engine) {
     this.server = server;
@@ -51,11 +50,7 @@ public final class HandoffAcceptor implements Closeable {
    * @throws ClosedChannelException once the acceptor is closed
    */
   public HandedOffChannel accept() throws ClosedChannelException, InterruptedException {
-    HandedOffChannel next;
-    while ((next = accept(Duration.ofMillis(200))) == null) {
-      // poll again, so that a close is noticed
-    }
-    return next;
+    return engine.take(null);
   }
 
   /**
@@ -66,10 +61,7 @@ public final class HandoffAcceptor implements Closeable {
    */
   public HandedOffChannel accept(Duration timeout)
       throws ClosedChannelException, InterruptedException {
-    if (closed) {
-      throw new ClosedChannelException();
-    }
-    return engine.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    return engine.take(Objects.requireNonNull(timeout, "timeout"));
   }
 
   /** The unix socket this acceptor listens on. */
@@ -88,7 +80,6 @@ public final class HandoffAcceptor implements Closeable {
    */
   @Override
   public void close() {
-    closed = true;
     server.close();
   }
 }

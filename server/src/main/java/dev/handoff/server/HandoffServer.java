@@ -56,7 +56,8 @@ public final class HandoffServer implements Closeable {
   private UnixListener listener;
   private Thread acceptor;
   private volatile boolean stopping;
-  private volatile boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
   /** A successor is taking over from this app. */
   private final AtomicBoolean handingOver = new AtomicBoolean();
   /** This app is still receiving the connections of the app it took over from. */
@@ -156,15 +157,32 @@ public final class HandoffServer implements Closeable {
   }
 
   /**
+   * Completes once {@link #close()} has closed everything: the links, the connections, and the
+   * event loops the bootstrap made.
+   */
+  public CompletionStage<Void> closeFuture() {
+    return closeFuture.minimalCompletionStage();
+  }
+
+  /**
    * Stops taking handoffs, closes every link and every connection still open, and stops the
-   * event loops if the bootstrap made them. Safe to call again; a second call does nothing.
+   * event loops if the bootstrap made them. Safe to call again and from several threads at once:
+   * one call closes, and every call returns once all is closed.
    */
   @Override
   public void close() {
-    if (closed) {
+    if (!closed.compareAndSet(false, true)) {
+      closeFuture.join();
       return;
     }
-    closed = true;
+    try {
+      closeOnce();
+    } finally {
+      closeFuture.complete(null);
+    }
+  }
+
+  private void closeOnce() {
     try {
       stopTakingHandoffs(null);
     } catch (InterruptedException e) {
@@ -405,7 +423,7 @@ public final class HandoffServer implements Closeable {
    *     the path (a successor that is alive keeps it)
    */
   synchronized boolean resumeTakingHandoffs() {
-    if (closed) {
+    if (closed.get()) {
       return false;
     }
     try {

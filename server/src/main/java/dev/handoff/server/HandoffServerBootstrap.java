@@ -69,7 +69,8 @@ public final class HandoffServerBootstrap {
   private ChannelHandler childHandler;
   private final Map<ChannelOption<?>, Object> childOptions = new LinkedHashMap<>();
   private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-------");
-  private Set<Integer> allowedUids = defaultAllowedUids();
+  /** Null until set: the default is read from /proc at bind, so that constructing does no I/O. */
+  private Set<Integer> allowedUids;
   private int maxLinks = 64;
   private Integer maxConnections;
   private boolean stateless;
@@ -243,7 +244,8 @@ public final class HandoffServerBootstrap {
   }
 
   private ServerConfig config(Path socket) {
-    return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks, allowedUids,
+    return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks,
+        allowedUids != null ? allowedUids : defaultAllowedUids(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
         stateless, acceptPlain, registry != null ? registry : new CompositeMeterRegistry());
   }
@@ -271,13 +273,15 @@ public final class HandoffServerBootstrap {
         .group(loops, loops)
         .channelFactory(() -> new HandoffServerChannel(ownsGroup ? loops : null))
         .option(HandoffChannelOption.SOCKET_MODE, socketMode)
-        .option(HandoffChannelOption.ALLOWED_UIDS, allowedUids)
         .option(HandoffChannelOption.MAX_LINKS, maxLinks)
         .option(HandoffChannelOption.ACCEPT_PLAIN, acceptPlain)
         .option(HandoffChannelOption.STATELESS, stateless)
         .option(HandoffChannelOption.TAKE_OVER, takeOver)
         .option(HandoffChannelOption.TAKE_OVER_TIMEOUT, takeOverTimeout)
         .childHandler(childHandler);
+    if (allowedUids != null) {
+      bootstrap.option(HandoffChannelOption.ALLOWED_UIDS, allowedUids);
+    }
     if (maxConnections != null) {
       bootstrap.option(HandoffChannelOption.MAX_CONNECTIONS, maxConnections);
     }

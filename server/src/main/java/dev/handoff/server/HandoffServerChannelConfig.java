@@ -19,7 +19,8 @@ import java.util.Set;
  */
 final class HandoffServerChannelConfig extends DefaultChannelConfig {
   private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-------");
-  private Set<Integer> allowedUids = Uids.selfAndRoot();
+  /** Null until set: the default is read from /proc at bind, not when the channel is made. */
+  private Set<Integer> allowedUids;
   private int maxLinks = 64;
   private Integer maxConnections;
   private boolean acceptPlain = true;
@@ -48,7 +49,7 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
     if (option == HandoffChannelOption.SOCKET_MODE) {
       return (T) socketMode;
     } else if (option == HandoffChannelOption.ALLOWED_UIDS) {
-      return (T) allowedUids;
+      return (T) (allowedUids != null ? allowedUids : Uids.selfAndRoot());
     } else if (option == HandoffChannelOption.MAX_LINKS) {
       return (T) Integer.valueOf(maxLinks);
     } else if (option == HandoffChannelOption.MAX_CONNECTIONS) {
@@ -120,7 +121,8 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
 
   /** The server's settings for a bind at {@code socket}. */
   ServerConfig serverConfig(Path socket) {
-    return new ServerConfig(socket, socketMode, maxLinks, allowedUids,
+    return new ServerConfig(socket, socketMode, maxLinks,
+        allowedUids != null ? allowedUids : Uids.selfAndRoot(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
         stateless, acceptPlain, registry != null ? (MeterRegistry) registry
             : new CompositeMeterRegistry());

@@ -46,7 +46,11 @@ class LinkReaderTest {
     Thread reader = new Thread(() -> runReader(100));
     reader.start();
     sink.awaitAdoptions(1);
-    Thread.sleep(100);
+    // The reader has read the link's end and waits for the answer due before closing it.
+    Await.until(java.time.Duration.ofSeconds(10),
+        () -> reader.getState() == Thread.State.TIMED_WAITING
+            || reader.getState() == Thread.State.WAITING,
+        () -> "the reader waits for the answer due: " + reader.getState());
     assertEquals(List.of(), link.answersOut, "nothing answered before registration");
     sink.callbacks.get(0).accept(null);
     reader.join();
@@ -196,9 +200,8 @@ class LinkReaderTest {
     }
 
     void awaitAdoptions(int n) throws InterruptedException {
-      while (adoptions.size() < n) {
-        Thread.sleep(5);
-      }
+      Await.until(java.time.Duration.ofSeconds(10), () -> adoptions.size() >= n,
+          () -> adoptions.size() + " of " + n + " adoptions");
     }
   }
 }
