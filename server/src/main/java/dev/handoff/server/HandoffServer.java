@@ -5,7 +5,6 @@ import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.server.ConnectionDetacher.Detached;
-import io.micrometer.core.instrument.Gauge;
 import io.netty.channel.IoEventLoop;
 import java.io.Closeable;
 import java.io.IOException;
@@ -65,15 +64,12 @@ public final class HandoffServer implements Closeable {
 
   HandoffServer(ServerConfig config, Engine engine) {
     this.config = config;
-    this.stats = new ServerStats(config.registry());
+    this.stats = new ServerStats();
     this.engine = engine;
-    Gauge.builder("handoff.app.connections.live", engine, Engine::liveConnections)
-        .description("client connections served now").register(config.registry());
-    Gauge.builder("handoff.app.connections.max", config, ServerConfig::maxConnections)
-        .description("--max-connections: beyond it handoffs are answered RETRY")
-        .register(config.registry());
-    Gauge.builder("handoff.app.links.up", links, Map::size)
-        .description("proxy links served now").register(config.registry());
+    if (config.meterRegistry() != null) {
+      stats.publishTo(MicrometerMeters.register(config.meterRegistry(), config.socket(), stats,
+          engine::liveConnections, config.maxConnections(), links::size));
+    }
   }
 
   /**

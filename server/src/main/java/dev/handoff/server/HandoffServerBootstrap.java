@@ -3,7 +3,6 @@ package dev.handoff.server;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.Uids;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
@@ -75,7 +74,8 @@ public final class HandoffServerBootstrap {
   private Integer maxConnections;
   private boolean stateless;
   private boolean acceptPlain = true;
-  private MeterRegistry registry;
+  /** A MeterRegistry, or null; kept as an Object so that Micrometer is optional. */
+  private Object registry;
   private Duration takeOverTimeout = Duration.ofSeconds(30);
 
   /**
@@ -235,6 +235,7 @@ public final class HandoffServerBootstrap {
     if (queue < 1) {
       throw new IllegalArgumentException("queue must be at least 1: " + queue);
     }
+    NettyVersion.require();
     JdkNioInternals.requireSocketChannels();
     Epoll.ensureAvailability(); // its native library checks each descriptor
     SocketChannelEngine engine = new SocketChannelEngine(queue);
@@ -247,7 +248,7 @@ public final class HandoffServerBootstrap {
     return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks,
         allowedUids != null ? allowedUids : defaultAllowedUids(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        stateless, acceptPlain, registry != null ? registry : new CompositeMeterRegistry());
+        stateless, acceptPlain, registry);
   }
 
   /**
@@ -256,6 +257,7 @@ public final class HandoffServerBootstrap {
    */
   @SuppressWarnings("unchecked")
   private HandoffServer start(Path socket, boolean takeOver) throws IOException {
+    NettyVersion.require();
     if (childHandler == null) {
       throw new IllegalStateException("childHandler not set");
     }
@@ -286,7 +288,7 @@ public final class HandoffServerBootstrap {
       bootstrap.option(HandoffChannelOption.MAX_CONNECTIONS, maxConnections);
     }
     if (registry != null) {
-      bootstrap.option(HandoffChannelOption.METER_REGISTRY, registry);
+      bootstrap.option(HandoffChannelOption.METER_REGISTRY, (MeterRegistry) registry);
     }
     for (Map.Entry<ChannelOption<?>, Object> option : childOptions.entrySet()) {
       bootstrap.childOption((ChannelOption<Object>) option.getKey(), option.getValue());

@@ -1,8 +1,6 @@
 package dev.handoff.server;
 
 import dev.handoff.common.Uids;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.DefaultChannelConfig;
 import java.nio.file.Path;
@@ -124,7 +122,6 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
     return new ServerConfig(socket, socketMode, maxLinks,
         allowedUids != null ? allowedUids : Uids.selfAndRoot(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        stateless, acceptPlain, registry != null ? (MeterRegistry) registry
-            : new CompositeMeterRegistry());
+        stateless, acceptPlain, registry);
   }
 }

@@ -114,6 +114,29 @@ class HandoffServerBootstrapTest {
   }
 
   @Test
+  void twoServersOnOneMeterRegistryAreBothMeasuredTaggedWithTheirSocket() throws Exception {
+    io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+        new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    Path a = dir.resolve("a.sock");
+    Path b = dir.resolve("b.sock");
+    try (HandoffServer first = echoing().meterRegistry(registry).maxConnections(3).bind(a);
+        HandoffServer second = echoing().meterRegistry(registry).maxConnections(5).bind(b)) {
+      assertEquals(3.0, registry.get("handoff.app.connections.max")
+          .tag("socket", a.toAbsolutePath().toString()).gauge().value());
+      assertEquals(5.0, registry.get("handoff.app.connections.max")
+          .tag("socket", b.toAbsolutePath().toString()).gauge().value());
+      try (HandoffChannel link = HandoffChannel.connect(b);
+          SocketChannel client = HandoffServerChannelTest.handOver(link, 1)) {
+        assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
+        assertEquals(1.0, registry.get("handoff.app.handoffs.adopted")
+            .tag("socket", b.toAbsolutePath().toString()).functionCounter().count());
+        assertEquals(0.0, registry.get("handoff.app.handoffs.adopted")
+            .tag("socket", a.toAbsolutePath().toString()).functionCounter().count());
+      }
+    }
+  }
+
+  @Test
   void awaitDrainedReturnsAsSoonAsTheLastConnectionEnds() throws Exception {
     Path socket = dir.resolve("app.sock");
     try (HandoffServer server = echoing().bind(socket);

@@ -29,7 +29,13 @@ class LinkReaderTest {
   private final FakeLink link = new FakeLink();
   private final FakeSink sink = new FakeSink();
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-  private final ServerStats stats = new ServerStats(registry);
+  private final ServerStats stats = published(new ServerStats(), registry);
+
+  private static ServerStats published(ServerStats stats, SimpleMeterRegistry registry) {
+    stats.publishTo(MicrometerMeters.register(registry, java.nio.file.Path.of("/run/test.sock"),
+        stats, () -> 0, 1, () -> 0));
+    return stats;
+  }
   private final AtomicReference<HandoffLink> takenOver = new AtomicReference<>();
   private boolean readerClosed;
 
