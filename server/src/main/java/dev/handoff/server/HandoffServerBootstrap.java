@@ -26,7 +26,9 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server:
+ * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server
+ * (it is a shorthand for a {@code ServerBootstrap} with a {@link HandoffServerChannel}, that also
+ * drains and closes):
  * give it event loops and a child handler, then {@link #bind} a unix socket instead of a port.
  * Every connection a proxy hands over becomes a Netty channel with the child handler in its
  * pipeline; the library does the rest (the socket file, peer checks, validation, answers, the
@@ -200,6 +202,13 @@ public final class HandoffServerBootstrap {
    * Binds the unix socket at {@code socket} and starts taking handoffs. A stale socket file (one
    * that nobody accepts on) is replaced; a live one, or anything that is not a socket (a file, a
    * directory, a symlink), is left alone.
+   *
+   * <p>Binding fails at once, before anything is bound, with an {@link IllegalStateException}
+   * whose message says what is missing: no child handler; Netty other than 4.2 on the class path;
+   * the JVM started without {@code --add-exports java.base/sun.nio.ch=ALL-UNNAMED}. It fails with
+   * an {@link UnsatisfiedLinkError} (from Netty's {@code Epoll.ensureAvailability()}) where epoll
+   * is not available (not Linux, or Netty's native library missing for this CPU), and with an
+   * {@link IllegalArgumentException} if the {@link #group} is not an epoll group.
    *
    * @throws SocketInUseException if another process accepts on {@code socket}
    * @throws IOException if the path cannot be bound
