@@ -13,6 +13,8 @@ command -v lsof >/dev/null || need+=(lsof)
 command -v curl >/dev/null || need+=(curl)
 # wrk, for SpringExampleIT (a thousand requests from a load tool through the proxy).
 command -v wrk >/dev/null || need+=(wrk)
+# Debian's gRPC for Python, for GrpcExampleIT (a non-Java gRPC client); /usr/bin/python3's.
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need+=(python3-grpcio)
 # Debian's prometheus and promtool, for PrometheusIT (deploy/prometheus/).
 { command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
 # Go and a C compiler, for InteropIT: seed 002's Go proxy and app, a runc-style Go sender and a C

@@ -4,8 +4,8 @@ import java.io.Closeable;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Handed-off connections as JDK {@link java.nio.channels.SocketChannel}s, for servers without
@@ -40,7 +40,6 @@ import java.util.concurrent.TimeUnit;
 public final class HandoffAcceptor implements Closeable {
   private final HandoffServer server;
   private final SocketChannelEngine engine;
-  private volatile boolean closed;
 
   HandoffAcceptor(HandoffServer server, SocketChannelEngine engine) {
     this.server = server;
@@ -53,11 +52,7 @@ public final class HandoffAcceptor implements Closeable {
    * @throws ClosedChannelException once the acceptor is closed
    */
   public HandedOffChannel accept() throws ClosedChannelException, InterruptedException {
-    HandedOffChannel next;
-    while ((next = accept(Duration.ofMillis(200))) == null) {
-      // poll again, so that a close is noticed
-    }
-    return next;
+    return engine.take(null);
   }
 
   /**
@@ -68,10 +63,7 @@ public final class HandoffAcceptor implements Closeable {
    */
   public HandedOffChannel accept(Duration timeout)
       throws ClosedChannelException, InterruptedException {
-    if (closed) {
-      throw new ClosedChannelException();
-    }
-    return engine.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    return engine.take(Objects.requireNonNull(timeout, "timeout"));
   }
 
   /** The unix socket this acceptor listens on. */
@@ -104,7 +96,6 @@ public final class HandoffAcceptor implements Closeable {
    */
   @Override
   public void close() {
-    closed = true;
     server.close();
   }
 }

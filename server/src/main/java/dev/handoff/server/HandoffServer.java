@@ -5,7 +5,6 @@ import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.server.ConnectionDetacher.Detached;
-import io.micrometer.core.instrument.Gauge;
 import io.netty.channel.IoEventLoop;
 import java.io.Closeable;
 import java.io.IOException;
@@ -56,7 +55,8 @@ public final class HandoffServer implements Closeable {
   private UnixListener listener;
   private Thread acceptor;
   private volatile boolean stopping;
-  private volatile boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
   /** A successor is taking over from this app. */
   private final AtomicBoolean handingOver = new AtomicBoolean();
   /** This app is still receiving the connections of the app it took over from. */
@@ -64,15 +64,12 @@ public final class HandoffServer implements Closeable {
 
   HandoffServer(ServerConfig config, Engine engine) {
     this.config = config;
-    this.stats = new ServerStats(config.registry());
+    this.stats = new ServerStats();
     this.engine = engine;
-    Gauge.builder("handoff.app.connections.live", engine, Engine::liveConnections)
-        .description("client connections served now").register(config.registry());
-    Gauge.builder("handoff.app.connections.max", config, ServerConfig::maxConnections)
-        .description("--max-connections: beyond it handoffs are answered RETRY")
-        .register(config.registry());
-    Gauge.builder("handoff.app.links.up", links, Map::size)
-        .description("proxy links served now").register(config.registry());
+    if (config.meterRegistry() != null) {
+      stats.publishTo(MicrometerMeters.register(config.meterRegistry(), config.socket(), stats,
+          engine::liveConnections, config.maxConnections(), links::size));
+    }
   }
 
   /**
@@ -156,15 +153,32 @@ public final class HandoffServer implements Closeable {
   }
 
   /**
+   * Completes once {@link #close()} has closed everything: the links, the connections, and the
+   * event loops the bootstrap made.
+   */
+  public CompletionStage<Void> closeFuture() {
+    return closeFuture.minimalCompletionStage();
+  }
+
+  /**
    * Stops taking handoffs, closes every link and every connection still open, and stops the
-   * event loops if the bootstrap made them. Safe to call again; a second call does nothing.
+   * event loops if the bootstrap made them. Safe to call again and from several threads at once:
+   * one call closes, and every call returns once all is closed.
    */
   @Override
   public void close() {
-    if (closed) {
+    if (!closed.compareAndSet(false, true)) {
+      closeFuture.join();
       return;
     }
-    closed = true;
+    try {
+      closeOnce();
+    } finally {
+      closeFuture.complete(null);
+    }
+  }
+
+  private void closeOnce() {
     try {
       stopTakingHandoffs(null);
     } catch (InterruptedException e) {
@@ -405,7 +419,7 @@ public final class HandoffServer implements Closeable {
    *     the path (a successor that is alive keeps it)
    */
   synchronized boolean resumeTakingHandoffs() {
-    if (closed) {
+    if (closed.get()) {
       return false;
     }
     try {

@@ -4,7 +4,6 @@ import dev.handoff.common.HandoffLink;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.Uids;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
@@ -28,7 +27,9 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server:
+ * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server
+ * (it is a shorthand for a {@code ServerBootstrap} with a {@link HandoffServerChannel}, that also
+ * drains and closes):
  * give it event loops and a child handler, then {@link #bind} a unix socket instead of a port.
  * Every connection a proxy hands over becomes a Netty channel with the child handler in its
  * pipeline; the library does the rest (the socket file, peer checks, validation, answers, the
@@ -70,12 +71,14 @@ public final class HandoffServerBootstrap {
   private ChannelHandler childHandler;
   private final Map<ChannelOption<?>, Object> childOptions = new LinkedHashMap<>();
   private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-------");
-  private Set<Integer> allowedUids = defaultAllowedUids();
+  /** Null until set: the default is read from /proc at bind, so that constructing does no I/O. */
+  private Set<Integer> allowedUids;
   private int maxLinks = 64;
   private Integer maxConnections;
   private boolean stateless;
   private boolean acceptPlain = true;
-  private MeterRegistry registry;
+  /** A MeterRegistry, or null; kept as an Object so that Micrometer is optional. */
+  private Object registry;
   private Duration takeOverTimeout = Duration.ofSeconds(30);
 
   /**
@@ -201,6 +204,13 @@ public final class HandoffServerBootstrap {
    * that nobody accepts on) is replaced; a live one, or anything that is not a socket (a file, a
    * directory, a symlink), is left alone.
    *
+   * <p>Binding fails at once, before anything is bound, with an {@link IllegalStateException}
+   * whose message says what is missing: no child handler; Netty other than 4.2 on the class path;
+   * the JVM started without {@code --add-exports java.base/sun.nio.ch=ALL-UNNAMED}. It fails with
+   * an {@link UnsatisfiedLinkError} (from Netty's {@code Epoll.ensureAvailability()}) where epoll
+   * is not available (not Linux, or Netty's native library missing for this CPU), and with an
+   * {@link IllegalArgumentException} if the {@link #group} is not an epoll group.
+   *
    * @throws SocketInUseException if another process accepts on {@code socket}
    * @throws IOException if the path cannot be bound
    */
@@ -275,6 +285,7 @@ public final class HandoffServerBootstrap {
     try {
       checkQueue(queue);
       Objects.requireNonNull(accepted, "accepted");
+      NettyVersion.require();
       JdkNioInternals.requireSocketChannels();
       Epoll.ensureAvailability(); // its native library checks each descriptor
     } catch (RuntimeException | Error e) {
@@ -290,9 +301,10 @@ public final class HandoffServerBootstrap {
   }
 
   private ServerConfig config(Path socket) {
-    return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks, allowedUids,
+    return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks,
+        allowedUids != null ? allowedUids : defaultAllowedUids(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        stateless, acceptPlain, registry != null ? registry : new CompositeMeterRegistry());
+        stateless, acceptPlain, registry);
   }
 
   /**
@@ -301,6 +313,7 @@ public final class HandoffServerBootstrap {
    */
   @SuppressWarnings("unchecked")
   private HandoffServer start(Path socket, boolean takeOver) throws IOException {
+    NettyVersion.require();
     if (childHandler == null) {
       throw new IllegalStateException("childHandler not set");
     }
@@ -318,18 +331,20 @@ public final class HandoffServerBootstrap {
         .group(loops, loops)
         .channelFactory(() -> new HandoffServerChannel(ownsGroup ? loops : null))
         .option(HandoffChannelOption.SOCKET_MODE, socketMode)
-        .option(HandoffChannelOption.ALLOWED_UIDS, allowedUids)
         .option(HandoffChannelOption.MAX_LINKS, maxLinks)
         .option(HandoffChannelOption.ACCEPT_PLAIN, acceptPlain)
         .option(HandoffChannelOption.STATELESS, stateless)
         .option(HandoffChannelOption.TAKE_OVER, takeOver)
         .option(HandoffChannelOption.TAKE_OVER_TIMEOUT, takeOverTimeout)
         .childHandler(childHandler);
+    if (allowedUids != null) {
+      bootstrap.option(HandoffChannelOption.ALLOWED_UIDS, allowedUids);
+    }
     if (maxConnections != null) {
       bootstrap.option(HandoffChannelOption.MAX_CONNECTIONS, maxConnections);
     }
     if (registry != null) {
-      bootstrap.option(HandoffChannelOption.METER_REGISTRY, registry);
+      bootstrap.option(HandoffChannelOption.METER_REGISTRY, (MeterRegistry) registry);
     }
     for (Map.Entry<ChannelOption<?>, Object> option : childOptions.entrySet()) {
       bootstrap.childOption((ChannelOption<Object>) option.getKey(), option.getValue());

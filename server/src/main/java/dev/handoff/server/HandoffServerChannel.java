@@ -63,6 +63,7 @@ public final class HandoffServerChannel extends AbstractServerChannel {
   }
 
   HandoffServerChannel(EventLoopGroup ownedGroup) {
+    NettyVersion.require();
     this.ownedGroup = ownedGroup;
   }
 

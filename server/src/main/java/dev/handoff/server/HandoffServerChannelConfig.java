@@ -1,8 +1,6 @@
 package dev.handoff.server;
 
 import dev.handoff.common.Uids;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.DefaultChannelConfig;
 import java.nio.file.Path;
@@ -19,7 +17,8 @@ import java.util.Set;
  */
 final class HandoffServerChannelConfig extends DefaultChannelConfig {
   private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-------");
-  private Set<Integer> allowedUids = Uids.selfAndRoot();
+  /** Null until set: the default is read from /proc at bind, not when the channel is made. */
+  private Set<Integer> allowedUids;
   private int maxLinks = 64;
   private Integer maxConnections;
   private boolean acceptPlain = true;
@@ -48,7 +47,7 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
     if (option == HandoffChannelOption.SOCKET_MODE) {
       return (T) socketMode;
     } else if (option == HandoffChannelOption.ALLOWED_UIDS) {
-      return (T) allowedUids;
+      return (T) (allowedUids != null ? allowedUids : Uids.selfAndRoot());
     } else if (option == HandoffChannelOption.MAX_LINKS) {
       return (T) Integer.valueOf(maxLinks);
     } else if (option == HandoffChannelOption.MAX_CONNECTIONS) {
@@ -93,6 +92,10 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
       takeOverTimeout = (Duration) value;
     } else if (option == HandoffChannelOption.METER_REGISTRY) {
       registry = value;
+    } else if (option == ChannelOption.SO_BACKLOG) {
+      // Taken and left unused, as servers such as grpc-java set it on every server channel: the
+      // links waiting to be accepted are bounded by MAX_LINKS.
+      return true;
     } else {
       return super.setOption(option, value);
     }
@@ -116,9 +119,9 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
 
   /** The server's settings for a bind at {@code socket}. */
   ServerConfig serverConfig(Path socket) {
-    return new ServerConfig(socket, socketMode, maxLinks, allowedUids,
+    return new ServerConfig(socket, socketMode, maxLinks,
+        allowedUids != null ? allowedUids : Uids.selfAndRoot(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        stateless, acceptPlain, registry != null ? (MeterRegistry) registry
-            : new CompositeMeterRegistry());
+        stateless, acceptPlain, registry);
   }
 }

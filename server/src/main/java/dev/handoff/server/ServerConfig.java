@@ -1,6 +1,5 @@
 package dev.handoff.server;
 
-import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Set;
@@ -14,4 +13,5 @@ record ServerConfig(
     int maxConnections,
     boolean stateless,
     boolean acceptPlain,
-    MeterRegistry registry) {}
+    /** A Micrometer MeterRegistry, or null: kept as an Object so that Micrometer is optional. */
+    Object meterRegistry) {}

@@ -92,7 +92,7 @@ class HandoffServerChannelTest {
   }
 
   /** A connected client, and the proxy's copy of the accepted socket sent on {@code link}. */
-  private static SocketChannel handOver(HandoffChannel link, long id) throws IOException {
+  static SocketChannel handOver(HandoffChannel link, long id) throws IOException {
     try (ServerSocketChannel listener = ServerSocketChannel.open()) {
       listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
       SocketChannel client = SocketChannel.open(listener.getLocalAddress());
@@ -104,7 +104,7 @@ class HandoffServerChannelTest {
     }
   }
 
-  private static String echo(SocketChannel client, String text) throws IOException {
+  static String echo(SocketChannel client, String text) throws IOException {
     client.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)));
     ByteBuffer back = ByteBuffer.allocate(text.length());
     while (back.hasRemaining()) {
