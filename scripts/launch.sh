@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Shared by scripts/proxy, scripts/app, scripts/http-example and scripts/tls-example: finds the
-# role's jar and runs it with the JVM flags the project needs and the role's default JVM options
-# (memory, see below). Not meant to be run directly.
+# Shared by scripts/proxy, scripts/app and the example launchers (http-, tls-, grpc-,
+# spring-example): finds the role's jar and runs it with the JVM flags the project needs and the
+# role's default JVM options (memory, see below). Not meant to be run directly.
 #   HANDOFF_JAVA   java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #   JAVA_OPTS      extra JVM options, e.g. -Xmx256m; they come after the defaults, so each one
 #                  overrides the default it contradicts (-XX:+UseG1GC replaces the collector,
@@ -40,6 +40,8 @@ module=$role name=handoff-$role main=""
 case $role in
   http-example) module=examples name=handoff-examples ;;
   tls-example) module=examples name=handoff-examples main=dev.handoff.examples.tls.TlsEchoApp ;;
+  spring-example) module=examples-spring name=handoff-examples-spring ;;
+  grpc-example) module=examples-grpc name=handoff-example-grpc ;;
 esac
 jar=""
 for candidate in "$here/../lib/$name.jar" "$here/../$module/target/$name.jar"; do

@@ -13,6 +13,10 @@ command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v lsof >/dev/null || need+=(lsof)
 # curl, for HttpExampleIT (a real HTTP client on keep-alive connections).
 command -v curl >/dev/null || need+=(curl)
+# wrk, for SpringExampleIT (a thousand requests from a load tool through the proxy).
+command -v wrk >/dev/null || need+=(wrk)
+# Debian's gRPC for Python, for GrpcExampleIT (a non-Java gRPC client); /usr/bin/python3's.
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need+=(python3-grpcio)
 # Debian's prometheus and promtool, for PrometheusIT (deploy/prometheus/).
 { command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
 # Go and a C compiler, for InteropIT: a runc-style Go sender and a C sender (and, with

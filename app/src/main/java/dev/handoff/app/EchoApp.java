@@ -167,7 +167,7 @@ final class EchoApp {
   }
 
   /** Completes when a successor has taken over, or the socket was closed under this app. */
-  java.util.concurrent.CompletableFuture<Void> handedOver() {
+  java.util.concurrent.CompletionStage<Void> handedOver() {
     return server.handedOver();
   }
 

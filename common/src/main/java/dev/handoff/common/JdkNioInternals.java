@@ -35,12 +35,14 @@ public final class JdkNioInternals {
   private static final MethodHandle GET_FD;
   private static final MethodHandle CONFIGURE_BLOCKING;
   private static final MethodHandle NEW_FD;
+  private static final MethodHandle GET_FD_VAL;
   private static final IllegalStateException UNAVAILABLE;
 
   static {
     MethodHandle getFd = null;
     MethodHandle configureBlocking = null;
     MethodHandle newFd = null;
+    MethodHandle getFdVal = null;
     IllegalStateException unavailable = null;
     try {
       MethodHandles.Lookup lookup = MethodHandles.lookup();
@@ -50,6 +52,8 @@ public final class JdkNioInternals {
           "configureBlocking", MethodType.methodType(void.class, FileDescriptor.class, boolean.class));
       newFd = lookup.findStatic(Class.forName("sun.nio.ch.IOUtil"), "newFD",
           MethodType.methodType(FileDescriptor.class, int.class));
+      getFdVal = lookup.findVirtual(Class.forName("sun.nio.ch.SelChImpl"), "getFDVal",
+          MethodType.methodType(int.class));
     } catch (ReflectiveOperationException | RuntimeException e) {
       unavailable = new IllegalStateException(
           "JDK internals unavailable: run the JVM with --add-exports java.base/sun.nio.ch=ALL-UNNAMED"
@@ -58,6 +62,7 @@ public final class JdkNioInternals {
     GET_FD = getFd;
     CONFIGURE_BLOCKING = configureBlocking;
     NEW_FD = newFd;
+    GET_FD_VAL = getFdVal;
     UNAVAILABLE = unavailable;
   }
 
@@ -227,6 +232,19 @@ public final class JdkNioInternals {
       return (FileDescriptor) GET_FD.invoke(channel);
     } catch (Throwable t) {
       throw new IllegalStateException("SelChImpl#getFD on " + channel, t);
+    }
+  }
+
+  /**
+   * The descriptor number of a JDK socket channel, to send it elsewhere. It still belongs to the
+   * channel: closing the channel closes it.
+   */
+  public static int numberOf(SelectableChannel channel) {
+    requireAvailable();
+    try {
+      return (int) GET_FD_VAL.invoke(channel);
+    } catch (Throwable t) {
+      throw new IllegalStateException("SelChImpl#getFDVal on " + channel, t);
     }
   }
 

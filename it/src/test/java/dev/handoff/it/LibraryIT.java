@@ -142,7 +142,7 @@ class LibraryIT extends DaemonTest {
       }
       Daemon.sleep(300);
       successor = numbering("new").takeOver(socket);
-      old.handedOver().get(30, TimeUnit.SECONDS);
+      old.handedOver().toCompletableFuture().get(30, TimeUnit.SECONDS);
       assertEquals(0, old.awaitDrained(Duration.ofSeconds(5)), "every connection moved");
       old.close();
       for (Socket s : clients) {
@@ -188,7 +188,7 @@ class LibraryIT extends DaemonTest {
     try (Socket client = EchoClient.connect(port0())) {
       EchoClient.assertEchoes(client, "before".getBytes());
       successor = plain.takeOver(socket);
-      old.handedOver().get(30, TimeUnit.SECONDS);
+      old.handedOver().toCompletableFuture().get(30, TimeUnit.SECONDS);
       assertEquals(1, old.liveConnections(), "the connection stayed with the old server");
       EchoClient.assertEchoes(client, "after".getBytes());
       assertEquals(0, successor.liveConnections());

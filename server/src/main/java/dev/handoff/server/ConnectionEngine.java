@@ -4,16 +4,18 @@ import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.ReceivedHandoff;
+import dev.handoff.server.ConnectionDetacher.Detached;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.util.AttributeKey;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
@@ -24,7 +26,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import java.util.concurrent.ConcurrentHashMap;
-import dev.handoff.server.ConnectionDetacher.Detached;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -45,11 +47,11 @@ import org.slf4j.LoggerFactory;
  */
 final class ConnectionEngine implements Engine {
   private static final Logger log = LoggerFactory.getLogger(ConnectionEngine.class);
-  private final EventLoopGroup group;
-  private final boolean ownsGroup;
-  private final ChannelHandler childHandler;
-  private final Map<ChannelOption<?>, Object> childOptions;
-  private final boolean autoRead;
+  /** Set on a child whose pipeline reads only on demand: a resumed child is left so. */
+  private static final AttributeKey<Boolean> MANUAL_READ =
+      AttributeKey.valueOf(ConnectionEngine.class, "manualRead");
+  private final HandoffServerChannel parent;
+  private final EventLoopGroup ownedGroup;
   /**
    * Handed-off connections being served, by what identifies them (see {@link Served}): caught
    * duplicates, and the connections to detach or close; an entry leaves when its channel closes.
@@ -57,15 +59,17 @@ final class ConnectionEngine implements Engine {
   private final Map<Served, EpollSocketChannel> served = new ConcurrentHashMap<>();
   /** Connections open now; kept as a counter because it is read for every handoff. */
   private final AtomicInteger open = new AtomicInteger();
+  /** Guards nothing but the wait of {@link #awaitIdle}, signalled when {@link #open} hits 0. */
+  private final Object idle = new Object();
 
-  ConnectionEngine(EventLoopGroup group, boolean ownsGroup, ChannelHandler childHandler,
-      Map<ChannelOption<?>, Object> childOptions) {
-    this.group = group;
-    this.ownsGroup = ownsGroup;
-    this.childHandler = childHandler;
-    this.childOptions = Map.copyOf(childOptions);
-    Object configured = childOptions.get(ChannelOption.AUTO_READ);
-    this.autoRead = configured == null || (Boolean) configured;
+  /**
+   * @param parent the server channel: each adopted connection is read through its pipeline, where
+   *     the bootstrap's acceptor sets the child up and registers it on the child group
+   * @param ownedGroup an event loop group the engine made and stops on close, or {@code null}
+   */
+  ConnectionEngine(HandoffServerChannel parent, EventLoopGroup ownedGroup) {
+    this.parent = parent;
+    this.ownedGroup = ownedGroup;
   }
 
   @Override
@@ -102,62 +106,137 @@ final class ConnectionEngine implements Engine {
       return false;
     }
     handoff.release();
-    byte[] pending = handoff.pending();
-    byte[] state = handoff.state();
+    // Ownership: from here the channel owns the descriptor; every path below closes the channel
+    // (forcibly while it is unregistered) or hands it to the server pipeline, whose acceptor
+    // registers it or closes it.
     boolean migrated = header.kind() == HandoffHeader.Kind.MIGRATED;
     try {
-      applyChildOptions(channel);
-      if (migrated) {
-        // Nothing is read before the moved state is in and the moved bytes are out.
-        channel.config().setAutoRead(false);
-      }
       if (facts.proxiedBy() != null) {
         reportRemote(channel, facts.client());
       }
       channel.attr(Handoff.ATTRIBUTE).set(facts);
-      channel.pipeline().addLast(childHandler);
+      channel.pipeline().addLast(new ChildRegistration(whenRegistered,
+          migrated ? handoff.pending() : null, migrated ? handoff.state() : null));
     } catch (RuntimeException e) {
       served.remove(key);
-      channel.unsafe().closeForcibly(); // the channel owns the descriptor now
+      channel.unsafe().closeForcibly();
       throw new IOException("set up " + handoff + ": " + e.getMessage(), e);
     }
     track(channel, key);
-    group.register(channel).addListener(f -> {
-      if (!f.isSuccess()) {
+    EventLoop loop = parent.eventLoop();
+    if (loop.inEventLoop()) {
+      accept(channel, key);
+    } else {
+      try {
+        loop.execute(() -> accept(channel, key));
+      } catch (RejectedExecutionException e) {
         untrack(channel, key);
         channel.unsafe().closeForcibly();
-      } else if (migrated) {
-        resumeMigrated(channel, pending, state);
+        whenRegistered.accept(e);
       }
-      whenRegistered.accept(f.cause());
-    });
+    }
     return true;
   }
 
   /**
-   * A migrated connection, registered and its pipeline built: hands each handler its state, then
-   * writes what the previous app had not sent, ahead of anything else, and reads once that is out.
+   * Gives the child to the server pipeline, as an epoll server socket channel gives each accepted
+   * socket: {@code ServerBootstrap}'s acceptor adds the child handler, applies the child options
+   * and attributes, and registers it on the child group; on the server's event loop.
    */
-  private void resumeMigrated(EpollSocketChannel channel, byte[] pending, byte[] state) {
-    try {
-      MigratedState.importInto(channel.pipeline(), state);
-    } catch (RuntimeException e) {
-      log.warn("{}: importing its handlers' state failed; closing it: {}", Handoff.of(channel),
-          e.toString());
-      channel.close();
+  private void accept(EpollSocketChannel channel, Served key) {
+    if (!parent.isOpen()) {
+      untrack(channel, key);
+      channel.unsafe().closeForcibly();
+      ChildRegistration registration = channel.pipeline().get(ChildRegistration.class);
+      if (registration != null) {
+        registration.failed(new IOException("the handoff server channel is closed"));
+      }
       return;
     }
-    if (pending.length == 0) {
-      channel.config().setAutoRead(autoRead);
-      return;
+    parent.pipeline().fireChannelRead(channel);
+    parent.pipeline().fireChannelReadComplete();
+  }
+
+  /**
+   * The first handler of each child until it is registered: answers the handoff once the child
+   * is on its event loop (or could not get there), and for a connection migrated from a previous
+   * app, hands each handler its state and writes what that app had not sent before anything is
+   * read.
+   */
+  private final class ChildRegistration extends ChannelInboundHandlerAdapter
+      implements ChannelFutureListener {
+    private final Consumer<Throwable> whenRegistered;
+    private final byte[] pending;
+    private final byte[] state;
+    private boolean answered;
+
+    ChildRegistration(Consumer<Throwable> whenRegistered, byte[] pending, byte[] state) {
+      this.whenRegistered = whenRegistered;
+      this.pending = pending;
+      this.state = state;
     }
-    // From the head: these bytes were already through the old app's pipeline.
-    channel.pipeline().firstContext().writeAndFlush(Unpooled.wrappedBuffer(pending))
-        .addListener(written -> {
-          if (written.isSuccess()) {
-            channel.config().setAutoRead(autoRead);
-          }
-        });
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      ctx.channel().closeFuture().addListener(this);
+    }
+
+    /** Closed before it was registered: the acceptor or a handler refused it. */
+    @Override
+    public void operationComplete(ChannelFuture closed) {
+      failed(new IOException("closed before it was registered on an event loop"));
+    }
+
+    synchronized void failed(Throwable cause) {
+      if (!answered) {
+        answered = true;
+        whenRegistered.accept(cause);
+      }
+    }
+
+    @Override
+    public void channelRegistered(ChannelHandlerContext ctx) {
+      Channel channel = ctx.channel();
+      channel.closeFuture().removeListener(this);
+      boolean autoRead = channel.config().isAutoRead();
+      if (!autoRead) {
+        channel.attr(MANUAL_READ).set(Boolean.TRUE);
+      }
+      if (state != null) {
+        // Nothing is read before the moved state is in and the moved bytes are out.
+        channel.config().setAutoRead(false);
+        resumeMigrated(ctx, autoRead);
+      }
+      synchronized (this) {
+        answered = true;
+      }
+      whenRegistered.accept(null);
+      ctx.pipeline().remove(this);
+      ctx.fireChannelRegistered();
+    }
+
+    /** Hands each handler its state, then writes what the previous app had not sent. */
+    private void resumeMigrated(ChannelHandlerContext ctx, boolean autoRead) {
+      Channel channel = ctx.channel();
+      try {
+        MigratedState.importInto(channel.pipeline(), state);
+      } catch (RuntimeException e) {
+        log.warn("{}: importing its handlers' state failed; closing it: {}", Handoff.of(channel),
+            e.toString());
+        channel.close();
+        return;
+      }
+      if (pending.length == 0) {
+        channel.config().setAutoRead(autoRead);
+        return;
+      }
+      // From the head: these bytes were already through the old app's pipeline.
+      ctx.writeAndFlush(Unpooled.wrappedBuffer(pending)).addListener(written -> {
+        if (written.isSuccess()) {
+          channel.config().setAutoRead(autoRead);
+        }
+      });
+    }
   }
 
   /** Netty's cached peer address, set once by the channel's constructor from getpeername(2). */
@@ -196,16 +275,6 @@ final class ConnectionEngine implements Engine {
       remoteWarned = true;
       log.warn("this Netty version does not let the library set a channel's remote address:"
           + " remoteAddress() is the load balancer's; Handoff.client() is the original client");
-    }
-  }
-
-  @SuppressWarnings("unchecked")
-  private void applyChildOptions(Channel channel) {
-    for (Map.Entry<ChannelOption<?>, Object> option : childOptions.entrySet()) {
-      if (!channel.config().setOption((ChannelOption<Object>) option.getKey(), option.getValue())) {
-        log.warn("child option {} is not supported by an epoll socket channel; ignored",
-            option.getKey());
-      }
     }
   }
 
@@ -275,9 +344,10 @@ final class ConnectionEngine implements Engine {
   @Override
   public void resume(Detached connection) {
     EpollSocketChannel channel = connection.channel();
-    group.register(channel).addListener(f -> {
+    // Back on the loop it left (a deregistered channel keeps it).
+    channel.eventLoop().register(channel).addListener(f -> {
       if (f.isSuccess()) {
-        channel.config().setAutoRead(autoRead);
+        channel.config().setAutoRead(!channel.hasAttr(MANUAL_READ));
       } else {
         channel.unsafe().closeForcibly();
       }
@@ -285,9 +355,14 @@ final class ConnectionEngine implements Engine {
   }
 
   @Override
+  public void release(Detached connection) {
+    connection.channel().close(); // deregistered: close(2) on this copy, no shutdown
+  }
+
+  @Override
   public IoEventLoop linkLoop() {
-    EventLoop next = group.next();
-    return next instanceof IoEventLoop loop && loop.isCompatible(LinkPoller.class) ? loop : null;
+    return parent.eventLoop() instanceof IoEventLoop loop && loop.isCompatible(LinkPoller.class)
+        ? loop : null;
   }
 
   @Override
@@ -306,23 +381,32 @@ final class ConnectionEngine implements Engine {
    * call that takes the entry out counts it down.
    */
   private void untrack(Channel channel, Served key) {
-    if (served.remove(key, channel)) {
-      open.decrementAndGet();
+    if (served.remove(key, channel) && open.decrementAndGet() == 0) {
+      synchronized (idle) {
+        idle.notifyAll();
+      }
     }
   }
 
   @Override
   public int awaitIdle(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    while (liveConnections() > 0 && System.nanoTime() - deadline < 0) {
-      TimeUnit.MILLISECONDS.sleep(20);
+    synchronized (idle) {
+      long left;
+      while (liveConnections() > 0 && (left = deadline - System.nanoTime()) > 0) {
+        TimeUnit.NANOSECONDS.timedWait(idle, left);
+      }
     }
     return liveConnections();
   }
 
-  /** Closes every connection still open, and stops the I/O threads if the engine made them. */
+  /**
+   * Closes the server channel and every connection still open, and stops the I/O threads if the
+   * engine made them.
+   */
   @Override
   public void close() {
+    parent.close();
     List<ChannelFuture> closing = new ArrayList<>();
     for (EpollSocketChannel channel : served.values()) {
       closing.add(channel.close());
@@ -334,8 +418,8 @@ final class ConnectionEngine implements Engine {
         break;
       }
     }
-    if (ownsGroup) {
-      group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    if (ownedGroup != null) {
+      ownedGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
   }
 }

@@ -26,6 +26,12 @@ interface Engine extends ConnectionSink {
   void resume(Detached connection);
 
   /**
+   * The successor adopted a detached connection: closes this app's copy (close(2); the socket
+   * stays connected).
+   */
+  void release(Detached connection);
+
+  /**
    * An event loop that can watch a proxy link's descriptor and read it ({@link LinkPoller}), or
    * {@code null} if links are to be read on threads of their own.
    */

@@ -16,38 +16,87 @@ import java.util.Objects;
  * client (the socket is the one the proxy accepted, or, behind a load balancer, the client the
  * balancer spoke for); these facts cost no system call.
  *
- * @param connectionId the proxy's id of the connection ({@code c42} in both daemons' logs);
+ * <p>Immutable; made by the library only.
+ *
+ * <ul>
+ *   <li>{@code connectionId}: the proxy's id of the connection ({@code c42} in both daemons' logs);
  *     unique within one proxy run
- * @param client the client's address and port: behind a trusted load balancer (proxy option
+ *   <li>{@code client}: the client's address and port: behind a trusted load balancer (proxy option
  *     {@code --proxy-protocol-from}), the original client its PROXY protocol header named
- * @param local the address and port the client connected to, on the proxy's listener
- * @param acceptedAt when the proxy accepted it (the proxy's clock)
- * @param migrated whether it arrived from a previous app during a take-over rather than from a
+ *   <li>{@code local}: the address and port the client connected to, on the proxy's listener
+ *   <li>{@code acceptedAt}: when the proxy accepted it (the proxy's clock)
+ *   <li>{@code migrated}: whether it arrived from a previous app during a take-over rather than from a
  *     proxy; its id is then the number of the move, not the proxy's
- * @param proxiedBy the load balancer, the TCP peer of the socket, when {@code client} is the
+ *   <li>{@code proxiedBy}: the load balancer, the TCP peer of the socket, when {@code client} is the
  *     client it spoke for; otherwise {@code null}
- * @param authority the server name the client asked the load balancer for (PROXY v2
+ *   <li>{@code authority}: the server name the client asked the load balancer for (PROXY v2
  *     PP2_TYPE_AUTHORITY), or {@code null}
- * @param uniqueId the load balancer's id of the connection (PROXY v2 PP2_TYPE_UNIQUE_ID, opaque
- *     bytes; HAProxy sends its {@code unique-id-format} as text), or {@code null}; not to be
- *     modified
+ *   <li>{@code uniqueId}: the load balancer's id of the connection (PROXY v2 PP2_TYPE_UNIQUE_ID, opaque
+ *     bytes; HAProxy sends its {@code unique-id-format} as text), or {@code null}; each call
+ *     gives a copy
+ * </ul>
  */
-public record Handoff(long connectionId, InetSocketAddress client, InetSocketAddress local,
-    Instant acceptedAt, boolean migrated, InetSocketAddress proxiedBy, String authority,
-    byte[] uniqueId) {
+public final class Handoff {
+  private final long connectionId;
+  private final InetSocketAddress client;
+  private final InetSocketAddress local;
+  private final Instant acceptedAt;
+  private final boolean migrated;
+  private final InetSocketAddress proxiedBy;
+  private final String authority;
+  private final byte[] uniqueId;
 
-  /**
-   * The facts of a connection that came straight from its client.
-   *
-   * @param connectionId the proxy's id of the connection
-   * @param client the client's address and port
-   * @param local the address and port the client connected to
-   * @param acceptedAt when the proxy accepted it
-   * @param migrated whether it arrived from a previous app during a take-over
-   */
-  public Handoff(long connectionId, InetSocketAddress client, InetSocketAddress local,
-      Instant acceptedAt, boolean migrated) {
-    this(connectionId, client, local, acceptedAt, migrated, null, null, null);
+  private Handoff(long connectionId, InetSocketAddress client, InetSocketAddress local,
+      Instant acceptedAt, boolean migrated, InetSocketAddress proxiedBy, String authority,
+      byte[] uniqueId) {
+    this.connectionId = connectionId;
+    this.client = client;
+    this.local = local;
+    this.acceptedAt = acceptedAt;
+    this.migrated = migrated;
+    this.proxiedBy = proxiedBy;
+    this.authority = authority;
+    this.uniqueId = uniqueId;
+  }
+
+  /** The proxy's id of the connection; unique within one proxy run. */
+  public long connectionId() {
+    return connectionId;
+  }
+
+  /** The client's address and port (behind a trusted load balancer, the client it named). */
+  public InetSocketAddress client() {
+    return client;
+  }
+
+  /** The address and port the client connected to, on the proxy's listener. */
+  public InetSocketAddress local() {
+    return local;
+  }
+
+  /** When the proxy accepted the connection (the proxy's clock). */
+  public Instant acceptedAt() {
+    return acceptedAt;
+  }
+
+  /** Whether the connection arrived from a previous app during a take-over. */
+  public boolean migrated() {
+    return migrated;
+  }
+
+  /** The load balancer that spoke for {@link #client()}, or {@code null}. */
+  public InetSocketAddress proxiedBy() {
+    return proxiedBy;
+  }
+
+  /** The server name the client asked the load balancer for, or {@code null}. */
+  public String authority() {
+    return authority;
+  }
+
+  /** The load balancer's id of the connection (a copy), or {@code null}. */
+  public byte[] uniqueId() {
+    return uniqueId == null ? null : uniqueId.clone();
   }
 
   /** The channel attribute that holds the handoff's facts. */
@@ -78,7 +127,8 @@ public record Handoff(long connectionId, InetSocketAddress client, InetSocketAdd
     return new Handoff(header.connectionId(), origin == null ? peer : origin.address(), local,
         Instant.ofEpochSecond(micros / 1_000_000, (micros % 1_000_000) * 1_000),
         header.kind() == HandoffHeader.Kind.MIGRATED, origin == null ? null : peer,
-        origin == null ? null : origin.authority(), origin == null ? null : origin.uniqueId());
+        origin == null ? null : origin.authority(),
+        origin == null || origin.uniqueId() == null ? null : origin.uniqueId().clone());
   }
 
   /** The header these facts were made from (without a migrated one's byte counts). */

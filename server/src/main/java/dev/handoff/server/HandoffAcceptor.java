@@ -4,7 +4,8 @@ import java.io.Closeable;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
+import java.util.Objects;
+import java.util.concurrent.CompletionStage;
 
 /**
  * Handed-off connections as JDK {@link java.nio.channels.SocketChannel}s, for servers without
@@ -31,14 +32,14 @@ import java.util.concurrent.TimeUnit;
  *       proxy keeps them.</li>
  *   <li>Making a SocketChannel from a descriptor needs a JDK internal: run the JVM with
  *       {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED}; binding fails at once without it.</li>
- *   <li>A take-over moves no connection of an acceptor (the library cannot pause a thread that
- *       reads a channel): they stay with the old process until the caller closes them.</li>
+ *   <li>A take-over moves only the connections that the caller pauses (bound with an {@link
+ *       AcceptedConnections}; the library cannot pause a thread that reads a channel): the others
+ *       stay with the old process until the caller closes them.</li>
  * </ol>
  */
 public final class HandoffAcceptor implements Closeable {
   private final HandoffServer server;
   private final SocketChannelEngine engine;
-  private volatile boolean closed;
 
   HandoffAcceptor(HandoffServer server, SocketChannelEngine engine) {
     this.server = server;
@@ -51,11 +52,7 @@ public final class HandoffAcceptor implements Closeable {
    * @throws ClosedChannelException once the acceptor is closed
    */
   public HandedOffChannel accept() throws ClosedChannelException, InterruptedException {
-    HandedOffChannel next;
-    while ((next = accept(Duration.ofMillis(200))) == null) {
-      // poll again, so that a close is noticed
-    }
-    return next;
+    return engine.take(null);
   }
 
   /**
@@ -66,15 +63,26 @@ public final class HandoffAcceptor implements Closeable {
    */
   public HandedOffChannel accept(Duration timeout)
       throws ClosedChannelException, InterruptedException {
-    if (closed) {
-      throw new ClosedChannelException();
-    }
-    return engine.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    return engine.take(Objects.requireNonNull(timeout, "timeout"));
   }
 
   /** The unix socket this acceptor listens on. */
   public Path socket() {
     return server.socket();
+  }
+
+  /**
+   * Completes once a successor has taken over (see {@link HandoffServer#handedOver()}): the
+   * connections the caller paused have moved; the caller should now let the others finish and
+   * close this acceptor.
+   */
+  public CompletionStage<Void> handedOver() {
+    return server.handedOver();
+  }
+
+  /** One line on the state of things: handoffs adopted, migrated in and refused, links. */
+  public String summary() {
+    return server.summary();
   }
 
   /** Stops taking handoffs; connections already queued can still be accepted. */
@@ -88,7 +96,6 @@ public final class HandoffAcceptor implements Closeable {
    */
   @Override
   public void close() {
-    closed = true;
     server.close();
   }
 }

@@ -5,7 +5,6 @@ import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.server.ConnectionDetacher.Detached;
-import io.micrometer.core.instrument.Gauge;
 import io.netty.channel.IoEventLoop;
 import java.io.Closeable;
 import java.io.IOException;
@@ -15,6 +14,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -55,21 +55,19 @@ public final class HandoffServer implements Closeable {
   private UnixListener listener;
   private Thread acceptor;
   private volatile boolean stopping;
-  private volatile boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
   /** A successor is taking over from this app. */
   private final AtomicBoolean handingOver = new AtomicBoolean();
 
   HandoffServer(ServerConfig config, Engine engine) {
     this.config = config;
-    this.stats = new ServerStats(config.registry());
+    this.stats = new ServerStats();
     this.engine = engine;
-    Gauge.builder("handoff.app.connections.live", engine, Engine::liveConnections)
-        .description("client connections served now").register(config.registry());
-    Gauge.builder("handoff.app.connections.max", config, ServerConfig::maxConnections)
-        .description("--max-connections: beyond it handoffs are answered RETRY")
-        .register(config.registry());
-    Gauge.builder("handoff.app.links.up", links, Map::size)
-        .description("proxy links served now").register(config.registry());
+    if (config.meterRegistry() != null) {
+      stats.publishTo(MicrometerMeters.register(config.meterRegistry(), config.socket(), stats,
+          engine::liveConnections, config.maxConnections(), links::size));
+    }
   }
 
   /**
@@ -106,6 +104,11 @@ public final class HandoffServer implements Closeable {
     acceptor.start();
   }
 
+  /** Whether {@link #stopTakingHandoffs} has not been called (or a failed take-over undid it). */
+  boolean takingHandoffs() {
+    return !stopping;
+  }
+
   /** The unix socket this server listens on. */
   public Path socket() {
     return config.socket();
@@ -122,8 +125,8 @@ public final class HandoffServer implements Closeable {
    * was closed under it (no proxy can link any more). Either way the process should now stop:
    * {@link #awaitDrained} for the connections that stayed, then {@link #close()}.
    */
-  public CompletableFuture<Void> handedOver() {
-    return handedOver;
+  public CompletionStage<Void> handedOver() {
+    return handedOver.minimalCompletionStage();
   }
 
   /**
@@ -146,15 +149,32 @@ public final class HandoffServer implements Closeable {
   }
 
   /**
+   * Completes once {@link #close()} has closed everything: the links, the connections, and the
+   * event loops the bootstrap made.
+   */
+  public CompletionStage<Void> closeFuture() {
+    return closeFuture.minimalCompletionStage();
+  }
+
+  /**
    * Stops taking handoffs, closes every link and every connection still open, and stops the
-   * event loops if the bootstrap made them. Safe to call again; a second call does nothing.
+   * event loops if the bootstrap made them. Safe to call again and from several threads at once:
+   * one call closes, and every call returns once all is closed.
    */
   @Override
   public void close() {
-    if (closed) {
+    if (!closed.compareAndSet(false, true)) {
+      closeFuture.join();
       return;
     }
-    closed = true;
+    try {
+      closeOnce();
+    } finally {
+      closeFuture.complete(null);
+    }
+  }
+
+  private void closeOnce() {
     try {
       stopTakingHandoffs(null);
     } catch (InterruptedException e) {
@@ -375,7 +395,7 @@ public final class HandoffServer implements Closeable {
 
       @Override
       public void release(Detached connection) {
-        connection.channel().close(); // close(2) on this copy; the successor's stays connected
+        engine.release(connection); // close(2) on this copy; the successor's stays connected
       }
     };
   }
@@ -389,7 +409,7 @@ public final class HandoffServer implements Closeable {
    *     the path (a successor that is alive keeps it)
    */
   synchronized boolean resumeTakingHandoffs() {
-    if (closed) {
+    if (closed.get()) {
       return false;
     }
     try {

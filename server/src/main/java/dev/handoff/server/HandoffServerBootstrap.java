@@ -3,14 +3,17 @@ package dev.handoff.server;
 import dev.handoff.common.JdkNioInternals;
 import dev.handoff.common.Uids;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -20,9 +23,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server:
+ * Sets up a {@link HandoffServer}, the way Netty's {@code ServerBootstrap} sets up a TCP server
+ * (it is a shorthand for a {@code ServerBootstrap} with a {@link HandoffServerChannel}, that also
+ * drains and closes):
  * give it event loops and a child handler, then {@link #bind} a unix socket instead of a port.
  * Every connection a proxy hands over becomes a Netty channel with the child handler in its
  * pipeline; the library does the rest (the socket file, peer checks, validation, answers, the
@@ -64,12 +70,14 @@ public final class HandoffServerBootstrap {
   private ChannelHandler childHandler;
   private final Map<ChannelOption<?>, Object> childOptions = new LinkedHashMap<>();
   private Set<PosixFilePermission> socketMode = PosixFilePermissions.fromString("rw-------");
-  private Set<Integer> allowedUids = defaultAllowedUids();
+  /** Null until set: the default is read from /proc at bind, so that constructing does no I/O. */
+  private Set<Integer> allowedUids;
   private int maxLinks = 64;
   private Integer maxConnections;
   private boolean stateless;
   private boolean acceptPlain = true;
-  private MeterRegistry registry;
+  /** A MeterRegistry, or null; kept as an Object so that Micrometer is optional. */
+  private Object registry;
   private Duration takeOverTimeout = Duration.ofSeconds(30);
 
   /**
@@ -195,11 +203,18 @@ public final class HandoffServerBootstrap {
    * that nobody accepts on) is replaced; a live one, or anything that is not a socket (a file, a
    * directory, a symlink), is left alone.
    *
+   * <p>Binding fails at once, before anything is bound, with an {@link IllegalStateException}
+   * whose message says what is missing: no child handler; Netty other than 4.2 on the class path;
+   * the JVM started without {@code --add-exports java.base/sun.nio.ch=ALL-UNNAMED}. It fails with
+   * an {@link UnsatisfiedLinkError} (from Netty's {@code Epoll.ensureAvailability()}) where epoll
+   * is not available (not Linux, or Netty's native library missing for this CPU), and with an
+   * {@link IllegalArgumentException} if the {@link #group} is not an epoll group.
+   *
    * @throws SocketInUseException if another process accepts on {@code socket}
    * @throws IOException if the path cannot be bound
    */
   public HandoffServer bind(Path socket) throws IOException {
-    return start(socket, null);
+    return start(socket, false);
   }
 
   /**
@@ -212,7 +227,7 @@ public final class HandoffServerBootstrap {
    *     under way), or it did not answer within the {@link #takeOverTimeout}
    */
   public HandoffServer takeOver(Path socket) throws IOException {
-    return start(socket, Successor.requestTakeOver(socket, takeOverTimeout));
+    return start(socket, true);
   }
 
   /**
@@ -226,45 +241,142 @@ public final class HandoffServerBootstrap {
    * @throws IOException if the path cannot be bound
    */
   public HandoffAcceptor bindAcceptor(Path socket, int queue) throws IOException {
+    return bindAcceptor(socket, queue, AcceptedConnections.NONE);
+  }
+
+  /**
+   * As {@link #bindAcceptor(Path, int)}, and when a successor takes over, the connections that
+   * {@code accepted} pauses move to it.
+   *
+   * @param accepted the caller's connections, as a take-over sees them
+   */
+  public HandoffAcceptor bindAcceptor(Path socket, int queue, AcceptedConnections accepted)
+      throws IOException {
+    return startAcceptor(socket, queue, accepted, null);
+  }
+
+  /**
+   * Takes over from the app running at {@code socket} (as {@link #takeOver}) and hands each
+   * connection, the moved ones too, to the caller through the returned acceptor (as {@link
+   * #bindAcceptor}). A moved connection arrives as any other, with nothing unsent; one that the
+   * running app could send only with unsent bytes or handler state (a Netty pipeline's) is
+   * refused and stays there.
+   *
+   * @param accepted this process's connections, as its own successor will see them
+   * @throws IOException if no app listens at {@code socket}, it refused, or it did not answer
+   *     within the {@link #takeOverTimeout}
+   */
+  public HandoffAcceptor takeOverAcceptor(Path socket, int queue, AcceptedConnections accepted)
+      throws IOException {
+    checkQueue(queue);
+    return startAcceptor(socket, queue, accepted,
+        Successor.requestTakeOver(socket, takeOverTimeout));
+  }
+
+  private static void checkQueue(int queue) {
     if (queue < 1) {
       throw new IllegalArgumentException("queue must be at least 1: " + queue);
     }
-    JdkNioInternals.requireSocketChannels();
-    Epoll.ensureAvailability(); // its native library checks each descriptor
-    SocketChannelEngine engine = new SocketChannelEngine(queue);
-    HandoffServer server = new HandoffServer(config(socket, null, false), engine);
-    server.start(null);
-    return new HandoffAcceptor(server, engine);
   }
 
-  private ServerConfig config(Path socket, EventLoopGroup loops, boolean ownsGroup) {
-    return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks, allowedUids,
-        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        loops, ownsGroup, childHandler, Map.copyOf(childOptions), stateless, acceptPlain,
-        registry != null ? registry : new CompositeMeterRegistry());
-  }
-
-  private HandoffServer start(Path socket, Successor.Predecessor predecessor) throws IOException {
+  private HandoffAcceptor startAcceptor(Path socket, int queue, AcceptedConnections accepted,
+      Successor.Predecessor predecessor) throws IOException {
     try {
-      if (childHandler == null) {
-        throw new IllegalStateException("childHandler not set");
-      }
-      JdkNioInternals.requireAvailable();
-      Epoll.ensureAvailability();
+      checkQueue(queue);
+      Objects.requireNonNull(accepted, "accepted");
+      NettyVersion.require();
+      JdkNioInternals.requireSocketChannels();
+      Epoll.ensureAvailability(); // its native library checks each descriptor
     } catch (RuntimeException | Error e) {
       if (predecessor != null) {
         predecessor.close();
       }
       throw e;
     }
+    SocketChannelEngine engine = new SocketChannelEngine(queue, accepted);
+    HandoffServer server = new HandoffServer(config(socket), engine);
+    server.start(predecessor);
+    return new HandoffAcceptor(server, engine);
+  }
+
+  private ServerConfig config(Path socket) {
+    return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks,
+        allowedUids != null ? allowedUids : defaultAllowedUids(),
+        maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
+        stateless, acceptPlain, registry);
+  }
+
+  /**
+   * Binds through Netty's own {@code ServerBootstrap} and a {@link HandoffServerChannel}: this
+   * bootstrap is a shorthand for it.
+   */
+  @SuppressWarnings("unchecked")
+  private HandoffServer start(Path socket, boolean takeOver) throws IOException {
+    NettyVersion.require();
+    if (childHandler == null) {
+      throw new IllegalStateException("childHandler not set");
+    }
+    JdkNioInternals.requireAvailable();
+    Epoll.ensureAvailability();
+    if (group != null) {
+      requireEpoll(group);
+    }
     boolean ownsGroup = group == null;
     EventLoopGroup loops = ownsGroup
         ? new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("handoff-io", true),
             EpollIoHandler.newFactory())
         : group;
-    HandoffServer server = new HandoffServer(config(socket, loops, ownsGroup),
-        new ConnectionEngine(loops, ownsGroup, childHandler, childOptions));
-    server.start(predecessor);
-    return server;
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(loops, loops)
+        .channelFactory(() -> new HandoffServerChannel(ownsGroup ? loops : null))
+        .option(HandoffChannelOption.SOCKET_MODE, socketMode)
+        .option(HandoffChannelOption.MAX_LINKS, maxLinks)
+        .option(HandoffChannelOption.ACCEPT_PLAIN, acceptPlain)
+        .option(HandoffChannelOption.STATELESS, stateless)
+        .option(HandoffChannelOption.TAKE_OVER, takeOver)
+        .option(HandoffChannelOption.TAKE_OVER_TIMEOUT, takeOverTimeout)
+        .childHandler(childHandler);
+    if (allowedUids != null) {
+      bootstrap.option(HandoffChannelOption.ALLOWED_UIDS, allowedUids);
+    }
+    if (maxConnections != null) {
+      bootstrap.option(HandoffChannelOption.MAX_CONNECTIONS, maxConnections);
+    }
+    if (registry != null) {
+      bootstrap.option(HandoffChannelOption.METER_REGISTRY, (MeterRegistry) registry);
+    }
+    for (Map.Entry<ChannelOption<?>, Object> option : childOptions.entrySet()) {
+      bootstrap.childOption((ChannelOption<Object>) option.getKey(), option.getValue());
+    }
+    ChannelFuture bound = bootstrap.bind(new HandoffAddress(socket)).awaitUninterruptibly();
+    if (!bound.isSuccess()) {
+      if (ownsGroup) {
+        loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      }
+      Throwable cause = bound.cause();
+      if (cause instanceof IOException e) {
+        throw e;
+      } else if (cause instanceof RuntimeException e) {
+        throw e;
+      } else if (cause instanceof Error e) {
+        throw e;
+      }
+      throw new IOException("bind " + socket + ": " + cause, cause);
+    }
+    return ((HandoffServerChannel) bound.channel()).server();
+  }
+
+  /**
+   * Refuses a group whose loops cannot serve epoll channels (NIO, io_uring, a plain executor):
+   * registering a handed-off connection there would fail for each connection.
+   */
+  static void requireEpoll(EventLoopGroup group) {
+    for (EventExecutor executor : group) {
+      if (!(executor instanceof IoEventLoop loop) || !loop.isCompatible(LinkPoller.class)) {
+        throw new IllegalArgumentException("the event loop group must be an epoll group (new"
+            + " MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())): handed-off"
+            + " connections are epoll channels, and " + executor + " cannot serve them");
+      }
+    }
   }
 }

@@ -1,12 +1,7 @@
 package dev.handoff.server;
 
-import io.micrometer.core.instrument.MeterRegistry;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
-import java.util.Map;
 import java.util.Set;
 
 /** What a {@link HandoffServer} runs with, as the bootstrap validated it. */
@@ -16,10 +11,7 @@ record ServerConfig(
     int maxLinks,
     Set<Integer> allowedUids,
     int maxConnections,
-    EventLoopGroup group,
-    boolean ownsGroup,
-    ChannelHandler childHandler,
-    Map<ChannelOption<?>, Object> childOptions,
     boolean stateless,
     boolean acceptPlain,
-    MeterRegistry registry) {}
+    /** A Micrometer MeterRegistry, or null: kept as an Object so that Micrometer is optional. */
+    Object meterRegistry) {}

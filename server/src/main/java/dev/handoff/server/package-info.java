@@ -10,9 +10,13 @@
  * had accepted the connection itself. The proxy keeps its copy until your server answers that it
  * has the connection, and sends it elsewhere when it is certain your server did not take it.
  *
- * <p>With Netty, {@link dev.handoff.server.HandoffServerBootstrap} works like
- * {@code ServerBootstrap}: give it epoll event loops and a child handler, then {@code bind} a unix
- * socket path instead of a port. Each handed-off connection becomes an epoll socket channel with
+ * <p>With Netty, {@link dev.handoff.server.HandoffServerChannel} is a transport: Netty's own
+ * {@code ServerBootstrap} binds it to a {@link dev.handoff.server.HandoffAddress} (a unix socket
+ * path) as it binds an epoll server socket channel to a port, with the library's settings as
+ * {@link dev.handoff.server.HandoffChannelOption}s; gRPC's {@code NettyServerBuilder} takes it as
+ * its channel type (docs/LIBRARY.md has both recipes). {@link
+ * dev.handoff.server.HandoffServerBootstrap} is a shorthand for it: give it epoll event loops and a
+ * child handler, then {@code bind} a unix socket path instead of a port. Each handed-off connection becomes an epoll socket channel with
  * your child handler in its pipeline; {@link dev.handoff.server.Handoff#of} gives what the proxy
  * knew of it (its connection id, client and local address, accept time), and the channel's own
  * {@code remoteAddress()} is the real client (behind a load balancer that the proxy trusts with
@@ -68,8 +72,10 @@
  *       state.</li>
  *   <li><b>The successor must build the same pipeline.</b> Handler state is matched by handler
  *       name.</li>
- *   <li><b>Epoll event loops only.</b> The channels are epoll socket channels built from the
- *       received descriptor; a group of another transport cannot register them.</li>
+ *   <li><b>Epoll event loops and Netty 4.2 only.</b> The channels are epoll socket channels
+ *       built from the received descriptor; a group of another transport cannot register them,
+ *       and binding refuses one. The links are read on the server channel's event loop through
+ *       Netty 4.2's {@code IoHandle}; with Netty 4.1 binding fails with a message saying so.</li>
  *   <li><b>JDK internals.</b> Setting a received socket non-blocking needs
  *       {@code --add-exports java.base/sun.nio.ch=ALL-UNNAMED}, and making a {@code SocketChannel}
  *       from one also {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED}. Binding fails at once

@@ -71,8 +71,9 @@ class LinkPollerTest {
   /** Waits (bounded) for the process's descriptors to come back to {@code expected}. */
   private static int settle(int expected) throws InterruptedException {
     int n = openDescriptors();
-    for (int i = 0; i < 200 && n != expected; i++) {
-      Thread.sleep(25);
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+    while (n != expected && System.nanoTime() - deadline < 0) {
+      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
       n = openDescriptors();
     }
     return n;
@@ -164,19 +165,14 @@ class LinkPollerTest {
       } finally {
         link.close();
       }
-      for (int i = 0; i < 100 && server.summary().contains("links=1"); i++) {
-        Thread.sleep(20);
-      }
-      assertTrue(server.summary().contains("links=0"), server.summary());
+      Await.until(java.time.Duration.ofSeconds(10), () -> server.summary().contains("links=0"),
+          server::summary);
       assertEquals("after", echo(clients.get(7), "after"),
           "closing the link closes no connection received on it");
       for (SocketChannel c : clients) {
         c.close();
       }
-      for (int i = 0; i < 200 && server.liveConnections() > 0; i++) {
-        Thread.sleep(20);
-      }
-      assertEquals(0, server.liveConnections());
+      assertEquals(0, server.awaitDrained(java.time.Duration.ofSeconds(10)));
       assertEquals(baseline, settle(baseline),
           "the link's descriptors and every connection's are closed, on both sides");
     } finally {

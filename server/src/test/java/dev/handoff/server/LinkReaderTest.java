@@ -29,7 +29,13 @@ class LinkReaderTest {
   private final FakeLink link = new FakeLink();
   private final FakeSink sink = new FakeSink();
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-  private final ServerStats stats = new ServerStats(registry);
+  private final ServerStats stats = published(new ServerStats(), registry);
+
+  private static ServerStats published(ServerStats stats, SimpleMeterRegistry registry) {
+    stats.publishTo(MicrometerMeters.register(registry, java.nio.file.Path.of("/run/test.sock"),
+        stats, () -> 0, 1, () -> 0));
+    return stats;
+  }
   private final AtomicReference<HandoffLink> takenOver = new AtomicReference<>();
   private boolean readerClosed;
 
@@ -46,7 +52,11 @@ class LinkReaderTest {
     Thread reader = new Thread(() -> runReader(100));
     reader.start();
     sink.awaitAdoptions(1);
-    Thread.sleep(100);
+    // The reader has read the link's end and waits for the answer due before closing it.
+    Await.until(java.time.Duration.ofSeconds(10),
+        () -> reader.getState() == Thread.State.TIMED_WAITING
+            || reader.getState() == Thread.State.WAITING,
+        () -> "the reader waits for the answer due: " + reader.getState());
     assertEquals(List.of(), link.answersOut, "nothing answered before registration");
     sink.callbacks.get(0).accept(null);
     reader.join();
@@ -196,9 +206,8 @@ class LinkReaderTest {
     }
 
     void awaitAdoptions(int n) throws InterruptedException {
-      while (adoptions.size() < n) {
-        Thread.sleep(5);
-      }
+      Await.until(java.time.Duration.ofSeconds(10), () -> adoptions.size() >= n,
+          () -> adoptions.size() + " of " + n + " adoptions");
     }
   }
 }

@@ -1,0 +1,201 @@
+package dev.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.JdkNioInternals;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.AttributeKey;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The transport used as Netty users use a transport: Netty's own {@code ServerBootstrap} with a
+ * boss and a worker group, {@link HandoffServerChannel} as the channel class, options, child
+ * options and child attributes; a real unix link and real TCP connections.
+ */
+@Timeout(60)
+class HandoffServerChannelTest {
+  private static final AttributeKey<String> TAG = AttributeKey.valueOf("test-tag");
+
+  @TempDir Path dir;
+  private EventLoopGroup boss;
+  private EventLoopGroup workers;
+  private final Queue<Channel> children = new ConcurrentLinkedQueue<>();
+
+  @BeforeEach
+  void groups() {
+    boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    workers = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+  }
+
+  @AfterEach
+  void stop() {
+    boss.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    workers.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  private ServerBootstrap echoing() {
+    return echoing(boss);
+  }
+
+  private ServerBootstrap echoing(EventLoopGroup bossGroup) {
+    return new ServerBootstrap()
+        .group(bossGroup, workers)
+        .channel(HandoffServerChannel.class)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childAttr(TAG, "set by the bootstrap")
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            children.add(ch);
+            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+              @Override
+              public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ctx.writeAndFlush(msg);
+              }
+            });
+          }
+        });
+  }
+
+  /** A connected client, and the proxy's copy of the accepted socket sent on {@code link}. */
+  static SocketChannel handOver(HandoffChannel link, long id) throws IOException {
+    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+      try (SocketChannel served = listener.accept()) {
+        link.send(new HandoffHeader(id, 0, (InetSocketAddress) served.getRemoteAddress(),
+            (InetSocketAddress) served.getLocalAddress()), JdkNioInternals.descriptorOf(served));
+      }
+      return client;
+    }
+  }
+
+  static String echo(SocketChannel client, String text) throws IOException {
+    client.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)));
+    ByteBuffer back = ByteBuffer.allocate(text.length());
+    while (back.hasRemaining()) {
+      if (client.read(back) < 0) {
+        throw new IOException("closed after " + back.position() + " bytes");
+      }
+    }
+    return new String(back.array(), StandardCharsets.US_ASCII);
+  }
+
+  @Test
+  void serverBootstrapServesEachHandedOffConnectionAsAChildWithItsFacts() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    Channel server = echoing().bind(new HandoffAddress(socket)).sync().channel();
+    try {
+      assertTrue(server.isActive());
+      assertEquals(new HandoffAddress(socket), server.localAddress());
+      try (HandoffChannel link = HandoffChannel.connect(socket);
+          SocketChannel client = handOver(link, 42)) {
+        Acknowledgement ack = link.receiveAck();
+        assertEquals(Acknowledgement.Status.ADOPTED, ack.status());
+        assertEquals(42, ack.connectionId());
+        assertEquals("ping", echo(client, "ping"));
+        Channel child = children.peek();
+        assertTrue(child instanceof EpollSocketChannel, "an epoll socket channel: " + child);
+        assertSame(workers, child.eventLoop().parent(), "registered on the child group");
+        assertEquals(42, Handoff.of(child).connectionId());
+        assertEquals(client.getLocalAddress(), child.remoteAddress(), "the real client");
+        assertEquals("set by the bootstrap", child.attr(TAG).get());
+        assertEquals(Boolean.TRUE, child.config().getOption(ChannelOption.TCP_NODELAY));
+        assertEquals(1, ((HandoffServerChannel) server).liveConnections());
+      }
+    } finally {
+      server.close().sync();
+    }
+    Await.until(Duration.ofSeconds(10), () -> !Files.exists(socket),
+        () -> "closing the server channel removes the socket file");
+  }
+
+  @Test
+  void beyondMaxConnectionsTheProxyIsAnsweredRetry() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    Channel server = echoing().option(HandoffChannelOption.MAX_CONNECTIONS, 1)
+        .bind(new HandoffAddress(socket)).sync().channel();
+    try (HandoffChannel link = HandoffChannel.connect(socket);
+        SocketChannel first = handOver(link, 1)) {
+      assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
+      try (SocketChannel second = handOver(link, 2)) {
+        Acknowledgement ack = link.receiveAck();
+        assertEquals(Acknowledgement.Status.RETRY, ack.status());
+        assertEquals(2, ack.connectionId());
+      }
+      assertEquals("still", echo(first, "still"));
+    } finally {
+      server.close().sync();
+    }
+  }
+
+  @Test
+  void closingTheServerChannelLeavesItsChildrenOpenAndAnswersClosing() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    Channel server = echoing().bind(new HandoffAddress(socket)).sync().channel();
+    try (HandoffChannel link = HandoffChannel.connect(socket);
+        SocketChannel client = handOver(link, 7)) {
+      assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
+      server.close().sync();
+      assertEquals(Acknowledgement.Status.CLOSING, link.receiveAck().status());
+      assertEquals("after", echo(client, "after"), "the child outlives its server channel");
+    }
+  }
+
+  @Test
+  void aNonEpollBossGroupIsRefusedAtRegistration() throws Exception {
+    EventLoopGroup nio = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try {
+      ExecutionException refused = assertThrows(ExecutionException.class,
+          () -> echoing(nio).bind(new HandoffAddress(dir.resolve("a.sock")))
+              .get());
+      assertTrue(refused.getCause().getMessage().contains("incompatible"),
+          refused.getCause().toString());
+      assertFalse(Files.exists(dir.resolve("a.sock")));
+    } finally {
+      nio.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  @Test
+  void bindingAnythingButAHandoffAddressFailsClearly() {
+    ExecutionException refused = assertThrows(ExecutionException.class,
+        () -> echoing().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).get());
+    assertTrue(refused.getCause().getMessage().contains("HandoffAddress"),
+        refused.getCause().toString());
+  }
+}
