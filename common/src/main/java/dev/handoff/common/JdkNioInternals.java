@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.net.InetSocketAddress;
 import java.nio.channels.SelectableChannel;
 import java.nio.channels.SocketChannel;
 
@@ -139,6 +140,18 @@ public final class JdkNioInternals {
       java.net.ProtocolFamily family) throws IOException {
     return (java.nio.channels.ServerSocketChannel) ServerSocketChannels.CONSTRUCTOR.newChannel(fd,
         java.nio.channels.spi.SelectorProvider.provider(), family, fd, true);
+  }
+
+  /**
+   * As {@link #serverSocketChannel(FileDescriptor, java.net.ProtocolFamily)}, the family read from
+   * the socket's own address ({@code INET6} for an IPv6 address, {@code INET} otherwise).
+   */
+  public static java.nio.channels.ServerSocketChannel serverSocketChannel(FileDescriptor fd)
+      throws IOException {
+    InetSocketAddress local = JunixsocketInternals.socketAddress(fd, false);
+    return serverSocketChannel(fd, local != null
+        && local.getAddress() instanceof java.net.Inet6Address
+        ? java.net.StandardProtocolFamily.INET6 : java.net.StandardProtocolFamily.INET);
   }
 
   /** Fails fast if {@link #socketChannel} cannot work in this JVM. */

@@ -119,7 +119,7 @@ class PlainModeTest {
     try {
       for (int i = 0; i < n; i++) {
         pairs[i] = TcpPair.open();
-        // runc's SendFd sends the file's name; a C sender of seed 003 a byte or a string
+        // runc's SendFd sends the file's name; a C sender a byte or a string
         byte[] payload = i % 2 == 0 ? new byte[1]
             : ("/proc/self/fd/" + i).getBytes(StandardCharsets.US_ASCII);
         sendRaw(payload, pairs[i].serverFd());

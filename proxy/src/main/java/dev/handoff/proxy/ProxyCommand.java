@@ -1,6 +1,18 @@
 package dev.handoff.proxy;
 
+import dev.handoff.common.Closeables;
 import dev.handoff.cli.DurationConverter;
+import dev.handoff.cli.MetricsEndpoint;
+import dev.handoff.common.Closeables;
+import dev.handoff.proxy.accept.Cidr;
+import dev.handoff.proxy.accept.SocketActivation;
+import dev.handoff.proxy.link.LinkOptions;
+import dev.handoff.proxy.upgrade.ControlServer;
+import dev.handoff.proxy.upgrade.Reloader;
+import dev.handoff.proxy.upgrade.UpgradeControl;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.HostPortConverter;
 import dev.handoff.cli.StatusSignal;
@@ -219,7 +231,7 @@ public final class ProxyCommand implements Callable<Integer> {
       description = "How connections are handed over: 'handoff', this project's protocol (a"
           + " header per connection, an acknowledgement back, redelivery when an app goes"
           + " away), or 'plain', one descriptor per message with a one-byte payload and the"
-          + " proxy's copy closed at once, for receivers such as seed 002's Go app: no"
+          + " proxy's copy closed at once, for receivers that read one descriptor per message: no"
           + " acknowledgement, no redelivery. Default: ${DEFAULT-VALUE}.")
   String protocol;
 
@@ -288,47 +300,7 @@ public final class ProxyCommand implements Callable<Integer> {
       return ExitCodes.OK;
     }
     logging.apply();
-    if (configFile != null) {
-      return runListeners(configs);
-    }
-    ProxyConfig config = configs.get(0);
-    JdkNioInternals.requireAvailable();
-    if (takeOver || control != null) {
-      // The new proxy wraps the socket it is passed; the old one wraps its kept copy again if the
-      // new one goes away: check now, not in the middle of an upgrade.
-      JdkNioInternals.requireServerSocketChannels();
-    }
-    ShutdownSignal signal = ShutdownSignal.install();
-    Reloader reloader = reloader();
-    HangupSignal.install(() -> hangup(reloader, null));
-    if (config.routes().needsPeek()) {
-      dev.handoff.proxy.route.MsgPeek.requireAvailable();
-    }
-    ProxyServer server = new ProxyServer(config);
-    UpgradeControl upgrade = upgradeControl(signal, reloader);
-    try {
-      // One socket received is taken whatever its address: PORT and --bind are the socket's.
-      ServerSocketChannel received = upgrade.prepare(List.of(server), true).get(0);
-      if (received != null) {
-        server.start(received, RECEIVED);
-      } else {
-        server.start(SocketActivation.listener());
-      }
-    } catch (java.io.IOException e) {
-      log.error("cannot start: {}", e.getMessage());
-      upgrade.close(); // the running proxy, if any, never stopped accepting
-      return ExitCodes.FAILURE;
-    }
-    upgrade.started();
-    SystemdNotify.ready("accepting on port " + port);
-    StatusSignal.install(() -> log.info("{}", server.status()));
-    signal.await();
-    if (!upgrade.handedOver()) {
-      SystemdNotify.stopping(); // after a handover, systemd's main process is the new proxy
-    }
-    upgrade.close();
-    server.stop();
-    return ExitCodes.OK;
+    return run(configs);
   }
 
   /** {@code --control} and {@code --take-over} for this process; at a handover, it exits 0. */
@@ -392,8 +364,7 @@ public final class ProxyCommand implements Callable<Integer> {
         throw usage("no app socket: give at least one SOCKET or --route RULE=SOCKET");
       }
       return List.of(listener(bind, port, table, peekOptions(),
-          proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom), metrics,
-          sticky));
+          proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom), sticky));
     }
     if (port != 0 || !sockets.isEmpty() || !routes.isEmpty()) {
       throw usage("--config FILE replaces PORT, SOCKET and --route: give one or the other");
@@ -417,18 +388,17 @@ public final class ProxyCommand implements Callable<Integer> {
       if (!spec.proxyProtocolFrom().isEmpty()) {
         trusted = spec.proxyProtocolFrom().stream().map(Cidr::parse).toList();
       }
-      // One metrics endpoint for all listeners, served by call(): none per listener.
       configs.add(listener(spec.address().getAddress(), spec.address().getPort(), spec.routes(),
-          peek, trusted, null, spec.sticky() != null ? spec.sticky() : sticky));
+          peek, trusted, spec.sticky() != null ? spec.sticky() : sticky));
     }
     return configs;
   }
 
   /** One line on what a listener would do, for --check-config and the log. */
   private static String describe(String name, ProxyConfig c) {
-    String host = c.bind().getHostAddress();
+    String host = c.listen().bind().getHostAddress();
     StringBuilder line = new StringBuilder("listener ").append(name).append(" on ")
-        .append(host.contains(":") ? "[" + host + "]" : host).append(':').append(c.port())
+        .append(host.contains(":") ? "[" + host + "]" : host).append(':').append(c.listen().port())
         .append(':');
     for (RouteSpec route : c.routes().all()) {
       boolean named = route.rule().kind() != Rule.Kind.DEFAULT
@@ -440,71 +410,81 @@ public final class ProxyCommand implements Callable<Integer> {
     if (c.routes().fallback() == null) {
       line.append(" what no route matches is closed;");
     }
-    if (!c.proxyProtocolFrom().isEmpty()) {
-      line.append(" PROXY protocol from ").append(c.proxyProtocolFrom()).append(';');
+    if (c.proxyProtocol().on()) {
+      line.append(" PROXY protocol from ").append(c.proxyProtocol().trusted()).append(';');
     }
     line.setLength(line.length() - 1);
     return line.toString();
   }
 
   /**
-   * Runs the listeners of a configuration file until SIGTERM or SIGINT: a {@link ProxyServer}
-   * each, their meters in one registry with a {@code listener} label, served on one endpoint.
+   * Runs the listeners until SIGTERM or SIGINT: a {@link ProxyServer} each, their meters in one
+   * registry (with a {@code listener} label when they come from a configuration file), served on
+   * one endpoint. One listener from PORT is the case of one; only it may be passed in by systemd,
+   * and one socket received from a running proxy is taken whatever its address.
    */
-  private int runListeners(List<ProxyConfig> configs) throws Exception {
+  private int run(List<ProxyConfig> configs) throws Exception {
     JdkNioInternals.requireAvailable();
     if (takeOver || control != null) {
-      JdkNioInternals.requireServerSocketChannels(); // as for one listener: check it now
+      // The new proxy wraps the sockets it is passed; the old one wraps its kept copies again if
+      // the new one goes away: check now, not in the middle of an upgrade.
+      JdkNioInternals.requireServerSocketChannels();
     }
     ShutdownSignal signal = ShutdownSignal.install();
-    byte[] readAtStart = java.nio.file.Files.readAllBytes(configFile);
+    byte[] readAtStart = configFile == null ? null : java.nio.file.Files.readAllBytes(configFile);
     Reloader reloader = reloader();
     HangupSignal.install(() -> hangup(reloader, readAtStart));
     if (configs.stream().anyMatch(c -> c.routes().needsPeek())) {
       dev.handoff.proxy.route.MsgPeek.requireAvailable();
     }
-    io.micrometer.prometheusmetrics.PrometheusMeterRegistry shared =
-        dev.handoff.cli.MetricsEndpoint.registry();
+    PrometheusMeterRegistry shared = MetricsEndpoint.registry();
     List<ProxyServer> servers = new java.util.ArrayList<>();
     UpgradeControl upgrade = upgradeControl(signal, reloader);
     List<ServerSocketChannel> received = List.of();
-    dev.handoff.cli.MetricsEndpoint endpoint = null;
+    MetricsEndpoint endpoint = null;
     String starting = "cannot start";
     try {
       List<ProxyServer> created = new java.util.ArrayList<>();
       for (int i = 0; i < configs.size(); i++) {
-        io.micrometer.core.instrument.composite.CompositeMeterRegistry view =
-            new io.micrometer.core.instrument.composite.CompositeMeterRegistry();
-        view.config().commonTags("listener", listenerNames.get(i));
-        view.add(shared);
-        created.add(new ProxyServer(configs.get(i), view));
+        created.add(new ProxyServer(configs.get(i), registryOf(i, shared)));
       }
-      received = upgrade.prepare(created, false);
+      received = upgrade.prepare(created, configFile == null);
       for (int i = 0; i < configs.size(); i++) {
-        starting = "cannot start listener " + listenerNames.get(i);
-        created.get(i).start(received.get(i), RECEIVED); // binds afresh when null
+        if (configFile != null) {
+          starting = "cannot start listener " + listenerNames.get(i);
+        }
+        if (received.get(i) != null) {
+          created.get(i).start(received.get(i), RECEIVED);
+        } else {
+          // Binds afresh when systemd passed nothing (it passes one socket, for PORT only).
+          created.get(i).start(configFile == null ? SocketActivation.listener() : null);
+        }
         servers.add(created.get(i));
-        log.info("{}", describe(listenerNames.get(i), configs.get(i)));
+        if (configFile != null) {
+          log.info("{}", describe(listenerNames.get(i), configs.get(i)));
+        }
       }
       starting = "cannot serve the metrics";
       if (metrics != null) {
-        endpoint = dev.handoff.cli.MetricsEndpoint.start(metrics, shared);
+        endpoint = MetricsEndpoint.start(metrics, shared);
       }
     } catch (java.io.IOException | RuntimeException e) {
       log.error("{}: {}", starting, e.getMessage());
       // The received sockets of the listeners not started; a started one closes its own.
       for (int i = servers.size(); i < received.size(); i++) {
-        closeQuietly(received.get(i));
+        Closeables.closeQuietly(received.get(i));
       }
       upgrade.close(); // the running proxy, if any, never stopped accepting
       stopAll(servers);
       return ExitCodes.FAILURE;
     }
     upgrade.started();
-    SystemdNotify.ready("accepting on " + configs.size() + " listeners");
+    SystemdNotify.ready(configFile == null ? "accepting on port " + port
+        : "accepting on " + configs.size() + " listeners");
     StatusSignal.install(() -> {
       for (int i = 0; i < servers.size(); i++) {
-        log.info("{}: {}", listenerNames.get(i), servers.get(i).status());
+        log.info("{}", configFile == null ? servers.get(i).status()
+            : listenerNames.get(i) + ": " + servers.get(i).status());
       }
     });
     signal.await();
@@ -519,15 +499,18 @@ public final class ProxyCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
-  private static void closeQuietly(ServerSocketChannel channel) {
-    if (channel == null) {
-      return;
+  /**
+   * Where listener {@code i} counts: the shared registry itself for PORT, a view of it that
+   * labels every meter with the listener's name for the listeners of a configuration file.
+   */
+  private MeterRegistry registryOf(int i, PrometheusMeterRegistry shared) {
+    if (configFile == null) {
+      return shared;
     }
-    try {
-      channel.close();
-    } catch (java.io.IOException e) {
-      // nothing left to release
-    }
+    CompositeMeterRegistry view = new CompositeMeterRegistry();
+    view.config().commonTags("listener", listenerNames.get(i));
+    view.add(shared);
+    return view;
   }
 
   /** Stops every listener at once, each with its own grace period, and waits for them all. */
@@ -593,8 +576,7 @@ public final class ProxyCommand implements Callable<Integer> {
 
   /** Checks the options and one listener's routes, and makes its configuration. */
   private ProxyConfig listener(InetAddress address, int listenPort, RouteTable table,
-      PeekOptions peek, List<Cidr> trusted, InetSocketAddress metricsAddress,
-      boolean stickyListener) {
+      PeekOptions peek, List<Cidr> trusted, boolean stickyListener) {
     if (window < 1) {
       throw usage("--window must be at least 1");
     }
@@ -643,10 +625,11 @@ public final class ProxyCommand implements Callable<Integer> {
     if (proxyProtocolTimeout.isZero() || proxyProtocolTimeout.isNegative()) {
       throw usage("--proxy-protocol-timeout must be more than 0");
     }
-    return new ProxyConfig(address, listenPort, backlog, absolute, queueSize, queueWait, retryMin,
-        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metricsAddress,
-        protocol.equals("plain"), trusted, proxyProtocolTimeout, absoluteTable, peek,
-        stickyListener);
+    return new ProxyConfig(new ProxyConfig.Listen(address, listenPort, backlog),
+        new ProxyConfig.ProxyProtocolFrom(trusted, proxyProtocolTimeout), absoluteTable, peek,
+        new LinkOptions(queueSize, queueWait, holdCopy, retryMin, retryMax, window, ackTimeout,
+            uids, stickyListener),
+        protocol.equals("plain"), shutdownGrace);
   }
 
   private static List<Path> absolute(List<Path> sockets) {
