@@ -13,7 +13,7 @@ import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.StatusSignal;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.cli.LoggingOptions;
 import dev.handoff.cli.ManifestVersionProvider;
 import dev.handoff.cli.HangupSignal;

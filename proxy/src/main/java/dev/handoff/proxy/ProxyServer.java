@@ -3,7 +3,7 @@ package dev.handoff.proxy;
 import dev.handoff.proxy.accept.SocketActivation;
 import io.micrometer.core.instrument.Gauge;
 import dev.handoff.common.Descriptors;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.proxy.accept.AcceptedConnection;
 import dev.handoff.proxy.accept.ProxyHeaderReader;
 import dev.handoff.proxy.accept.ProxyStats;

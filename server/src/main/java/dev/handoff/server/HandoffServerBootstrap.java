@@ -1,7 +1,7 @@
 package dev.handoff.server;
 
 import dev.handoff.common.HandoffLink;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.common.Uids;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;

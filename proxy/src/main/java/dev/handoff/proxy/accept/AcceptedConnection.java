@@ -1,7 +1,7 @@
 package dev.handoff.proxy.accept;
 
 import dev.handoff.common.HandoffHeader;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;

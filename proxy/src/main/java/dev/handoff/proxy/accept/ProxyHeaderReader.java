@@ -2,7 +2,7 @@ package dev.handoff.proxy.accept;
 
 import dev.handoff.common.Closeables;
 import dev.handoff.common.HandoffHeader;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.common.OriginalClient;
 import dev.handoff.proxy.route.MsgPeek;
 import java.io.IOException;

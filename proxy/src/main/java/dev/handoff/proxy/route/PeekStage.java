@@ -292,7 +292,7 @@ public final class PeekStage implements Runnable {
     // this stage's, when it takes a connection from its intake.
     synchronized (acceptorBuffer) {
       try {
-        java.io.FileDescriptor fd = dev.handoff.common.JdkNioInternals.descriptorOf(channel);
+        java.io.FileDescriptor fd = dev.handoff.common.internal.JdkNioInternals.descriptorOf(channel);
         if (MsgPeek.available(fd, acceptorBuffer) <= 0) {
           return false;
         }
@@ -355,7 +355,7 @@ public final class PeekStage implements Runnable {
   private void examine(Peeking p, boolean last) {
     int n;
     try {
-      n = MsgPeek.peek(dev.handoff.common.JdkNioInternals.descriptorOf(p.channel), buffer,
+      n = MsgPeek.peek(dev.handoff.common.internal.JdkNioInternals.descriptorOf(p.channel), buffer,
           options.maxBytes());
     } catch (IOException e) {
       log.debug("{}: reset while its first bytes were awaited ({})", p.conn, e.getMessage());

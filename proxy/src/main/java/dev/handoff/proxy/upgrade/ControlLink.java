@@ -2,7 +2,7 @@ package dev.handoff.proxy.upgrade;
 
 import dev.handoff.common.Descriptors;
 import dev.handoff.common.Errors;
-import dev.handoff.common.JunixsocketInternals;
+import dev.handoff.common.internal.JunixsocketInternals;
 import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;

@@ -2,7 +2,7 @@ package dev.handoff.proxy.upgrade;
 
 import dev.handoff.common.Descriptors;
 import dev.handoff.common.Errors;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.InetSocketAddress;

@@ -3,7 +3,7 @@ package dev.handoff.proxy.route;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

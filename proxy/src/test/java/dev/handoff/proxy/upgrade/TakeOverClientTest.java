@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import java.io.File;
 import java.io.IOException;
 import java.net.ConnectException;

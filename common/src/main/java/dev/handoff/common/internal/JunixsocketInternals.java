@@ -1,11 +1,16 @@
-package dev.handoff.common;
+package dev.handoff.common.internal;
 
 import java.io.FileDescriptor;
+import java.io.IOException;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Map;
 import org.newsclub.net.unix.AFSocket;
@@ -14,7 +19,8 @@ import org.newsclub.net.unix.AFUNIXSocketChannel;
 /**
  * The one place that reaches into junixsocket's internals, and why: the size of the control
  * buffer (below), taking a received descriptor without duplicating it ({@link
- * #receivedDescriptors}), and the address of a bare descriptor ({@link #socketAddress}).
+ * #receivedDescriptors}), the address of a bare descriptor ({@link #socketAddress}), and
+ * recv(2) with {@code MSG_PEEK} on a TCP socket ({@link #peek}, {@link #available}).
  *
  * <p>junixsocket 2.11 caps the public {@code setAncillaryReceiveBufferSize} at 256 bytes, room for
  * about 60 descriptors. When a message carries more, the kernel truncates the control data
@@ -92,13 +98,18 @@ public final class JunixsocketInternals {
   private static final int AF_INET6 = 10;
   private static final Method SOCKNAME = socknameMethod();
 
+  /** junixsocket's package-private native class, its library loaded. */
+  private static Class<?> nativeSocket() throws ReflectiveOperationException {
+    Class<?> nativeSocket = Class.forName("org.newsclub.net.unix.NativeUnixSocket");
+    Method ensure = nativeSocket.getDeclaredMethod("ensureSupported");
+    ensure.setAccessible(true);
+    ensure.invoke(null);
+    return nativeSocket;
+  }
+
   private static Method socknameMethod() {
     try {
-      Class<?> nativeSocket = Class.forName("org.newsclub.net.unix.NativeUnixSocket");
-      Method ensure = nativeSocket.getDeclaredMethod("ensureSupported");
-      ensure.setAccessible(true);
-      ensure.invoke(null);
-      Method sockname = nativeSocket.getDeclaredMethod("sockname", int.class,
+      Method sockname = nativeSocket().getDeclaredMethod("sockname", int.class,
           FileDescriptor.class, boolean.class);
       sockname.setAccessible(true);
       return sockname;
@@ -108,9 +119,104 @@ public final class JunixsocketInternals {
   }
 
   /**
+   * The native receive, which does a plain {@code recv(fd, buf, len, flags)} when given no
+   * address and no ancillary buffer, on any socket descriptor, TCP included; with the options
+   * that make it peek without blocking.
+   */
+  private static final class Peek {
+    static final MethodHandle RECEIVE;
+    static final MethodHandle AVAILABLE;
+    static final int OPTIONS;
+    static final Throwable MISSING;
+
+    static {
+      MethodHandle receive = null;
+      MethodHandle available = null;
+      int options = 0;
+      Throwable missing = null;
+      try {
+        Class<?> nativeSocket = nativeSocket();
+        Class<?> ancillary = Class.forName("org.newsclub.net.unix.AncillaryDataSupport");
+        Method m = nativeSocket.getDeclaredMethod("receive", FileDescriptor.class,
+            ByteBuffer.class, int.class, int.class, ByteBuffer.class, int.class, ancillary,
+            int.class);
+        m.setAccessible(true);
+        receive = MethodHandles.lookup().unreflect(m).asType(MethodType.methodType(int.class,
+            FileDescriptor.class, ByteBuffer.class, int.class, int.class, ByteBuffer.class,
+            int.class, Object.class, int.class));
+        options = constant(nativeSocket, "OPT_PEEK") | constant(nativeSocket, "OPT_NON_BLOCKING");
+        Method a = nativeSocket.getDeclaredMethod("available", FileDescriptor.class,
+            ByteBuffer.class);
+        a.setAccessible(true);
+        available = MethodHandles.lookup().unreflect(a);
+      } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+        missing = e;
+        receive = null;
+        available = null;
+      }
+      RECEIVE = receive;
+      AVAILABLE = available;
+      OPTIONS = options;
+      MISSING = missing;
+    }
+
+    private static int constant(Class<?> c, String name) throws ReflectiveOperationException {
+      Field f = c.getDeclaredField(name);
+      f.setAccessible(true);
+      return f.getInt(null);
+    }
+  }
+
+  /**
+   * Fails at start rather than at the first connection if this junixsocket cannot peek.
+   *
+   * @throws IllegalStateException naming what is missing
+   */
+  public static void requirePeek() {
+    if (Peek.RECEIVE == null) {
+      throw new IllegalStateException("cannot peek at connections: junixsocket's native receive"
+          + " is missing (" + Peek.MISSING + ")", Peek.MISSING);
+    }
+  }
+
+  /**
+   * ioctl FIONREAD on a socket: how many bytes can be read now, without reading them.
+   *
+   * @param direct a direct buffer junixsocket may use as scratch on systems without FIONREAD
+   */
+  public static int available(FileDescriptor fd, ByteBuffer direct) throws IOException {
+    requirePeek();
+    try {
+      return (int) Peek.AVAILABLE.invokeExact(fd, direct);
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new IOException(e);
+    }
+  }
+
+  /**
+   * recv(2) with {@code MSG_PEEK | MSG_DONTWAIT}-like options: copies up to {@code max} bytes
+   * into {@code direct} from index 0, leaving them in the socket.
+   *
+   * @return the bytes copied; 0 if none yet; -1 at the end of the stream
+   */
+  public static int peek(FileDescriptor fd, ByteBuffer direct, int max) throws IOException {
+    requirePeek();
+    try {
+      return (int) Peek.RECEIVE.invokeExact(fd, direct, 0, max, (ByteBuffer) null, Peek.OPTIONS,
+          (Object) null, 0);
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new IOException(e);
+    }
+  }
+
+  /**
    * getpeername(2) or getsockname(2) of a bare descriptor, without wrapping it in a socket object
    * (closing one of junixsocket's cast sockets shuts the connection down for every copy, and its
-   * cleaner would close the descriptor): the plain handoffs a {@link HandoffChannel} synthesizes a
+   * cleaner would close the descriptor): the plain handoffs a {@link dev.handoff.common.HandoffChannel} synthesizes a
    * header for carry no addresses of their own. junixsocket's package-private native returns the
    * raw {@code struct sockaddr}; the family is its first, host-order, 16-bit field.
    *

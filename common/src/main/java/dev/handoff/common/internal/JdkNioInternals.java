@@ -1,5 +1,6 @@
-package dev.handoff.common;
+package dev.handoff.common.internal;
 
+import dev.handoff.common.Descriptors;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.lang.invoke.MethodHandle;
