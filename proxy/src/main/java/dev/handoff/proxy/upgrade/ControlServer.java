@@ -1,5 +1,6 @@
 package dev.handoff.proxy.upgrade;
 
+import dev.handoff.common.Closeables;
 import dev.handoff.cli.SystemdNotify;
 import dev.handoff.common.Errors;
 import java.io.IOException;
@@ -170,12 +171,12 @@ public final class ControlServer implements Runnable {
       if (!uids.contains((int) creds.getUid())) {
         log.warn("control link from {} refused: uid {} is not allowed {}", peer,
             creds.getUid(), uids);
-        close(accepted);
+        Closeables.closeQuietly(accepted);
         return false;
       }
     } catch (IOException | RuntimeException e) {
       log.warn("control link: cannot read the peer's credentials: {}", Errors.describe(e));
-      close(accepted);
+      Closeables.closeQuietly(accepted);
       return false;
     }
     ControlLink link;
@@ -315,19 +316,7 @@ public final class ControlServer implements Runnable {
     } catch (IOException e) {
       log.warn("removing control socket {}: {}", path, e.getMessage());
     }
-    try {
-      server.close();
-    } catch (IOException e) {
-      // nothing left to release
-    }
-  }
-
-  private static void close(AFUNIXSocketChannel channel) {
-    try {
-      channel.close();
-    } catch (IOException e) {
-      // nothing left to release
-    }
+    Closeables.closeQuietly(server);
   }
 
   private static void sleep(long ms) {

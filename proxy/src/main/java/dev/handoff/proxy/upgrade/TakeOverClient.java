@@ -1,5 +1,6 @@
 package dev.handoff.proxy.upgrade;
 
+import dev.handoff.common.Closeables;
 import dev.handoff.common.Descriptors;
 import dev.handoff.common.Errors;
 import dev.handoff.common.internal.JdkNioInternals;
@@ -104,7 +105,7 @@ final class TakeOverClient implements AutoCloseable {
       return new TakeOverClient(link, channels);
     } catch (IOException | RuntimeException e) {
       fds.forEach(Descriptors::close);
-      channels.forEach(TakeOverClient::close);
+      channels.forEach(Closeables::closeQuietly);
       link.close();
       throw e;
     }
@@ -146,7 +147,7 @@ final class TakeOverClient implements AutoCloseable {
     for (int r : match.unwanted()) {
       log.info("the running proxy's listening socket {} is in no listener here: closing this"
           + " copy; it stops listening once the running proxy has handed over", got.get(r));
-      close(received.set(r, null));
+      Closeables.closeQuietly(received.set(r, null));
     }
     return Arrays.asList(result);
   }
@@ -197,7 +198,7 @@ final class TakeOverClient implements AutoCloseable {
   public void close() {
     link.close();
     for (int i = 0; i < received.size(); i++) {
-      close(received.set(i, null));
+      Closeables.closeQuietly(received.set(i, null));
     }
   }
 
@@ -206,17 +207,6 @@ final class TakeOverClient implements AutoCloseable {
       return (InetSocketAddress) channel.getLocalAddress();
     } catch (IOException | RuntimeException e) {
       return null; // matches no listener: closed
-    }
-  }
-
-  private static void close(ServerSocketChannel channel) {
-    if (channel == null) {
-      return;
-    }
-    try {
-      channel.close();
-    } catch (IOException e) {
-      // nothing left to release
     }
   }
 
