@@ -137,6 +137,12 @@ public final class ProxyCommand implements Callable<Integer> {
         created.add(new ProxyServer(configs.get(i), registryOf(configs.get(i), shared)));
       }
       received = upgrade.prepare(created, configFile == null);
+      // Served before any listener accepts: whoever reaches the port can read the meters.
+      starting = "cannot serve the metrics";
+      if (options.metrics != null) {
+        endpoint = MetricsEndpoint.start(options.metrics, shared);
+      }
+      starting = "cannot start";
       for (int i = 0; i < configs.size(); i++) {
         if (configFile != null) {
           starting = "cannot start listener " + configs.get(i).name();
@@ -152,10 +158,6 @@ public final class ProxyCommand implements Callable<Integer> {
           log.info("{}", configs.get(i).describe());
         }
       }
-      starting = "cannot serve the metrics";
-      if (options.metrics != null) {
-        endpoint = MetricsEndpoint.start(options.metrics, shared);
-      }
     } catch (java.io.IOException | RuntimeException e) {
       log.error("{}: {}", starting, e.getMessage());
       // The received sockets of the listeners not started; a started one closes its own.
@@ -164,6 +166,9 @@ public final class ProxyCommand implements Callable<Integer> {
       }
       upgrade.close(); // the running proxy, if any, never stopped accepting
       stopAll(servers);
+      if (endpoint != null) {
+        endpoint.close();
+      }
       return ExitCodes.FAILURE;
     }
     upgrade.started();
