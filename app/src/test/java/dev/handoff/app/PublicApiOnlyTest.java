@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The echo app is the first program built on the library, and it is built on the library's
- * public API alone (issue 9): no class of it imports the library's internals, which live in
+ * public API alone: no class of it imports the library's internals, which live in
  * {@code dev.handoff.common} (the wire protocol and descriptor passing).
  */
 class PublicApiOnlyTest {

@@ -2,7 +2,7 @@ package dev.handoff.bench;
 
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffHeader;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.common.ReceivedHandoff;
 import java.io.FileDescriptor;
 import java.io.IOException;

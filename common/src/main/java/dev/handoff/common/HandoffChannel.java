@@ -1,5 +1,6 @@
 package dev.handoff.common;
 
+import dev.handoff.common.internal.JunixsocketInternals;
 import dev.handoff.common.HandoffException.Reason;
 import java.io.FileDescriptor;
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.util.List;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
-import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,7 +50,7 @@ public final class HandoffChannel implements HandoffLink {
       new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
 
   /** What a link's first message showed it to be. */
-  public enum Mode {
+  private enum Mode {
     /** Nothing received yet. */
     UNDECIDED,
     /** The handoff protocol: headers, acknowledgements. */
@@ -61,20 +61,11 @@ public final class HandoffChannel implements HandoffLink {
 
   /** Reads go through the link's own channel. */
   private final AFUNIXSocketChannel channel;
-  /**
-   * Writes go through a channel on a duplicate of the link's descriptor, because junixsocket
-   * closes a channel whose write fails with a broken pipe: with one channel, a peer that stopped
-   * reading (a proxy that gave up on this app, an app that stopped taking handoffs) would take
-   * with it every message and answer still queued for reading, descriptors included. Closing this
-   * cast channel leaves {@link #writerFd} open; {@link #close()} closes it.
-   */
-  private final AFUNIXSocketChannel writer;
-  private final FileDescriptor writerFd;
+  /** Writes go through a channel of their own (see {@link LinkWriter}). */
+  private final LinkWriter writer;
   private final String peer;
-  private final ByteBuffer out = ByteBuffer.allocateDirect(HeaderCodec.MAX_ENCODED_LENGTH);
   private final ByteBuffer prefix = ByteBuffer.allocateDirect(HeaderCodec.PREFIX_LENGTH);
   private final ByteBuffer body = ByteBuffer.allocateDirect(HeaderCodec.MAX_LENGTH);
-  private final ByteBuffer ackOut = ByteBuffer.allocateDirect(AckCodec.LENGTH);
   private final ByteBuffer ackIn = ByteBuffer.allocateDirect(AckCodec.LENGTH);
   /**
    * On a link that carries only acknowledgements towards this side (one this side connected
@@ -84,8 +75,6 @@ public final class HandoffChannel implements HandoffLink {
   private final ByteBuffer ackBatch;
   /** How many acknowledgements one read of an acknowledgement-only link may take. */
   static final int ACK_BATCH = 64;
-  /** Several answers written at once by {@link #sendAcks}. */
-  private final ByteBuffer acksOut = ByteBuffer.allocateDirect(ACK_BATCH * AckCodec.LENGTH);
   /**
    * Polled reading ({@link #receiveAvailable}): the bytes known to be queued in the link and not
    * read yet, from the last FIONREAD less what was read since; a read of a blocking socket with
@@ -103,12 +92,8 @@ public final class HandoffChannel implements HandoffLink {
   private ByteBuffer stateIn;
   /** The first read of a link that may be plain is done; its magic is still being read. */
   private boolean deciding;
-  private final List<FileDescriptor> arrived = new ArrayList<>(2);
-  /**
-   * junixsocket's bookkeeping of the descriptors received on {@link #channel} and not closed yet,
-   * which it closes when the channel closes; {@code null} if unreachable (see {@link #takeOver}).
-   */
-  private final java.util.Map<FileDescriptor, Integer> received;
+  /** The descriptors of the message being read, until claimed or closed. */
+  private final ArrivedDescriptors arrived;
   private final boolean acceptPlain;
   private volatile Mode mode = Mode.UNDECIDED;
   /** Connection ids of plain handoffs, from 1 on this link. */
@@ -133,21 +118,12 @@ public final class HandoffChannel implements HandoffLink {
     this.acceptPlain = acceptPlain;
     this.ackBatch = acksOnly
         ? ByteBuffer.allocateDirect(ACK_BATCH * AckCodec.LENGTH).flip() : null;
-    this.received = JunixsocketInternals.receivedDescriptors(channel);
-    FileDescriptorCast duplicate;
+    this.arrived = new ArrivedDescriptors(channel);
     try {
-      duplicate = FileDescriptorCast.duplicating(channel.getFileDescriptor());
+      this.writer = new LinkWriter(channel, peer);
     } catch (IOException | RuntimeException e) {
       channel.close();
-      throw new IOException("duplicate the link to " + peer + ": " + Errors.describe(e), e);
-    }
-    this.writerFd = duplicate.getFileDescriptor();
-    try {
-      this.writer = duplicate.as(AFUNIXSocketChannel.class);
-    } catch (IOException | RuntimeException e) {
-      Descriptors.close(writerFd);
-      channel.close();
-      throw new IOException("duplicate the link to " + peer + ": " + Errors.describe(e), e);
+      throw e;
     }
   }
 
@@ -213,29 +189,13 @@ public final class HandoffChannel implements HandoffLink {
     return mode == Mode.PLAIN;
   }
 
-  /** What the link's first message showed it to be. */
-  public Mode mode() {
-    return mode;
-  }
-
   /**
    * Sends one descriptor the plain way, to a receiver that does not speak the handoff protocol:
    * one byte of payload (a zero) with the descriptor attached, as Go's {@code WriteMsgUnix} does.
    * Nothing comes back. The caller may close its copy as soon as this returns.
    */
   public void sendPlain(FileDescriptor fd) throws IOException {
-    ByteBuffer one = ByteBuffer.allocate(1);
-    try {
-      writer.setOutboundFileDescriptors(fd);
-      if (writer.write(one) != 1) { // a blocking channel writes the byte or throws
-        throw new IOException("the link took no byte");
-      }
-    } catch (IOException e) {
-      throw new IOException("send fd " + Descriptors.number(fd) + " to " + peer + ": "
-          + Errors.describe(e), e);
-    } finally {
-      writer.setOutboundFileDescriptors();
-    }
+    writer.sendPlain(fd);
   }
 
   /**
@@ -254,8 +214,8 @@ public final class HandoffChannel implements HandoffLink {
   }
 
   private void closeArrivedIfAny() throws IOException {
-    collectDescriptors();
-    closeArrived();
+    arrived.collect();
+    arrived.closeAll();
   }
 
   /**
@@ -264,24 +224,7 @@ public final class HandoffChannel implements HandoffLink {
    */
   @Override
   public void send(HandoffHeader header, FileDescriptor fd) throws IOException {
-    out.clear();
-    HeaderCodec.encode(header, out);
-    out.flip();
-    try {
-      if (fd != null) {
-        writer.setOutboundFileDescriptors(fd);
-      }
-      writer.write(out);
-      // The descriptor left with the first bytes; never attach it twice.
-      writer.setOutboundFileDescriptors();
-      while (out.hasRemaining()) {
-        writer.write(out);
-      }
-    } catch (IOException e) {
-      writer.setOutboundFileDescriptors();
-      throw new IOException("send fd " + Descriptors.number(fd) + " (" + header + ") to " + peer
-          + ": " + Errors.describe(e), e);
-    }
+    writer.send(header, fd);
   }
 
   /**
@@ -292,18 +235,7 @@ public final class HandoffChannel implements HandoffLink {
   @Override
   public void sendMigrated(HandoffHeader header, FileDescriptor fd, byte[] pending, byte[] state)
       throws IOException {
-    send(header.migrated(pending.length, state.length), fd);
-    try {
-      // One buffer at a time: junixsocket's gathering write does not write them all.
-      for (ByteBuffer rest : new ByteBuffer[] {ByteBuffer.wrap(pending), ByteBuffer.wrap(state)}) {
-        while (rest.hasRemaining()) {
-          writer.write(rest);
-        }
-      }
-    } catch (IOException e) {
-      throw new IOException("send unsent bytes of " + header + " to " + peer + ": "
-          + Errors.describe(e), e);
-    }
+    writer.sendMigrated(header, fd, pending, state);
   }
 
   /** What {@link #receiveAvailable} returns while the next message has not all arrived. */
@@ -408,7 +340,7 @@ public final class HandoffChannel implements HandoffLink {
     } finally {
       if (!incomplete) {
         // Only the descriptor inside a returned handoff survives.
-        closeArrived();
+        arrived.closeAll();
         stage = 0;
         deciding = false;
         reading = null;
@@ -438,7 +370,7 @@ public final class HandoffChannel implements HandoffLink {
     // one is read until its first four bytes show whether they are the magic.
     while (arrived.isEmpty() && plainIn.position() < 4 && isMagicPrefix(plainIn)) {
       int n = read(plainIn);
-      collectDescriptors();
+      arrived.collect();
       if (n < 0) {
         throw new HandoffException(Reason.TRUNCATED, "link from " + peer + " closed after "
             + plainIn.position() + " bytes of its first message");
@@ -466,8 +398,7 @@ public final class HandoffChannel implements HandoffLink {
     log.info("link from {} speaks the handoff protocol", peer);
     plainIn.flip();
     carry = ByteBuffer.allocate(plainIn.remaining()).put(plainIn).flip();
-    carriedFds.addAll(arrived);
-    arrived.clear();
+    arrived.moveTo(carriedFds);
     return mode;
   }
 
@@ -490,7 +421,7 @@ public final class HandoffChannel implements HandoffLink {
     int n;
     do {
       n = read(plainIn);
-      collectDescriptors();
+      arrived.collect();
     } while (n == 0 && plainIn.hasRemaining());
     return n >= 0;
   }
@@ -512,14 +443,14 @@ public final class HandoffChannel implements HandoffLink {
       throw new HandoffException(Reason.EXTRA_DESCRIPTORS, id, "plain message " + id + " from "
           + peer + " arrived with " + arrived.size() + " descriptors (expected 1)");
     }
-    FileDescriptor fd = arrived.get(0);
+    FileDescriptor fd = arrived.first();
     InetSocketAddress client = JunixsocketInternals.socketAddress(fd, true);
     InetSocketAddress local = JunixsocketInternals.socketAddress(fd, false);
     java.time.Instant now = java.time.Instant.now();
     HandoffHeader header = new HandoffHeader(id, now.getEpochSecond() * 1_000_000L
         + now.getNano() / 1_000, client != null ? client : NO_ADDRESS,
         local != null ? local : NO_ADDRESS);
-    return takeOver(header, fd, null, null);
+    return arrived.claim(header, fd, null, null);
   }
 
   private void dropCarry() {
@@ -562,7 +493,7 @@ public final class HandoffChannel implements HandoffLink {
         return new ReceivedHandoff(header, null, -1, null);
       }
       if (kind != HandoffHeader.Kind.MIGRATED) {
-        return takeOver(header, exactlyOneDescriptor(header), null, null);
+        return arrived.claim(header, arrived.exactlyOne(header), null, null);
       }
       reading = header;
       pendingIn = ByteBuffer.allocate((int) header.pendingBytes());
@@ -571,7 +502,8 @@ public final class HandoffChannel implements HandoffLink {
     }
     readFully(pendingIn, false);
     readFully(stateIn, false);
-    return takeOver(reading, exactlyOneDescriptor(reading), pendingIn.array(), stateIn.array());
+    return arrived.claim(reading, arrived.exactlyOne(reading), pendingIn.array(),
+        stateIn.array());
   }
 
   /**
@@ -586,22 +518,14 @@ public final class HandoffChannel implements HandoffLink {
   private boolean readAhead() throws IOException {
     ahead.clear();
     int n = read(ahead);
-    collectDescriptors();
+    arrived.collect();
     if (n < 0) {
       return false;
     }
     ahead.flip();
     carry = ahead;
-    carriedFds.addAll(arrived);
-    arrived.clear();
+    arrived.moveTo(carriedFds);
     return true;
-  }
-
-  private void closeArrived() {
-    for (FileDescriptor fd : arrived) {
-      Descriptors.close(fd);
-    }
-    arrived.clear();
   }
 
   /**
@@ -613,17 +537,7 @@ public final class HandoffChannel implements HandoffLink {
     if (mode == Mode.PLAIN) {
       return; // a plain sender reads nothing: no answer is ever written on its link
     }
-    ackOut.clear();
-    AckCodec.encode(ack, ackOut);
-    ackOut.flip();
-    try {
-      while (ackOut.hasRemaining()) {
-        writer.write(ackOut);
-      }
-    } catch (IOException e) {
-      throw new IOException("acknowledge c" + ack.connectionId() + " to " + peer + ": "
-          + Errors.describe(e), e);
-    }
+    writer.writeAck(ack);
   }
 
   /**
@@ -635,22 +549,7 @@ public final class HandoffChannel implements HandoffLink {
     if (mode == Mode.PLAIN || acks.isEmpty()) {
       return;
     }
-    for (int from = 0; from < acks.size(); from += ACK_BATCH) {
-      acksOut.clear();
-      int to = Math.min(acks.size(), from + ACK_BATCH);
-      for (int i = from; i < to; i++) {
-        AckCodec.encode(acks.get(i), acksOut);
-      }
-      acksOut.flip();
-      try {
-        while (acksOut.hasRemaining()) {
-          writer.write(acksOut);
-        }
-      } catch (IOException e) {
-        throw new IOException("acknowledge c" + acks.get(from).connectionId() + " and "
-            + (acks.size() - from - 1) + " more to " + peer + ": " + Errors.describe(e), e);
-      }
-    }
+    writer.writeAcks(acks);
   }
 
   /**
@@ -675,7 +574,7 @@ public final class HandoffChannel implements HandoffLink {
       ackIn.flip();
       return AckCodec.decode(ackIn);
     } finally {
-      closeArrived();
+      arrived.closeAll();
     }
   }
 
@@ -685,7 +584,7 @@ public final class HandoffChannel implements HandoffLink {
         int had = ackBatch.remaining();
         ackBatch.compact();
         int n = channel.read(ackBatch);
-        collectDescriptors();
+        arrived.collect();
         ackBatch.flip();
         if (n < 0) {
           if (had == 0) {
@@ -699,7 +598,7 @@ public final class HandoffChannel implements HandoffLink {
       ackBatch.position(at + AckCodec.LENGTH); // one acknowledgement consumed, whatever it says
       return AckCodec.decode(ackBatch.duplicate().position(at).limit(at + AckCodec.LENGTH));
     } finally {
-      closeArrived();
+      arrived.closeAll();
     }
   }
 
@@ -745,7 +644,6 @@ public final class HandoffChannel implements HandoffLink {
     try {
       writer.close();
     } finally {
-      Descriptors.close(writerFd);
       dropCarry();
       channel.close();
     }
@@ -766,14 +664,13 @@ public final class HandoffChannel implements HandoffLink {
       carry.position(carry.position() + k);
       if (!carry.hasRemaining()) {
         // The descriptors came with the last segment read, which ends here.
-        arrived.addAll(carriedFds);
-        carriedFds.clear();
+        arrived.takeBack(carriedFds);
         carry = null;
       }
     }
     while (dst.hasRemaining()) {
       int n = read(dst);
-      collectDescriptors();
+      arrived.collect();
       if (n < 0) {
         if (eofAllowedAtStart && dst.position() == 0) {
           return false;
@@ -783,51 +680,5 @@ public final class HandoffChannel implements HandoffLink {
       }
     }
     return true;
-  }
-
-  private void collectDescriptors() throws IOException {
-    FileDescriptor[] fds = channel.getReceivedFileDescriptors();
-    if (fds != null) {
-      for (FileDescriptor fd : fds) {
-        arrived.add(fd);
-      }
-    }
-  }
-
-  private FileDescriptor exactlyOneDescriptor(HandoffHeader header) throws HandoffException {
-    if (arrived.isEmpty()) {
-      throw new HandoffException(Reason.NO_DESCRIPTOR, header.connectionId(),
-          header + " arrived without a descriptor");
-    }
-    if (arrived.size() > 1) {
-      throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
-          header + " arrived with " + arrived.size() + " descriptors (expected 1)");
-    }
-    return arrived.get(0);
-  }
-
-  /**
-   * Makes {@code received} the returned handoff's. junixsocket closes, when this channel closes,
-   * every descriptor it received that is still open and still in its bookkeeping ({@link
-   * #received}): taken out of it, the descriptor outlives the link and is the handoff's alone, and
-   * {@link #receive} no longer closes it. Where that bookkeeping cannot be reached, a duplicate
-   * (which junixsocket does not track) is the handoff's and {@link #receive} closes the original.
-   */
-  private ReceivedHandoff takeOver(HandoffHeader header, FileDescriptor received,
-      byte[] pending, byte[] state) throws HandoffException {
-    // received is always one of arrived (the message's only descriptor).
-    Integer number = this.received == null ? null : this.received.remove(received);
-    if (number != null) {
-      arrived.remove(received);
-      return new ReceivedHandoff(header, received, number, pending, state);
-    }
-    try {
-      FileDescriptorCast duplicate = FileDescriptorCast.duplicating(received);
-      return new ReceivedHandoff(header, duplicate.getFileDescriptor(),
-          duplicate.as(Integer.class), pending, state);
-    } catch (IOException e) {
-      throw new HandoffException(Reason.NO_RESOURCES, header.connectionId(),
-          "take over fd " + Descriptors.number(received) + " of " + header + ": " + Errors.describe(e));
-    }
   }
 }

@@ -1,5 +1,6 @@
 package dev.handoff.common;
 
+import dev.handoff.common.internal.JdkNioInternals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -230,7 +231,7 @@ class HandoffChannelTest {
   }
 
   /**
-   * Issue 14, defect 4: a proxy that gave up on a stopped app closed the link with handoffs in it.
+   * A proxy that gives up on a stopped app closes the link with handoffs in it.
    * The app's answer then fails, and every handoff still queued must remain readable: a descriptor
    * left in a closed link is closed with it, and its client cut.
    */
@@ -254,7 +255,7 @@ class HandoffChannelTest {
     }
   }
 
-  /** Issue 14: an unknown kind was reported as BAD_LENGTH and closed a link still in sync. */
+  /** An unknown kind is reported as such, not as BAD_LENGTH, and leaves a link in sync open. */
   @Test
   void refusesAnUnknownKindByItsNameClosesItsDescriptorAndCarriesOn() throws IOException {
     try (TcpPair a = TcpPair.open(); TcpPair b = TcpPair.open()) {

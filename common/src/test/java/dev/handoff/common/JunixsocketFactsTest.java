@@ -1,5 +1,6 @@
 package dev.handoff.common;
 
+import dev.handoff.common.internal.JunixsocketInternals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

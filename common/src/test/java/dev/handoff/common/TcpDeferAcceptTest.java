@@ -1,5 +1,6 @@
 package dev.handoff.common;
 
+import dev.handoff.common.internal.JdkNioInternals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

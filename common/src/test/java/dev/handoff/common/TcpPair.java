@@ -1,5 +1,6 @@
 package dev.handoff.common;
 
+import dev.handoff.common.internal.JdkNioInternals;
 import java.io.Closeable;
 import java.io.FileDescriptor;
 import java.io.IOException;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.HeaderCodec;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.InetAddress;

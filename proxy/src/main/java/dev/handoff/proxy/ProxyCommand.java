@@ -1,30 +1,27 @@
 package dev.handoff.proxy;
 
-import dev.handoff.cli.DurationConverter;
+import dev.handoff.common.Closeables;
+import dev.handoff.cli.MetricsEndpoint;
+import dev.handoff.proxy.accept.SocketActivation;
+import dev.handoff.proxy.upgrade.ControlServer;
+import dev.handoff.proxy.upgrade.Hangup;
+import dev.handoff.proxy.upgrade.Reloader;
+import dev.handoff.proxy.upgrade.UpgradeControl;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.handoff.cli.ExitCodes;
-import dev.handoff.cli.HostPortConverter;
 import dev.handoff.cli.StatusSignal;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.cli.LoggingOptions;
 import dev.handoff.cli.ManifestVersionProvider;
 import dev.handoff.cli.HangupSignal;
 import dev.handoff.cli.ShutdownSignal;
-import dev.handoff.cli.SocketPaths;
 import dev.handoff.cli.SystemdNotify;
 import dev.handoff.common.Uids;
 import dev.handoff.cli.UsageErrorHandler;
-import dev.handoff.proxy.config.ConfigException;
-import dev.handoff.proxy.config.ConfigFile;
-import dev.handoff.proxy.config.ListenerSpec;
-import dev.handoff.proxy.route.PeekOptions;
-import dev.handoff.proxy.route.RouteSpec;
-import dev.handoff.proxy.route.RouteTable;
-import dev.handoff.proxy.route.Rule;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -33,9 +30,6 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code proxy PORT SOCKET...}: owns the public port and hands every connection to an app. */
@@ -67,204 +61,7 @@ public final class ProxyCommand implements Callable<Integer> {
 
   @Mixin LoggingOptions logging;
 
-  @Parameters(index = "0", arity = "0..1", paramLabel = "PORT",
-      description = "TCP port to accept on (1-65535). Not with --config.")
-  int port;
-
-  @Option(names = "--config", paramLabel = "FILE",
-      description = "Read listeners, their routes and app sockets from this YAML file instead of"
-          + " PORT, SOCKET, --bind and --route: several ports, each with routes of its own (see"
-          + " docs/ROUTING.md, 'Several listeners'). The other options apply to every listener; a"
-          + " listener's own peek and proxy-protocol-from settings win over --peek-* and"
-          + " --proxy-protocol-from. An error names the file, line and field, and exits 2."
-          + " --control and --take-over work with it as with PORT: every listening socket is"
-          + " passed on.")
-  Path configFile;
-
-  /** The name of each listener, in the order of {@link #configurations()}. */
-  private final List<String> listenerNames = new java.util.ArrayList<>();
-
-  @Option(names = "--sticky",
-      description = "Send each client address to the same app of its route while that app is"
-          + " linked (rendezvous hashing over the linked apps; the original client's address"
-          + " behind a PROXY-protocol balancer), instead of the app with the fewest unanswered"
-          + " handoffs. When that app goes away its clients spread over the others; only they"
-          + " move.")
-  boolean sticky;
-
-  @Option(names = "--check-config",
-      description = "Check the configuration (the --config file, or PORT, SOCKET and --route)"
-          + " and the options, print what would run, and exit: 0 if usable, 2 if not. Opens"
-          + " nothing.")
-  boolean checkConfig;
-
-  @Parameters(index = "1..*", arity = "0..*", paramLabel = "SOCKET",
-      description = "Path of an app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes."
-          + " With several, connections go to the linked app with the fewest unanswered"
-          + " handoffs, round robin among equals. With --route: the default route's sockets."
-          + " At least one SOCKET or --route is needed.")
-  List<Path> sockets = new java.util.ArrayList<>();
-
-  @Option(names = "--route", paramLabel = "RULE=SOCKET",
-      description = "Route connections that match RULE to the app at SOCKET; may be repeated."
-          + " RULE is sni:NAME (TLS server name; *.example.com matches exactly one more label),"
-          + " alpn:PROTO (offered among the TLS ALPN protocols), host:NAME or host:NAME/PATH (HTTP"
-          + " Host, port ignored; PATH a prefix of whole path segments) or default (the same as"
-          + " a positional SOCKET). Names are compared without case and trailing dot. Rules are"
-          + " tried in the order given, the first match wins; unmatched connections take the"
-          + " default route, or are closed if there is none. The same RULE several times: one"
-          + " route over several sockets, spread as SOCKET... are. The route is picked from the"
-          + " first bytes read with MSG_PEEK: the app still reads them all.")
-  List<String> routes = new java.util.ArrayList<>();
-
-  @Option(names = "--peek-max-bytes", paramLabel = "N",
-      description = "With --route: the most bytes of a connection looked at to pick its route;"
-          + " a ClientHello or request head that is not complete within them takes the default"
-          + " route. Default: ${DEFAULT-VALUE}.")
-  int peekMaxBytes = 16 * 1024;
-
-  @Option(names = "--peek-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "1s",
-      description = "With --route: how long after the accept a client may take to send enough to"
-          + " pick its route; then, or if it sends nothing (a protocol where the server speaks"
-          + " first), it takes the default route. Default: ${DEFAULT-VALUE}.")
-  Duration peekTimeout;
-
-  @Option(names = "--peek-malformed", paramLabel = "ACTION", defaultValue = "default",
-      description = "With --route: what happens to a connection whose first bytes claim to be"
-          + " TLS or HTTP and break their rules: 'default' (the default route) or 'close'."
-          + " Bytes of another protocol always take the default route."
-          + " Default: ${DEFAULT-VALUE}.")
-  String peekMalformed;
-
-  @Option(names = "--peek-defer-accept", negatable = true, defaultValue = "true",
-      fallbackValue = "true",
-      description = "With --route: the kernel holds each connection until its first bytes arrive"
-          + " (TCP_DEFER_ACCEPT), so that the proxy finds them at accept and routes at once,"
-          + " without waiting on readiness; a client that sends nothing reaches the proxy after"
-          + " about 1 s, which counts towards --peek-timeout (so it waits at least 1 s)."
-          + " --no-peek-defer-accept turns it off. Default: on.")
-  boolean peekDeferAccept;
-
-  @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "0.0.0.0",
-      description = "Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}.")
-  InetAddress bind;
-
-  @Option(names = "--backlog", paramLabel = "N",
-      description = "Kernel accept backlog. Default: ${DEFAULT-VALUE}.")
-  int backlog = 1024;
-
-  @Option(names = "--queue-size", paramLabel = "N",
-      description = "Accepted connections that may wait for an app; when that many wait, the"
-          + " proxy stops accepting (new clients wait in the kernel backlog) until there is room."
-          + " Default: ${DEFAULT-VALUE}.")
-  int queueSize = 4096;
-
-  @Option(names = "--queue-wait", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "10s",
-      description = "How long an accepted connection may wait for an app before it is closed."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration queueWait;
-
-  @Option(names = "--retry-min", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "50ms",
-      description = "First delay before linking to the app again, and first pause of a link"
-          + " whose app answered RETRY (out of room). Default: ${DEFAULT-VALUE}.")
-  Duration retryMin;
-
-  @Option(names = "--retry-max", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "2s",
-      description = "Longest delay between attempts to link to the app, and longest pause of a"
-          + " link whose app keeps answering RETRY (both double up to it)."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration retryMax;
-
-  @Option(names = "--window", paramLabel = "N",
-      description = "Handoffs that may await an app's answer on one link; a link with that many"
-          + " takes no more until answers come. Default: ${DEFAULT-VALUE}.")
-  int window = 256;
-
-  @Option(names = "--ack-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "30s",
-      description = "How long an app may leave a handoff unanswered before the proxy closes the"
-          + " link to it (the app may own those connections, so they are not sent again; the"
-          + " proxy closes its copies). The app then gets one handoff at a time until it answers."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration ackTimeout;
-
-  @Option(names = "--app-uid", paramLabel = "UID",
-      description = "Only hand connections to apps running as this uid (SO_PEERCRED); may be"
-          + " repeated. Default: the proxy's own uid and root.")
-  List<Integer> appUids;
-
-  @Option(names = "--hold-copy", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "0",
-      description = "Keep the proxy's copy of each handed-off socket open this long, to show with"
-          + " lsof that both processes hold the same socket. For demonstrations only."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration holdCopy;
-
-  @Option(names = "--shutdown-grace", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "2s",
-      description = "On SIGTERM or SIGINT, how long to keep handing off connections already"
-          + " accepted before closing them. Default: ${DEFAULT-VALUE}.")
-  Duration shutdownGrace;
-
-  @Option(names = "--metrics", paramLabel = "ADDR:PORT", converter = HostPortConverter.class,
-      description = "Serve counters and the handoff latency histogram in the Prometheus text"
-          + " format at http://ADDR:PORT/metrics. Default: off.")
-  InetSocketAddress metrics;
-
-  @Option(names = "--protocol", paramLabel = "NAME", defaultValue = "handoff",
-      description = "How connections are handed over: 'handoff', this project's protocol (a"
-          + " header per connection, an acknowledgement back, redelivery when an app goes"
-          + " away), or 'plain', one descriptor per message with a one-byte payload and the"
-          + " proxy's copy closed at once, for receivers that read one descriptor per message (a"
-          + " Go ReadMsgUnix loop, say): no acknowledgement, no redelivery."
-          + " Default: ${DEFAULT-VALUE}.")
-  String protocol;
-
-  @Option(names = "--control", paramLabel = "PATH",
-      description = "Listen on this unix socket (mode 0600) for a new proxy started with"
-          + " --take-over, which takes every listening socket over (the one of PORT, or each of"
-          + " the --config file): an upgrade that refuses no connection. With --take-over: the"
-          + " running proxy's control socket, which this proxy listens on once the running one"
-          + " is done. With --control, SIGHUP starts that new proxy itself (scripts/proxy run"
-          + " again with the same arguments and --take-over): a reload of the --config file"
-          + " and of the jar. Default: off.")
-  Path control;
-
-  @Option(names = "--control-uid", paramLabel = "UID",
-      description = "Only let a proxy of this uid take over (SO_PEERCRED); may be repeated."
-          + " Default: the proxy's own uid and root.")
-  List<Integer> controlUids;
-
-  @Option(names = "--take-over",
-      description = "Take over from the proxy running with --control PATH: receive its listening"
-          + " sockets, accept on them, and let it finish the connections it accepted and exit 0."
-          + " With PORT: PORT, --bind and --backlog are those of the one socket received. With"
-          + " --config (which may have changed): each listener accepts on the received socket of"
-          + " its address (ADDR:PORT, 0.0.0.0 and :: only matching themselves), a listener"
-          + " without one binds its own, and a received socket no listener wants is closed: it"
-          + " stops listening when the running proxy exits.")
-  boolean takeOver;
-
-  @Option(names = "--proxy-protocol-from", paramLabel = "CIDR", converter = Cidr.Converter.class,
-      description = "A load balancer in this IPv4 or IPv6 range (ADDR/BITS, or one ADDR) sends a"
-          + " PROXY protocol header (v1 or v2) first: the proxy reads exactly that header and"
-          + " hands the connection on with the original client's address, which the app sees as"
-          + " its client; a connection from it without a valid header is closed. From anywhere"
-          + " else, a connection that starts with a PROXY header is refused. May be repeated."
-          + " Default: off (nothing is looked at).")
-  List<Cidr> proxyProtocolFrom;
-
-  @Option(names = "--proxy-protocol-timeout", paramLabel = "DURATION",
-      converter = DurationConverter.class, defaultValue = "3s",
-      description = "With --proxy-protocol-from: how long a connection may take to send its first"
-          + " bytes. A load balancer's connection without a whole header by then is closed;"
-          + " another client's is handed on as it is (a protocol in which the server speaks first"
-          + " waits this long). Default: ${DEFAULT-VALUE}.")
-  Duration proxyProtocolTimeout;
+  @Mixin ProxyOptions options;
 
   /** The command line as given, for a successor started by SIGHUP ({@link Reloader}). */
   private List<String> arguments = List.of();
@@ -277,11 +74,11 @@ public final class ProxyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    List<ProxyConfig> configs = configurations();
-    if (checkConfig) {
+    List<ProxyConfig> configs = options.configurations();
+    if (options.checkConfig) {
       java.io.PrintWriter out = spec.commandLine().getOut();
-      for (int i = 0; i < configs.size(); i++) {
-        out.println(describe(listenerNames.get(i), configs.get(i)));
+      for (ProxyConfig config : configs) {
+        out.println(config.describe());
       }
       out.println("configuration OK: " + configs.size()
           + (configs.size() == 1 ? " listener" : " listeners"));
@@ -289,236 +86,103 @@ public final class ProxyCommand implements Callable<Integer> {
       return ExitCodes.OK;
     }
     logging.apply();
-    if (configFile != null) {
-      return runListeners(configs);
-    }
-    ProxyConfig config = configs.get(0);
-    JdkNioInternals.requireAvailable();
-    if (takeOver || control != null) {
-      // The new proxy wraps the socket it is passed; the old one wraps its kept copy again if the
-      // new one goes away: check now, not in the middle of an upgrade.
-      JdkNioInternals.requireServerSocketChannels();
-    }
-    ShutdownSignal signal = ShutdownSignal.install();
-    Reloader reloader = reloader();
-    installHangup(() -> hangup(reloader, null));
-    if (config.routes().needsPeek()) {
-      dev.handoff.proxy.route.MsgPeek.requireAvailable();
-    }
-    ProxyServer server = new ProxyServer(config);
-    UpgradeControl upgrade = upgradeControl(signal, reloader);
-    try {
-      // One socket received is taken whatever its address: PORT and --bind are the socket's.
-      ServerSocketChannel received = upgrade.prepare(List.of(server), true).get(0);
-      if (received != null) {
-        server.start(received, RECEIVED);
-      } else {
-        server.start(SocketActivation.listener());
-      }
-    } catch (java.io.IOException e) {
-      log.error("cannot start: {}", e.getMessage());
-      upgrade.close(); // the running proxy, if any, never stopped accepting
-      return ExitCodes.FAILURE;
-    }
-    upgrade.started();
-    SystemdNotify.ready("accepting on port " + port);
-    StatusSignal.install(() -> log.info("{}", server.status()));
-    signal.await();
-    if (!upgrade.handedOver()) {
-      SystemdNotify.stopping(); // after a handover, systemd's main process is the new proxy
-    }
-    upgrade.close();
-    server.stop();
-    return ExitCodes.OK;
+    return run(configs);
   }
 
   /** {@code --control} and {@code --take-over} for this process; at a handover, it exits 0. */
   private UpgradeControl upgradeControl(ShutdownSignal signal, Reloader reloader) {
-    Set<Integer> uids = controlUids == null ? Uids.selfAndRoot() : Set.copyOf(controlUids);
-    return new UpgradeControl(control, takeOver, uids, signal::trigger,
+    Set<Integer> uids = options.controlUids == null ? Uids.selfAndRoot()
+        : Set.copyOf(options.controlUids);
+    return new UpgradeControl(options.control, options.takeOver, uids, signal::trigger,
         reloader == null ? ControlServer.Links.NONE : reloader);
   }
 
   /** With {@code --control}: what starts a successor at SIGHUP; null without. */
   private Reloader reloader() {
-    return control == null ? null
-        : Reloader.forThisProcess(arguments, control.toAbsolutePath());
+    return options.control == null ? null
+        : Reloader.forThisProcess(arguments, options.control.toAbsolutePath());
   }
 
   /**
-   * SIGHUP: with a configuration file, checks it again (an unusable one is logged and nothing else
-   * happens); then, with {@code --control}, starts a successor to take over, one at a time.
+   * Runs the listeners until SIGTERM or SIGINT: a {@link ProxyServer} each, their meters in one
+   * registry (with a {@code listener} label when they come from a configuration file), served on
+   * one endpoint. One listener from PORT is the case of one; only it may be passed in by systemd,
+   * and one socket received from a running proxy is taken whatever its address.
    */
-  /**
-   * SIGHUP runs {@code onHangup}; if the proxy was started with SIGHUP ignored it never arrives,
-   * and with --control the log says so at start, and how to reload without it.
-   */
-  private void installHangup(Runnable onHangup) {
-    if (!HangupSignal.install(onHangup) && control != null) {
+  private int run(List<ProxyConfig> configs) throws Exception {
+    JdkNioInternals.requireAvailable();
+    if (options.takeOver || options.control != null) {
+      // The new proxy wraps the sockets it is passed; the old one wraps its kept copies again if
+      // the new one goes away: check now, not in the middle of an upgrade.
+      JdkNioInternals.requireServerSocketChannels();
+    }
+    ShutdownSignal signal = ShutdownSignal.install();
+    Path configFile = options.configFile;
+    byte[] readAtStart = configFile == null ? null : java.nio.file.Files.readAllBytes(configFile);
+    Reloader reloader = reloader();
+    if (!HangupSignal.install(new Hangup(reloader, configFile, readAtStart))
+        && options.control != null) {
       log.warn("SIGHUP is ignored in this process (it was started with SIGHUP ignored, as under"
           + " nohup or some CI runners): reload by SIGHUP is unavailable; to reload, start the new"
           + " proxy yourself with the same arguments plus --take-over: it takes over through the"
-          + " control socket {}", control);
+          + " control socket {}", options.control);
     }
-  }
-
-  private void hangup(Reloader reloader, byte[] readAtStart) {
-    if (reloader != null && reloader.busy()) {
-      return; // logged
-    }
-    String found = "no configuration file to check (the same options, the jar found now)";
-    if (configFile != null) {
-      found = recheck(readAtStart, reloader != null);
-      if (found == null) {
-        return; // unusable, logged
-      }
-    }
-    if (reloader != null) {
-      reloader.reload(found);
-    } else if (configFile == null) {
-      log.info("SIGHUP received: nothing to reload (the proxy has no configuration file; options"
-          + " are read at start; with --control PATH, SIGHUP starts a new proxy that takes over);"
-          + " carrying on");
-    }
-  }
-
-  /**
-   * The configuration of each listener: one from PORT, SOCKET and --route, or one per listener of
-   * the --config file, in its order.
-   */
-  private List<ProxyConfig> configurations() {
-    listenerNames.clear();
-    if (configFile == null) {
-      listenerNames.add("default");
-      if (port == 0 && sockets.isEmpty() && routes.isEmpty()) {
-        throw usage("give PORT and SOCKET (or --route RULE=SOCKET), or --config FILE");
-      }
-      if (port < 1 || port > 65535) {
-        throw usage("port " + port + " is out of range 1-65535");
-      }
-      RouteTable table;
-      try {
-        table = RouteTable.fromOptions(routes, sockets);
-      } catch (IllegalArgumentException e) {
-        throw usage(e.getMessage());
-      }
-      if (table.all().isEmpty()) {
-        throw usage("no app socket: give at least one SOCKET or --route RULE=SOCKET");
-      }
-      return List.of(listener(bind, port, table, peekOptions(),
-          proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom), metrics,
-          sticky));
-    }
-    if (port != 0 || !sockets.isEmpty() || !routes.isEmpty()) {
-      throw usage("--config FILE replaces PORT, SOCKET and --route: give one or the other");
-    }
-    List<ListenerSpec> specs;
-    try {
-      specs = ConfigFile.load(configFile);
-    } catch (ConfigException e) {
-      throw usage(e.getMessage());
-    }
-    PeekOptions defaults = peekOptions();
-    List<ProxyConfig> configs = new java.util.ArrayList<>();
-    for (ListenerSpec spec : specs) {
-      listenerNames.add(spec.name());
-      PeekOptions peek = new PeekOptions(
-          spec.peekMaxBytes() > 0 ? spec.peekMaxBytes() : defaults.maxBytes(),
-          spec.peekTimeout() != null ? spec.peekTimeout() : defaults.timeout(),
-          spec.closeMalformed() != null ? spec.closeMalformed() : defaults.closeMalformed(),
-          spec.deferAccept() != null ? spec.deferAccept() : defaults.deferAccept());
-      List<Cidr> trusted = proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom);
-      if (!spec.proxyProtocolFrom().isEmpty()) {
-        trusted = spec.proxyProtocolFrom().stream().map(Cidr::parse).toList();
-      }
-      // One metrics endpoint for all listeners, served by call(): none per listener.
-      configs.add(listener(spec.address().getAddress(), spec.address().getPort(), spec.routes(),
-          peek, trusted, null, spec.sticky() != null ? spec.sticky() : sticky));
-    }
-    return configs;
-  }
-
-  /** One line on what a listener would do, for --check-config and the log. */
-  private static String describe(String name, ProxyConfig c) {
-    String host = c.bind().getHostAddress();
-    StringBuilder line = new StringBuilder("listener ").append(name).append(" on ")
-        .append(host.contains(":") ? "[" + host + "]" : host).append(':').append(c.port())
-        .append(':');
-    for (RouteSpec route : c.routes().all()) {
-      boolean named = route.rule().kind() != Rule.Kind.DEFAULT
-          && !route.name().equals(route.rule().text());
-      line.append(' ').append(route.name()).append(named ? " (" + route.rule() + ")" : "")
-          .append(" -> ").append(route.sockets());
-      line.append(';');
-    }
-    if (c.routes().fallback() == null) {
-      line.append(" what no route matches is closed;");
-    }
-    if (!c.proxyProtocolFrom().isEmpty()) {
-      line.append(" PROXY protocol from ").append(c.proxyProtocolFrom()).append(';');
-    }
-    line.setLength(line.length() - 1);
-    return line.toString();
-  }
-
-  /**
-   * Runs the listeners of a configuration file until SIGTERM or SIGINT: a {@link ProxyServer}
-   * each, their meters in one registry with a {@code listener} label, served on one endpoint.
-   */
-  private int runListeners(List<ProxyConfig> configs) throws Exception {
-    JdkNioInternals.requireAvailable();
-    if (takeOver || control != null) {
-      JdkNioInternals.requireServerSocketChannels(); // as for one listener: check it now
-    }
-    ShutdownSignal signal = ShutdownSignal.install();
-    byte[] readAtStart = java.nio.file.Files.readAllBytes(configFile);
-    Reloader reloader = reloader();
-    installHangup(() -> hangup(reloader, readAtStart));
     if (configs.stream().anyMatch(c -> c.routes().needsPeek())) {
       dev.handoff.proxy.route.MsgPeek.requireAvailable();
     }
-    io.micrometer.prometheusmetrics.PrometheusMeterRegistry shared =
-        dev.handoff.cli.MetricsEndpoint.registry();
+    PrometheusMeterRegistry shared = MetricsEndpoint.registry();
     List<ProxyServer> servers = new java.util.ArrayList<>();
     UpgradeControl upgrade = upgradeControl(signal, reloader);
     List<ServerSocketChannel> received = List.of();
-    dev.handoff.cli.MetricsEndpoint endpoint = null;
+    MetricsEndpoint endpoint = null;
     String starting = "cannot start";
     try {
       List<ProxyServer> created = new java.util.ArrayList<>();
       for (int i = 0; i < configs.size(); i++) {
-        io.micrometer.core.instrument.composite.CompositeMeterRegistry view =
-            new io.micrometer.core.instrument.composite.CompositeMeterRegistry();
-        view.config().commonTags("listener", listenerNames.get(i));
-        view.add(shared);
-        created.add(new ProxyServer(configs.get(i), view));
+        created.add(new ProxyServer(configs.get(i), registryOf(configs.get(i), shared)));
       }
-      received = upgrade.prepare(created, false);
-      for (int i = 0; i < configs.size(); i++) {
-        starting = "cannot start listener " + listenerNames.get(i);
-        created.get(i).start(received.get(i), RECEIVED); // binds afresh when null
-        servers.add(created.get(i));
-        log.info("{}", describe(listenerNames.get(i), configs.get(i)));
-      }
+      received = upgrade.prepare(created, configFile == null);
+      // Served before any listener accepts: whoever reaches the port can read the meters.
       starting = "cannot serve the metrics";
-      if (metrics != null) {
-        endpoint = dev.handoff.cli.MetricsEndpoint.start(metrics, shared);
+      if (options.metrics != null) {
+        endpoint = MetricsEndpoint.start(options.metrics, shared);
+      }
+      starting = "cannot start";
+      for (int i = 0; i < configs.size(); i++) {
+        if (configFile != null) {
+          starting = "cannot start listener " + configs.get(i).name();
+        }
+        if (received.get(i) != null) {
+          created.get(i).start(received.get(i), RECEIVED);
+        } else {
+          // Binds afresh when systemd passed nothing (it passes one socket, for PORT only).
+          created.get(i).start(configFile == null ? SocketActivation.listener() : null);
+        }
+        servers.add(created.get(i));
+        if (configFile != null) {
+          log.info("{}", configs.get(i).describe());
+        }
       }
     } catch (java.io.IOException | RuntimeException e) {
       log.error("{}: {}", starting, e.getMessage());
       // The received sockets of the listeners not started; a started one closes its own.
       for (int i = servers.size(); i < received.size(); i++) {
-        closeQuietly(received.get(i));
+        Closeables.closeQuietly(received.get(i));
       }
       upgrade.close(); // the running proxy, if any, never stopped accepting
       stopAll(servers);
+      if (endpoint != null) {
+        endpoint.close();
+      }
       return ExitCodes.FAILURE;
     }
     upgrade.started();
-    SystemdNotify.ready("accepting on " + configs.size() + " listeners");
+    SystemdNotify.ready(configFile == null ? "accepting on port " + options.port
+        : "accepting on " + configs.size() + " listeners");
     StatusSignal.install(() -> {
       for (int i = 0; i < servers.size(); i++) {
-        log.info("{}: {}", listenerNames.get(i), servers.get(i).status());
+        log.info("{}", configFile == null ? servers.get(i).status()
+            : configs.get(i).name() + ": " + servers.get(i).status());
       }
     });
     signal.await();
@@ -533,15 +197,18 @@ public final class ProxyCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
-  private static void closeQuietly(ServerSocketChannel channel) {
-    if (channel == null) {
-      return;
+  /**
+   * Where listener {@code i} counts: the shared registry itself for PORT, a view of it that
+   * labels every meter with the listener's name for the listeners of a configuration file.
+   */
+  private MeterRegistry registryOf(ProxyConfig config, PrometheusMeterRegistry shared) {
+    if (options.configFile == null) {
+      return shared;
     }
-    try {
-      channel.close();
-    } catch (java.io.IOException e) {
-      // nothing left to release
-    }
+    CompositeMeterRegistry view = new CompositeMeterRegistry();
+    view.config().commonTags("listener", config.name());
+    view.add(shared);
+    return view;
   }
 
   /** Stops every listener at once, each with its own grace period, and waits for them all. */
@@ -563,111 +230,5 @@ public final class ProxyCommand implements Callable<Integer> {
     }
   }
 
-  /**
-   * SIGHUP with a configuration file: checks it again. Without {@code --control}, logs what a
-   * restart would change and returns null; with it, returns what was found, for the reload's log
-   * line. An unusable file is logged and gives null.
-   */
-  private String recheck(byte[] readAtStart, boolean reloading) {
-    try {
-      ConfigFile.load(configFile);
-      byte[] now = java.nio.file.Files.readAllBytes(configFile);
-      boolean same = java.util.Arrays.equals(now, readAtStart);
-      if (reloading) {
-        return configFile + (same ? " is unchanged" : " has changed") + " and is valid";
-      }
-      if (same) {
-        log.info("SIGHUP received: {} is unchanged; carrying on (with --control PATH, SIGHUP"
-            + " starts a new proxy that takes over)", configFile);
-      } else {
-        log.warn("SIGHUP received: {} has changed and is valid; it applies at the next start or"
-            + " --take-over (with --control PATH, SIGHUP starts a new proxy that takes over);"
-            + " carrying on as configured", configFile);
-      }
-    } catch (ConfigException | java.io.IOException e) {
-      log.warn("SIGHUP received: {} is not usable now: {}; carrying on as configured{}",
-          configFile, e.getMessage(), reloading ? ", no new proxy started" : "");
-    }
-    return null;
-  }
 
-  private PeekOptions peekOptions() {
-    if (peekMaxBytes < 64 || peekMaxBytes > 1 << 20) {
-      throw usage("--peek-max-bytes must be between 64 and 1048576");
-    }
-    if (peekTimeout.isZero()) {
-      throw usage("--peek-timeout must be more than 0");
-    }
-    if (!peekMalformed.equals("default") && !peekMalformed.equals("close")) {
-      throw usage("--peek-malformed '" + peekMalformed + "' is neither 'default' nor 'close'");
-    }
-    return new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close"),
-        peekDeferAccept);
-  }
-
-  /** Checks the options and one listener's routes, and makes its configuration. */
-  private ProxyConfig listener(InetAddress address, int listenPort, RouteTable table,
-      PeekOptions peek, List<Cidr> trusted, InetSocketAddress metricsAddress,
-      boolean stickyListener) {
-    if (window < 1) {
-      throw usage("--window must be at least 1");
-    }
-    if (backlog < 1) {
-      throw usage("--backlog must be at least 1");
-    }
-    if (queueSize < 1) {
-      throw usage("--queue-size must be at least 1");
-    }
-    if (!protocol.equals("handoff") && !protocol.equals("plain")) {
-      throw usage("--protocol '" + protocol + "' is neither 'handoff' nor 'plain'");
-    }
-    for (RouteSpec route : table.all()) {
-      for (Path socket : route.sockets()) {
-        String problem = SocketPaths.problem(socket, false);
-        if (problem != null) {
-          throw usage(route.name().equals("default") ? problem
-              : "--route " + route.name() + ": " + problem);
-        }
-      }
-    }
-    if (table.needsPeek() && protocol.equals("plain")) {
-      throw usage("--route needs --protocol handoff: a plain handoff has no routes");
-    }
-    if (takeOver && control == null) {
-      throw usage("--take-over needs --control PATH, the running proxy's control socket");
-    }
-    if (control != null) {
-      String problem = SocketPaths.problem(control, true);
-      if (problem != null) {
-        throw usage("--control: " + problem);
-      }
-    }
-    if (retryMin.isZero()) {
-      throw usage("--retry-min must be more than 0");
-    }
-    List<RouteSpec> absoluteRoutes = new java.util.ArrayList<>();
-    for (RouteSpec route : table.routes()) {
-      absoluteRoutes.add(new RouteSpec(route.name(), route.rule(), absolute(route.sockets())));
-    }
-    List<Path> absolute = table.fallback() == null ? List.of()
-        : absolute(table.fallback().sockets());
-    RouteTable absoluteTable = new RouteTable(absoluteRoutes, absolute.isEmpty() ? null
-        : new RouteSpec("default", table.fallback().rule(), absolute));
-    Set<Integer> uids = appUids == null ? Uids.selfAndRoot() : Set.copyOf(appUids);
-    if (proxyProtocolTimeout.isZero() || proxyProtocolTimeout.isNegative()) {
-      throw usage("--proxy-protocol-timeout must be more than 0");
-    }
-    return new ProxyConfig(address, listenPort, backlog, absolute, queueSize, queueWait, retryMin,
-        retryMax, window, ackTimeout, uids, holdCopy, shutdownGrace, metricsAddress,
-        protocol.equals("plain"), trusted, proxyProtocolTimeout, absoluteTable, peek,
-        stickyListener);
-  }
-
-  private static List<Path> absolute(List<Path> sockets) {
-    return sockets.stream().map(Path::toAbsolutePath).distinct().toList();
-  }
-
-  private ParameterException usage(String message) {
-    return new ParameterException(spec.commandLine(), message);
-  }
 }

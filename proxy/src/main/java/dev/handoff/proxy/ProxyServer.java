@@ -1,24 +1,29 @@
 package dev.handoff.proxy;
 
-import dev.handoff.cli.MetricsEndpoint;
+import dev.handoff.proxy.accept.SocketActivation;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.handoff.common.Descriptors;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
+import dev.handoff.proxy.accept.AcceptedConnection;
+import dev.handoff.proxy.accept.ProxyHeaderReader;
+import dev.handoff.proxy.accept.ProxyStats;
+import dev.handoff.proxy.accept.TcpAcceptor;
+import dev.handoff.proxy.link.AppLink;
+import dev.handoff.proxy.link.PlainSender;
+import dev.handoff.proxy.link.RouteTarget;
 import dev.handoff.proxy.route.PeekOptions;
+import dev.handoff.proxy.route.PeekStage;
+import dev.handoff.proxy.upgrade.Listener;
 import dev.handoff.proxy.route.RouteSpec;
 import java.io.FileDescriptor;
 import java.io.IOException;
-import java.net.ProtocolFamily;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -34,19 +39,18 @@ import org.slf4j.LoggerFactory;
  * connection's route from its first bytes; without, the acceptor hands to the one route directly,
  * as before routes existed.
  */
-final class ProxyServer {
+final class ProxyServer implements Listener {
   private static final Logger log = LoggerFactory.getLogger(ProxyServer.class);
 
   private final ProxyConfig config;
   /** Where this proxy's meters go: its own registry, or one listener's view of a shared one. */
   private final io.micrometer.core.instrument.MeterRegistry registry;
   private final ProxyStats stats;
-  private MetricsEndpoint metrics;
   /** The default route's queue, or with a peek stage the stage's intake. */
   private final BlockingQueue<AcceptedConnection> queue;
   private final ScheduledExecutorService timer;
-  /** The default route's dispatcher; the one the acceptor hands to when nothing is peeked. */
-  private final Dispatcher dispatch;
+  /** The default route; the one the acceptor hands to when nothing is peeked. */
+  private final RouteTarget direct;
   /** Every route, in the order of {@link dev.handoff.proxy.route.RouteTable#all()}. */
   private final List<RouteTarget> targets = new ArrayList<>();
   /** Null unless some route needs the first bytes. */
@@ -70,14 +74,9 @@ final class ProxyServer {
   /** {@code --protocol plain}: used instead of the dispatcher and the links. */
   private final PlainSender plain;
 
-  ProxyServer(ProxyConfig config) {
-    this(config, MetricsEndpoint.registry());
-  }
-
   /**
-   * A proxy whose meters go to {@code registry}. It serves them itself ({@code --metrics}) only
-   * when {@code config.metrics()} is set, and then {@code registry} must be a Prometheus registry;
-   * the listeners of a configuration file share one endpoint that {@link ProxyCommand} serves.
+   * A listener whose meters go to {@code registry}; {@link ProxyCommand} serves them
+   * ({@code --metrics}), one endpoint for every listener.
    */
   ProxyServer(ProxyConfig config, io.micrometer.core.instrument.MeterRegistry registry) {
     this.config = config;
@@ -85,23 +84,23 @@ final class ProxyServer {
     this.stats = new ProxyStats(registry);
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "timer"));
     for (RouteSpec spec : config.routes().all()) {
-      targets.add(new RouteTarget(spec, config, stats, timer));
+      targets.add(new RouteTarget(spec, config.links(), stats, timer));
     }
     RouteTarget fallback = config.routes().fallback() != null
         ? targets.get(config.routes().fallbackIndex()) : null;
     if (config.routes().needsPeek()) {
       try {
-        this.peek = new PeekStage(config.routes(), targets, config.peek(), config.queueSize(),
+        this.peek = new PeekStage(config.routes(), targets, config.peek(), config.links().queueSize(),
             stats, registry);
       } catch (IOException e) {
         throw new java.io.UncheckedIOException("cannot open a selector: " + e.getMessage(), e);
       }
       this.queue = peek.intake();
-      this.dispatch = null;
+      this.direct = null;
     } else {
       this.peek = null;
       this.queue = fallback.queue;
-      this.dispatch = fallback.dispatch;
+      this.direct = fallback;
     }
     Gauge.builder("handoff.proxy.connections.queued", this, ProxyServer::queued)
         .description("accepted connections waiting to be sent").register(registry);
@@ -111,13 +110,14 @@ final class ProxyServer {
     Gauge.builder("handoff.proxy.handoffs.in.flight", this,
             p -> p.allLinks().stream().mapToInt(AppLink::inFlight).sum())
         .description("sent, awaiting an answer").register(registry);
-    this.plain = config.plainProtocol() ? new PlainSender(queue, stats, config) : null;
+    this.plain = config.plainProtocol() ? new PlainSender(queue, stats, config.links(),
+        config.defaultSockets()) : null;
   }
 
   private double queued() {
     double n = peek != null ? peek.size() : 0;
     for (RouteTarget t : targets) {
-      n += t.queue.size();
+      n += t.waiting();
     }
     return n;
   }
@@ -125,7 +125,7 @@ final class ProxyServer {
   private List<AppLink> allLinks() {
     List<AppLink> all = new ArrayList<>();
     for (RouteTarget t : targets) {
-      all.addAll(t.links.links());
+      all.addAll(t.links());
     }
     return all;
   }
@@ -138,7 +138,7 @@ final class ProxyServer {
     if (peek != null) {
       return new TcpAcceptor(server, queue, peek::offer, stats);
     }
-    return new TcpAcceptor(server, queue, dispatch, stats);
+    return new TcpAcceptor(server, queue, direct::trySendNow, stats);
   }
 
   /**
@@ -146,7 +146,7 @@ final class ProxyServer {
    * configured address when {@code inherited} is null.
    */
   void start(ServerSocketChannel inherited) throws IOException {
-    start(inherited, " (socket passed in by systemd)");
+    start(inherited, SocketActivation.SOURCE);
   }
 
   /**
@@ -156,33 +156,22 @@ final class ProxyServer {
   void start(ServerSocketChannel inherited, String source) throws IOException {
     server = inherited != null ? inherited : bind();
     deferAccept(inherited != null);
-    if (config.metrics() != null) {
-      try {
-        metrics = MetricsEndpoint.start(config.metrics(), (PrometheusMeterRegistry) registry);
-      } catch (IOException e) {
-        server.close();
-        throw e;
-      }
-    }
     log.info("listening on {}{}, handing connections to {}{}", server.getLocalAddress(),
-        inherited != null ? source : "", peek != null ? describeRoutes() : config.sockets(),
+        inherited != null ? source : "", peek != null ? describeRoutes() : config.defaultSockets(),
         plain != null ? " (--protocol plain)" : "");
-    if (!config.proxyProtocolFrom().isEmpty()) {
+    if (config.proxyProtocol().on()) {
       try {
-        headerReader = new ProxyHeaderReader(config.proxyProtocolFrom(),
-            config.proxyProtocolTimeout(), config.queueSize(), conn -> acceptorTask.deliver(conn),
-            stats);
+        headerReader = new ProxyHeaderReader(config.proxyProtocol().trusted(),
+            config.proxyProtocol().timeout(), config.links().queueSize(),
+            conn -> acceptorTask.deliver(conn), stats);
       } catch (IOException e) {
         server.close();
-        if (metrics != null) {
-          metrics.close();
-        }
         throw e;
       }
       headerThread = daemon(headerReader, "proxy-protocol");
       headerThread.start();
       log.info("reading PROXY protocol headers from {}; refusing them from anyone else",
-          config.proxyProtocolFrom());
+          config.proxyProtocol().trusted());
     }
     if (plain != null) {
       dispatcher = daemon(plain, "plain-sender");
@@ -238,18 +227,18 @@ final class ProxyServer {
       }
     } catch (IOException | RuntimeException e) {
       log.warn("cannot set TCP_DEFER_ACCEPT on {} ({}); first bytes are awaited after the accept",
-          config.port(), e.getMessage());
+          config.listen().port(), e.getMessage());
     }
   }
 
   private ServerSocketChannel bind() throws IOException {
     InetSocketAddress address = address();
     // The family of the bind address, so that 0.0.0.0 means IPv4 only rather than dual-stack.
-    ServerSocketChannel channel = ServerSocketChannel.open(config.bind() instanceof Inet4Address
+    ServerSocketChannel channel = ServerSocketChannel.open(config.listen().bind() instanceof Inet4Address
         ? StandardProtocolFamily.INET : StandardProtocolFamily.INET6);
     try {
       channel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-      channel.bind(address, config.backlog());
+      channel.bind(address, config.listen().backlog());
       return channel;
     } catch (IOException e) {
       channel.close();
@@ -291,9 +280,6 @@ final class ProxyServer {
       plain.drain(config.shutdownGrace());
       dispatcher.join();
       plain.close();
-      if (metrics != null) {
-        metrics.close();
-      }
       log.info("stopped: {}", stats);
       return;
     }
@@ -305,20 +291,19 @@ final class ProxyServer {
       peeker.join();
     }
     for (RouteTarget t : targets) {
-      t.dispatch.drain(config.shutdownGrace());
+      t.drain(config.shutdownGrace());
     }
     // No new links from here on (after drain, so that what no link can take now counts as
     // dropped at shutdown): a link made during the shutdown could only be sent again what an
     // app whose link the shutdown closed may own.
     for (RouteTarget t : targets) {
-      t.links.stopLinking();
+      t.stopLinking();
     }
     for (RouteTarget t : targets) {
-      t.thread().join();
+      t.join();
     }
     for (RouteTarget t : targets) {
-      t.links.stop();
-      t.links.close();
+      t.closeLinks();
     }
     for (Runnable pending : timer.shutdownNow()) {
       pending.run(); // closes held copies
@@ -326,10 +311,7 @@ final class ProxyServer {
     timer.awaitTermination(1, TimeUnit.SECONDS);
     awaitReaders();
     for (RouteTarget t : targets) {
-      t.dispatch.closeLeftovers();
-    }
-    if (metrics != null) {
-      metrics.close();
+      t.closeLeftovers();
     }
     log.info("stopped: {}{}", stats, peek != null ? " " + peek.peekStats() : "");
   }
@@ -337,7 +319,8 @@ final class ProxyServer {
   /**
    * The listening socket's descriptor, to pass on to a proxy taking over; it stays this proxy's.
    */
-  synchronized FileDescriptor listenerDescriptor() throws IOException {
+  @Override
+  public synchronized FileDescriptor listenerDescriptor() throws IOException {
     if (stopped || !server.isOpen()) {
       throw new IOException("this proxy no longer accepts");
     }
@@ -345,12 +328,14 @@ final class ProxyServer {
   }
 
   /** The configured address to accept on (a received socket's may differ; see --take-over). */
-  InetSocketAddress address() {
-    return new InetSocketAddress(config.bind(), config.port());
+  @Override
+  public InetSocketAddress address() {
+    return config.listen().address();
   }
 
   /** The port accepted on. */
-  int listenerPort() {
+  @Override
+  public int listenerPort() {
     try {
       return ((InetSocketAddress) server.getLocalAddress()).getPort();
     } catch (IOException | RuntimeException e) {
@@ -364,7 +349,8 @@ final class ProxyServer {
    * proxy goes away; closing its channel is close(2), never shutdown(2), so the socket keeps
    * listening for the other process's copy. What was accepted is still handed off.
    */
-  synchronized void stopAccepting() throws IOException, InterruptedException {
+  @Override
+  public synchronized void stopAccepting() throws IOException, InterruptedException {
     if (stopped || spare != null) {
       return;
     }
@@ -379,14 +365,14 @@ final class ProxyServer {
   }
 
   /** Accepts again on the kept duplicate, after the proxy taking over went away. */
-  synchronized void resumeAccepting() throws IOException {
+  @Override
+  public synchronized void resumeAccepting() throws IOException {
     if (stopped || spare == null) {
       return;
     }
-    ProtocolFamily family = family(spare);
     ServerSocketChannel channel;
     try {
-      channel = JdkNioInternals.serverSocketChannel(spare, family);
+      channel = JdkNioInternals.serverSocketChannel(spare);
     } catch (IOException | RuntimeException e) {
       Descriptors.close(spare);
       spare = null;
@@ -404,14 +390,9 @@ final class ProxyServer {
   }
 
   /** Whether this proxy holds no accepted connection any more: all handed off or closed. */
-  boolean settled() {
+  @Override
+  public boolean settled() {
     return stats.held.get() == 0;
-  }
-
-  static ProtocolFamily family(FileDescriptor fd) {
-    InetSocketAddress local = dev.handoff.common.JunixsocketInternals.socketAddress(fd, false);
-    return local != null && local.getAddress() instanceof java.net.Inet6Address
-        ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
   }
 
   /** One line on the state of things, for SIGUSR1. */
@@ -429,7 +410,7 @@ final class ProxyServer {
     if (peek != null) {
       line.append("] ").append(peek.peekStats()).append(" routed=[");
       for (RouteTarget t : targets) {
-        line.append(t.name).append('=').append(t.routed.sum())
+        line.append(t.name()).append('=').append(t.routed())
             .append(t == targets.get(targets.size() - 1) ? "" : ", ");
       }
     }
@@ -447,7 +428,6 @@ final class ProxyServer {
     return String.format("%.3f", stats.latency.mean(TimeUnit.MILLISECONDS));
   }
 
-  /** The links' readers hand back what is unanswered when they see their link closed. */
   /**
    * Waits until every link's reader has settled what was unanswered on it, so that the counters
    * logged next are final; at most 2 s.

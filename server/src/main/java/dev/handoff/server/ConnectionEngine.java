@@ -2,7 +2,7 @@ package dev.handoff.server;
 
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.common.ReceivedHandoff;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import io.netty.buffer.Unpooled;

@@ -1,7 +1,7 @@
 package dev.handoff.server;
 
 import dev.handoff.common.HandoffLink;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import io.netty.channel.AbstractServerChannel;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.EventLoop;

@@ -6,7 +6,7 @@ import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffHeader;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;

@@ -1,7 +1,7 @@
 package dev.handoff.server;
 
 import dev.handoff.common.HandoffHeader;
-import dev.handoff.common.JdkNioInternals;
+import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.common.ReceivedHandoff;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import java.io.IOException;

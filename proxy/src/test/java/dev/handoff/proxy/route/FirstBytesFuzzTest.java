@@ -1,5 +1,7 @@
 package dev.handoff.proxy.route;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import java.nio.ByteBuffer;
@@ -10,14 +12,16 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * Mutated and truncated real ClientHellos and HTTP heads: the parsers must return a verdict, never
- * throw. The seed is printed; rerun one with {@code -Dfuzz.seed=N}.
+ * Mutated and truncated real ClientHellos and HTTP heads: the parsers return a verdict, never
+ * throw, and never consume or change the bytes they look at; a valid ClientHello for a name, split
+ * into TLS records anywhere, always yields that name. The seed is printed; rerun one with
+ * {@code -Dfuzz.seed=N}.
  */
 class FirstBytesFuzzTest {
   private static final int ROUNDS = 40_000;
 
   @Test
-  void parsersNeverThrow() throws Exception {
+  void parsersGiveAVerdictWithoutThrowingOrConsumingTheBytes() throws Exception {
     long seed = Long.getLong("fuzz.seed", System.nanoTime());
     System.out.println("FirstBytesFuzzTest seed " + seed + " (-Dfuzz.seed=" + seed + ")");
     Random random = new Random(seed);
@@ -36,10 +40,16 @@ class FirstBytesFuzzTest {
       byte[] bytes = mutate(bases.get(random.nextInt(bases.size())), random);
       int length = bytes.length;
       try {
-        assertNotNull(FirstBytes.parse(ByteBuffer.wrap(bytes), length).verdict());
+        byte[] before = bytes.clone();
+        ByteBuffer heap = ByteBuffer.wrap(bytes);
+        FirstBytes onHeap = FirstBytes.parse(heap, length);
+        assertNotNull(onHeap.verdict());
+        assertEquals(0, heap.position(), "a verdict consumes nothing");
+        assertArrayEquals(before, bytes, "a verdict changes nothing");
         if (length <= direct.capacity()) {
-          direct.put(0, bytes);
-          assertNotNull(FirstBytes.parse(direct, length).verdict());
+          direct.clear().put(0, bytes);
+          assertEquals(onHeap, FirstBytes.parse(direct, length), "direct or heap: one verdict");
+          assertEquals(0, direct.position(), "a verdict consumes nothing");
           assertNotNull(ClientHelloParser.parse(direct, length).verdict());
           assertNotNull(HttpHeadParser.parse(direct, length).verdict());
         }
@@ -48,6 +58,36 @@ class FirstBytesFuzzTest {
             + java.util.HexFormat.of().formatHex(bytes), e);
       }
     }
+  }
+
+  @Test
+  void aValidClientHelloSplitIntoRecordsAnywhereYieldsItsServerName() throws Exception {
+    long seed = Long.getLong("fuzz.seed", System.nanoTime());
+    System.out.println("FirstBytesFuzzTest seed " + seed + " (-Dfuzz.seed=" + seed + ")");
+    Random random = new Random(seed);
+    for (int round = 0; round < 500; round++) {
+      String name = randomName(random);
+      byte[] hello = Hellos.clientHello(name, List.of("h2"));
+      int size = 1 + random.nextInt(96);
+      byte[] split = random.nextInt(4) == 0 ? hello : Hellos.reframe(hello, size);
+      FirstBytes found = FirstBytes.parse(ByteBuffer.wrap(split), split.length);
+      assertEquals(FirstBytes.Verdict.FOUND, found.verdict(),
+          "seed " + seed + " round " + round + " records of " + size);
+      assertEquals(name, found.serverName(), "seed " + seed + " round " + round);
+    }
+  }
+
+  private static String randomName(Random random) {
+    StringBuilder name = new StringBuilder();
+    int labels = 1 + random.nextInt(4);
+    for (int l = 0; l < labels; l++) {
+      int n = 1 + random.nextInt(20);
+      for (int i = 0; i < n; i++) {
+        name.append((char) ('a' + random.nextInt(26)));
+      }
+      name.append('.');
+    }
+    return name.append("example").toString();
   }
 
   private static byte[] mutate(byte[] base, Random random) {
