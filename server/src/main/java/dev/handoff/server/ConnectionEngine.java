@@ -153,8 +153,30 @@ final class ConnectionEngine implements Engine {
       }
       return;
     }
+    ChildRegistration registration = channel.pipeline().get(ChildRegistration.class);
     parent.pipeline().fireChannelRead(channel);
     parent.pipeline().fireChannelReadComplete();
+    if (!onAnEventLoop(channel)) {
+      // Nothing took it to an event loop: a child group of another transport refuses it there
+      // and then (the acceptor closes it later, forcibly, which completes no close future), and
+      // a pipeline without an acceptor drops it. Closing the descriptor twice is safe: Netty
+      // closes it once.
+      untrack(channel, key);
+      channel.unsafe().closeForcibly();
+      if (registration != null) {
+        registration.failed(new IOException("the server pipeline did not register it (is the"
+            + " child group an epoll group?)"));
+      }
+    }
+  }
+
+  /** Whether a registration of {@code channel} has begun: it has an event loop. */
+  private static boolean onAnEventLoop(Channel channel) {
+    try {
+      return channel.eventLoop() != null;
+    } catch (IllegalStateException e) {
+      return false; // "channel not registered to an event loop"
+    }
   }
 
   /**

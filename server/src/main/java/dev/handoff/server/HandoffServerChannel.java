@@ -36,7 +36,8 @@ import java.util.concurrent.CompletionStage;
  * Handoff} facts as the {@link Handoff#ATTRIBUTE} attribute (set before the child handler runs),
  * the child options and attributes of the bootstrap applied, and registered on the child group.
  * Both groups must be epoll groups: the server channel reads the proxies' links on its own event
- * loop, and the children are epoll channels. The bind fails at once without epoll or without the
+ * loop (registering it on another transport's fails), and the children are epoll channels (with a
+ * child group of another transport, each handoff is answered RETRY and the proxy keeps it). The bind fails at once without epoll or without the
  * JDK flags the library needs ({@code --add-exports java.base/sun.nio.ch=ALL-UNNAMED}).
  *
  * <p>The handoff is acknowledged (ADOPTED) once the child is registered on its event loop; beyond

@@ -192,6 +192,24 @@ class HandoffServerChannelTest {
   }
 
   @Test
+  void aChildGroupOfAnotherTransportGetsEachHandoffAnsweredRetry() throws Exception {
+    EventLoopGroup nio = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    Path socket = dir.resolve("app.sock");
+    Channel server = new ServerBootstrap().group(boss, nio).channel(HandoffServerChannel.class)
+        .childHandler(new ChannelInboundHandlerAdapter())
+        .bind(new HandoffAddress(socket)).sync().channel();
+    try (HandoffChannel link = HandoffChannel.connect(socket);
+        SocketChannel client = handOver(link, 5)) {
+      Acknowledgement ack = link.receiveAck();
+      assertEquals(Acknowledgement.Status.RETRY, ack.status(), "the proxy keeps the connection");
+      assertEquals(0, ((HandoffServerChannel) server).liveConnections());
+    } finally {
+      server.close().sync();
+      nio.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  @Test
   void bindingAnythingButAHandoffAddressFailsClearly() {
     ExecutionException refused = assertThrows(ExecutionException.class,
         () -> echoing().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).get());
