@@ -15,6 +15,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.epoll.HandedOffEpollChannels;
 import io.netty.util.AttributeKey;
 import java.io.IOException;
 import java.net.Inet6Address;
@@ -77,14 +78,9 @@ final class ConnectionEngine implements Engine {
       throws IOException {
     DescriptorCheck.requireTcpStream(handoff);
     HandoffHeader header = handoff.header();
-    // Built before release(): if Netty refuses the descriptor, the handoff still closes it. Its
-    // constructor reads the socket's error, name and peer (without changing the socket), so that
-    // the peer is not asked twice: no peer means a listening socket or a client gone, which the
-    // full check tells apart, before anything is changed on the socket.
-    EpollSocketChannel channel = new EpollSocketChannel(handoff.number());
-    // Asked through unsafe(): Channel.remoteAddress() would cache the answer, and a load
-    // balancer's client (reportRemote, below) could then no longer replace it.
-    InetSocketAddress peer = (InetSocketAddress) channel.unsafe().remoteAddress();
+    // The peer is asked once, before anything is changed on the socket: none means a listening
+    // socket or a client gone, which the full check tells apart.
+    InetSocketAddress peer = HandedOffEpollChannels.peerOf(handoff.number());
     if (peer == null) {
       DescriptorCheck.requireConnectedTcp(handoff);
       throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
@@ -92,14 +88,14 @@ final class ConnectionEngine implements Engine {
     }
     // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
     JdkNioInternals.setBlocking(handoff.descriptor(), false);
-    if (!channel.isActive()) {
-      // Netty reads (and so clears) SO_ERROR here: a client that reset since the check above would
-      // leave a channel that never becomes active, never reads and never closes.
-      throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
-          handoff + " is not a connected TCP socket: reset by its client before it was served");
-    }
-    Handoff facts = Handoff.of(header,
-        sameOrOwn(header.client(), peer),
+    InetSocketAddress tcpPeer = sameOrOwn(header.client(), peer);
+    // Built before release(): if Netty refuses the descriptor, the handoff still closes it. Built
+    // as Netty's accept path builds a child: the server channel its parent, the peer given (the
+    // client a trusted load balancer named, if it did), only the local address asked. A client
+    // that reset meanwhile is found by the first read, which closes the channel.
+    EpollSocketChannel channel = HandedOffEpollChannels.childOf(parent, handoff.number(),
+        header.origin() != null ? header.origin().address() : tcpPeer);
+    Handoff facts = Handoff.of(header, tcpPeer,
         sameOrOwn(header.local(), (InetSocketAddress) channel.unsafe().localAddress()));
     Served key = new Served(facts);
     if (served.putIfAbsent(key, channel) != null) {
@@ -111,9 +107,6 @@ final class ConnectionEngine implements Engine {
     // registers it or closes it.
     boolean migrated = header.kind() == HandoffHeader.Kind.MIGRATED;
     try {
-      if (facts.proxiedBy() != null) {
-        reportRemote(channel, facts.client());
-      }
       channel.attr(Handoff.ATTRIBUTE).set(facts);
       channel.pipeline().addLast(new ChildRegistration(whenRegistered,
           migrated ? handoff.pending() : null, migrated ? handoff.state() : null));
@@ -258,45 +251,6 @@ final class ConnectionEngine implements Engine {
           channel.config().setAutoRead(autoRead);
         }
       });
-    }
-  }
-
-  /** Netty's cached peer address, set once by the channel's constructor from getpeername(2). */
-  private static final java.lang.reflect.Field REMOTE = remoteField();
-  private static volatile boolean remoteWarned;
-
-  private static java.lang.reflect.Field remoteField() {
-    try {
-      java.lang.reflect.Field f = Class.forName("io.netty.channel.epoll.AbstractEpollChannel")
-          .getDeclaredField("remote");
-      f.setAccessible(true);
-      return f;
-    } catch (ReflectiveOperationException | RuntimeException e) {
-      return null;
-    }
-  }
-
-  /**
-   * Makes {@code remoteAddress()} report the client a load balancer spoke for rather than the
-   * balancer. Netty offers no public way to give an adopted channel its peer, so this sets the
-   * epoll channel's private field before anything read it; if a Netty version lacks it, the
-   * channel reports the balancer and {@link Handoff#client()} still has the client.
-   */
-  private static void reportRemote(EpollSocketChannel channel, InetSocketAddress client) {
-    try {
-      if (REMOTE != null) {
-        REMOTE.set(channel, client);
-        if (client.equals(channel.remoteAddress())) {
-          return;
-        }
-      }
-    } catch (ReflectiveOperationException | RuntimeException e) {
-      // as below
-    }
-    if (!remoteWarned) {
-      remoteWarned = true;
-      log.warn("this Netty version does not let the library set a channel's remote address:"
-          + " remoteAddress() is the load balancer's; Handoff.client() is the original client");
     }
   }
 

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.OriginalClient;
 import dev.handoff.common.internal.JdkNioInternals;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -131,6 +132,7 @@ class HandoffServerChannelTest {
         Channel child = children.peek();
         assertTrue(child instanceof EpollSocketChannel, "an epoll socket channel: " + child);
         assertSame(workers, child.eventLoop().parent(), "registered on the child group");
+        assertSame(server, child.parent(), "the server channel is its parent, as for an accept");
         assertEquals(42, Handoff.of(child).connectionId());
         assertEquals(client.getLocalAddress(), child.remoteAddress(), "the real client");
         assertEquals("set by the bootstrap", child.attr(TAG).get());
@@ -142,6 +144,33 @@ class HandoffServerChannelTest {
     }
     Await.until(Duration.ofSeconds(10), () -> !Files.exists(socket),
         () -> "closing the server channel removes the socket file");
+  }
+
+  @Test
+  void behindALoadBalancerTheChildsRemoteAddressIsTheClientItSpokeFor() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    InetSocketAddress original = new InetSocketAddress("192.0.2.7", 51234);
+    Channel server = echoing().bind(new HandoffAddress(socket)).sync().channel();
+    try (HandoffChannel link = HandoffChannel.connect(socket);
+        ServerSocketChannel listener = ServerSocketChannel.open()) {
+      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      try (SocketChannel balancer = SocketChannel.open(listener.getLocalAddress())) {
+        try (SocketChannel served = listener.accept()) {
+          link.send(new HandoffHeader(7, 0, (InetSocketAddress) served.getRemoteAddress(),
+              (InetSocketAddress) served.getLocalAddress(),
+              new OriginalClient(original, null, null)), JdkNioInternals.descriptorOf(served));
+        }
+        assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
+        assertEquals("ping", echo(balancer, "ping"));
+        Channel child = children.peek();
+        assertEquals(original, child.remoteAddress(), "the client the balancer spoke for");
+        assertEquals(original, Handoff.of(child).client());
+        assertEquals(balancer.getLocalAddress(), Handoff.of(child).proxiedBy(),
+            "the balancer, the socket's own peer");
+      }
+    } finally {
+      server.close().sync();
+    }
   }
 
   @Test
