@@ -90,10 +90,10 @@ final class ConnectionEngine implements Engine {
     JdkNioInternals.setBlocking(handoff.descriptor(), false);
     InetSocketAddress tcpPeer = sameOrOwn(header.client(), peer);
     // Built before release(): if Netty refuses the descriptor, the handoff still closes it. Built
-    // as Netty's accept path builds a child: the server channel its parent, the peer given (the
-    // client a trusted load balancer named, if it did), only the local address asked. A client
-    // that reset meanwhile is found by the first read, which closes the channel.
-    EpollSocketChannel channel = HandedOffEpollChannels.childOf(parent, handoff.number(),
+    // as Netty's accept path builds a child: the peer given (the client a trusted load balancer
+    // named, if it did), only the local address asked. A client that reset meanwhile is found by
+    // the first read, which closes the channel.
+    EpollSocketChannel channel = HandedOffEpollChannels.childOf(handoff.number(),
         header.origin() != null ? header.origin().address() : tcpPeer);
     Handoff facts = Handoff.of(header, tcpPeer,
         sameOrOwn(header.local(), (InetSocketAddress) channel.unsafe().localAddress()));

@@ -132,7 +132,6 @@ class HandoffServerChannelTest {
         Channel child = children.peek();
         assertTrue(child instanceof EpollSocketChannel, "an epoll socket channel: " + child);
         assertSame(workers, child.eventLoop().parent(), "registered on the child group");
-        assertSame(server, child.parent(), "the server channel is its parent, as for an accept");
         assertEquals(42, Handoff.of(child).connectionId());
         assertEquals(client.getLocalAddress(), child.remoteAddress(), "the real client");
         assertEquals("set by the bootstrap", child.attr(TAG).get());

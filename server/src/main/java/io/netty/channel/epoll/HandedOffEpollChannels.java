@@ -1,14 +1,14 @@
 package io.netty.channel.epoll;
 
-import io.netty.channel.Channel;
 import java.net.InetSocketAddress;
 
 /**
  * Builds the epoll channel of a handed-off connection the way Netty's own accept path builds the
- * channel of an accepted one: with its server channel as parent and its peer given, not asked of
- * the kernel again. It sits in Netty's package for the one constructor Netty keeps to itself
- * ({@code EpollSocketChannel(Channel, LinuxSocket, InetSocketAddress)}): no field is touched, no
- * reflection is used.
+ * channel of an accepted one: with its peer given, not asked of the kernel again. It sits in
+ * Netty's package for the one constructor Netty keeps to itself ({@code
+ * EpollSocketChannel(Channel, LinuxSocket, InetSocketAddress)}): no field is touched, no
+ * reflection is used. The channel has no parent: an {@code EpollSocketChannel}'s parent must be
+ * a TCP server socket channel, and a handed-off connection comes through a unix socket.
  *
  * <p>Not an API of the library: {@code dev.handoff.server} alone calls it.
  */
@@ -28,10 +28,9 @@ public final class HandedOffEpollChannels {
    *
    * <p>Ownership: the channel owns {@code fd} from here; closing it closes the descriptor.
    *
-   * @param parent the server channel the connection came through
    * @param remote the client: the socket's peer, or the client a trusted load balancer named
    */
-  public static EpollSocketChannel childOf(Channel parent, int fd, InetSocketAddress remote) {
-    return new EpollSocketChannel(parent, LinuxSocket.newSocket(fd), remote);
+  public static EpollSocketChannel childOf(int fd, InetSocketAddress remote) {
+    return new EpollSocketChannel(null, LinuxSocket.newSocket(fd), remote);
   }
 }
