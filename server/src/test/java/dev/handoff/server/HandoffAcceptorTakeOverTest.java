@@ -1,5 +1,7 @@
 package dev.handoff.server;
 
+import static dev.handoff.server.TestConnections.handOver;
+import static dev.handoff.server.TestConnections.read;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -8,13 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.HandoffChannel;
-import dev.handoff.common.HandoffHeader;
-import dev.handoff.common.internal.JdkNioInternals;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -94,26 +90,4 @@ class HandoffAcceptorTakeOverTest {
     }
   }
 
-  /** A connected client, and the proxy's copy of the accepted socket sent on {@code link}. */
-  private static SocketChannel handOver(HandoffChannel link, long id) throws IOException {
-    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
-      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-      SocketChannel client = SocketChannel.open(listener.getLocalAddress());
-      try (SocketChannel served = listener.accept()) {
-        link.send(new HandoffHeader(id, 0, (InetSocketAddress) served.getRemoteAddress(),
-            (InetSocketAddress) served.getLocalAddress()), JdkNioInternals.descriptorOf(served));
-      }
-      return client;
-    }
-  }
-
-  private static String read(SocketChannel channel, int length) throws IOException {
-    ByteBuffer bytes = ByteBuffer.allocate(length);
-    while (bytes.hasRemaining()) {
-      if (channel.read(bytes) < 0) {
-        throw new IOException("closed after " + bytes.position() + " bytes");
-      }
-    }
-    return new String(bytes.array(), StandardCharsets.US_ASCII);
-  }
 }

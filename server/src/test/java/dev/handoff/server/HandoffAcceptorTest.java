@@ -1,5 +1,6 @@
 package dev.handoff.server;
 
+import static dev.handoff.server.TestConnections.handOver;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -29,7 +30,7 @@ class HandoffAcceptorTest {
     Path socket = dir.resolve("app.sock");
     try (HandoffAcceptor acceptor = new HandoffServerBootstrap().bindAcceptor(socket, 4);
         HandoffChannel link = HandoffChannel.connect(socket);
-        SocketChannel client = HandoffServerChannelTest.handOver(link, 9)) {
+        SocketChannel client = handOver(link, 9)) {
       assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
       HandedOffChannel accepted = acceptor.accept();
       try (SocketChannel channel = accepted.channel()) {
@@ -50,8 +51,8 @@ class HandoffAcceptorTest {
     Path socket = dir.resolve("app.sock");
     try (HandoffAcceptor acceptor = new HandoffServerBootstrap().bindAcceptor(socket, 1);
         HandoffChannel link = HandoffChannel.connect(socket);
-        SocketChannel first = HandoffServerChannelTest.handOver(link, 1);
-        SocketChannel second = HandoffServerChannelTest.handOver(link, 2)) {
+        SocketChannel first = handOver(link, 1);
+        SocketChannel second = handOver(link, 2)) {
       assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
       assertEquals(Acknowledgement.Status.RETRY, link.receiveAck().status());
       acceptor.accept().channel().close();

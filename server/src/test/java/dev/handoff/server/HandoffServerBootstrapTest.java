@@ -1,5 +1,7 @@
 package dev.handoff.server;
 
+import static dev.handoff.server.TestConnections.echo;
+import static dev.handoff.server.TestConnections.handOver;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,10 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.HandoffChannel;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -33,19 +31,7 @@ class HandoffServerBootstrapTest {
   @TempDir Path dir;
 
   private static HandoffServerBootstrap echoing() {
-    return new HandoffServerBootstrap()
-        .ioThreads(1)
-        .childHandler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-              @Override
-              public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                ctx.writeAndFlush(msg);
-              }
-            });
-          }
-        });
+    return TestConnections.echoingServer(1);
   }
 
   @Test
@@ -74,9 +60,9 @@ class HandoffServerBootstrapTest {
     Path socket = dir.resolve("app.sock");
     HandoffServer server = echoing().bind(socket);
     try (HandoffChannel link = HandoffChannel.connect(socket);
-        SocketChannel client = HandoffServerChannelTest.handOver(link, 3)) {
+        SocketChannel client = handOver(link, 3)) {
       assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
-      assertEquals("one", HandoffServerChannelTest.echo(client, "one"));
+      assertEquals("one", echo(client, "one"));
       assertEquals(1, server.liveConnections());
       assertFalse(server.closeFuture().toCompletableFuture().isDone());
 
@@ -126,7 +112,7 @@ class HandoffServerBootstrapTest {
       assertEquals(5.0, registry.get("handoff.app.connections.max")
           .tag("socket", b.toAbsolutePath().toString()).gauge().value());
       try (HandoffChannel link = HandoffChannel.connect(b);
-          SocketChannel client = HandoffServerChannelTest.handOver(link, 1)) {
+          SocketChannel client = handOver(link, 1)) {
         assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
         assertEquals(1.0, registry.get("handoff.app.handoffs.adopted")
             .tag("socket", b.toAbsolutePath().toString()).functionCounter().count());
@@ -141,7 +127,7 @@ class HandoffServerBootstrapTest {
     Path socket = dir.resolve("app.sock");
     try (HandoffServer server = echoing().bind(socket);
         HandoffChannel link = HandoffChannel.connect(socket)) {
-      SocketChannel client = HandoffServerChannelTest.handOver(link, 1);
+      SocketChannel client = handOver(link, 1);
       assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
       assertEquals(1, server.awaitDrained(Duration.ZERO), "one connection open");
       Thread closer = new Thread(() -> {

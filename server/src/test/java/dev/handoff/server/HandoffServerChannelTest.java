@@ -1,5 +1,7 @@
 package dev.handoff.server;
 
+import static dev.handoff.server.TestConnections.echo;
+import static dev.handoff.server.TestConnections.handOver;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -23,13 +25,10 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.AttributeKey;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -90,30 +89,6 @@ class HandoffServerChannelTest {
             });
           }
         });
-  }
-
-  /** A connected client, and the proxy's copy of the accepted socket sent on {@code link}. */
-  static SocketChannel handOver(HandoffChannel link, long id) throws IOException {
-    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
-      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-      SocketChannel client = SocketChannel.open(listener.getLocalAddress());
-      try (SocketChannel served = listener.accept()) {
-        link.send(new HandoffHeader(id, 0, (InetSocketAddress) served.getRemoteAddress(),
-            (InetSocketAddress) served.getLocalAddress()), JdkNioInternals.descriptorOf(served));
-      }
-      return client;
-    }
-  }
-
-  static String echo(SocketChannel client, String text) throws IOException {
-    client.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)));
-    ByteBuffer back = ByteBuffer.allocate(text.length());
-    while (back.hasRemaining()) {
-      if (client.read(back) < 0) {
-        throw new IOException("closed after " + back.position() + " bytes");
-      }
-    }
-    return new String(back.array(), StandardCharsets.US_ASCII);
   }
 
   @Test

@@ -1,5 +1,7 @@
 package dev.handoff.server;
 
+import static dev.handoff.server.TestConnections.echo;
+import static dev.handoff.server.TestConnections.handOver;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,18 +10,12 @@ import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.internal.JdkNioInternals;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -48,19 +44,7 @@ class LinkPollerTest {
   }
 
   private static HandoffServerBootstrap echoing() {
-    return new HandoffServerBootstrap()
-        .ioThreads(2)
-        .childHandler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-              @Override
-              public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                ctx.writeAndFlush(msg);
-              }
-            });
-          }
-        });
+    return TestConnections.echoingServer(2);
   }
 
   private static int openDescriptors() {
@@ -84,27 +68,7 @@ class LinkPollerTest {
         .anyMatch(t -> t.getName().startsWith("link-") && !t.getName().equals("link-acceptor"));
   }
 
-  /** Hands over {@code n} fresh connections on {@code link}; returns the clients. */
-  private static List<SocketChannel> handOver(HandoffChannel link, int n, long firstId)
-      throws IOException {
-    List<SocketChannel> clients = new ArrayList<>();
-    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
-      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-      for (int i = 0; i < n; i++) {
-        SocketChannel client = SocketChannel.open(listener.getLocalAddress());
-        clients.add(client);
-        try (SocketChannel served = listener.accept()) {
-          HandoffHeader header = new HandoffHeader(firstId + i, 0,
-              (InetSocketAddress) served.getRemoteAddress(),
-              (InetSocketAddress) served.getLocalAddress());
-          link.send(header, JdkNioInternals.descriptorOf(served));
-        } // the proxy's copy closes as soon as it is sent; the app's stays
-      }
-    }
-    return clients;
-  }
-
-  /** As {@link #handOver}, ids 1 to n, with the n messages sent back to back. */
+  /** As {@link TestConnections#handOver}, ids 1 to n, with the n messages sent back to back. */
   private static List<SocketChannel> handOverTogether(HandoffChannel link, int n)
       throws IOException {
     List<SocketChannel> clients = new ArrayList<>();
@@ -116,9 +80,7 @@ class LinkPollerTest {
         copies.add(listener.accept());
       }
       for (int i = 0; i < n; i++) {
-        SocketChannel served = copies.get(i);
-        link.send(new HandoffHeader(i + 1, 0, (InetSocketAddress) served.getRemoteAddress(),
-            (InetSocketAddress) served.getLocalAddress()), JdkNioInternals.descriptorOf(served));
+        TestConnections.send(link, i + 1, copies.get(i));
       }
     } finally {
       for (SocketChannel copy : copies) {
@@ -126,17 +88,6 @@ class LinkPollerTest {
       }
     }
     return clients;
-  }
-
-  private static String echo(SocketChannel client, String text) throws IOException {
-    client.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)));
-    ByteBuffer back = ByteBuffer.allocate(text.length());
-    while (back.hasRemaining()) {
-      if (client.read(back) < 0) {
-        throw new IOException("closed after " + back.position() + " bytes");
-      }
-    }
-    return new String(back.array(), StandardCharsets.US_ASCII);
   }
 
   @Test

@@ -2,10 +2,6 @@ package dev.handoff.server;
 
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.HandoffChannel;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 
@@ -24,25 +20,14 @@ public final class WithoutMicrometerMain {
       // as it should be
     }
     Path socket = Path.of(args[0]);
-    try (HandoffServer server = new HandoffServerBootstrap().ioThreads(1)
-        .childHandler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-              @Override
-              public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                ctx.writeAndFlush(msg);
-              }
-            });
-          }
-        }).bind(socket);
+    try (HandoffServer server = TestConnections.echoingServer(1).bind(socket);
         HandoffChannel link = HandoffChannel.connect(socket);
-        SocketChannel client = HandoffServerChannelTest.handOver(link, 1)) {
+        SocketChannel client = TestConnections.handOver(link, 1)) {
       Acknowledgement ack = link.receiveAck();
       if (ack.status() != Acknowledgement.Status.ADOPTED) {
         throw new IllegalStateException("answered " + ack);
       }
-      String back = HandoffServerChannelTest.echo(client, "echo");
+      String back = TestConnections.echo(client, "echo");
       System.out.println(back.equals("echo") ? "OK " + server.summary() : "echoed " + back);
     }
   }
