@@ -93,26 +93,18 @@ final class ConnRate extends Driver {
 
   @Override
   void ready(Conn c, SelectionKey key) throws IOException {
-    if (key.isConnectable()) {
-      c.channel.finishConnect();
-      startSending(c, size);
-      return;
+    int n = echoStep(c, key, size);
+    if (n == NOTHING_READ) {
+      return; // also when failed on a wrong byte: onFailed started the next one
     }
-    sendMore(c, key);
-    if (key.isReadable()) {
-      int n = read(c);
-      if (c.done) {
-        return; // failed on a wrong byte; onFailed started the next one
+    if (n < 0) {
+      failed(c, "EOF after " + c.received + " of " + size + " bytes");
+    } else if (c.received == size) {
+      long now = System.nanoTime();
+      if (now - windowStart >= 0 && now - windowEnd < 0) {
+        completed++;
       }
-      if (n < 0) {
-        failed(c, "EOF after " + c.received + " of " + size + " bytes");
-      } else if (c.received == size) {
-        long now = System.nanoTime();
-        if (now - windowStart >= 0 && now - windowEnd < 0) {
-          completed++;
-        }
-        next(c);
-      }
+      next(c);
     }
   }
 

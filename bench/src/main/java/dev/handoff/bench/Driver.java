@@ -89,6 +89,39 @@ abstract class Driver implements Consumer<SelectionKey> {
         ? SelectionKey.OP_READ | SelectionKey.OP_WRITE : SelectionKey.OP_READ);
   }
 
+  /** What {@link #echoStep} and {@link #sendAndRead} return when there is no read to look at. */
+  static final int NOTHING_READ = -2;
+
+  /**
+   * The step of a scenario that echoes {@code size} bytes on each connection: once connected,
+   * starts sending them; after that, as {@link #sendAndRead}.
+   *
+   * @return as {@link #sendAndRead}; {@link #NOTHING_READ} also when the connection just connected
+   */
+  int echoStep(Conn c, SelectionKey key, int size) throws IOException {
+    if (key.isConnectable()) {
+      c.channel.finishConnect();
+      startSending(c, size);
+      return NOTHING_READ;
+    }
+    return sendAndRead(c, key);
+  }
+
+  /**
+   * Sends more if the key is writable, then reads once if it is readable.
+   *
+   * @return what {@link #read} returned, or {@link #NOTHING_READ} when nothing was readable or
+   *     the connection failed on a wrong byte ({@code c.done} is then set)
+   */
+  int sendAndRead(Conn c, SelectionKey key) throws IOException {
+    sendMore(c, key);
+    if (!key.isReadable()) {
+      return NOTHING_READ;
+    }
+    int n = read(c);
+    return c.done ? NOTHING_READ : n;
+  }
+
   /** On a writable key, sends more; stops watching for room once all is sent. */
   void sendMore(Conn c, SelectionKey key) throws IOException {
     if (key.isWritable() && write(c) == 0) {

@@ -120,17 +120,8 @@ final class Hold extends Driver {
 
   @Override
   void ready(Conn c, SelectionKey key) throws IOException {
-    if (key.isConnectable()) {
-      c.channel.finishConnect();
-      startSending(c, size);
-      return;
-    }
-    sendMore(c, key);
-    if (!key.isReadable()) {
-      return;
-    }
-    int n = read(c);
-    if (c.done) {
+    int n = echoStep(c, key, size);
+    if (n == NOTHING_READ) {
       return;
     }
     if (n < 0) {

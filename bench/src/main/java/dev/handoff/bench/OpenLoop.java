@@ -115,27 +115,19 @@ final class OpenLoop extends Driver {
 
   @Override
   void ready(Conn c, SelectionKey key) throws IOException {
-    if (key.isConnectable()) {
-      c.channel.finishConnect();
-      startSending(c, size);
-      return;
+    int n = echoStep(c, key, size);
+    if (n == NOTHING_READ) {
+      return; // also when failed on a wrong byte: onFailed freed it
     }
-    sendMore(c, key);
-    if (key.isReadable()) {
-      int n = read(c);
-      if (c.done) {
-        return; // failed on a wrong byte; onFailed freed it
+    if (n < 0) {
+      failed(c, "EOF after " + c.received + " of " + size + " bytes");
+    } else if (c.received == size) {
+      if (c.phase == 1) {
+        completed++;
+        latency.record(System.nanoTime() - c.startedNanos);
       }
-      if (n < 0) {
-        failed(c, "EOF after " + c.received + " of " + size + " bytes");
-      } else if (c.received == size) {
-        if (c.phase == 1) {
-          completed++;
-          latency.record(System.nanoTime() - c.startedNanos);
-        }
-        c.close();
-        release(c);
-      }
+      c.close();
+      release(c);
     }
   }
 

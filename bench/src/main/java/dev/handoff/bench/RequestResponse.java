@@ -98,12 +98,8 @@ final class RequestResponse extends Driver {
 
   @Override
   void ready(Conn c, SelectionKey key) throws IOException {
-    sendMore(c, key);
-    if (!key.isReadable()) {
-      return;
-    }
-    int n = read(c);
-    if (c.done) {
+    int n = sendAndRead(c, key);
+    if (n == NOTHING_READ) {
       return;
     }
     if (n < 0) {
