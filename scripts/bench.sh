@@ -2,7 +2,7 @@
 # The benchmark suite: the handoff against a server that accepts its own connections and
 # against a relaying proxy, side by side in one run, all on 127.0.0.1.
 #
-#   scripts/bench.sh                 the full suite, about 11 minutes on 2 cores
+#   scripts/bench.sh                 the full suite, about 17 minutes on 2 cores
 #   scripts/bench.sh --quick         a shorter run to try it out (figures are rough)
 #   options: --rounds N (3)  --seconds S per measurement (3)  --warmup S (1)  --hold N (10000)
 #            --no-jmh  (skip the microbenchmarks)   --no-doc  (do not write docs/PERFORMANCE.md)
@@ -782,6 +782,18 @@ $( [[ -n $first_errors ]] && printf -- '- first error of the load generator runs
 ## Microbenchmarks (JMH)
 
 $( if [[ -n $jmh_table ]]; then printf '`java -jar bench/target/handoff-bench.jar %s`, average time per operation:\n\n```\n%s\n```\n' "${jmh_args[*]}" "$jmh_table"; else echo "Not run."; fi)
+
+## Running the benchmarks
+
+\`scripts/bench.sh\` (about 17 minutes on 2 cores; \`--quick\` for a shorter, rougher run; \`--help\`
+for the options) runs the suite above and writes this page. Narrower tools, each with \`--help\`:
+\`scripts/bench-profile.sh\` (where each connection's server CPU goes, by system call and by
+library; \`--nio\` for the plain NIO echo, \`--sni\` for routing by server name),
+\`scripts/bench-memory.sh\` (VmRSS idle and with connections held), \`scripts/bench-startup.sh\`
+(a successor's start-up and the stall of pinging clients while connections move; \`--launcher-b\`,
+\`--opts-b\` and \`--java-b\` alternate two variants in one run) and \`scripts/bench-defaults-ab.sh\`
+(two sets of JVM options side by side). The launchers' JVM options are explained in
+[JVM-OPTIONS.md](JVM-OPTIONS.md).
 EOF
 )
 echo "$report"

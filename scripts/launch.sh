@@ -103,7 +103,7 @@ if [[ $role == proxy && ${LISTEN_FDS:-} == 1 && ${LISTEN_PID:-} == "$$" ]]; then
   unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
 fi
 # Default JVM options per role, chosen by measurement (scripts/bench-memory.sh; the figures and
-# the reasons are in docs/PERFORMANCE.md, "Default JVM options"). JAVA_OPTS comes after them.
+# the reasons are in docs/JVM-OPTIONS.md). JAVA_OPTS comes after them.
 #   both  -XX:+UseSerialGC: one collector thread and no G1 remembered sets or region bookkeeping;
 #         the live heap is small (proxy ~8 MB, app ~2 KB per held connection), so collections are
 #         short, and G1 committed and touched hundreds of MB of heap before collecting.

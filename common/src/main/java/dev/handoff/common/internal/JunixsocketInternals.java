@@ -66,7 +66,7 @@ public final class JunixsocketInternals {
    * yet (with its number), to close them when the channel closes: a receiver that takes a
    * descriptor out of it owns it for good, without the dup(2), the close(2) of the original and
    * the type probe of {@code FileDescriptorCast.duplicating}, which cost a received connection
-   * four system calls (docs/PERFORMANCE.md, "Taking a received descriptor").
+   * four system calls.
    *
    * @return the map, or {@code null} if this junixsocket version keeps no such map where 2.11
    *     does (the caller then duplicates as before)
