@@ -15,6 +15,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.unix.Socket;
 import io.netty.channel.epoll.HandedOffEpollChannels;
 import io.netty.util.AttributeKey;
 import java.io.IOException;
@@ -76,24 +77,25 @@ final class ConnectionEngine implements Engine {
   @Override
   public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered)
       throws IOException {
-    DescriptorCheck.requireTcpStream(handoff);
     HandoffHeader header = handoff.header();
-    // The peer is asked once, before anything is changed on the socket: none means a listening
-    // socket or a client gone, which the full check tells apart.
-    InetSocketAddress peer = HandedOffEpollChannels.peerOf(handoff.number());
-    if (peer == null) {
-      DescriptorCheck.requireConnectedTcp(handoff);
+    // A view of the descriptor as Netty holds it; the handoff still owns the descriptor.
+    Socket socket = DescriptorCheck.requireConnectedTcpSocket(handoff);
+    // The peer as the proxy's accept gave it, from the header, not asked of the kernel again;
+    // unless the header cannot say: a plain sender's socket that had none, or an IPv6 link-local
+    // peer, whose scope the header does not carry.
+    InetSocketAddress tcpPeer = fromHeader(header.client()) ? header.client()
+        : socket.remoteAddress();
+    if (tcpPeer == null) {
       throw new HandoffException(HandoffException.Reason.CLIENT_GONE, header.connectionId(),
-          handoff + " is not a connected TCP socket: it has no peer");
+          handoff + " is not a connected TCP socket: it has no peer (the client went away)");
     }
     // O_NONBLOCK belongs to the open file, shared with every copy: the proxy may have left it off.
     JdkNioInternals.setBlocking(handoff.descriptor(), false);
-    InetSocketAddress tcpPeer = sameOrOwn(header.client(), peer);
     // Built before release(): if Netty refuses the descriptor, the handoff still closes it. Built
     // as Netty's accept path builds a child: the peer given (the client a trusted load balancer
     // named, if it did), only the local address asked. A client that reset meanwhile is found by
     // the first read, which closes the channel.
-    EpollSocketChannel channel = HandedOffEpollChannels.childOf(handoff.number(),
+    EpollSocketChannel channel = HandedOffEpollChannels.childOf(socket,
         header.origin() != null ? header.origin().address() : tcpPeer);
     Handoff facts = Handoff.of(header, tcpPeer,
         sameOrOwn(header.local(), (InetSocketAddress) channel.unsafe().localAddress()));
@@ -259,6 +261,13 @@ final class ConnectionEngine implements Engine {
    * the same scope, which the header never carries), so that the connection's facts share the
    * channel's object instead of keeping a copy; else {@code sent}.
    */
+  /** Whether the header's address of the client can stand for the socket's peer. */
+  private static boolean fromHeader(InetSocketAddress client) {
+    return client != null && client.getPort() != 0 && client.getAddress() != null
+        && !client.getAddress().isAnyLocalAddress()
+        && !(client.getAddress() instanceof Inet6Address a && a.isLinkLocalAddress());
+  }
+
   private static InetSocketAddress sameOrOwn(InetSocketAddress sent, InetSocketAddress own) {
     if (own == null || !own.equals(sent)) {
       return sent;

@@ -3,6 +3,8 @@ package dev.handoff.server;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffException.Reason;
 import dev.handoff.common.ReceivedHandoff;
+import io.netty.channel.ChannelException;
+import io.netty.channel.epoll.HandedOffEpollChannels;
 import io.netty.channel.unix.Socket;
 import java.io.IOException;
 import java.net.ProtocolFamily;
@@ -29,22 +31,6 @@ final class DescriptorCheck {
    * @return the socket's address family
    */
   static ProtocolFamily requireConnectedTcp(ReceivedHandoff handoff) throws HandoffException {
-    return check(handoff, true);
-  }
-
-  /**
-   * The part of {@link #requireConnectedTcp} that a caller who learns by itself whether the socket
-   * has a peer still needs: a stream socket of TCP's families (two getsockopt calls). A caller
-   * whose socket then shows no peer calls {@link #requireConnectedTcp} for the reason why.
-   *
-   * @throws HandoffException {@link Reason#NOT_A_CONNECTED_STREAM_SOCKET} for anything else
-   */
-  static void requireTcpStream(ReceivedHandoff handoff) throws HandoffException {
-    check(handoff, false);
-  }
-
-  private static ProtocolFamily check(ReceivedHandoff handoff, boolean connected)
-      throws HandoffException {
     String problem;
     Reason reason = Reason.NOT_A_CONNECTED_STREAM_SOCKET;
     try {
@@ -56,8 +42,6 @@ final class DescriptorCheck {
         problem = "socket type " + type + ", not a stream socket";
       } else if (domain != AF_INET && domain != AF_INET6) {
         problem = "address family " + domain + ", not TCP over IPv4 or IPv6";
-      } else if (!connected) {
-        return domain == AF_INET6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
       } else if (view.getIntOpt(SOL_SOCKET, SO_ACCEPTCONN) != 0) {
         problem = "not connected: a listening socket";
       } else if (view.remoteAddress() == null) {
@@ -68,6 +52,48 @@ final class DescriptorCheck {
       }
     } catch (IOException | RuntimeException e) {
       problem = e.getMessage();
+    }
+    throw new HandoffException(reason, handoff.header().connectionId(),
+        handoff + " is not a connected TCP socket: " + problem);
+  }
+
+  /**
+   * The same check in one system call, getsockopt(TCP_INFO), for the epoll engine: returns the
+   * socket as Netty's channels hold it (a view: the descriptor stays owned by the handoff until a
+   * channel is built on it).
+   *
+   * @throws HandoffException {@link Reason#CLIENT_GONE} for a TCP socket that its client reset
+   *     before it got here, {@link Reason#NOT_A_CONNECTED_STREAM_SOCKET} for anything that is not
+   *     a connected TCP socket
+   */
+  static Socket requireConnectedTcpSocket(ReceivedHandoff handoff) throws HandoffException {
+    Socket socket;
+    try {
+      socket = HandedOffEpollChannels.socketOf(handoff.number());
+    } catch (ChannelException e) { // Netty's probe of its family: not a socket at all
+      requireConnectedTcp(handoff, HandedOffEpollChannels.NOT_TCP);
+      throw e; // not reached: the line above throws
+    }
+    requireConnectedTcp(handoff, HandedOffEpollChannels.tcpState(socket));
+    return socket;
+  }
+
+  private static void requireConnectedTcp(ReceivedHandoff handoff, int tcpState)
+      throws HandoffException {
+    String problem;
+    Reason reason = Reason.NOT_A_CONNECTED_STREAM_SOCKET;
+    switch (tcpState) {
+      case HandedOffEpollChannels.NOT_TCP -> problem = "not a TCP socket";
+      case HandedOffEpollChannels.LISTEN -> problem = "not connected: a listening socket";
+      case HandedOffEpollChannels.SYN_SENT, HandedOffEpollChannels.SYN_RECV ->
+          problem = "not connected: still connecting";
+      case HandedOffEpollChannels.CLOSE -> {
+        problem = "not connected any more (the client went away)";
+        reason = Reason.CLIENT_GONE;
+      }
+      default -> {
+        return; // established, or closing after it was: served, its first read tells which
+      }
     }
     throw new HandoffException(reason, handoff.header().connectionId(),
         handoff + " is not a connected TCP socket: " + problem);

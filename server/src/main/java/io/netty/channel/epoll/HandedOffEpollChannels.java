@@ -1,5 +1,8 @@
 package io.netty.channel.epoll;
 
+import io.netty.channel.ChannelException;
+import io.netty.channel.unix.Socket;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 
 /**
@@ -15,22 +18,49 @@ import java.net.InetSocketAddress;
 public final class HandedOffEpollChannels {
   private HandedOffEpollChannels() {}
 
+  /** TCP_INFO's state of a socket that no TCP socket can be in: it is not a TCP socket. */
+  public static final int NOT_TCP = -1;
+  /** TCP_INFO's states (include/net/tcp_states.h) that tell an unusable socket. */
+  public static final int SYN_SENT = 2;
+  public static final int SYN_RECV = 3;
+  public static final int CLOSE = 7;
+  public static final int LISTEN = 10;
+
   /**
-   * The peer of the socket on descriptor {@code fd} (getpeername(2)), or {@code null} if it has
-   * none: a listening socket, an unconnected one, or a client gone.
+   * A view of the socket on descriptor {@code fd}, as Netty's channels hold it (Netty asks the
+   * kernel its family once, with getsockname(2)). Closing the view closes the descriptor: until a
+   * channel is built on it ({@link #childOf}), its owner closes the descriptor, not this.
+   *
+   * @throws io.netty.channel.ChannelException if the descriptor is not a socket
    */
-  public static InetSocketAddress peerOf(int fd) {
-    return LinuxSocket.newSocket(fd).remoteAddress();
+  public static Socket socketOf(int fd) {
+    return LinuxSocket.newSocket(fd);
   }
 
   /**
-   * A channel on descriptor {@code fd}, active, reporting {@code remote} as its remote address.
+   * The TCP state of {@code socket} from one getsockopt(TCP_INFO) ({@code 1} established, {@link
+   * #CLOSE} after a reset, {@link #LISTEN}, ...), or {@link #NOT_TCP} for any other descriptor:
+   * another kind of socket, a pipe, a file.
+   */
+  public static int tcpState(Socket socket) {
+    EpollTcpInfo info = new EpollTcpInfo();
+    try {
+      ((LinuxSocket) socket).getTcpInfo(info);
+    } catch (IOException | ChannelException e) {
+      return NOT_TCP; // EOPNOTSUPP, ENOPROTOOPT, ENOTSOCK: not a TCP socket
+    }
+    return info.state();
+  }
+
+  /**
+   * A channel on {@code socket} (from {@link #socketOf}), active, reporting {@code remote} as its
+   * remote address; Netty asks the kernel its local address (getsockname(2)).
    *
-   * <p>Ownership: the channel owns {@code fd} from here; closing it closes the descriptor.
+   * <p>Ownership: the channel owns the descriptor from here; closing it closes the descriptor.
    *
    * @param remote the client: the socket's peer, or the client a trusted load balancer named
    */
-  public static EpollSocketChannel childOf(int fd, InetSocketAddress remote) {
-    return new EpollSocketChannel(null, LinuxSocket.newSocket(fd), remote);
+  public static EpollSocketChannel childOf(Socket socket, InetSocketAddress remote) {
+    return new EpollSocketChannel(null, (LinuxSocket) socket, remote);
   }
 }
