@@ -5,6 +5,7 @@
 #   scripts/bench.sh                 the full suite, about 17 minutes on 2 cores
 #   scripts/bench.sh --quick         a shorter run to try it out (figures are rough)
 #   options: --rounds N (3)  --seconds S per measurement (3)  --warmup S (1)  --hold N (10000)
+#            --jit-warmup S (20: scenario 1 on each target before the first round, not counted)
 #            --no-jmh  (skip the microbenchmarks)   --no-doc  (do not write docs/PERFORMANCE.md)
 #
 # Installs haproxy (Debian package) when it is missing, and builds the project
@@ -49,13 +50,14 @@ source "$root/scripts/bench-lib.sh"
 cd "$root" || exit 1
 command_line="scripts/bench.sh${*:+ $*}"
 
-rounds=3; seconds=3; warmup=1; hold=10000; jmh=1; doc=1; quick=0
+rounds=3; seconds=3; warmup=1; jit_warmup=20; hold=10000; jmh=1; doc=1; quick=0
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --quick) quick=1; rounds=2; seconds=1.5; warmup=0.5; hold=2000 ;;
+    --quick) quick=1; rounds=2; seconds=1.5; warmup=0.5; jit_warmup=2; hold=2000 ;;
     --rounds) rounds=$2; shift ;;
     --seconds) seconds=$2; shift ;;
     --warmup) warmup=$2; shift ;;
+    --jit-warmup) jit_warmup=$2; shift ;;
     --hold) hold=$2; shift ;;
     --no-jmh) jmh=0 ;;
     --no-doc) doc=0 ;;
@@ -64,8 +66,8 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-[[ $rounds =~ ^[1-9][0-9]?$ && $hold =~ ^[1-9][0-9]*$ && $hold -le 10000 ]] ||
-  { echo "bench.sh: --rounds 1-99, --hold 1-10000" >&2; exit 2; }
+[[ $rounds =~ ^[1-9][0-9]?$ && $hold =~ ^[1-9][0-9]*$ && $hold -le 10000 && $jit_warmup =~ ^[1-9][0-9]?$ ]] ||
+  { echo "bench.sh: --rounds 1-99, --hold 1-10000, --jit-warmup 1-99" >&2; exit 2; }
 
 suite_start=$(date +%s)
 cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
@@ -235,9 +237,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "") print "-"; else printf "%.*f", d, v }'; }
 
 # --- warm-up, then the descriptor counts "before" ---------------------------------------------
-log "warm-up: 2 s of scenario 1 on each target"
+# Long enough for every server's JIT compilers to have compiled its connection path: the handoff
+# app has more code on it than the direct one (the link, the header, the answers), and with 2 s its
+# compiler threads still used more CPU per connection in round 1 than its event loops.
+log "warm-up: ${jit_warmup} s of scenario 1 on each target"
 for t in "${targets[@]}"; do
-  loadgen 60 connrate --port "${port[$t]}" --seconds 2 --warmup 0 >"$tmp/warmup.$t" 2>&1 ||
+  loadgen $((jit_warmup + 40)) connrate --port "${port[$t]}" --seconds "$jit_warmup" --warmup 0 >"$tmp/warmup.$t" 2>&1 ||
     { cat "$tmp/warmup.$t" >&2; die "warm-up on $t"; }
 done
 grep -q "linked to app" "$tmp/proxy.log" || die "the proxy never linked to the app"
@@ -266,7 +271,7 @@ mv "$handoff_log" "$tmp/handoff1.done.log"
 # it gets as many seconds of that load first, so that the scenarios after compare warmed servers
 # (with 1 s, the fresh app's round trips cost 1.16x direct's in the suite, the same with equal
 # warm-up: see scripts/bench-profile.sh --rr and docs/PERFORMANCE.md).
-fresh_warmup=$(awk -v r="$rounds" -v s="$seconds" -v w="$warmup" 'BEGIN { printf "%d", r * (s + w) + 2.5 }')
+fresh_warmup=$(awk -v r="$rounds" -v s="$seconds" -v w="$warmup" -v j="$jit_warmup" 'BEGIN { printf "%d", j + r * (s + w) + 0.5 }')
 
 # --- scenario 5b: the handoff latency at fixed rates --------------------------------------------
 # Connections at a fixed open-loop rate (LoadGen rate) of 25, 50, 75 and 100 % of the rate the
@@ -675,7 +680,8 @@ Measured by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the suite too
   ratios are what the targets are about. Other work may have been running on the machine: of the
   ${busy_secs} CPU-seconds used on it during the suite (out of $(( suite_secs * $(nproc) )) available), the suite's own
   processes used ${own_secs}; load average ${load_start} at the start, ${load_end} at the end.
-- Each measurement: ${warmup} s warm-up, then ${seconds} s counted; $rounds rounds, the targets
+- First ${jit_warmup} s of scenario 1 on each target, not counted, so that every JIT has compiled
+  its connection path. Each measurement: ${warmup} s warm-up, then ${seconds} s counted; $rounds rounds, the targets
   interleaved (direct, handoff, relay, NIO echo, direct, ...) within each round; medians below.
 - Scenario 5 reads the app's own histogram (its shutdown line): the handoff app that serves the
   warm-up and scenario 1 (all rounds) is stopped after it, and a fresh app serves the rest,
