@@ -45,12 +45,16 @@ final class MicrometerMeters implements ServerStats.Recorder {
     counter(meters, tags, "handoff.app.answers.lost", stats.answersLost,
         "answers a proxy could no longer be sent (it had closed the link); the connections were"
             + " served all the same");
+    // Strong references: a gauge holds its object weakly, and nothing else holds these method
+    // references, so after a collection the gauges would read NaN.
     Gauge.builder("handoff.app.connections.live", liveConnections, IntSupplier::getAsInt)
+        .strongReference(true)
         .tags(tags).description("client connections served now").register(meters);
     Gauge.builder("handoff.app.connections.max", () -> maxConnections)
         .tags(tags).description("--max-connections: beyond it handoffs are answered RETRY")
         .register(meters);
     Gauge.builder("handoff.app.links.up", links, IntSupplier::getAsInt)
+        .strongReference(true)
         .tags(tags).description("proxy links served now").register(meters);
     Timer timer = Timer.builder("handoff.app.handoff.latency")
         .tags(tags)
