@@ -9,9 +9,6 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandler.Sharable;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -66,35 +63,24 @@ final class EchoApp {
     }
   }
 
-  /** Each connection's pipeline: count, pause reading for slow readers, finish half-closes, echo. */
-  private EchoInitializer pipeline() {
-    ByteCounter counter = new ByteCounter(bytesEchoed);
-    ReadPausing pausing = new ReadPausing();
-    CloseWhenClientDone halfClose = new CloseWhenClientDone();
-    EchoHandler echo = new EchoHandler();
-    return new EchoInitializer(counter, pausing, halfClose, echo);
+  /** Each connection's pipeline: one echo handler, shared by every connection. */
+  private EchoHandler pipeline() {
+    return new EchoHandler(bytesEchoed, this::opened);
   }
 
-  @Sharable
-  private static final class EchoInitializer extends ChannelInitializer<Channel> {
-    private final ChannelHandler[] handlers;
-
-    EchoInitializer(ChannelHandler... handlers) {
-      this.handlers = handlers;
-    }
-
-    @Override
-    protected void initChannel(Channel ch) {
-      Handoff handoff = Handoff.of(ch);
-      if (handoff != null && handoff.proxiedBy() != null && log.isDebugEnabled()) {
-        // The channel's remote address is the client the load balancer spoke for.
-        log.debug("c{}: client {} via load balancer {}{}{}", handoff.connectionId(),
-            ch.remoteAddress(), handoff.proxiedBy(),
-            handoff.authority() == null ? "" : " authority " + handoff.authority(),
-            handoff.uniqueId() == null ? "" : " unique-id "
-                + new String(handoff.uniqueId(), java.nio.charset.StandardCharsets.ISO_8859_1));
-      }
-      ch.pipeline().addLast(handlers);
+  /** A connection the echo handler joined: a direct one is tracked here, a handoff logged. */
+  private void opened(Channel ch) {
+    Handoff handoff = Handoff.of(ch);
+    if (handoff == null) {
+      directAccepted.increment();
+      direct.add(ch);
+    } else if (handoff.proxiedBy() != null && log.isDebugEnabled()) {
+      // The channel's remote address is the client the load balancer spoke for.
+      log.debug("c{}: client {} via load balancer {}{}{}", handoff.connectionId(),
+          ch.remoteAddress(), handoff.proxiedBy(),
+          handoff.authority() == null ? "" : " authority " + handoff.authority(),
+          handoff.uniqueId() == null ? "" : " unique-id "
+              + new String(handoff.uniqueId(), java.nio.charset.StandardCharsets.ISO_8859_1));
     }
   }
 
@@ -107,7 +93,7 @@ final class EchoApp {
   void start(boolean takeOver) throws IOException {
     WriteBufferWaterMark waterMark =
         new WriteBufferWaterMark(config.highWaterMark() / 2, config.highWaterMark());
-    EchoInitializer pipeline = pipeline();
+    EchoHandler pipeline = pipeline();
     HandoffServerBootstrap bootstrap = new HandoffServerBootstrap()
         .group(group)
         .childHandler(pipeline)
@@ -138,7 +124,7 @@ final class EchoApp {
     }
   }
 
-  private void listenDirect(EchoInitializer pipeline, WriteBufferWaterMark waterMark)
+  private void listenDirect(EchoHandler pipeline, WriteBufferWaterMark waterMark)
       throws IOException {
     ChannelFuture bound = new ServerBootstrap()
         .group(group)
@@ -147,16 +133,7 @@ final class EchoApp {
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
-        .childHandler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            directAccepted.increment();
-            direct.add(ch);
-            // The handlers themselves, not a second initializer: each initializer in a pipeline
-            // is added, run and removed again for every connection.
-            pipeline.initChannel(ch);
-          }
-        })
+        .childHandler(pipeline)
         .bind(new InetSocketAddress(config.directPort())).awaitUninterruptibly();
     if (!bound.isSuccess()) {
       throw new IOException("listen on TCP port " + config.directPort() + ": "
