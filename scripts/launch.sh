@@ -220,6 +220,11 @@ case $cds in
       "-XX:SharedArchiveFile=${cds#static:*:}" "${flags[@]}" "${defaults[@]}" -cp "$jar" ;;
   off) ;;
   *) if [[ -r $cds_archive && $aot == 1 ]]; then flags+=("-XX:AOTCache=$cds_archive")
+       # The app (a successor above all) does not replay the training run's profiles: with them
+       # the JIT compilers compile at once what was hot in training, ~300 ms more of their CPU
+       # before the socket path is bound, on a machine whose cores are taken by the running app
+       # and its clients (docs/JVM-OPTIONS.md). JAVA_OPTS -XX:+AOTReplayTraining brings them back.
+       [[ $role == proxy ]] || flags+=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTReplayTraining)
      elif [[ -r $cds_archive ]]; then flags+=("-XX:SharedArchiveFile=$cds_archive"); fi ;;
 esac
 # exec: the JVM takes this PID, so SIGTERM from a supervisor or a test reaches it directly.

@@ -48,7 +48,12 @@ import picocli.CommandLine.Spec;
       "3:another app is listening on SOCKET; it was left alone",
     })
 public final class AppCommand implements Callable<Integer> {
-  private static final Logger log = LoggerFactory.getLogger(AppCommand.class);
+  /**
+   * Logging and the transport, set up on a thread of their own while picocli reads the command
+   * line ({@link Preload}); nothing here logs before {@link Preload#awaitLogging}, so this class
+   * has no static logger, whose creation would set logback up before {@code main} begins.
+   */
+  private final Preload preload;
 
   @Spec CommandSpec spec;
 
@@ -121,14 +126,26 @@ public final class AppCommand implements Callable<Integer> {
           + " acknowledgements.")
   boolean noPlain;
 
+  /** A command whose logging is set up when it first logs (tests). */
+  public AppCommand() {
+    this(Preload.NONE);
+  }
+
+  private AppCommand(Preload preload) {
+    this.preload = preload;
+  }
+
   public static void main(String[] args) {
-    System.exit(UsageErrorHandler.commandLine(new AppCommand()).execute(args));
+    Preload preload = Preload.begin();
+    System.exit(UsageErrorHandler.commandLine(new AppCommand(preload)).execute(args));
   }
 
   @Override
   public Integer call() throws Exception {
     AppConfig config = validate();
+    preload.awaitLogging();
     logging.apply();
+    Logger log = LoggerFactory.getLogger(AppCommand.class);
     if (takeOver) {
       log.info("starting: taking over from the app at {}", config.socket());
     }

@@ -60,6 +60,19 @@ public final class HandoffServerBootstrap {
     return OpenFileLimit.defaultMaxConnections();
   }
 
+  /**
+   * Loads and initialises, on the calling thread, what {@link #bind} and {@link #takeOver} need
+   * whatever the configuration: Netty's epoll transport and its native library, junixsocket's
+   * native library, and the classes of the server channel, the links and a take-over. Optional: a
+   * program that calls it on a thread of its own as it starts has that work done while it does
+   * its own (reading its command line, say) instead of after it, which shortens above all a
+   * successor's time to take over. It reports nothing: what fails here, {@link #bind} and {@link
+   * #takeOver} report.
+   */
+  public static void preload() {
+    Preloader.preload();
+  }
+
   /** The default of {@link #allowedUids}: this process's own uid, and root. */
   public static Set<Integer> defaultAllowedUids() {
     return Uids.selfAndRoot();
