@@ -1,5 +1,6 @@
 package dev.handoff.server;
 
+import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.internal.JdkNioInternals;
@@ -22,6 +23,7 @@ import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -315,6 +317,48 @@ final class ConnectionEngine implements Engine {
       }
     }
     return movable;
+  }
+
+  /**
+   * Two-phase take-over: copies the descriptor of every connection that may move now, with one
+   * task per event loop, without pausing any (each is served on as before).
+   */
+  @Override
+  public CompletableFuture<List<DescriptorCopy>> copies(boolean stateless) {
+    Map<EventLoop, List<EpollSocketChannel>> byLoop = new LinkedHashMap<>();
+    for (EpollSocketChannel channel : served.values()) {
+      if (channel.isOpen()) {
+        byLoop.computeIfAbsent(channel.eventLoop(), loop -> new ArrayList<>()).add(channel);
+      }
+    }
+    List<CompletableFuture<List<DescriptorCopy>>> perLoop = new ArrayList<>();
+    byLoop.forEach((loop, channels) -> perLoop.add(CompletableFuture.supplyAsync(
+        () -> copiesOf(channels, stateless), loop)));
+    return CompletableFuture.allOf(perLoop.toArray(CompletableFuture[]::new)).thenApply(v -> {
+      List<DescriptorCopy> all = new ArrayList<>();
+      perLoop.forEach(f -> all.addAll(f.join()));
+      return all;
+    });
+  }
+
+  /** On their event loop: a copy of each channel that can move now; none of those that cannot. */
+  private static List<DescriptorCopy> copiesOf(List<EpollSocketChannel> channels,
+      boolean stateless) {
+    List<DescriptorCopy> copies = new ArrayList<>(channels.size());
+    for (EpollSocketChannel channel : channels) {
+      Handoff facts = Handoff.of(channel);
+      if (facts == null || !channel.isActive()
+          || !MigratedState.canMove(channel.pipeline(), stateless)) {
+        continue; // it stays here to finish, or it is closing
+      }
+      try {
+        copies.add(DescriptorCopy.of(channel, facts.toHeader()));
+      } catch (IOException e) {
+        log.warn("{}: cannot copy its descriptor ({}); it stays here to finish", facts,
+            Errors.describe(e));
+      }
+    }
+    return copies;
   }
 
   @Override

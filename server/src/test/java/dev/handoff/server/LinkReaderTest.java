@@ -41,7 +41,7 @@ class LinkReaderTest {
 
   /** Runs the reader until the link ends; the sink registers at once unless told otherwise. */
   private void runReader(int maxConnections) {
-    new LinkReader(link, sink, stats, maxConnections, takenOver::set, () -> readerClosed = true)
+    new LinkReader(link, sink, stats, maxConnections, (l, request) -> takenOver.set(l), () -> readerClosed = true)
         .run();
   }
 
@@ -160,7 +160,7 @@ class LinkReaderTest {
     assertEquals(List.of(new Acknowledgement(40, Status.RETRY)), link.answersOut);
     FakeLink other = new FakeLink();
     other.willReceive(FakeLink.handoff(41)).willReceive(FakeLink.END);
-    new LinkReader(other, sink, stats, 100, takenOver::set, () -> { }).run();
+    new LinkReader(other, sink, stats, 100, (l, request) -> takenOver.set(l), () -> { }).run();
     assertEquals(List.of(new Acknowledgement(41, Status.REJECTED)), other.answersOut);
   }
 
