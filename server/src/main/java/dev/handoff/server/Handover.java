@@ -406,7 +406,7 @@ final class Handover implements Runnable {
       Thread.currentThread().interrupt();
     }
     closeLink();
-    log.warn("take-over by {} rolled back ({}); the {} connections sent are served here again",
+    log.warn("take-over by {} rolled back ({}); the {} connections paused are served here again",
         successor.peer(), failure, moved.size());
     if (!site.resumeTakingHandoffs()) {
       log.error("take-over rolled back, but the socket path is held by another process: this"
