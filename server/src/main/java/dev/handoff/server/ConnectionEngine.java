@@ -332,13 +332,27 @@ final class ConnectionEngine implements Engine {
       }
     }
     List<CompletableFuture<List<DescriptorCopy>>> perLoop = new ArrayList<>();
-    byLoop.forEach((loop, channels) -> perLoop.add(CompletableFuture.supplyAsync(
-        () -> copiesOf(channels, stateless), loop)));
-    return CompletableFuture.allOf(perLoop.toArray(CompletableFuture[]::new)).thenApply(v -> {
-      List<DescriptorCopy> all = new ArrayList<>();
-      perLoop.forEach(f -> all.addAll(f.join()));
-      return all;
+    byLoop.forEach((loop, channels) -> {
+      try {
+        perLoop.add(CompletableFuture.supplyAsync(() -> copiesOf(channels, stateless), loop));
+      } catch (RejectedExecutionException e) {
+        perLoop.add(CompletableFuture.failedFuture(e)); // the loop is shutting down
+      }
     });
+    return CompletableFuture.allOf(perLoop.toArray(CompletableFuture[]::new))
+        .handle((done, failure) -> {
+          List<DescriptorCopy> all = new ArrayList<>();
+          for (CompletableFuture<List<DescriptorCopy>> f : perLoop) {
+            if (!f.isCompletedExceptionally()) {
+              all.addAll(f.join());
+            }
+          }
+          if (failure != null) {
+            all.forEach(DescriptorCopy::close); // all or none: the caller gets none to close
+            throw new java.util.concurrent.CompletionException(failure);
+          }
+          return all;
+        });
   }
 
   /** On their event loop: a copy of each channel that can move now; none of those that cannot. */

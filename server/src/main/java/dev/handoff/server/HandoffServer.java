@@ -398,6 +398,9 @@ public final class HandoffServer implements Closeable {
         }
         try {
           return copying.get();
+        } catch (InterruptedException e) {
+          copying.thenAccept(copies -> copies.forEach(DescriptorCopy::close)); // nobody's else
+          throw e;
         } catch (java.util.concurrent.ExecutionException e) {
           log.warn("cannot copy the connections' descriptors ({}); moving them one at a time",
               Errors.describe(e.getCause()));

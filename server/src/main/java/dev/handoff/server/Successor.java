@@ -46,6 +46,12 @@ final class Successor {
    * ignores the request's id and answers {@link #COMMIT_FOLLOWS} (or 0).
    */
   static final long TWO_PHASE = 2;
+  /**
+   * The system property that, set to {@code true} on the new app, makes it ask for the one-phase
+   * move (each connection paused just before its own move, as before two-phase moves): a fallback,
+   * and the way to compare the two (docs/UPGRADES.md).
+   */
+  static final String ONE_PHASE_PROPERTY = "handoff.takeOver.onePhase";
 
   /**
    * The link to the app being taken over, which has freed the socket path.
@@ -84,8 +90,11 @@ final class Successor {
       InetSocketAddress none = new InetSocketAddress(0);
       try {
         // Asks for a two-phase move; an app from before them reads the request as ever.
-        link.send(new HandoffHeader(TWO_PHASE, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0),
-            null);
+        long asked = Boolean.getBoolean(ONE_PHASE_PROPERTY) ? 0 : TWO_PHASE;
+        if (asked == 0) {
+          log.info("{}=true: asking for the one-phase move", ONE_PHASE_PROPERTY);
+        }
+        link.send(new HandoffHeader(asked, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0), null);
       } catch (IOException e) {
         // Connected to a listening socket that its app closed before accepting: it was handing
         // over to another successor at that moment.

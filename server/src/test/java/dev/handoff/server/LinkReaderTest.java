@@ -9,6 +9,7 @@ import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffException.Reason;
+import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.ReceivedHandoff;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -92,6 +93,21 @@ class LinkReaderTest {
     runReader(100);
     assertEquals(List.of(new Acknowledgement(4, Status.REJECTED),
         new Acknowledgement(5, Status.ADOPTED)), link.answersOut);
+  }
+
+  /** A take-over's copy of a connection belongs on a successor's link only: never served. */
+  @Test
+  void aPreparedCopyOnAProxyLinkIsRefusedItsDescriptorClosedAndTheLinkGoesOn() throws Exception {
+    ReceivedHandoff copy = new ReceivedHandoff(
+        FakeLink.header(8).as(HandoffHeader.Kind.PREPARED, 0, 0),
+        FakeLink.handoff(8).descriptor(), -1, null);
+    FileDescriptor fd = copy.descriptor();
+    link.willReceive(copy).willReceive(FakeLink.handoff(9)).willReceive(FakeLink.END);
+    runReader(100);
+    assertEquals(List.of(new Acknowledgement(8, Status.REJECTED),
+        new Acknowledgement(9, Status.ADOPTED)), link.answersOut);
+    assertEquals(1, sink.adoptions.size(), "only the connection given to the engine");
+    assertFalse(fd.valid(), "the copy's descriptor closed");
   }
 
   @Test
