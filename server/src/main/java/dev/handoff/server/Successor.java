@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -216,8 +217,11 @@ final class Successor {
             log.warn("the previous app committed {} connections; {} arrived here",
                 header.connectionId(), held.size());
           }
+          long committedAt = System.nanoTime();
           int served = serve(held, sink);
-          log.info("take-over committed: serving the {} connections moved here", served);
+          log.info("take-over committed: serving the {} connections moved here (handed to the"
+              + " event loops in {} ms)", served,
+              TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - committedAt));
           return served;
         }
         long id = header.connectionId();
