@@ -1,6 +1,5 @@
 package dev.handoff.server;
 
-import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.internal.JdkNioInternals;
@@ -357,6 +356,12 @@ final class ConnectionEngine implements Engine {
    */
   @Override
   public CompletableFuture<List<DescriptorCopy>> copies(boolean stateless) {
+    int limit = OpenFileLimit.current();
+    if ((long) liveConnections() * 2 + OpenFileLimit.RESERVE > limit) {
+      log.info("{} connections, and an open-file limit of {}: no room for a copy of each; moving"
+          + " them in one phase", liveConnections(), limit);
+      return null;
+    }
     Map<EventLoop, List<EpollSocketChannel>> byLoop = new LinkedHashMap<>();
     for (EpollSocketChannel channel : served.values()) {
       if (channel.isOpen()) {
@@ -387,7 +392,12 @@ final class ConnectionEngine implements Engine {
         });
   }
 
-  /** On their event loop: a copy of each channel that can move now; none of those that cannot. */
+  /**
+   * On their event loop: a copy of each channel that can move now; none of those that cannot.
+   *
+   * @throws java.io.UncheckedIOException if a copy cannot be made (out of descriptors): the
+   *     copies made are closed, and the move is then in one phase
+   */
   private static List<DescriptorCopy> copiesOf(List<EpollSocketChannel> channels,
       boolean stateless) {
     List<DescriptorCopy> copies = new ArrayList<>(channels.size());
@@ -400,8 +410,8 @@ final class ConnectionEngine implements Engine {
       try {
         copies.add(DescriptorCopy.of(channel, facts.toHeader()));
       } catch (IOException e) {
-        log.warn("{}: cannot copy its descriptor ({}); it stays here to finish", facts,
-            Errors.describe(e));
+        copies.forEach(DescriptorCopy::close);
+        throw new java.io.UncheckedIOException(facts + ": cannot copy its descriptor", e);
       }
     }
     return copies;
