@@ -369,6 +369,7 @@ final class ConnectionEngine implements Engine {
       }
     }
     List<CompletableFuture<List<DescriptorCopy>>> perLoop = new ArrayList<>();
+    int candidates = byLoop.values().stream().mapToInt(List::size).sum();
     byLoop.forEach((loop, channels) -> {
       try {
         perLoop.add(CompletableFuture.supplyAsync(() -> copiesOf(channels, stateless), loop));
@@ -388,6 +389,7 @@ final class ConnectionEngine implements Engine {
             all.forEach(DescriptorCopy::close); // all or none: the caller gets none to close
             throw new java.util.concurrent.CompletionException(failure);
           }
+          Handover.logStayed(candidates - all.size()); // never copied: they finish here
           return all;
         });
   }

@@ -234,10 +234,7 @@ final class Handover implements Runnable {
       log.debug("moving {} as m{} with {} unsent bytes", h, seq, d.pending().length);
       successor.sendMigrated(numbered, JdkNioInternals.borrow(d.fd()), d.pending(), d.state());
     }
-    if (stayed > 0) {
-      log.info("{} connections stay here to finish: their pipelines carry state that cannot move"
-          + " (no MigratableHandler, and not declared stateless) or they were closing", stayed);
-    }
+    logStayed(stayed);
     return null;
   }
 
@@ -297,6 +294,7 @@ final class Handover implements Runnable {
       }
     }
     closeCopies(); // paused: nothing here closes them now; the successor has its own copies
+    logStayed(stayed);
     successor.sendSwitch(all);
     long deadline = System.nanoTime() + answerTimeout.toNanos();
     while (switched.getCount() > 0 && System.nanoTime() - deadline < 0 && stopReason() == null) {
@@ -312,6 +310,14 @@ final class Handover implements Runnable {
           moved.size(), stayed, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - preparedAt));
     }
     return stop;
+  }
+
+  /** Says how many connections stay here to finish (if any). */
+  static void logStayed(int stayed) {
+    if (stayed > 0) {
+      log.info("{} connections stay here to finish: their pipelines carry state that cannot move"
+          + " (no MigratableHandler, and not declared stateless) or they were closing", stayed);
+    }
   }
 
   /** Ids the successor answers by: a proxy's ids are unique only per proxy. */
