@@ -77,30 +77,6 @@ final class ConnectionEngine implements Engine {
   @Override
   public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered)
       throws IOException {
-    return adopt(handoff, build(handoff), whenRegistered);
-  }
-
-  /**
-   * A connected TCP socket's channel, built as Netty's accept path builds a child and registered
-   * nowhere yet; the handoff still owns the descriptor.
-   */
-  private record Child(EpollSocketChannel channel, InetSocketAddress tcpPeer)
-      implements Prepared {}
-
-  @Override
-  public Prepared prepare(ReceivedHandoff copy) throws IOException {
-    return build(copy);
-  }
-
-  @Override
-  public boolean adopt(ReceivedHandoff handoff, Prepared prepared,
-      Consumer<Throwable> whenRegistered) throws IOException {
-    return adopt(handoff, prepared instanceof Child child ? child : build(handoff),
-        whenRegistered);
-  }
-
-  /** Checks the descriptor and builds its channel; nothing is registered or read. */
-  private static Child build(ReceivedHandoff handoff) throws IOException {
     DescriptorCheck.requireTcpStream(handoff);
     HandoffHeader header = handoff.header();
     // The peer is asked once, before anything is changed on the socket: none means a listening
@@ -120,14 +96,6 @@ final class ConnectionEngine implements Engine {
     // the first read, which closes the channel.
     EpollSocketChannel channel = HandedOffEpollChannels.childOf(handoff.number(),
         header.origin() != null ? header.origin().address() : tcpPeer);
-    return new Child(channel, tcpPeer);
-  }
-
-  private boolean adopt(ReceivedHandoff handoff, Child child, Consumer<Throwable> whenRegistered)
-      throws IOException {
-    HandoffHeader header = handoff.header();
-    EpollSocketChannel channel = child.channel();
-    InetSocketAddress tcpPeer = child.tcpPeer();
     Handoff facts = Handoff.of(header, tcpPeer,
         sameOrOwn(header.local(), (InetSocketAddress) channel.unsafe().localAddress()));
     Served key = new Served(facts);

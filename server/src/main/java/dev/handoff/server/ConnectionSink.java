@@ -28,32 +28,4 @@ interface ConnectionSink {
    * @throws IOException if the descriptor cannot be taken now
    */
   boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered) throws IOException;
-
-  /** What {@link #prepare} did beforehand for one connection. */
-  interface Prepared {}
-
-  /**
-   * Two-phase take-over: does beforehand, for a copy held until COMMIT, what {@link #adopt} can do
-   * without serving the connection (the checks, and its channel, registered nowhere and reading
-   * nothing), so that the adoption after COMMIT, while its client waits, is shorter. The handoff
-   * keeps its descriptor.
-   *
-   * @return what to give {@link #adopt(ReceivedHandoff, Prepared, Consumer)}, or {@code null} if
-   *     this sink does nothing beforehand
-   * @throws IOException as {@link #adopt}: the adoption after COMMIT will fail the same way
-   */
-  default Prepared prepare(ReceivedHandoff copy) throws IOException {
-    return null;
-  }
-
-  /**
-   * As {@link #adopt(ReceivedHandoff, Consumer)}, for a connection that {@link #prepare} was
-   * given beforehand.
-   *
-   * @param prepared what {@code prepare} returned for it, or {@code null}
-   */
-  default boolean adopt(ReceivedHandoff handoff, Prepared prepared,
-      Consumer<Throwable> whenRegistered) throws IOException {
-    return adopt(handoff, whenRegistered);
-  }
 }

@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -183,10 +182,8 @@ final class Successor {
       Closeable path) throws IOException {
     HandoffLink link = predecessor.link();
     List<ReceivedHandoff> held = new ArrayList<>();
-    // Two phases: the copies sent as PREPARED, by id, until their SWITCHED or DROPPED; and what
-    // the sink prepared for each (held copies and switched connections alike), for COMMIT.
+    // Two phases: the copies sent as PREPARED, by id, until their SWITCHED or DROPPED.
     Map<Long, ReceivedHandoff> copies = new HashMap<>();
-    Map<ReceivedHandoff, ConnectionSink.Prepared> prepared = new IdentityHashMap<>();
     int servedBefore = 0;
     try {
       link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
@@ -221,7 +218,7 @@ final class Successor {
                 header.connectionId(), held.size());
           }
           long committedAt = System.nanoTime();
-          int served = serve(held, prepared, sink);
+          int served = serve(held, sink);
           log.info("take-over committed: serving the {} connections moved here (handed to the"
               + " event loops in {} ms)", served,
               TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - committedAt));
@@ -229,8 +226,8 @@ final class Successor {
         }
         long id = header.connectionId();
         if (predecessor.twoPhase() && header.kind() != HandoffHeader.Kind.MIGRATED) {
-          if (twoPhase(message, copies, held, prepared, sink,
-              maxConnections - sink.liveConnections(), link) && copies.isEmpty()) {
+          if (twoPhase(message, copies, held, maxConnections - sink.liveConnections(), link)
+              && copies.isEmpty()) {
             link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // switched: ready to serve all
             log.info("switched: {} connections ready to be served here on COMMIT", held.size());
           }
@@ -246,7 +243,7 @@ final class Successor {
               maxConnections);
           link.sendAck(new Acknowledgement(id, Status.RETRY));
         } else if (!predecessor.commits()) {
-          servedBefore += serve(List.of(message), Map.of(), sink);
+          servedBefore += serve(List.of(message), sink);
           link.sendAck(new Acknowledgement(id, Status.ADOPTED));
         } else {
           held.add(message); // this app's copy; served only after the commit
@@ -275,16 +272,13 @@ final class Successor {
    * One message of a two-phase move: holds a copy (PREPARED, answered ADOPTED, or RETRY when
    * {@code room} is used up, or REJECTED for a message of another kind), or applies its switch
    * (SWITCHED: the copy, with its unsent bytes and state, joins {@code held}; DROPPED: the copy is
-   * closed). Every descriptor that arrives is held or closed here. While a copy is held, the sink
-   * prepares its adoption ({@link ConnectionSink#prepare}), so that less is left for COMMIT.
+   * closed). Every descriptor that arrives is held or closed here.
    *
-   * @param prepared what the sink prepared, by copy and then by switched connection
    * @param room how many more connections this app may take
    * @return whether the message was a switch (SWITCHED or DROPPED)
    */
   private static boolean twoPhase(ReceivedHandoff message, Map<Long, ReceivedHandoff> copies,
-      List<ReceivedHandoff> held, Map<ReceivedHandoff, ConnectionSink.Prepared> prepared,
-      ConnectionSink sink, int room, HandoffLink link) throws IOException {
+      List<ReceivedHandoff> held, int room, HandoffLink link) throws IOException {
     HandoffHeader header = message.header();
     long id = header.connectionId();
     switch (header.kind()) {
@@ -300,15 +294,6 @@ final class Successor {
           link.sendAck(new Acknowledgement(id, Status.REJECTED));
         } else {
           link.sendAck(new Acknowledgement(id, Status.ADOPTED)); // held, serving nothing
-          try {
-            ConnectionSink.Prepared p = sink.prepare(message);
-            if (p != null) {
-              prepared.put(message, p);
-            }
-          } catch (IOException | RuntimeException e) {
-            // Its adoption after COMMIT will meet the same and say so; nothing to do now.
-            log.debug("{}: not prepared: {}", header, Errors.describe(e));
-          }
         }
         return false;
       }
@@ -318,13 +303,8 @@ final class Successor {
           // Nothing the old app can go on from: the move cannot be committed.
           throw new IOException("the previous app switched m" + id + ", which it had not sent");
         }
-        ConnectionSink.Prepared p = prepared.remove(copy);
         if (header.kind() == HandoffHeader.Kind.SWITCHED) {
-          ReceivedHandoff moved = copy.completedBy(message);
-          held.add(moved); // served only after the commit
-          if (p != null) {
-            prepared.put(moved, p);
-          }
+          held.add(copy.completedBy(message)); // served only after the commit
         } else {
           copy.close(); // closed there meanwhile, or it finishes there
         }
@@ -339,16 +319,12 @@ final class Successor {
     }
   }
 
-  /**
-   * Gives each connection to the sink, which serves it from now on, with what the sink prepared
-   * for it if anything; returns how many it took.
-   */
-  private static int serve(List<ReceivedHandoff> held,
-      Map<ReceivedHandoff, ConnectionSink.Prepared> prepared, ConnectionSink sink) {
+  /** Gives each connection to the sink, which serves it from now on; returns how many it took. */
+  private static int serve(List<ReceivedHandoff> held, ConnectionSink sink) {
     int served = 0;
     for (ReceivedHandoff handoff : held) {
       try {
-        if (sink.adopt(handoff, prepared.get(handoff), cause -> {
+        if (sink.adopt(handoff, cause -> {
           if (cause != null) {
             log.warn("{}: cannot serve the moved connection: {}", handoff.header(),
                 Errors.describe(cause));

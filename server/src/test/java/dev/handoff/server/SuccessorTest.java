@@ -168,9 +168,6 @@ class SuccessorTest {
     assertEquals("s3", sink.state.get(1));
     assertEquals(List.of(HandoffHeader.Kind.MIGRATED, HandoffHeader.Kind.MIGRATED), sink.kinds,
         "served as moved connections, so their unsent bytes are written first");
-    assertEquals(List.of(1L, 2L, 3L), sink.prepared, "each copy prepared while held");
-    assertEquals(List.of(1L, 3L), sink.adoptedPrepared,
-        "the switched ones adopted with what was prepared for them");
   }
 
   @Test
@@ -226,28 +223,6 @@ class SuccessorTest {
     final List<String> pending = new CopyOnWriteArrayList<>();
     final List<String> state = new CopyOnWriteArrayList<>();
     final List<HandoffHeader.Kind> kinds = new CopyOnWriteArrayList<>();
-    /** The copies it prepared, and the prepared ones it was then given to serve. */
-    final List<Long> prepared = new CopyOnWriteArrayList<>();
-    final List<Long> adoptedPrepared = new CopyOnWriteArrayList<>();
-
-    private record Ready(long id) implements Prepared {}
-
-    @Override
-    public Prepared prepare(ReceivedHandoff copy) {
-      assertEquals(HandoffHeader.Kind.PREPARED, copy.header().kind());
-      prepared.add(copy.header().connectionId());
-      return new Ready(copy.header().connectionId());
-    }
-
-    @Override
-    public boolean adopt(ReceivedHandoff handoff, Prepared ready,
-        Consumer<Throwable> whenRegistered) {
-      if (ready instanceof Ready r) {
-        assertEquals(r.id(), handoff.header().connectionId(), "what was prepared for it");
-        adoptedPrepared.add(r.id());
-      }
-      return adopt(handoff, whenRegistered);
-    }
 
     @Override
     public int liveConnections() {
