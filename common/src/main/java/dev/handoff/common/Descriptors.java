@@ -26,6 +26,15 @@ public final class Descriptors {
     }
   }
 
+  /**
+   * A new descriptor for the same open file (dup(2)), which the caller owns and must close.
+   *
+   * @throws IOException if the process is out of descriptors, or {@code fd} is not open
+   */
+  public static FileDescriptor duplicate(FileDescriptor fd) throws IOException {
+    return FileDescriptorCast.duplicating(fd).getFileDescriptor();
+  }
+
   /** The descriptor's number, for logs and for APIs that take an int. */
   public static int number(FileDescriptor fd) {
     if (fd == null || !fd.valid()) {

@@ -238,6 +238,16 @@ public final class HandoffChannel implements HandoffLink {
     writer.sendMigrated(header, fd, pending, state);
   }
 
+  /**
+   * Sends the second phase of a two-phase take-over: for each connection prepared before, a
+   * SWITCHED message with its unsent bytes and state, or a DROPPED one, all in as few writes as
+   * their bytes take, none with a descriptor.
+   */
+  @Override
+  public void sendSwitch(List<SwitchedConnection> connections) throws IOException {
+    writer.sendSwitch(connections);
+  }
+
   /** What {@link #receiveAvailable} returns while the next message has not all arrived. */
   public static final ReceivedHandoff INCOMPLETE = new ReceivedHandoff(null, null, -1, null);
 
@@ -485,14 +495,11 @@ public final class HandoffChannel implements HandoffLink {
       body.flip();
       HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix, body);
       HandoffHeader header = HeaderCodec.decodeBody(body, kind);
-      if (kind == HandoffHeader.Kind.TAKEOVER) {
-        if (!arrived.isEmpty()) {
-          throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
-              "a take-over request came with " + arrived.size() + " descriptors");
-        }
+      if (kind == HandoffHeader.Kind.TAKEOVER || kind == HandoffHeader.Kind.DROPPED) {
+        requireNoDescriptor(header);
         return new ReceivedHandoff(header, null, -1, null);
       }
-      if (kind != HandoffHeader.Kind.MIGRATED) {
+      if (!header.carriesBytes()) {
         return arrived.claim(header, arrived.exactlyOne(header), null, null);
       }
       reading = header;
@@ -502,8 +509,21 @@ public final class HandoffChannel implements HandoffLink {
     }
     readFully(pendingIn, false);
     readFully(stateIn, false);
+    if (reading.kind() == HandoffHeader.Kind.SWITCHED) {
+      // The descriptor came before, with the PREPARED message of the same id.
+      requireNoDescriptor(reading);
+      return new ReceivedHandoff(reading, null, -1, pendingIn.array(), stateIn.array());
+    }
     return arrived.claim(reading, arrived.exactlyOne(reading), pendingIn.array(),
         stateIn.array());
+  }
+
+  /** For a message that travels without a descriptor: refuses it if one came (and closes it). */
+  private void requireNoDescriptor(HandoffHeader header) throws HandoffException {
+    if (!arrived.isEmpty()) {
+      throw new HandoffException(Reason.EXTRA_DESCRIPTORS, header.connectionId(),
+          "a " + header.kind() + " message came with " + arrived.size() + " descriptors");
+    }
   }
 
   /**

@@ -32,7 +32,24 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
     /** A new app asks the running one to hand everything over (flag 1); no descriptor. */
     TAKEOVER(1),
     /** A connection an old app hands to its successor, with its unsent bytes (flag 2). */
-    MIGRATED(2);
+    MIGRATED(2),
+    /**
+     * Two-phase take-over, first phase: a copy of a connection's descriptor that the old app still
+     * serves (flag 3); the successor holds it, serving nothing, until the connection is switched.
+     */
+    PREPARED(3),
+    /**
+     * Two-phase take-over, second phase: the connection sent as PREPARED with this id is paused on
+     * the old app; its unsent bytes and handler state follow, as for MIGRATED (flag 4); no
+     * descriptor.
+     */
+    SWITCHED(4),
+    /**
+     * Two-phase take-over, second phase: the connection sent as PREPARED with this id does not
+     * move (it closed, or it must finish on the old app); the successor closes its copy (flag 5);
+     * no descriptor.
+     */
+    DROPPED(5);
 
     final int flag;
 
@@ -82,6 +99,17 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
   /** The same connection, as an old app hands it to its successor with its unsent bytes. */
   public HandoffHeader migrated(long pending) {
     return migrated(pending, 0);
+  }
+
+  /** The same connection as a message of {@code kind} with these byte counts. */
+  public HandoffHeader as(Kind kind, long pending, long state) {
+    return new HandoffHeader(connectionId, acceptedAtMicros, client, local, kind, pending, state,
+        origin);
+  }
+
+  /** Whether unsent bytes and handler state follow this header on the link. */
+  public boolean carriesBytes() {
+    return kind == Kind.MIGRATED || kind == Kind.SWITCHED;
   }
 
   /** As {@link #migrated(long)}, with {@code state} bytes of exported handler state after them. */

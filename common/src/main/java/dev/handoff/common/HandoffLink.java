@@ -26,6 +26,13 @@ public interface HandoffLink extends Closeable {
       throws IOException;
 
   /**
+   * Sends the second phase of a two-phase take-over (docs/PROTOCOL.md): one SWITCHED or DROPPED
+   * message per connection sent as PREPARED before, none with a descriptor, in as few writes as
+   * their bytes take.
+   */
+  void sendSwitch(java.util.List<SwitchedConnection> connections) throws IOException;
+
+  /**
    * Receives the next message.
    *
    * @return the handoff, or {@code null} at the end of the link

@@ -60,7 +60,7 @@ public final class HeaderCodec {
 
   /** How many bytes {@link #encode} writes for this header. */
   public static int encodedLength(HandoffHeader header) {
-    int length = header.kind() == HandoffHeader.Kind.MIGRATED ? MIGRATED_LENGTH : V1_LENGTH;
+    int length = header.carriesBytes() ? MIGRATED_LENGTH : V1_LENGTH;
     OriginalClient origin = header.origin();
     if (origin != null) {
       length += EXT_HEADER + ORIGIN_VALUE;
@@ -80,7 +80,7 @@ public final class HeaderCodec {
    * {@link #MAX_ENCODED_LENGTH}).
    */
   public static void encode(HandoffHeader header, ByteBuffer dst) {
-    boolean migrated = header.kind() == HandoffHeader.Kind.MIGRATED;
+    boolean migrated = header.carriesBytes();
     dst.putInt(MAGIC)
         .put((byte) VERSION)
         .put((byte) header.kind().flag)
@@ -191,7 +191,7 @@ public final class HeaderCodec {
     }
     long pending = 0;
     long state = 0;
-    if (kind == HandoffHeader.Kind.MIGRATED) {
+    if (kind == HandoffHeader.Kind.MIGRATED || kind == HandoffHeader.Kind.SWITCHED) {
       if (body.remaining() < 8) {
         throw new HandoffException(Reason.BAD_LENGTH, "c" + id + ": a MIGRATED header needs "
             + MIGRATED_V1_LENGTH + " bytes");

@@ -106,6 +106,46 @@ final class LinkWriter {
     }
   }
 
+  /**
+   * SWITCHED and DROPPED messages, gathered into buffers of at least {@link #SWITCH_CHUNK} bytes
+   * (a connection with more bytes than that gets a buffer of its own), each written whole.
+   */
+  void sendSwitch(List<SwitchedConnection> connections) throws IOException {
+    ByteBuffer chunk = null;
+    int sent = 0;
+    try {
+      for (SwitchedConnection c : connections) {
+        HandoffHeader header = c.header();
+        int length = HeaderCodec.encodedLength(header) + c.pending().length + c.state().length;
+        if (chunk != null && chunk.remaining() < length) {
+          writeWhole(chunk.flip());
+          chunk = null;
+        }
+        if (chunk == null) {
+          chunk = ByteBuffer.allocateDirect(Math.max(SWITCH_CHUNK, length));
+        }
+        HeaderCodec.encode(header, chunk);
+        chunk.put(c.pending()).put(c.state());
+        sent++;
+      }
+      if (chunk != null) {
+        writeWhole(chunk.flip());
+      }
+    } catch (IOException e) {
+      throw new IOException("send the switch of " + connections.size() + " connections to "
+          + peer + " (" + sent + " encoded): " + Errors.describe(e), e);
+    }
+  }
+
+  /** The most bytes {@link #sendSwitch} gathers into one write, unless one message is longer. */
+  static final int SWITCH_CHUNK = 256 * 1024;
+
+  private void writeWhole(ByteBuffer bytes) throws IOException {
+    while (bytes.hasRemaining()) {
+      writer.write(bytes);
+    }
+  }
+
   /** One answer. */
   void writeAck(Acknowledgement ack) throws IOException {
     ackOut.clear();

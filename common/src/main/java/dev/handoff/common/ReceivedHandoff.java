@@ -90,6 +90,24 @@ public final class ReceivedHandoff implements AutoCloseable {
     return number;
   }
 
+  /**
+   * Two-phase take-over: this copy of a connection (a PREPARED message) completed by its SWITCHED
+   * message, as one moved connection (a MIGRATED header) with the switch's unsent bytes and state.
+   * The descriptor moves to the result, which owns it from then on; this object is released.
+   *
+   * @throws IllegalStateException if this object holds no descriptor any more
+   */
+  public ReceivedHandoff completedBy(ReceivedHandoff switched) {
+    if (released || descriptor == null || !descriptor.valid()) {
+      throw new IllegalStateException("descriptor of " + header + " already released or closed");
+    }
+    released = true;
+    byte[] unsent = switched.pending();
+    byte[] handlers = switched.state();
+    return new ReceivedHandoff(header.as(HandoffHeader.Kind.MIGRATED, unsent.length,
+        handlers.length), descriptor, number, unsent, handlers);
+  }
+
   /** Closes the descriptor unless it was released; safe to call more than once. */
   @Override
   public void close() {

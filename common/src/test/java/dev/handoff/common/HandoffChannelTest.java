@@ -67,6 +67,61 @@ class HandoffChannelTest {
     assertEquals(baseline, OpenDescriptors.count(), "every descriptor the test opened is closed");
   }
 
+  /**
+   * A two-phase take-over's messages: copies with their descriptors, then one switch of several
+   * connections in one write, bytes and state intact, without descriptors; a copy completed by
+   * its switch is the same TCP connection.
+   */
+  @Test
+  void aPreparedCopyCompletedByItsSwitchIsTheConnectionWithItsBytesAndState()
+      throws IOException {
+    try (TcpPair one = TcpPair.open(); TcpPair two = TcpPair.open()) {
+      sender.send(one.header(1).as(HandoffHeader.Kind.PREPARED, 0, 0), one.serverFd());
+      sender.send(two.header(2).as(HandoffHeader.Kind.PREPARED, 0, 0), two.serverFd());
+      byte[] big = new byte[300_000]; // more than one write's gathering buffer
+      java.util.Arrays.fill(big, (byte) 'x');
+      // From another thread: more than the link's buffer holds until it is read.
+      java.util.concurrent.CompletableFuture<Void> switching =
+          java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+              sender.sendSwitch(java.util.List.of(
+                  SwitchedConnection.switched(one.header(1), big, "state".getBytes()),
+                  SwitchedConnection.dropped(two.header(2))));
+            } catch (IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          });
+      try (ReceivedHandoff c1 = receiver.receive(); ReceivedHandoff c2 = receiver.receive();
+          ReceivedHandoff s1 = receiver.receive(); ReceivedHandoff d2 = receiver.receive()) {
+        assertEquals(HandoffHeader.Kind.PREPARED, c1.header().kind());
+        assertEquals(HandoffHeader.Kind.PREPARED, c2.header().kind());
+        assertEquals(HandoffHeader.Kind.SWITCHED, s1.header().kind());
+        assertNull(s1.descriptor(), "a switch carries no descriptor");
+        assertEquals(HandoffHeader.Kind.DROPPED, d2.header().kind());
+        assertEquals(2, d2.header().connectionId());
+        switching.join();
+        try (ReceivedHandoff moved = c1.completedBy(s1)) {
+          assertEquals(HandoffHeader.Kind.MIGRATED, moved.header().kind());
+          assertEquals(one.header(1).client(), moved.header().client());
+          assertTrue(java.util.Arrays.equals(big, moved.pending()), "the unsent bytes intact");
+          assertEquals("state", new String(moved.state()));
+          assertEquals("hello", one.roundTripThrough(moved.descriptor(), "hello"),
+              "the copy is the same TCP connection");
+          assertThrows(IllegalStateException.class, c1::release, "the copy went to the move");
+        }
+      }
+    }
+  }
+
+  @Test
+  void aSwitchThatComesWithADescriptorIsRefusedAndTheDescriptorClosed() throws IOException {
+    try (TcpPair tcp = TcpPair.open()) {
+      sender.send(tcp.header(3).as(HandoffHeader.Kind.DROPPED, 0, 0), tcp.serverFd());
+      HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+      assertEquals(Reason.EXTRA_DESCRIPTORS, e.reason());
+    }
+  }
+
   @Test
   void deliversTheHeaderAndAWorkingDescriptor() throws IOException {
     try (TcpPair tcp = TcpPair.open()) {

@@ -23,6 +23,7 @@ import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -324,6 +325,75 @@ final class ConnectionEngine implements Engine {
       }
     }
     return movable;
+  }
+
+  /**
+   * Two-phase take-over: copies the descriptor of every connection that may move now, with one
+   * task per event loop, without pausing any (each is served on as before).
+   */
+  @Override
+  public CompletableFuture<List<DescriptorCopy>> copies(boolean stateless) {
+    int limit = OpenFileLimit.current();
+    if ((long) liveConnections() * 2 + OpenFileLimit.RESERVE > limit) {
+      log.info("{} connections, and an open-file limit of {}: no room for a copy of each; moving"
+          + " them in one phase", liveConnections(), limit);
+      return null;
+    }
+    Map<EventLoop, List<EpollSocketChannel>> byLoop = new LinkedHashMap<>();
+    for (EpollSocketChannel channel : served.values()) {
+      if (channel.isOpen()) {
+        byLoop.computeIfAbsent(channel.eventLoop(), loop -> new ArrayList<>()).add(channel);
+      }
+    }
+    List<CompletableFuture<List<DescriptorCopy>>> perLoop = new ArrayList<>();
+    int candidates = byLoop.values().stream().mapToInt(List::size).sum();
+    byLoop.forEach((loop, channels) -> {
+      try {
+        perLoop.add(CompletableFuture.supplyAsync(() -> copiesOf(channels, stateless), loop));
+      } catch (RejectedExecutionException e) {
+        perLoop.add(CompletableFuture.failedFuture(e)); // the loop is shutting down
+      }
+    });
+    return CompletableFuture.allOf(perLoop.toArray(CompletableFuture[]::new))
+        .handle((done, failure) -> {
+          List<DescriptorCopy> all = new ArrayList<>();
+          for (CompletableFuture<List<DescriptorCopy>> f : perLoop) {
+            if (!f.isCompletedExceptionally()) {
+              all.addAll(f.join());
+            }
+          }
+          if (failure != null) {
+            all.forEach(DescriptorCopy::close); // all or none: the caller gets none to close
+            throw new java.util.concurrent.CompletionException(failure);
+          }
+          Handover.logStayed(candidates - all.size()); // never copied: they finish here
+          return all;
+        });
+  }
+
+  /**
+   * On their event loop: a copy of each channel that can move now; none of those that cannot.
+   *
+   * @throws java.io.UncheckedIOException if a copy cannot be made (out of descriptors): the
+   *     copies made are closed, and the move is then in one phase
+   */
+  private static List<DescriptorCopy> copiesOf(List<EpollSocketChannel> channels,
+      boolean stateless) {
+    List<DescriptorCopy> copies = new ArrayList<>(channels.size());
+    for (EpollSocketChannel channel : channels) {
+      Handoff facts = Handoff.of(channel);
+      if (facts == null || !channel.isActive()
+          || !MigratedState.canMove(channel.pipeline(), stateless)) {
+        continue; // it stays here to finish, or it is closing
+      }
+      try {
+        copies.add(DescriptorCopy.of(channel, facts.toHeader()));
+      } catch (IOException e) {
+        copies.forEach(DescriptorCopy::close);
+        throw new java.io.UncheckedIOException(facts + ": cannot copy its descriptor", e);
+      }
+    }
+    return copies;
   }
 
   @Override

@@ -22,6 +22,18 @@ interface Engine extends ConnectionSink {
    */
   List<Supplier<CompletableFuture<Detached>>> movable(boolean stateless);
 
+  /**
+   * For a two-phase take-over: a copy of the descriptor of each connection that may move, taken
+   * on its event loop without pausing it; {@code null} if this engine cannot copy them (its
+   * connections are its caller's, paused only by the caller, or the open-file limit leaves no
+   * room for a second descriptor per connection), and they then move one at a time ({@link
+   * #movable}). The future fails, with every copy made closed, if a copy cannot be made after
+   * all. The caller owns the copies and closes each.
+   */
+  default CompletableFuture<List<DescriptorCopy>> copies(boolean stateless) {
+    return null;
+  }
+
   /** Serves a detached connection here again after its move failed. */
   void resume(Detached connection);
 

@@ -3,6 +3,7 @@ package dev.handoff.server;
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
+import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import io.netty.channel.IoEventLoop;
@@ -353,7 +354,7 @@ public final class HandoffServer implements Closeable {
    * take-over at a time: a second successor is answered REJECTED. (An app taking over accepts no
    * link before its own take-over is committed, so a successor that asks it meanwhile waits.)
    */
-  private void handOver(HandoffLink link) {
+  private void handOver(HandoffLink link, HandoffHeader request) {
     if (!handingOver.compareAndSet(false, true)) {
       log.warn("{} asks to take over, but a take-over is under way; refused", link.peer());
       try {
@@ -364,8 +365,9 @@ public final class HandoffServer implements Closeable {
       closeQuietly(link);
       return;
     }
-    Thread t = new Thread(new Handover(link, handoverSite(), () -> handedOver.complete(null)),
-        "handover");
+    boolean twoPhase = request.connectionId() == Successor.TWO_PHASE;
+    Thread t = new Thread(new Handover(link, twoPhase, handoverSite(),
+        () -> handedOver.complete(null)), "handover");
     t.setDaemon(true);
     t.start();
   }
@@ -386,6 +388,30 @@ public final class HandoffServer implements Closeable {
       @Override
       public List<Supplier<CompletableFuture<Detached>>> movable() {
         return engine.movable(config.stateless());
+      }
+
+      @Override
+      public List<DescriptorCopy> copies() throws InterruptedException {
+        CompletableFuture<List<DescriptorCopy>> copying = engine.copies(config.stateless());
+        if (copying == null) {
+          return null;
+        }
+        try {
+          return copying.get();
+        } catch (InterruptedException e) {
+          copying.thenAccept(copies -> copies.forEach(DescriptorCopy::close)); // nobody's else
+          throw e;
+        } catch (java.util.concurrent.ExecutionException e) {
+          log.warn("cannot copy the connections' descriptors ({}); moving them one at a time",
+              Errors.describe(e.getCause()));
+          return null;
+        }
+      }
+
+      @Override
+      public List<CompletableFuture<Detached>> pause(List<DescriptorCopy> copies) {
+        return ConnectionDetacher.detachAll(
+            copies.stream().map(DescriptorCopy::channel).toList(), config.stateless());
       }
 
       @Override

@@ -6,6 +6,7 @@ import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffHeader;
+import dev.handoff.common.SwitchedConnection;
 import dev.handoff.common.internal.JdkNioInternals;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -27,10 +28,16 @@ import org.slf4j.LoggerFactory;
 /**
  * The running app's side of a take-over (docs/PROTOCOL.md, "Taking over from a running app"), as
  * one transaction: stop taking handoffs and free the socket path; wait until the successor says it
- * has bound the path; send it every connection that can move, each paused just before its own
- * move, with the bytes read from its client and not yet echoed and its handlers' state; and once
- * the successor holds every one, send COMMIT. Only then are this app's copies closed and the
- * process shut down.
+ * has bound the path; move every connection that can move; and once the successor holds every
+ * one, send COMMIT. Only then are this app's copies closed and the process shut down.
+ *
+ * <p>Two ways to move them. In two phases, with a successor that asked for it and an engine that
+ * can copy descriptors: first a copy of every connection's descriptor goes (PREPARED) while this
+ * app goes on serving them all; then the switch pauses them all at once, sends their unsent bytes
+ * and state in as few writes as they take (SWITCHED, or DROPPED for one that closed meanwhile or
+ * cannot move now), and COMMIT follows the successor's one answer: a client is stalled for the
+ * switch only. Otherwise one at a time, each paused just before its own move (MIGRATED), the
+ * first paused until the last is held.
  *
  * <p>Before COMMIT nothing is given away: this app keeps its copy of every descriptor sent, and the
  * successor serves none of them. On any failure before it (the successor dies, closes the link,
@@ -56,6 +63,8 @@ final class Handover implements Runnable {
   static final int PAUSE_AHEAD = 8;
 
   private final HandoffLink successor;
+  /** The successor asked for a two-phase move. */
+  private final boolean twoPhaseAsked;
   private final HandoverSite site;
   private final Runnable done;
   private final Duration readyTimeout;
@@ -70,6 +79,13 @@ final class Handover implements Runnable {
   private final Set<Long> unanswered = ConcurrentHashMap.newKeySet();
   /** The successor has bound the socket path: connections may go to it. */
   private final CountDownLatch ready = new CountDownLatch(1);
+  /** Two-phase move: the successor has applied the whole switch and is ready to serve all. */
+  private final CountDownLatch switched = new CountDownLatch(1);
+  /**
+   * Two-phase move: this app's copies of the descriptors sent as PREPARED, closed once the
+   * connections are paused (or the take-over ends before that); {@code null} in a one-phase move.
+   */
+  private List<DescriptorCopy> copies;
   /** The successor's side of the link has ended (or failed). */
   private final CountDownLatch answersDone = new CountDownLatch(1);
   /** Why the successor cannot take everything (it refused a connection); null while it can. */
@@ -81,13 +97,19 @@ final class Handover implements Runnable {
    * @param successor the link the take-over request came on; this object owns it from now on
    * @param done called once the take-over is committed: the process then shuts down as on SIGTERM
    */
-  Handover(HandoffLink successor, HandoverSite site, Runnable done) {
-    this(successor, site, done, READY_TIMEOUT, ANSWER_TIMEOUT, PAUSE_AHEAD);
+  Handover(HandoffLink successor, boolean twoPhaseAsked, HandoverSite site, Runnable done) {
+    this(successor, twoPhaseAsked, site, done, READY_TIMEOUT, ANSWER_TIMEOUT, PAUSE_AHEAD);
   }
 
-  /** As above, with the timeouts and the pauses ahead given (tests). */
-  Handover(HandoffLink successor, HandoverSite site, Runnable done, Duration readyTimeout,
-      Duration answerTimeout, int pauseAhead) {
+  /**
+   * As above, with the timeouts and the pauses ahead given (tests).
+   *
+   * @param twoPhaseAsked whether the successor asked for a two-phase move (its TAKEOVER request's
+   *     connection id was {@link Successor#TWO_PHASE})
+   */
+  Handover(HandoffLink successor, boolean twoPhaseAsked, HandoverSite site, Runnable done,
+      Duration readyTimeout, Duration answerTimeout, int pauseAhead) {
+    this.twoPhaseAsked = twoPhaseAsked;
     this.pauseAhead = pauseAhead;
     this.successor = successor;
     this.site = site;
@@ -106,11 +128,14 @@ final class Handover implements Runnable {
       Thread answers = new Thread(this::readAnswers, "handover-acks");
       answers.setDaemon(true);
       answers.start();
-      // The socket path is free now; the successor binds it. The answer's id says COMMIT follows.
-      successor.sendAck(new Acknowledgement(Successor.COMMIT_FOLLOWS, Status.ADOPTED));
+      copies = twoPhaseAsked ? site.copies() : null;
+      // The socket path is free now; the successor binds it. The answer's id says COMMIT follows,
+      // and how the connections will move.
+      successor.sendAck(new Acknowledgement(copies != null ? Successor.TWO_PHASE
+          : Successor.COMMIT_FOLLOWS, Status.ADOPTED));
       failure = awaitReady();
       if (failure == null) {
-        failure = moveConnections();
+        failure = copies != null ? moveInTwoPhases() : moveConnections();
       }
       if (failure == null) {
         failure = commit();
@@ -121,6 +146,7 @@ final class Handover implements Runnable {
       Thread.currentThread().interrupt();
       failure = "interrupted";
     }
+    closeCopies(); // before the connections are released or resumed: see DescriptorCopy
     if (failure == null) {
       moved.forEach(site::release);
       closeLink();
@@ -169,16 +195,7 @@ final class Handover implements Runnable {
     if (stop != null) {
       return stop;
     }
-    long deadline = System.nanoTime() + answerTimeout.toNanos();
-    while (!unanswered.isEmpty() && System.nanoTime() - deadline < 0 && stopReason() == null) {
-      answersDone.await(5, TimeUnit.MILLISECONDS);
-    }
-    stop = stopReason();
-    if (stop != null) {
-      return stop;
-    }
-    return unanswered.isEmpty() ? null : "it did not answer " + unanswered.size()
-        + " connections within " + answerTimeout.toMillis() + " ms";
+    return awaitAnswers();
   }
 
   /**
@@ -211,19 +228,122 @@ final class Handover implements Runnable {
         stayed++; // closed meanwhile, or its state cannot move: it finishes here
         continue;
       }
-      // Ids the successor answers by: a proxy's ids are unique only per proxy.
       HandoffHeader h = d.header();
-      HandoffHeader numbered = new HandoffHeader(++seq, h.acceptedAtMicros(), h.client(),
-          h.local(), h.origin());
+      HandoffHeader numbered = numbered(h, ++seq);
       unanswered.add(seq);
       log.debug("moving {} as m{} with {} unsent bytes", h, seq, d.pending().length);
       successor.sendMigrated(numbered, JdkNioInternals.borrow(d.fd()), d.pending(), d.state());
     }
+    logStayed(stayed);
+    return null;
+  }
+
+  /**
+   * The two-phase move: a copy of every connection goes while this app serves them all; once the
+   * successor holds every copy, they are all paused at once and switched, and the successor
+   * answers once.
+   *
+   * @return why the move cannot be committed, or null once the successor is ready to serve all
+   */
+  private String moveInTwoPhases() throws IOException, InterruptedException {
+    if (copies.isEmpty()) {
+      return null; // nothing can move: COMMIT 0
+    }
+    // Prepare: nothing is paused; a copy that cannot go makes the whole take-over roll back.
+    long start = System.nanoTime();
+    List<HandoffHeader> prepared = new ArrayList<>(copies.size());
+    for (DescriptorCopy copy : copies) {
+      HandoffHeader numbered = numbered(copy.header(), prepared.size() + 1);
+      prepared.add(numbered);
+      unanswered.add(numbered.connectionId());
+      successor.send(numbered.as(HandoffHeader.Kind.PREPARED, 0, 0), copy.descriptor());
+      String stop = stopReason();
+      if (stop != null) {
+        return stop;
+      }
+    }
+    String stop = awaitAnswers();
+    if (stop != null) {
+      return stop;
+    }
+    long preparedAt = System.nanoTime();
+    // Switch: every connection paused at once, its bytes and state taken, all sent together.
+    List<CompletableFuture<Detached>> pausing = site.pause(copies);
+    List<SwitchedConnection> all = new ArrayList<>(pausing.size());
+    int stayed = 0;
+    int i = 0;
+    try {
+      for (; i < pausing.size(); i++) {
+        Detached d = detach(pausing.get(i));
+        if (d == null) {
+          stayed++; // closed meanwhile, or its state cannot move now: it finishes here
+          all.add(SwitchedConnection.dropped(prepared.get(i)));
+        } else {
+          moved.add(d); // this app's copy from now on, until the commit or the rollback
+          all.add(SwitchedConnection.switched(prepared.get(i), d.pending(), d.state()));
+        }
+      }
+    } finally {
+      // Interrupted while waiting: those not waited for yet are served here again when paused.
+      for (int j = i; j < pausing.size(); j++) {
+        pausing.get(j).thenAccept(late -> {
+          if (late != null) {
+            site.resume(late);
+          }
+        });
+      }
+    }
+    closeCopies(); // paused: nothing here closes them now; the successor has its own copies
+    logStayed(stayed);
+    successor.sendSwitch(all);
+    long deadline = System.nanoTime() + answerTimeout.toNanos();
+    while (switched.getCount() > 0 && System.nanoTime() - deadline < 0 && stopReason() == null) {
+      switched.await(1, TimeUnit.MILLISECONDS);
+    }
+    stop = stopReason();
+    if (stop == null && switched.getCount() > 0) {
+      stop = "it did not answer the switch within " + answerTimeout.toMillis() + " ms";
+    }
+    if (stop == null) {
+      log.info("prepared {} copies in {} ms while serving them; switched {} ({} stay here) in"
+          + " {} ms", copies.size(), TimeUnit.NANOSECONDS.toMillis(preparedAt - start),
+          moved.size(), stayed, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - preparedAt));
+    }
+    return stop;
+  }
+
+  /** Says how many connections stay here to finish (if any). */
+  static void logStayed(int stayed) {
     if (stayed > 0) {
       log.info("{} connections stay here to finish: their pipelines carry state that cannot move"
           + " (no MigratableHandler, and not declared stateless) or they were closing", stayed);
     }
-    return null;
+  }
+
+  /** Ids the successor answers by: a proxy's ids are unique only per proxy. */
+  private static HandoffHeader numbered(HandoffHeader h, long seq) {
+    return new HandoffHeader(seq, h.acceptedAtMicros(), h.client(), h.local(), h.origin());
+  }
+
+  /** Waits until every message sent is answered; returns why not, or null. */
+  private String awaitAnswers() throws InterruptedException {
+    long deadline = System.nanoTime() + answerTimeout.toNanos();
+    while (!unanswered.isEmpty() && System.nanoTime() - deadline < 0 && stopReason() == null) {
+      answersDone.await(1, TimeUnit.MILLISECONDS);
+    }
+    String stop = stopReason();
+    if (stop != null) {
+      return stop;
+    }
+    return unanswered.isEmpty() ? null : "it did not answer " + unanswered.size()
+        + " connections within " + answerTimeout.toMillis() + " ms";
+  }
+
+  /** Closes this app's copies of the descriptors sent as PREPARED, once. */
+  private void closeCopies() {
+    if (copies != null) {
+      copies.forEach(DescriptorCopy::close);
+    }
   }
 
   /** Why the move must stop now, or null while the successor can still take everything. */
@@ -292,7 +412,7 @@ final class Handover implements Runnable {
       Thread.currentThread().interrupt();
     }
     closeLink();
-    log.warn("take-over by {} rolled back ({}); the {} connections sent are served here again",
+    log.warn("take-over by {} rolled back ({}); the {} connections paused are served here again",
         successor.peer(), failure, moved.size());
     if (!site.resumeTakingHandoffs()) {
       log.error("take-over rolled back, but the socket path is held by another process: this"
@@ -315,10 +435,14 @@ final class Handover implements Runnable {
       Acknowledgement ack;
       while ((ack = successor.receiveAck()) != null) {
         if (ack.connectionId() == 0) {
-          if (ack.status() == Status.ADOPTED && ready.getCount() > 0) {
+          if (ack.status() != Status.ADOPTED) {
+            refusal = "it answered " + ack.status() + " for the move as a whole";
+          } else if (ready.getCount() > 0) {
             log.info("{} has bound the socket path; moving the connections", successor.peer());
             readyAt = System.nanoTime();
             ready.countDown();
+          } else {
+            switched.countDown(); // two phases: it applied the switch, ready to serve all
           }
           continue;
         }

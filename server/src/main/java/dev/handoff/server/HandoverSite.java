@@ -33,6 +33,23 @@ interface HandoverSite {
    */
   List<Supplier<CompletableFuture<Detached>>> movable();
 
+  /**
+   * For a two-phase move: a copy of the descriptor of each connection that may move, taken
+   * without pausing it (each is served here as before), or {@code null} if this app cannot copy
+   * them: its connections then move one at a time ({@link #movable}). The caller owns the copies
+   * and closes each.
+   */
+  List<DescriptorCopy> copies() throws InterruptedException;
+
+  /**
+   * The switch of a two-phase move: pauses and takes off their event loops the connections of
+   * {@code copies}, all at once (one task per event loop).
+   *
+   * @return one future per copy, in order; it gives {@code null} if that connection stays (it
+   *     closed meanwhile, or its state cannot move now)
+   */
+  List<CompletableFuture<Detached>> pause(List<DescriptorCopy> copies);
+
   /** Serves a detached connection here again (the take-over was rolled back). */
   void resume(Detached connection);
 

@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,7 +47,7 @@ final class LinkReader implements Runnable {
   private final ServerStats stats;
   private final int maxConnections;
   private final Runnable onClose;
-  private final Consumer<HandoffLink> onTakeOver;
+  private final BiConsumer<HandoffLink, HandoffHeader> onTakeOver;
   /** Adopted connections whose registration, and so whose answer, is still to come. */
   private final AtomicInteger answersDue = new AtomicInteger();
   private volatile boolean answersLost;
@@ -70,11 +71,11 @@ final class LinkReader implements Runnable {
   private final AtomicBoolean flushQueued = new AtomicBoolean();
 
   /**
-   * @param onTakeOver given the link when a successor asks to take over on it; the link is then
-   *     its to close
+   * @param onTakeOver given the link and the request when a successor asks to take over on it;
+   *     the link is then its to close
    */
   LinkReader(HandoffLink link, ConnectionSink engine, ServerStats stats, int maxConnections,
-      Consumer<HandoffLink> onTakeOver, Runnable onClose) {
+      BiConsumer<HandoffLink, HandoffHeader> onTakeOver, Runnable onClose) {
     this.onTakeOver = onTakeOver;
     this.maxConnections = maxConnections;
     this.link = link;
@@ -122,11 +123,20 @@ final class LinkReader implements Runnable {
   boolean handle(ReceivedHandoff handoff) throws IOException {
     if (handoff.header().kind() == HandoffHeader.Kind.TAKEOVER) {
       handedOver = true;
-      onTakeOver.accept(link);
+      onTakeOver.accept(link, handoff.header());
       return false;
     }
     HandoffHeader header = handoff.header();
     long id = header.connectionId();
+    if (header.kind() != HandoffHeader.Kind.CONNECTION
+        && header.kind() != HandoffHeader.Kind.MIGRATED) {
+      // A take-over's PREPARED, SWITCHED or DROPPED, which only a successor's own link carries.
+      stats.refused("not-a-connection");
+      handoff.close();
+      log.warn("{}: a take-over message on a proxy link; refused", header);
+      answer(new Acknowledgement(id, Status.REJECTED));
+      return true;
+    }
     if (engine.liveConnections() >= maxConnections) {
       // Refused before the process runs out of descriptors: at the limit the kernel would drop
       // a descriptor mid-message, and the link with it. The proxy still has its copy.

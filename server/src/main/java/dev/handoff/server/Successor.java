@@ -14,7 +14,10 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,14 +40,32 @@ final class Successor {
    * the move with a COMMIT; an app from before COMMIT answers with connection id 0.
    */
   static final long COMMIT_FOLLOWS = 1;
+  /**
+   * The connection id of a TAKEOVER request that asks for a two-phase move, and of the old app's
+   * "the path is yours" answer that agrees to one (docs/PROTOCOL.md): copies of the descriptors
+   * first, while the old app serves on, then the switch. An app from before two-phase moves
+   * ignores the request's id and answers {@link #COMMIT_FOLLOWS} (or 0).
+   */
+  static final long TWO_PHASE = 2;
+  /**
+   * The system property that, set to {@code true} on the new app, makes it ask for the one-phase
+   * move (each connection paused just before its own move, as before two-phase moves): a fallback,
+   * and the way to compare the two (docs/UPGRADES.md).
+   */
+  static final String ONE_PHASE_PROPERTY = "handoff.takeOver.onePhase";
 
   /**
    * The link to the app being taken over, which has freed the socket path.
    *
-   * @param commits whether it commits the move with a COMMIT (this revision); if not (an app from
-   *     before COMMIT), each connection is its successor's as soon as it is answered ADOPTED
+   * @param commits whether it commits the move with a COMMIT; if not (an app from before COMMIT),
+   *     each connection is its successor's as soon as it is answered ADOPTED
+   * @param twoPhase whether it moves the connections in two phases (copies, then the switch)
    */
-  record Predecessor(HandoffLink link, boolean commits) implements Closeable {
+  record Predecessor(HandoffLink link, boolean commits, boolean twoPhase) implements Closeable {
+    Predecessor(HandoffLink link, boolean commits) {
+      this(link, commits, false);
+    }
+
     @Override
     public void close() throws IOException {
       link.close();
@@ -69,7 +90,12 @@ final class Successor {
     try {
       InetSocketAddress none = new InetSocketAddress(0);
       try {
-        link.send(new HandoffHeader(0, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0), null);
+        // Asks for a two-phase move; an app from before them reads the request as ever.
+        long asked = Boolean.getBoolean(ONE_PHASE_PROPERTY) ? 0 : TWO_PHASE;
+        if (asked == 0) {
+          log.info("{}=true: asking for the one-phase move", ONE_PHASE_PROPERTY);
+        }
+        link.send(new HandoffHeader(asked, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0), null);
       } catch (IOException e) {
         // Connected to a listening socket that its app closed before accepting: it was handing
         // over to another successor at that moment.
@@ -91,7 +117,8 @@ final class Successor {
         throw new IOException("the app at " + socket + " is closing (it answered CLOSING to the"
             + " take-over request); " + ANOTHER);
       }
-      boolean commits = answer.connectionId() == COMMIT_FOLLOWS;
+      boolean twoPhase = answer.connectionId() == TWO_PHASE;
+      boolean commits = answer.connectionId() == COMMIT_FOLLOWS || twoPhase;
       if ((answer.connectionId() != 0 && !commits) || answer.status() != Status.ADOPTED) {
         throw new IOException("the app at " + socket + " did not agree to hand over ("
             + answer.status() + ")");
@@ -101,7 +128,7 @@ final class Successor {
             + " is served here as it arrives, and one that dies mid-move takes those with it",
             socket);
       }
-      return new Predecessor(link, commits);
+      return new Predecessor(link, commits, twoPhase);
     } catch (IOException e) {
       link.close();
       throw e;
@@ -155,6 +182,8 @@ final class Successor {
       Closeable path) throws IOException {
     HandoffLink link = predecessor.link();
     List<ReceivedHandoff> held = new ArrayList<>();
+    // Two phases: the copies sent as PREPARED, by id, until their SWITCHED or DROPPED.
+    Map<Long, ReceivedHandoff> copies = new HashMap<>();
     int servedBefore = 0;
     try {
       link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
@@ -188,11 +217,22 @@ final class Successor {
             log.warn("the previous app committed {} connections; {} arrived here",
                 header.connectionId(), held.size());
           }
+          long committedAt = System.nanoTime();
           int served = serve(held, sink);
-          log.info("take-over committed: serving the {} connections moved here", served);
+          log.info("take-over committed: serving the {} connections moved here (handed to the"
+              + " event loops in {} ms)", served,
+              TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - committedAt));
           return served;
         }
         long id = header.connectionId();
+        if (predecessor.twoPhase() && header.kind() != HandoffHeader.Kind.MIGRATED) {
+          if (twoPhase(message, copies, held, maxConnections - sink.liveConnections(), link)
+              && copies.isEmpty()) {
+            link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // switched: ready to serve all
+            log.info("switched: {} connections ready to be served here on COMMIT", held.size());
+          }
+          continue;
+        }
         if (header.kind() != HandoffHeader.Kind.MIGRATED) {
           message.close();
           log.warn("the previous app sent {} during the take-over; refused", header);
@@ -213,6 +253,8 @@ final class Successor {
     } catch (IOException | RuntimeException e) {
       held.forEach(ReceivedHandoff::close);
       held.clear();
+      copies.values().forEach(ReceivedHandoff::close);
+      copies.clear();
       try {
         path.close(); // before the link: the previous app then binds the path again
       } catch (IOException closing) {
@@ -221,7 +263,59 @@ final class Successor {
       throw e;
     } finally {
       held.forEach(ReceivedHandoff::close); // nothing for those the sink took
+      copies.values().forEach(ReceivedHandoff::close); // copies never switched
       link.close(); // after the path was freed, on a rollback (the catch above runs first)
+    }
+  }
+
+  /**
+   * One message of a two-phase move: holds a copy (PREPARED, answered ADOPTED, or RETRY when
+   * {@code room} is used up, or REJECTED for a message of another kind), or applies its switch
+   * (SWITCHED: the copy, with its unsent bytes and state, joins {@code held}; DROPPED: the copy is
+   * closed). Every descriptor that arrives is held or closed here.
+   *
+   * @param room how many more connections this app may take
+   * @return whether the message was a switch (SWITCHED or DROPPED)
+   */
+  private static boolean twoPhase(ReceivedHandoff message, Map<Long, ReceivedHandoff> copies,
+      List<ReceivedHandoff> held, int room, HandoffLink link) throws IOException {
+    HandoffHeader header = message.header();
+    long id = header.connectionId();
+    switch (header.kind()) {
+      case PREPARED -> {
+        if (copies.size() + held.size() >= room) {
+          message.close();
+          log.warn("{}: {} connections held, the most allowed; answering RETRY", header,
+              copies.size() + held.size());
+          link.sendAck(new Acknowledgement(id, Status.RETRY));
+        } else if (copies.putIfAbsent(id, message) != null) {
+          message.close();
+          log.warn("{}: sent twice; refused", header);
+          link.sendAck(new Acknowledgement(id, Status.REJECTED));
+        } else {
+          link.sendAck(new Acknowledgement(id, Status.ADOPTED)); // held, serving nothing
+        }
+        return false;
+      }
+      case SWITCHED, DROPPED -> {
+        ReceivedHandoff copy = copies.remove(id);
+        if (copy == null) {
+          // Nothing the old app can go on from: the move cannot be committed.
+          throw new IOException("the previous app switched m" + id + ", which it had not sent");
+        }
+        if (header.kind() == HandoffHeader.Kind.SWITCHED) {
+          held.add(copy.completedBy(message)); // served only after the commit
+        } else {
+          copy.close(); // closed there meanwhile, or it finishes there
+        }
+        return true;
+      }
+      default -> {
+        message.close();
+        log.warn("the previous app sent {} during a two-phase take-over; refused", header);
+        link.sendAck(new Acknowledgement(id, Status.REJECTED));
+        return false;
+      }
     }
   }
 

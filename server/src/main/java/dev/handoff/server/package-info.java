@@ -56,7 +56,9 @@
  * handler that implements {@link dev.handoff.server.MigratableHandler}. The running server then
  * completes {@link dev.handoff.server.HandoffServer#handedOver()}: stop it as above. The move is
  * one transaction: the new process holds every connection without serving any until the running
- * one commits, once the new one holds them all ({@code takeOver} returns then). If the new process
+ * one commits, once the new one holds them all ({@code takeOver} returns then). The running one
+ * serves every connection while copies of their sockets travel, and pauses them only for a short
+ * switch, all at once, just before the commit (docs/UPGRADES.md). If the new process
  * dies, refuses a connection or does not answer before that, the running one serves every
  * connection again and takes handoffs again, and {@code takeOver} throws.
  *

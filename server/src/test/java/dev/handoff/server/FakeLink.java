@@ -4,6 +4,7 @@ import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.ReceivedHandoff;
+import dev.handoff.common.SwitchedConnection;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -70,9 +71,34 @@ final class FakeLink implements HandoffLink {
   /** Sends of a take-over's COMMIT (a TAKEOVER message on a successor's link) fail. */
   volatile boolean commitFails;
 
-  /** Only an old app's COMMIT is sent this way here: recorded as "commit N". */
+  /** PREPARED messages sent (two-phase move), in order. */
+  final List<HandoffHeader> preparedOut = new CopyOnWriteArrayList<>();
+  /** SWITCHED and DROPPED messages sent (two-phase move), in order. */
+  final List<SwitchedConnection> switchedOut = new CopyOnWriteArrayList<>();
+  /** Sends of PREPARED messages fail from this one on (1-based); 0: never. */
+  volatile int preparedFailFrom;
+  /** The switch's send fails. */
+  volatile boolean switchFails;
+  private volatile boolean switchSent;
+  private final AtomicInteger zeroAnswers = new AtomicInteger();
+
+  /**
+   * An old app's COMMIT, recorded as "commit N", and a two-phase move's PREPARED messages
+   * ("prepared mN", with the descriptor's validity at the send checked).
+   */
   @Override
   public void send(HandoffHeader header, FileDescriptor fd) throws IOException {
+    if (header.kind() == HandoffHeader.Kind.PREPARED) {
+      if (fd == null || !fd.valid()) {
+        throw new AssertionError("a PREPARED message carries an open descriptor: " + header);
+      }
+      if (closed || (preparedFailFrom > 0 && preparedOut.size() + 1 >= preparedFailFrom)) {
+        throw new IOException("send m" + header.connectionId() + ": Broken pipe");
+      }
+      preparedOut.add(header);
+      events.add("prepared m" + header.connectionId());
+      return;
+    }
     if (header.kind() != HandoffHeader.Kind.TAKEOVER || fd != null) {
       throw new AssertionError("an app sends no handoff but a take-over's COMMIT: " + header);
     }
@@ -91,6 +117,16 @@ final class FakeLink implements HandoffLink {
     }
     migratedOut.add(header);
     events.add("migrated m" + header.connectionId());
+  }
+
+  @Override
+  public void sendSwitch(List<SwitchedConnection> connections) throws IOException {
+    if (closed || switchFails) {
+      throw new IOException("send the switch: Broken pipe");
+    }
+    switchedOut.addAll(connections);
+    events.add("switch " + connections.size());
+    switchSent = true;
   }
 
   @Override
@@ -115,17 +151,22 @@ final class FakeLink implements HandoffLink {
   }
 
   /**
-   * The next scripted answer. An answer for a migrated connection is held back until that
-   * connection has been sent, as a real successor cannot answer earlier.
+   * The next scripted answer. An answer for a migrated or prepared connection is held back until
+   * that connection has been sent, and a second answer with id 0 (a two-phase move's "switched")
+   * until the switch has been sent, as a real successor cannot answer earlier.
    */
   @Override
   public Acknowledgement receiveAck() throws IOException {
     Object head;
-    while ((head = answersIn.peek()) instanceof Acknowledgement ack && ack.connectionId() > 0
-        && !closed && migratedOut.stream().noneMatch(h -> h.connectionId() == ack.connectionId())) {
+    while ((head = answersIn.peek()) instanceof Acknowledgement ack && !closed
+        && (ack.connectionId() > 0 ? !sent(ack.connectionId())
+            : zeroAnswers.get() > 0 && !switchSent)) {
       sleep(2);
     }
     Object item = take(answersIn);
+    if (item instanceof Acknowledgement ack && ack.connectionId() == 0) {
+      zeroAnswers.incrementAndGet();
+    }
     if (item == END) {
       return null;
     }
@@ -133,6 +174,12 @@ final class FakeLink implements HandoffLink {
       throw e;
     }
     return (Acknowledgement) item;
+  }
+
+  /** Whether a connection with this id was sent: migrated, or prepared. */
+  private boolean sent(long id) {
+    return migratedOut.stream().anyMatch(h -> h.connectionId() == id)
+        || preparedOut.stream().anyMatch(h -> h.connectionId() == id);
   }
 
   @Override

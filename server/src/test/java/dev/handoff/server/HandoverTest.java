@@ -1,5 +1,6 @@
 package dev.handoff.server;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
+import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.HandoffLink;
+import dev.handoff.common.SwitchedConnection;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,7 +43,8 @@ class HandoverTest {
   }
 
   private void run(int pauseAhead) {
-    new Handover(successor, site, () -> shutDown.set(true), SHORT, SHORT, pauseAhead).run();
+    new Handover(successor, false, site, () -> shutDown.set(true), SHORT, SHORT, pauseAhead)
+        .run();
   }
 
   private static Acknowledgement adopted(long id) {
@@ -191,6 +195,127 @@ class HandoverTest {
     assertTrue(shutDown.get());
   }
 
+  // Two-phase moves: copies first while the app serves on, then one switch.
+
+  private void runTwoPhase() {
+    new Handover(successor, true, site, () -> shutDown.set(true), SHORT, SHORT, 1).run();
+  }
+
+  private List<String> phases() {
+    return successor.events.stream().filter(e -> e.startsWith("prepared") || e.startsWith("pause")
+        || e.startsWith("switch") || e.startsWith("commit")).toList();
+  }
+
+  /** Every copy of a descriptor taken for the move was closed, exactly once (DescriptorCopy). */
+  private void assertEveryCopyClosed() {
+    for (DescriptorCopy copy : site.copies) {
+      assertTrue(copy.closed(), "copy of " + copy.header() + " closed");
+    }
+    for (java.io.FileDescriptor fd : site.copyFds) {
+      assertFalse(fd.valid(), "the descriptor copied is closed");
+    }
+  }
+
+  @Test
+  void twoPhasesSendEveryCopyBeforePausingAnyThenSwitchAllAtOnceThenCommit() {
+    site.twoPhase = true;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3)).willAnswer(adopted(0));
+    runTwoPhase();
+    assertEquals(new Acknowledgement(Successor.TWO_PHASE, Status.ADOPTED),
+        successor.answersOut.get(0), "the path is yours, and the move is in two phases");
+    assertEquals(List.of("prepared m1", "prepared m2", "prepared m3", "pause 0", "pause 1",
+        "pause 2", "switch 3", "commit 3"), phases(),
+        "no connection paused before every copy was held; one switch; then COMMIT");
+    assertEquals(List.of(), successor.migratedOut, "nothing moved one at a time");
+    for (int i = 0; i < 3; i++) {
+      SwitchedConnection c = successor.switchedOut.get(i);
+      assertEquals(HandoffHeader.Kind.SWITCHED, c.header().kind());
+      assertEquals(i + 1, c.header().connectionId(), "the id of its PREPARED message");
+      assertArrayEquals(new byte[i], c.pending(), "its unsent bytes");
+      assertArrayEquals(FakeSite.state(i), c.state(), "its handlers' state");
+      assertEquals(i, c.header().pendingBytes());
+    }
+    assertEquals(Set.of(0, 1, 2), site.released);
+    assertEquals(Set.of(), site.resumed);
+    assertEveryCopyClosed();
+    assertTrue(shutDown.get());
+  }
+
+  @Test
+  void aSuccessorGoneBetweenThePhasesLeavesEveryConnectionServedHereAndNonePaused() {
+    site.twoPhase = true;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(FakeLink.END);
+    runTwoPhase();
+    assertEquals(Set.of(), site.paused, "no connection was paused: each was served throughout");
+    assertEquals(List.of(), successor.switchedOut);
+    assertEveryCopyClosed();
+    assertRolledBack();
+  }
+
+  @Test
+  void aCopyTheSuccessorCannotHoldRollsEverythingBackBeforeAnyPause() {
+    site.twoPhase = true;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1))
+        .willAnswer(new Acknowledgement(2, Status.RETRY)).willAnswer(FakeLink.END);
+    runTwoPhase();
+    assertEquals(Set.of(), site.paused);
+    assertEveryCopyClosed();
+    assertRolledBack();
+  }
+
+  @Test
+  void aFailedSwitchServesEveryPausedConnectionHereAgain() {
+    site.twoPhase = true;
+    successor.switchFails = true;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3));
+    runTwoPhase();
+    assertEquals(Set.of(0, 1, 2), site.paused);
+    assertEveryCopyClosed();
+    assertRolledBack();
+  }
+
+  @Test
+  void aSuccessorThatDoesNotAnswerTheSwitchRollsEverythingBack() {
+    site.twoPhase = true;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3));
+    runTwoPhase();
+    assertTrue(successor.events.contains("switch 3"));
+    assertEquals(Set.of(0, 1, 2), site.paused);
+    assertRolledBack();
+  }
+
+  @Test
+  void aConnectionGoneDuringThePrepareIsSwitchedAsDroppedAndTheRestCommit() {
+    site.twoPhase = true;
+    site.closing.add(1);
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3)).willAnswer(adopted(0));
+    runTwoPhase();
+    assertEquals(List.of(HandoffHeader.Kind.SWITCHED, HandoffHeader.Kind.DROPPED,
+        HandoffHeader.Kind.SWITCHED), successor.switchedOut.stream()
+        .map(c -> c.header().kind()).toList(), "m2 dropped: the successor closes its copy");
+    assertTrue(successor.events.contains("commit 2"));
+    assertEquals(Set.of(0, 2), site.released);
+    assertEveryCopyClosed();
+    assertTrue(shutDown.get());
+  }
+
+  @Test
+  void anAppThatCannotCopyDescriptorsMovesThemOneAtATimeAndSaysSo() {
+    site.twoPhase = false; // as an app whose connections are its caller's (HandoffAcceptor)
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3));
+    runTwoPhase();
+    assertEquals(new Acknowledgement(Successor.COMMIT_FOLLOWS, Status.ADOPTED),
+        successor.answersOut.get(0));
+    assertEquals(3, successor.migratedOut.size());
+    assertTrue(successor.events.contains("commit 3"));
+  }
+
   /**
    * An app with {@code n} connections, numbered from 0, recording what becomes of each; pausing
    * one is recorded on the link's events too ("pause 0"), to see the order of pauses and moves.
@@ -204,6 +329,11 @@ class HandoverTest {
     final Set<Integer> released = ConcurrentHashMap.newKeySet();
     final Set<Integer> resumed = ConcurrentHashMap.newKeySet();
     final Set<Integer> closing = ConcurrentHashMap.newKeySet();
+    /** Whether it can copy descriptors (an app serving Netty pipelines). */
+    volatile boolean twoPhase;
+    /** The copies it made, and the descriptors they held. */
+    final List<DescriptorCopy> copies = new ArrayList<>();
+    final List<java.io.FileDescriptor> copyFds = new ArrayList<>();
 
     FakeSite(int n, FakeLink link) {
       this.n = n;
@@ -235,6 +365,45 @@ class HandoverTest {
           return CompletableFuture.completedFuture(new Detached(null, 100 + index,
               FakeLink.header(index), new byte[index], new byte[0]));
         });
+      }
+      return all;
+    }
+
+    static byte[] state(int index) {
+      return ("state of " + index).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    /** Copies of /dev/null, real descriptors a test can see closed. */
+    @Override
+    public List<DescriptorCopy> copies() {
+      if (!twoPhase) {
+        return null;
+      }
+      for (int i = 0; i < n; i++) {
+        try {
+          java.io.FileDescriptor fd = new java.io.FileInputStream("/dev/null").getFD();
+          copyFds.add(fd);
+          copies.add(new DescriptorCopy(null, FakeLink.header(i), fd));
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+      return copies;
+    }
+
+    @Override
+    public List<CompletableFuture<Detached>> pause(List<DescriptorCopy> toPause) {
+      assertEquals(copies, toPause, "the connections of the copies, in order");
+      List<CompletableFuture<Detached>> all = new ArrayList<>();
+      for (int i = 0; i < toPause.size(); i++) {
+        if (closing.contains(i)) {
+          all.add(CompletableFuture.completedFuture(null));
+          continue;
+        }
+        assertTrue(paused.add(i), "paused once");
+        link.events.add("pause " + i);
+        all.add(CompletableFuture.completedFuture(new Detached(null, 100 + i,
+            FakeLink.header(i), new byte[i], state(i))));
       }
       return all;
     }

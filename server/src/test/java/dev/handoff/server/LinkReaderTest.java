@@ -9,6 +9,7 @@ import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
 import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffException.Reason;
+import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.ReceivedHandoff;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -41,7 +42,7 @@ class LinkReaderTest {
 
   /** Runs the reader until the link ends; the sink registers at once unless told otherwise. */
   private void runReader(int maxConnections) {
-    new LinkReader(link, sink, stats, maxConnections, takenOver::set, () -> readerClosed = true)
+    new LinkReader(link, sink, stats, maxConnections, (l, request) -> takenOver.set(l), () -> readerClosed = true)
         .run();
   }
 
@@ -92,6 +93,21 @@ class LinkReaderTest {
     runReader(100);
     assertEquals(List.of(new Acknowledgement(4, Status.REJECTED),
         new Acknowledgement(5, Status.ADOPTED)), link.answersOut);
+  }
+
+  /** A take-over's copy of a connection belongs on a successor's link only: never served. */
+  @Test
+  void aPreparedCopyOnAProxyLinkIsRefusedItsDescriptorClosedAndTheLinkGoesOn() throws Exception {
+    ReceivedHandoff copy = new ReceivedHandoff(
+        FakeLink.header(8).as(HandoffHeader.Kind.PREPARED, 0, 0),
+        FakeLink.handoff(8).descriptor(), -1, null);
+    FileDescriptor fd = copy.descriptor();
+    link.willReceive(copy).willReceive(FakeLink.handoff(9)).willReceive(FakeLink.END);
+    runReader(100);
+    assertEquals(List.of(new Acknowledgement(8, Status.REJECTED),
+        new Acknowledgement(9, Status.ADOPTED)), link.answersOut);
+    assertEquals(1, sink.adoptions.size(), "only the connection given to the engine");
+    assertFalse(fd.valid(), "the copy's descriptor closed");
   }
 
   @Test
@@ -160,7 +176,7 @@ class LinkReaderTest {
     assertEquals(List.of(new Acknowledgement(40, Status.RETRY)), link.answersOut);
     FakeLink other = new FakeLink();
     other.willReceive(FakeLink.handoff(41)).willReceive(FakeLink.END);
-    new LinkReader(other, sink, stats, 100, takenOver::set, () -> { }).run();
+    new LinkReader(other, sink, stats, 100, (l, request) -> takenOver.set(l), () -> { }).run();
     assertEquals(List.of(new Acknowledgement(41, Status.REJECTED)), other.answersOut);
   }
 

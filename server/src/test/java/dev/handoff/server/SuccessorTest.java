@@ -57,7 +57,9 @@ class SuccessorTest {
       });
       IOException e = assertThrows(IOException.class,
           () -> Successor.requestTakeOver(socket, Duration.ofSeconds(10)));
-      assertEquals(HandoffHeader.Kind.TAKEOVER, asked.get(10, TimeUnit.SECONDS).kind());
+      HandoffHeader request = asked.get(10, TimeUnit.SECONDS);
+      assertEquals(HandoffHeader.Kind.TAKEOVER, request.kind());
+      assertEquals(Successor.TWO_PHASE, request.connectionId(), "it asks for a two-phase move");
       return e;
     }
   }
@@ -100,9 +102,127 @@ class SuccessorTest {
         0), null, -1, null);
   }
 
+  private static ReceivedHandoff prepared(long id) throws IOException {
+    java.io.FileInputStream devNull = new java.io.FileInputStream("/dev/null");
+    return new ReceivedHandoff(FakeLink.header(id).as(HandoffHeader.Kind.PREPARED, 0, 0),
+        devNull.getFD(), -1, null);
+  }
+
+  private static ReceivedHandoff switched(long id, String pending, String state) {
+    byte[] p = pending.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] st = state.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    return new ReceivedHandoff(FakeLink.header(id).as(HandoffHeader.Kind.SWITCHED, p.length,
+        st.length), null, -1, p, st);
+  }
+
+  private static ReceivedHandoff dropped(long id) {
+    return new ReceivedHandoff(FakeLink.header(id).as(HandoffHeader.Kind.DROPPED, 0, 0), null, -1,
+        null);
+  }
+
+  private CompletableFuture<Integer> receiveInTwoPhases(FakeLink link, Sink sink,
+      java.io.Closeable boundPath) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return Successor.receiveMoved(new Successor.Predecessor(link, true, true), sink, 100,
+            boundPath);
+      } catch (IOException e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    });
+  }
+
+  private static void awaitAnswers(FakeLink link, int n) throws InterruptedException {
+    Await.until(Duration.ofSeconds(10), () -> link.answersOut.size() >= n,
+        () -> "answers " + link.answersOut);
+  }
+
+  @Test
+  void twoPhasesHoldEveryCopyUnservedAnswerTheSwitchOnceThenServeAllWithTheirBytes()
+      throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    ReceivedHandoff c1 = prepared(1);
+    ReceivedHandoff c2 = prepared(2);
+    ReceivedHandoff c3 = prepared(3);
+    link.willReceive(c1).willReceive(c2).willReceive(c3);
+    CompletableFuture<Integer> result = receiveInTwoPhases(link, sink, path);
+    awaitAnswers(link, 4);
+    assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
+        new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.ADOPTED),
+        new Acknowledgement(3, Status.ADOPTED)), link.answersOut, "bound, then each copy held");
+    link.willReceive(switched(1, "ab", "s1")).willReceive(dropped(2))
+        .willReceive(switched(3, "", "s3"));
+    awaitAnswers(link, 5);
+    assertEquals(new Acknowledgement(0, Status.ADOPTED), link.answersOut.get(4),
+        "one answer to the whole switch: ready to serve all");
+    assertEquals(5, link.answersOut.size(), "no answer per switched connection");
+    assertThrows(IllegalStateException.class, c2::release, "the dropped copy was closed");
+    assertEquals(List.of(), sink.served, "nothing served before the commit");
+    link.willReceive(commit(2));
+    assertEquals(2, result.get(10, TimeUnit.SECONDS));
+    assertEquals(List.of(1L, 3L), sink.served);
+    assertEquals("ab", sink.pending.get(0));
+    assertEquals("s1", sink.state.get(0));
+    assertEquals("", sink.pending.get(1));
+    assertEquals("s3", sink.state.get(1));
+    assertEquals(List.of(HandoffHeader.Kind.MIGRATED, HandoffHeader.Kind.MIGRATED), sink.kinds,
+        "served as moved connections, so their unsent bytes are written first");
+  }
+
+  @Test
+  void aLinkEndingBetweenThePhasesClosesEveryCopyOnceAndServesNone() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    ReceivedHandoff c1 = prepared(1);
+    ReceivedHandoff c2 = prepared(2);
+    java.io.FileDescriptor fd1 = c1.descriptor();
+    java.io.FileDescriptor fd2 = c2.descriptor();
+    link.willReceive(c1).willReceive(c2).willReceive(switched(1, "x", "")).willReceive(FakeLink.END);
+    java.io.Closeable boundPath = () -> link.events.add("path freed");
+    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(
+        new Successor.Predecessor(link, true, true), sink, 100, boundPath));
+    assertTrue(e.getMessage().contains("before it committed"), e.getMessage());
+    assertEquals(List.of(), sink.served);
+    assertFalse(fd1.valid(), "the switched copy was closed");
+    assertFalse(fd2.valid(), "the copy never switched was closed");
+    assertThrows(IllegalStateException.class, c1::release, "its descriptor went to the switch");
+    assertThrows(IllegalStateException.class, c2::release);
+    assertTrue(link.events.indexOf("path freed") < link.events.indexOf("closed"), link.events
+        .toString());
+  }
+
+  @Test
+  void aSwitchOfAConnectionNeverPreparedEndsTheTakeOver() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    ReceivedHandoff c1 = prepared(1);
+    link.willReceive(c1).willReceive(switched(7, "", ""));
+    IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(
+        new Successor.Predecessor(link, true, true), sink, 100, path));
+    assertTrue(e.getMessage().contains("m7"), e.getMessage());
+    assertThrows(IllegalStateException.class, c1::release, "the copy held was closed");
+    assertEquals(List.of(), sink.served);
+  }
+
+  @Test
+  void copiesBeyondTheCapAreAnsweredRetrySoThatTheOldAppRollsBack() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    link.willReceive(prepared(1)).willReceive(prepared(2)).willReceive(FakeLink.END);
+    assertThrows(IOException.class, () -> Successor.receiveMoved(
+        new Successor.Predecessor(link, true, true), sink, 1, path));
+    assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
+        new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.RETRY)),
+        link.answersOut);
+  }
+
   /** A sink that records what it is given to serve (the descriptors stay the handoffs'). */
   private static final class Sink implements ConnectionSink {
     final List<Long> served = new CopyOnWriteArrayList<>();
+    final List<String> pending = new CopyOnWriteArrayList<>();
+    final List<String> state = new CopyOnWriteArrayList<>();
+    final List<HandoffHeader.Kind> kinds = new CopyOnWriteArrayList<>();
 
     @Override
     public int liveConnections() {
@@ -112,6 +232,9 @@ class SuccessorTest {
     @Override
     public boolean adopt(ReceivedHandoff handoff, Consumer<Throwable> whenRegistered) {
       served.add(handoff.header().connectionId());
+      pending.add(new String(handoff.pending(), java.nio.charset.StandardCharsets.US_ASCII));
+      state.add(new String(handoff.state(), java.nio.charset.StandardCharsets.US_ASCII));
+      kinds.add(handoff.header().kind());
       whenRegistered.accept(null);
       return true;
     }
@@ -191,7 +314,10 @@ class SuccessorTest {
   @Test
   void theAnswerToTheRequestSaysWhetherTheOldAppCommits() throws Exception {
     assertTrue(agreed(Successor.COMMIT_FOLLOWS).commits());
+    assertFalse(agreed(Successor.COMMIT_FOLLOWS).twoPhase());
     assertFalse(agreed(0).commits());
+    assertTrue(agreed(Successor.TWO_PHASE).commits());
+    assertTrue(agreed(Successor.TWO_PHASE).twoPhase());
   }
 
   private Successor.Predecessor agreed(long id) throws Exception {
