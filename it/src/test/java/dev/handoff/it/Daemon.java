@@ -79,12 +79,12 @@ final class Daemon implements AutoCloseable {
   }
 
   /**
-   * Starts every daemon with SIGHUP at its default disposition, as a terminal or systemd starts
-   * it: a JVM started with SIGHUP ignored (the test run under nohup, a CI runner or a background
-   * shell) keeps it ignored, and the reload the tests send would never arrive. coreutils' env
-   * (9.0 or later) resets it.
+   * Starts every daemon with SIGHUP and SIGINT at their default disposition, as a terminal or
+   * systemd starts it: a JVM started with either ignored (the test run under nohup, a CI runner,
+   * or a background job of a shell, which ignores SIGINT) keeps it ignored, and the reload or
+   * stop the tests send would never arrive. coreutils' env (9.0 or later) resets them.
    */
-  static final List<String> DEFAULT_SIGNALS = List.of("env", "--default-signal=HUP");
+  static final List<String> DEFAULT_SIGNALS = List.of("env", "--default-signal=HUP,INT");
 
   /** As above, with extra environment variables (JAVA_OPTS, say). */
   static Daemon start(Path logDir, int fdLimit, java.util.Map<String, String> env, String role,
