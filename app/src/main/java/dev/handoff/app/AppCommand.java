@@ -119,6 +119,23 @@ public final class AppCommand implements Callable<Integer> {
           + " exits 0. Fails (status 1) if no app runs at SOCKET.")
   boolean takeOver;
 
+  @Option(names = "--take-over-timeout", paramLabel = "DURATION",
+      converter = DurationConverter.class, defaultValue = "10s",
+      description = "When a successor takes over from this app: how long this app waits on it at"
+          + " each step before it rolls the take-over back and serves everything on (until the"
+          + " successor has bound SOCKET and is ready, then between its answers while the"
+          + " connections move). A long move that keeps going is not cut short."
+          + " Default: ${DEFAULT-VALUE}.")
+  Duration takeOverTimeout;
+
+  @Option(names = "--ready-command", paramLabel = "CMD",
+      description = "With --take-over: once this app has bound SOCKET, run CMD (with /bin/sh -c,"
+          + " its output logged) and let the old app move its connections only if CMD exits 0;"
+          + " otherwise, or if CMD has not ended within the old app's --take-over-timeout, the"
+          + " take-over is rolled back, the old app serves on and this app exits 1."
+          + " Default: ready as soon as SOCKET is bound.")
+  String readyCommand;
+
   @Option(names = "--no-plain",
       description = "Refuse links from plain descriptor senders (programs that pass one"
           + " descriptor per message with a small payload and read no answers, such as a Go"
@@ -181,6 +198,12 @@ public final class AppCommand implements Callable<Integer> {
     if (maxConnections != null && maxConnections < 1) {
       throw usage("--max-connections must be at least 1");
     }
+    if (takeOverTimeout.isZero()) {
+      throw usage("--take-over-timeout must be more than 0");
+    }
+    if (readyCommand != null && !takeOver) {
+      throw usage("--ready-command applies with --take-over only");
+    }
     if (directPort < 0 || directPort > 65535) {
       throw usage("--direct-port " + directPort + " is out of range 0-65535");
     }
@@ -188,7 +211,7 @@ public final class AppCommand implements Callable<Integer> {
         maxUnsent, drainTimeout, directPort,
         allowUids == null ? HandoffServerBootstrap.defaultAllowedUids() : Set.copyOf(allowUids),
         maxConnections != null ? maxConnections : HandoffServerBootstrap.defaultMaxConnections(),
-        metrics, !noPlain);
+        metrics, !noPlain, takeOverTimeout, readyCommand);
   }
 
   private Set<PosixFilePermission> parseMode(String octal) {

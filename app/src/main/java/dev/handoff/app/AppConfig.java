@@ -19,4 +19,8 @@ record AppConfig(
     int maxConnections,
     InetSocketAddress metrics,
     /** Links from plain descriptor senders are taken (docs/PROTOCOL.md, "Plain mode"). */
-    boolean acceptPlain) {}
+    boolean acceptPlain,
+    /** When a successor takes over from this app: how long each wait on it may last. */
+    Duration takeOverTimeout,
+    /** With --take-over: the command whose exit status 0 says this app is ready; or null. */
+    String readyCommand) {}

@@ -106,7 +106,11 @@ final class EchoApp {
         .allowedUids(config.allowedUids())
         .maxLinks(config.maxLinks())
         .maxConnections(config.maxConnections())
-        .acceptPlain(config.acceptPlain());
+        .acceptPlain(config.acceptPlain())
+        .handOverTimeout(config.takeOverTimeout());
+    if (config.readyCommand() != null) {
+      bootstrap.readiness(new ReadyCommand(config.readyCommand()));
+    }
     if (registry != null) {
       bootstrap.meterRegistry(registry);
     }

@@ -7,6 +7,7 @@ import dev.handoff.cli.UsageErrorHandler;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -29,7 +30,8 @@ class AppCommandTest {
     assertEquals(0, run("--help"));
     String help = out.toString();
     for (String option : new String[] {"--socket-mode", "--max-links", "--io-threads",
-        "--max-unsent", "--drain-timeout", "--log-level", "--no-plain"}) {
+        "--max-unsent", "--drain-timeout", "--log-level", "--no-plain", "--take-over-timeout",
+        "--ready-command"}) {
       assertTrue(help.contains(option), option + " is documented:\n" + help);
     }
     assertTrue(help.contains("Default: 0600"), help);
@@ -58,6 +60,38 @@ class AppCommandTest {
   @Test
   void missingSocketDirectoryIsAUsageError() {
     assertUsageError("does not exist", dir.resolve("nowhere/a.sock").toString());
+  }
+
+  /** What the command line sets, read as the command reads it (nothing is started). */
+  private static AppCommand parsed(String... args) {
+    AppCommand command = new AppCommand();
+    new CommandLine(command).parseArgs(args);
+    return command;
+  }
+
+  @Test
+  void takeOverTimeoutAndReadyCommandAreReadAndDefaultToTenSecondsAndNone() {
+    AppCommand defaults = parsed("a.sock");
+    assertEquals(Duration.ofSeconds(10), defaults.takeOverTimeout);
+    assertEquals(null, defaults.readyCommand);
+    AppCommand set = parsed("--take-over-timeout", "45s", "--take-over", "--ready-command",
+        "curl -fs http://127.0.0.1:9100/metrics", "a.sock");
+    assertEquals(Duration.ofSeconds(45), set.takeOverTimeout);
+    assertEquals("curl -fs http://127.0.0.1:9100/metrics", set.readyCommand);
+  }
+
+  @Test
+  void aTakeOverTimeoutThatIsNotADurationOrIsZeroIsAUsageError() {
+    assertUsageError("is not a duration", "--take-over-timeout", "soon",
+        dir.resolve("a.sock").toString());
+    assertUsageError("--take-over-timeout must be more than 0", "--take-over-timeout", "0",
+        dir.resolve("a.sock").toString());
+  }
+
+  @Test
+  void aReadyCommandWithoutTakeOverIsAUsageError() {
+    assertUsageError("--ready-command applies with --take-over only", "--ready-command", "true",
+        dir.resolve("a.sock").toString());
   }
 
   @Test

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.Callable;
 
 /**
  * Options of a {@link HandoffServerChannel}, set with {@code ServerBootstrap.option(...)} as
@@ -59,6 +60,20 @@ public final class HandoffChannelOption<T> extends ChannelOption<T> {
   /** How long a {@link #TAKE_OVER} bind waits for the running app to free the path. Default 30 s. */
   public static final ChannelOption<Duration> TAKE_OVER_TIMEOUT =
       valueOf(HandoffChannelOption.class, "TAKE_OVER_TIMEOUT");
+
+  /**
+   * How long each wait on a successor that takes over from this server may last before the
+   * take-over is rolled back; see {@link HandoffServerBootstrap#handOverTimeout}. Default 10 s.
+   */
+  public static final ChannelOption<Duration> HAND_OVER_TIMEOUT =
+      valueOf(HandoffChannelOption.class, "HAND_OVER_TIMEOUT");
+
+  /**
+   * When binding by {@link #TAKE_OVER}, what must return before the running app is told this
+   * server is ready; see {@link HandoffServerBootstrap#readiness}. Default: none.
+   */
+  public static final ChannelOption<Callable<?>> READINESS =
+      valueOf(HandoffChannelOption.class, "READINESS");
 
   /**
    * Where to publish the meters ({@code handoff.app.*}, tagged with the socket path). Default:

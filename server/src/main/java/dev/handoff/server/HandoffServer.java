@@ -92,7 +92,7 @@ public final class HandoffServer implements Closeable {
       // on (docs/PROTOCOL.md); proxy links are taken only then, so that a rollback cuts nothing.
       try {
         stats.migratedIn.add(Successor.receiveMoved(predecessor, engine, config.maxConnections(),
-            listener));
+            listener, config.readiness()));
       } catch (IOException | RuntimeException e) {
         engine.close(); // the path was freed already, before the link closed
         throw e;
@@ -367,7 +367,7 @@ public final class HandoffServer implements Closeable {
     }
     boolean twoPhase = request.connectionId() == Successor.TWO_PHASE;
     Thread t = new Thread(new Handover(link, twoPhase, handoverSite(),
-        () -> handedOver.complete(null)), "handover");
+        () -> handedOver.complete(null), config.handOverTimeout()), "handover");
     t.setDaemon(true);
     t.start();
   }

@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -92,6 +93,9 @@ public final class HandoffServerBootstrap {
   /** A MeterRegistry, or null; kept as an Object so that Micrometer is optional. */
   private Object registry;
   private Duration takeOverTimeout = Duration.ofSeconds(30);
+  private Duration handOverTimeout = Handover.DEFAULT_TIMEOUT;
+  /** Null: ready as soon as the path is bound. */
+  private Callable<?> readiness;
 
   /**
    * The event loops that serve the connections: an epoll group, e.g. {@code new
@@ -212,6 +216,52 @@ public final class HandoffServerBootstrap {
   }
 
   /**
+   * How long this server, when a successor {@link #takeOver takes over} from it, waits on the
+   * successor at each step before it rolls the take-over back and serves everything again
+   * (docs/UPGRADES.md): from the successor's request until it has bound the path and said so;
+   * then, while the connections move, from each answer of the successor to its next one; and
+   * from the switch of a two-phase move to its answer. It bounds waiting on a successor that
+   * stopped answering, not the whole move: a move of many connections takes as long as it
+   * needs while the successor keeps answering. Default 10 s.
+   *
+   * @throws IllegalArgumentException if {@code timeout} is not positive
+   */
+  public HandoffServerBootstrap handOverTimeout(Duration timeout) {
+    this.handOverTimeout = positive("handOverTimeout", timeout);
+    return this;
+  }
+
+  /**
+   * The readiness gate of a {@link #takeOver}: once this server has bound the freed socket path,
+   * it calls {@code check} on a thread of its own, and tells the running app it is ready (so that
+   * the connections start to move) only when {@code check} returns. Until then the running app
+   * serves every connection, none of them paused, and new connections wait in the proxy. If
+   * {@code check} throws, or has not returned within the running app's {@link #handOverTimeout},
+   * the take-over is rolled back: this server frees the path (the {@link #takeOver} call throws
+   * an {@link IOException} saying why) and the running app serves everything on and binds the
+   * path again. A check still running then is interrupted.
+   *
+   * <p>It covers what can fail as this app starts: a dependency it cannot reach, a resource it
+   * cannot get, a crash, found before a single connection moves. It does not cover what happens
+   * after the commit: from then on every connection is this app's, and if it dies they die with
+   * it (docs/UPGRADES.md). Default: none, ready as soon as the path is bound.
+   *
+   * @param check returns normally once this app is ready to serve; its value is ignored
+   */
+  public HandoffServerBootstrap readiness(Callable<?> check) {
+    this.readiness = Objects.requireNonNull(check, "check");
+    return this;
+  }
+
+  static Duration positive(String name, Duration timeout) {
+    Objects.requireNonNull(timeout, name);
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive: " + timeout);
+    }
+    return timeout;
+  }
+
+  /**
    * Binds the unix socket at {@code socket} and starts taking handoffs. A stale socket file (one
    * that nobody accepts on) is replaced; a live one, or anything that is not a socket (a file, a
    * directory, a symlink), is left alone.
@@ -316,7 +366,7 @@ public final class HandoffServerBootstrap {
     return new ServerConfig(socket.toAbsolutePath(), socketMode, maxLinks,
         allowedUids != null ? allowedUids : defaultAllowedUids(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        stateless, acceptPlain, registry);
+        stateless, acceptPlain, registry, handOverTimeout, readiness);
   }
 
   /**
@@ -348,6 +398,8 @@ public final class HandoffServerBootstrap {
         .option(HandoffChannelOption.STATELESS, stateless)
         .option(HandoffChannelOption.TAKE_OVER, takeOver)
         .option(HandoffChannelOption.TAKE_OVER_TIMEOUT, takeOverTimeout)
+        .option(HandoffChannelOption.HAND_OVER_TIMEOUT, handOverTimeout)
+        .option(HandoffChannelOption.READINESS, readiness)
         .childHandler(childHandler);
     if (allowedUids != null) {
       bootstrap.option(HandoffChannelOption.ALLOWED_UIDS, allowedUids);

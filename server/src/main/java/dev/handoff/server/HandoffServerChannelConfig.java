@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.concurrent.Callable;
 import java.util.Map;
 import java.util.Set;
 
@@ -25,6 +26,8 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
   private boolean stateless;
   private boolean takeOver;
   private Duration takeOverTimeout = Duration.ofSeconds(30);
+  private Duration handOverTimeout = Handover.DEFAULT_TIMEOUT;
+  private Callable<?> readiness;
   /** A MeterRegistry, kept as an Object so that this class loads without Micrometer. */
   private Object registry;
 
@@ -38,7 +41,8 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
         HandoffChannelOption.ALLOWED_UIDS, HandoffChannelOption.MAX_LINKS,
         HandoffChannelOption.MAX_CONNECTIONS, HandoffChannelOption.ACCEPT_PLAIN,
         HandoffChannelOption.STATELESS, HandoffChannelOption.TAKE_OVER,
-        HandoffChannelOption.TAKE_OVER_TIMEOUT, HandoffChannelOption.METER_REGISTRY);
+        HandoffChannelOption.TAKE_OVER_TIMEOUT, HandoffChannelOption.HAND_OVER_TIMEOUT,
+        HandoffChannelOption.READINESS, HandoffChannelOption.METER_REGISTRY);
   }
 
   @Override
@@ -60,6 +64,10 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
       return (T) Boolean.valueOf(takeOver);
     } else if (option == HandoffChannelOption.TAKE_OVER_TIMEOUT) {
       return (T) takeOverTimeout;
+    } else if (option == HandoffChannelOption.HAND_OVER_TIMEOUT) {
+      return (T) handOverTimeout;
+    } else if (option == HandoffChannelOption.READINESS) {
+      return (T) readiness;
     } else if (option == HandoffChannelOption.METER_REGISTRY) {
       return (T) registry;
     }
@@ -90,6 +98,10 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
       takeOver = (Boolean) value;
     } else if (option == HandoffChannelOption.TAKE_OVER_TIMEOUT) {
       takeOverTimeout = (Duration) value;
+    } else if (option == HandoffChannelOption.HAND_OVER_TIMEOUT) {
+      handOverTimeout = HandoffServerBootstrap.positive("HAND_OVER_TIMEOUT", (Duration) value);
+    } else if (option == HandoffChannelOption.READINESS) {
+      readiness = (Callable<?>) value;
     } else if (option == HandoffChannelOption.METER_REGISTRY) {
       registry = value;
     } else if (option == ChannelOption.SO_BACKLOG) {
@@ -122,6 +134,6 @@ final class HandoffServerChannelConfig extends DefaultChannelConfig {
     return new ServerConfig(socket, socketMode, maxLinks,
         allowedUids != null ? allowedUids : Uids.selfAndRoot(),
         maxConnections != null ? maxConnections : OpenFileLimit.defaultMaxConnections(),
-        stateless, acceptPlain, registry);
+        stateless, acceptPlain, registry, handOverTimeout, readiness);
   }
 }

@@ -39,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * switch only. Otherwise one at a time, each paused just before its own move (MIGRATED), the
  * first paused until the last is held.
  *
+ * <p>One timeout bounds each wait on the successor ({@link HandoffServerBootstrap#handOverTimeout}):
+ * from its request to its "bound" answer; then, while connections move, from each answer to the
+ * next (no progress for that long); and from the switch to its answer. A large healthy move thus
+ * takes as long as it needs, and a successor that stops answering is rolled back.
+ *
  * <p>Before COMMIT nothing is given away: this app keeps its copy of every descriptor sent, and the
  * successor serves none of them. On any failure before it (the successor dies, closes the link,
  * does not answer in time, refuses any connection, or never binds the path), this app rolls back
@@ -47,10 +52,11 @@ import org.slf4j.LoggerFactory;
  */
 final class Handover implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Handover.class);
-  /** How long a successor may take to bind the freed path and say so. */
-  static final Duration READY_TIMEOUT = Duration.ofSeconds(10);
-  /** How long a successor may take to answer the last connection sent. */
-  static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(30);
+  /**
+   * The default of {@link HandoffServerBootstrap#handOverTimeout}: how long the successor may take
+   * to bind the freed path and say so, and then to answer again while connections move.
+   */
+  static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
   /** How long a rollback waits for the successor to end its side of the link (free the path). */
   private static final long LINK_END_WAIT_MILLIS = 5_000;
   /** How long one connection may take to be paused and taken off its event loop. */
@@ -67,8 +73,8 @@ final class Handover implements Runnable {
   private final boolean twoPhaseAsked;
   private final HandoverSite site;
   private final Runnable done;
-  private final Duration readyTimeout;
-  private final Duration answerTimeout;
+  /** How long each wait on the successor may last (see the class comment). */
+  private final Duration timeout;
   private final int pauseAhead;
   /**
    * Paused here: sent, or paused ahead of their move. This app's copies, served again on a
@@ -97,25 +103,26 @@ final class Handover implements Runnable {
    * @param successor the link the take-over request came on; this object owns it from now on
    * @param done called once the take-over is committed: the process then shuts down as on SIGTERM
    */
-  Handover(HandoffLink successor, boolean twoPhaseAsked, HandoverSite site, Runnable done) {
-    this(successor, twoPhaseAsked, site, done, READY_TIMEOUT, ANSWER_TIMEOUT, PAUSE_AHEAD);
+  Handover(HandoffLink successor, boolean twoPhaseAsked, HandoverSite site, Runnable done,
+      Duration timeout) {
+    this(successor, twoPhaseAsked, site, done, timeout, PAUSE_AHEAD);
   }
 
   /**
-   * As above, with the timeouts and the pauses ahead given (tests).
+   * As above, with the pauses ahead given (tests).
    *
    * @param twoPhaseAsked whether the successor asked for a two-phase move (its TAKEOVER request's
    *     connection id was {@link Successor#TWO_PHASE})
+   * @param timeout how long each wait on the successor may last (see the class comment)
    */
   Handover(HandoffLink successor, boolean twoPhaseAsked, HandoverSite site, Runnable done,
-      Duration readyTimeout, Duration answerTimeout, int pauseAhead) {
+      Duration timeout, int pauseAhead) {
     this.twoPhaseAsked = twoPhaseAsked;
     this.pauseAhead = pauseAhead;
     this.successor = successor;
     this.site = site;
     this.done = done;
-    this.readyTimeout = readyTimeout;
-    this.answerTimeout = answerTimeout;
+    this.timeout = timeout;
   }
 
   @Override
@@ -160,7 +167,7 @@ final class Handover implements Runnable {
 
   /** Waits for the successor's "bound" answer; returns why not, or null once it came. */
   private String awaitReady() throws InterruptedException {
-    long deadline = System.nanoTime() + readyTimeout.toNanos();
+    long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() - deadline < 0) {
       if (ready.await(20, TimeUnit.MILLISECONDS)) {
         return null;
@@ -169,7 +176,8 @@ final class Handover implements Runnable {
         return "it went away before binding the socket path";
       }
     }
-    return "it did not bind the socket path within " + readyTimeout.toMillis() + " ms";
+    return "it did not bind the socket path and say so within " + timeout.toMillis()
+        + " ms";
   }
 
   /**
@@ -296,13 +304,13 @@ final class Handover implements Runnable {
     closeCopies(); // paused: nothing here closes them now; the successor has its own copies
     logStayed(stayed);
     successor.sendSwitch(all);
-    long deadline = System.nanoTime() + answerTimeout.toNanos();
+    long deadline = System.nanoTime() + timeout.toNanos();
     while (switched.getCount() > 0 && System.nanoTime() - deadline < 0 && stopReason() == null) {
       switched.await(1, TimeUnit.MILLISECONDS);
     }
     stop = stopReason();
     if (stop == null && switched.getCount() > 0) {
-      stop = "it did not answer the switch within " + answerTimeout.toMillis() + " ms";
+      stop = "it did not answer the switch within " + timeout.toMillis() + " ms";
     }
     if (stop == null) {
       log.info("prepared {} copies in {} ms while serving them; switched {} ({} stay here) in"
@@ -325,18 +333,26 @@ final class Handover implements Runnable {
     return new HandoffHeader(seq, h.acceptedAtMicros(), h.client(), h.local(), h.origin());
   }
 
-  /** Waits until every message sent is answered; returns why not, or null. */
+  /**
+   * Waits until every message sent is answered, as long as the successor answers one within
+   * {@link #timeout} of the one before; returns why not, or null.
+   */
   private String awaitAnswers() throws InterruptedException {
-    long deadline = System.nanoTime() + answerTimeout.toNanos();
+    int left = unanswered.size();
+    long deadline = System.nanoTime() + timeout.toNanos();
     while (!unanswered.isEmpty() && System.nanoTime() - deadline < 0 && stopReason() == null) {
       answersDone.await(1, TimeUnit.MILLISECONDS);
+      if (unanswered.size() < left) { // progress: the successor answered since
+        left = unanswered.size();
+        deadline = System.nanoTime() + timeout.toNanos();
+      }
     }
     String stop = stopReason();
     if (stop != null) {
       return stop;
     }
-    return unanswered.isEmpty() ? null : "it did not answer " + unanswered.size()
-        + " connections within " + answerTimeout.toMillis() + " ms";
+    return unanswered.isEmpty() ? null : "it answered none of the last " + unanswered.size()
+        + " connections sent within " + timeout.toMillis() + " ms";
   }
 
   /** Closes this app's copies of the descriptors sent as PREPARED, once. */

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -159,7 +160,7 @@ final class Successor {
   }
 
   /**
-   * Says "bound" on the link to the previous app, then holds every MIGRATED connection it sends
+   * Says "bound" on the link to the previous app (once {@code readiness} has returned), then holds every MIGRATED connection it sends
    * (the descriptor open, nothing read or written) and answers each ADOPTED ("held"), or RETRY
    * (at {@code maxConnections}) or REJECTED (a message that is not a moved connection), which
    * makes the previous app roll back. On COMMIT (a TAKEOVER message from the previous app) every
@@ -174,21 +175,33 @@ final class Successor {
    *     in every case
    * @param path the socket path this app has bound: closed (freed) on a rollback before the link
    *     is, since the previous app binds the path again once it sees the link end
+   * @param readiness what must return before "bound" is said (see {@link ReadinessGate}); null:
+   *     said at once
    * @return how many connections the sink took
    * @throws IOException if the link ended or failed before COMMIT: the take-over was rolled back,
    *     every connection held here is closed and {@code path} freed
    */
   static int receiveMoved(Predecessor predecessor, ConnectionSink sink, int maxConnections,
-      Closeable path) throws IOException {
+      Closeable path, Callable<?> readiness) throws IOException {
     HandoffLink link = predecessor.link();
     List<ReceivedHandoff> held = new ArrayList<>();
     // Two phases: the copies sent as PREPARED, by id, until their SWITCHED or DROPPED.
     Map<Long, ReceivedHandoff> copies = new HashMap<>();
     int servedBefore = 0;
+    ReadinessGate gate = null;
     try {
-      link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
-      log.info("bound the socket path; {} the connections the previous app moves", predecessor
-          .commits() ? "holding, until it commits the take-over," : "serving");
+      String holding = predecessor.commits() ? "holding, until it commits the take-over,"
+          : "serving";
+      if (readiness == null) {
+        link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // bound: send them
+        log.info("bound the socket path; {} the connections the previous app moves", holding);
+      } else {
+        // The previous app sends nothing until "bound", so this thread reads on: it sees the
+        // link end if the previous app gives up waiting, or if the gate ends it (not ready).
+        log.info("bound the socket path; checking this app is ready before the previous app"
+            + " moves its connections");
+        gate = ReadinessGate.open(readiness, link, holding);
+      }
       while (true) {
         ReceivedHandoff message;
         try {
@@ -205,6 +218,10 @@ final class Successor {
         }
         if (message == null && !predecessor.commits()) {
           return servedBefore;
+        }
+        if (message == null && gate != null && gate.failure() != null) {
+          throw new IOException("this app was not ready (" + gate.failure() + "): the take-over"
+              + " is rolled back; the previous app serves its connections");
         }
         if (message == null) {
           throw new IOException("the previous app ended the link before it committed the"
@@ -262,6 +279,9 @@ final class Successor {
       }
       throw e;
     } finally {
+      if (gate != null) {
+        gate.close(); // a check still running is of no use now
+      }
       held.forEach(ReceivedHandoff::close); // nothing for those the sink took
       copies.values().forEach(ReceivedHandoff::close); // copies never switched
       link.close(); // after the path was freed, on a rollback (the catch above runs first)

@@ -38,6 +38,8 @@ final class FakeLink implements HandoffLink {
   volatile int migratedFailFrom;
   private final AtomicInteger migratedCount = new AtomicInteger();
   volatile boolean closed;
+  /** How long the successor takes to answer each connection sent, as a slow one would. */
+  volatile long answerDelayMillis;
 
   static HandoffHeader header(long id) {
     return new HandoffHeader(id, 1_000_000L * id, new InetSocketAddress("127.0.0.1", 40000 + (int) id),
@@ -162,6 +164,9 @@ final class FakeLink implements HandoffLink {
         && (ack.connectionId() > 0 ? !sent(ack.connectionId())
             : zeroAnswers.get() > 0 && !switchSent)) {
       sleep(2);
+    }
+    if (head instanceof Acknowledgement ack && ack.connectionId() > 0 && answerDelayMillis > 0) {
+      sleep(answerDelayMillis);
     }
     Object item = take(answersIn);
     if (item instanceof Acknowledgement ack && ack.connectionId() == 0) {

@@ -43,7 +43,7 @@ class HandoverTest {
   }
 
   private void run(int pauseAhead) {
-    new Handover(successor, false, site, () -> shutDown.set(true), SHORT, SHORT, pauseAhead)
+    new Handover(successor, false, site, () -> shutDown.set(true), SHORT, pauseAhead)
         .run();
   }
 
@@ -184,6 +184,24 @@ class HandoverTest {
     assertRolledBack();
   }
 
+  /**
+   * The timeout bounds each wait for the successor's next answer, not the whole move: a successor
+   * that answers every connection within it commits, however long all of them take together.
+   */
+  @Test
+  void aSuccessorThatKeepsAnsweringCommitsThoughTheWholeMoveTakesLongerThanTheTimeout() {
+    Duration timeout = Duration.ofMillis(1000);
+    successor.answerDelayMillis = 450; // the three answers take 1350 ms or more in all
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3));
+    long start = System.nanoTime();
+    new Handover(successor, false, site, () -> shutDown.set(true), timeout).run();
+    assertTrue(System.nanoTime() - start > timeout.toNanos(), "the move outlasted the timeout");
+    assertTrue(successor.events.contains("commit 3"), successor.events::toString);
+    assertEquals(Set.of(0, 1, 2), site.released);
+    assertTrue(shutDown.get());
+  }
+
   @Test
   void aConnectionThatClosesBeforeItIsPausedIsNotSentAndTheRestCommit() {
     site.closing.add(1);
@@ -198,7 +216,7 @@ class HandoverTest {
   // Two-phase moves: copies first while the app serves on, then one switch.
 
   private void runTwoPhase() {
-    new Handover(successor, true, site, () -> shutDown.set(true), SHORT, SHORT, 1).run();
+    new Handover(successor, true, site, () -> shutDown.set(true), SHORT, 1).run();
   }
 
   private List<String> phases() {

@@ -125,7 +125,7 @@ class SuccessorTest {
     return CompletableFuture.supplyAsync(() -> {
       try {
         return Successor.receiveMoved(new Successor.Predecessor(link, true, true), sink, 100,
-            boundPath);
+            boundPath, null);
       } catch (IOException e) {
         throw new java.util.concurrent.CompletionException(e);
       }
@@ -181,7 +181,7 @@ class SuccessorTest {
     link.willReceive(c1).willReceive(c2).willReceive(switched(1, "x", "")).willReceive(FakeLink.END);
     java.io.Closeable boundPath = () -> link.events.add("path freed");
     IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(
-        new Successor.Predecessor(link, true, true), sink, 100, boundPath));
+        new Successor.Predecessor(link, true, true), sink, 100, boundPath, null));
     assertTrue(e.getMessage().contains("before it committed"), e.getMessage());
     assertEquals(List.of(), sink.served);
     assertFalse(fd1.valid(), "the switched copy was closed");
@@ -199,7 +199,7 @@ class SuccessorTest {
     ReceivedHandoff c1 = prepared(1);
     link.willReceive(c1).willReceive(switched(7, "", ""));
     IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(
-        new Successor.Predecessor(link, true, true), sink, 100, path));
+        new Successor.Predecessor(link, true, true), sink, 100, path, null));
     assertTrue(e.getMessage().contains("m7"), e.getMessage());
     assertThrows(IllegalStateException.class, c1::release, "the copy held was closed");
     assertEquals(List.of(), sink.served);
@@ -211,7 +211,7 @@ class SuccessorTest {
     Sink sink = new Sink();
     link.willReceive(prepared(1)).willReceive(prepared(2)).willReceive(FakeLink.END);
     assertThrows(IOException.class, () -> Successor.receiveMoved(
-        new Successor.Predecessor(link, true, true), sink, 1, path));
+        new Successor.Predecessor(link, true, true), sink, 1, path, null));
     assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
         new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.RETRY)),
         link.answersOut);
@@ -249,7 +249,7 @@ class SuccessorTest {
     link.willReceive(m1).willReceive(m2);
     CompletableFuture<Integer> result = CompletableFuture.supplyAsync(() -> {
       try {
-        return Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100, path);
+        return Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 100, path, null);
       } catch (IOException e) {
         throw new IllegalStateException(e);
       }
@@ -277,7 +277,7 @@ class SuccessorTest {
     link.willReceive(m1).willReceive(m2).willReceive(FakeLink.END);
     java.io.Closeable boundPath = () -> link.events.add("path freed");
     IOException e = assertThrows(IOException.class, () -> Successor.receiveMoved(
-        new Successor.Predecessor(link, true), sink, 100, boundPath));
+        new Successor.Predecessor(link, true), sink, 100, boundPath, null));
     assertTrue(e.getMessage().contains("before it committed"), e.getMessage());
     assertEquals(List.of(), sink.served);
     assertThrows(IllegalStateException.class, m1::release, "m1's descriptor was closed");
@@ -293,7 +293,7 @@ class SuccessorTest {
     FakeLink link = new FakeLink();
     Sink sink = new Sink();
     link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
-    assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 1, path));
+    assertThrows(IOException.class, () -> Successor.receiveMoved(new Successor.Predecessor(link, true), sink, 1, path, null));
     assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
         new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.RETRY)),
         link.answersOut);
@@ -306,7 +306,7 @@ class SuccessorTest {
     FakeLink link = new FakeLink();
     Sink sink = new Sink();
     link.willReceive(moved(1)).willReceive(moved(2)).willReceive(FakeLink.END);
-    assertEquals(2, Successor.receiveMoved(new Successor.Predecessor(link, false), sink, 100, path));
+    assertEquals(2, Successor.receiveMoved(new Successor.Predecessor(link, false), sink, 100, path, null));
     assertEquals(List.of(1L, 2L), sink.served);
   }
 
