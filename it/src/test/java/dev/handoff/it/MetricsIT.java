@@ -31,7 +31,7 @@ class MetricsIT {
     return response.body();
   }
 
-  private static double value(String scrape, String series) {
+  static double value(String scrape, String series) {
     // The app's meters carry the server's socket path as a label: {socket="..."}.
     Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + "(\\{[^}]*\\})? ([0-9.eE+-]+)$")
         .matcher(scrape);

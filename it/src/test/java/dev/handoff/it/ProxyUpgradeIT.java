@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -59,7 +57,7 @@ class ProxyUpgradeIT extends DaemonTest {
       // 100 clients, each on one connection, ping-ponging 64 bytes every 50 ms.
       load.pingPong(port, 100);
       long streamBytes = 64L << 20;
-      Future<Long> streamRead = stream(load, streamBytes);
+      Future<Long> streamRead = load.stream(port, streamBytes);
       // 30 new connections a second, each: connect, echo 1 KiB, close.
       load.arrivals(30, port);
       load.awaitServed(30);
@@ -100,51 +98,6 @@ class ProxyUpgradeIT extends DaemonTest {
     millis.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
     assertTrue(proxy.log().contains("handed over to pid " + next.pid()), proxy.log());
     return next;
-  }
-
-  /**
-   * One stream of {@code bytes} through the proxy, paced at about 4 MiB/s and checked byte for
-   * byte; the future gives the bytes read back once the stream's end came back too.
-   */
-  private Future<Long> stream(UpgradeLoad load, long bytes) throws IOException {
-    Socket stream = EchoClient.connect(port);
-    load.hold(() -> {
-      try {
-        OutputStream out = stream.getOutputStream(); // closed with the socket, by the reader
-        Random random = new Random(64);
-        byte[] chunk = new byte[64 << 10];
-        for (long sent = 0; sent < bytes; sent += chunk.length) {
-          random.nextBytes(chunk);
-          out.write(chunk);
-          if ((sent / chunk.length) % 64 == 63) {
-            Thread.sleep(1_000); // the pace: 4 MiB a second
-          }
-        }
-        stream.shutdownOutput();
-      } catch (Throwable e) {
-        load.failures.add("stream write: " + e);
-      }
-      return null;
-    });
-    return load.pool.submit(() -> {
-      Random random = new Random(64);
-      byte[] expected = new byte[64 << 10];
-      InputStream in = stream.getInputStream();
-      long got = 0;
-      while (got < bytes) {
-        random.nextBytes(expected);
-        byte[] actual = EchoClient.readExactly(in, expected.length);
-        if (!java.util.Arrays.equals(expected, actual)) {
-          throw new AssertionError("stream differs in the chunk at byte " + got);
-        }
-        got += expected.length;
-      }
-      if (in.read() != -1) {
-        throw new AssertionError("bytes after the stream's end");
-      }
-      stream.close();
-      return got;
-    });
   }
 
   /**

@@ -3,10 +3,13 @@ package dev.handoff.it;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -65,6 +68,63 @@ final class UpgradeLoad implements AutoCloseable {
         return null;
       });
     }
+  }
+
+  /**
+   * One stream on {@code port} of at most {@code bytes}, paced at about 4 MiB/s, ended (half-closed)
+   * at {@code bytes} or once {@link #finish} has begun, and checked byte for byte as it comes
+   * back; the future gives the bytes read back once the stream's end came back too, and fails if
+   * that is not every byte written.
+   */
+  Future<Long> stream(int port, long bytes) throws IOException {
+    Socket stream = EchoClient.connect(port);
+    AtomicLong written = new AtomicLong();
+    AtomicBoolean ended = new AtomicBoolean();
+    hold(() -> {
+      try {
+        OutputStream out = stream.getOutputStream(); // closed with the socket, by the reader
+        Random random = new Random(64);
+        byte[] chunk = new byte[64 << 10];
+        for (long sent = 0; sent < bytes && !stop.get(); sent += chunk.length) {
+          random.nextBytes(chunk);
+          out.write(chunk);
+          written.addAndGet(chunk.length);
+          if ((sent / chunk.length) % 64 == 63) {
+            Thread.sleep(1_000); // the pace: 4 MiB a second
+          }
+        }
+        ended.set(true);
+        stream.shutdownOutput();
+      } catch (Throwable e) {
+        failures.add("stream write: " + e);
+      }
+      return null;
+    });
+    return pool.submit(() -> {
+      Random random = new Random(64);
+      byte[] expected = new byte[64 << 10];
+      InputStream in = stream.getInputStream();
+      long got = 0;
+      while (true) {
+        int first = in.read();
+        if (first < 0) {
+          break;
+        }
+        random.nextBytes(expected);
+        byte[] rest = EchoClient.readExactly(in, expected.length - 1);
+        if ((byte) first != expected[0]
+            || !Arrays.equals(expected, 1, expected.length, rest, 0, rest.length)) {
+          throw new AssertionError("stream differs in the chunk at byte " + got);
+        }
+        got += expected.length;
+      }
+      stream.close();
+      if (!ended.get() || got != written.get()) {
+        throw new AssertionError("stream: " + written.get() + " bytes written, " + got
+            + " came back before its end");
+      }
+      return got;
+    });
   }
 
   /** Runs a held client, which {@link #finish} waits for. */
