@@ -149,6 +149,53 @@ class ProxyUpgradeIT extends DaemonTest {
     assertTrue(!log.contains("ERROR"), log);
   }
 
+  /**
+   * A new proxy killed (SIGKILL) before it has taken over, while the running proxy has handoffs
+   * in flight to an app that cannot answer yet (stopped): at the stage where it has the listening
+   * socket and does not accept yet, and at the stage where the running proxy has stopped accepting
+   * and waits for its last answers. The running proxy keeps or resumes accepting, every connection
+   * it had accepted is served once the app answers again, and so is every connection made while
+   * the new proxy held the listening socket without accepting.
+   */
+  @Test
+  void aNewProxyKilledBeforeItTookOverLeavesEveryConnectionInFlightServed() throws Exception {
+    Daemon app = daemons.app(socket);
+    // Handoffs stay unanswered while the app is stopped: the queue wait must outlast that.
+    Daemon proxy = firstProxy("--queue-wait", "60s");
+    EchoClient.echoOnce(port, "warm".getBytes(StandardCharsets.US_ASCII));
+    for (String stage : List.of("listener", "accepting-sent")) {
+      app.signal("STOP");
+      try (ClientGroup inFlight = new ClientGroup(port, 20, 60_000)) {
+        Daemon next = daemons.startWithEnv(Map.of("HANDOFF_TAKEOVER_TEST_PAUSE",
+            stage + "=8000"), "proxy", takeOverArgs());
+        next.awaitLog("take-over test pause at " + stage, Duration.ofSeconds(30));
+        // Before the new proxy accepts, connections go to the running one (at "accepting-sent"
+        // the new one accepts, and what it accepted would die with it: none is made then).
+        ClientGroup during = stage.equals("listener") ? new ClientGroup(port, 20, 60_000) : null;
+        try {
+          next.kill();
+          assertTrue(proxy.isAlive(), "the old proxy exited after a kill at " + stage + ":\n"
+              + proxy.log());
+          app.signal("CONT");
+          inFlight.assertAllServed(30);
+          if (during != null) {
+            during.assertAllServed(30);
+          }
+        } finally {
+          if (during != null) {
+            during.close();
+          }
+        }
+      }
+      for (int i = 0; i < 5; i++) {
+        EchoClient.echoOnce(port, ("after " + stage + " " + i).getBytes(StandardCharsets.US_ASCII));
+      }
+    }
+    String log = proxy.log();
+    assertTrue(log.contains("accepting again"), log);
+    assertTrue(!log.contains("ERROR"), log);
+  }
+
   /** A proxy of a uid the running one does not allow cannot take over. */
   @Test
   void aControlPeerOfAnotherUidIsRefused() throws Exception {
