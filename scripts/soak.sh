@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A bounded soak: mixed load through one proxy to three apps while apps are killed with SIGKILL
-# and restarted at random (at least two always linked). Reports failed clients, byte mismatches,
+# and restarted, or replaced by a successor (app --take-over) that is itself SIGKILLed at a random
+# moment of its take-over, at random (at least two always linked). Reports failed clients, byte mismatches,
 # descriptor counts against their baseline and the proxy's resident memory, and writes
 # docs/RELIABILITY.md. Fails if any client went unserved, any byte differed, a descriptor leaked
 # or memory grew.

@@ -32,8 +32,11 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A bounded soak: mixed load from many clients through one proxy to three apps, while apps are
- * killed with SIGKILL and restarted at random, one at a time, so that at least two stay linked.
+ * A bounded soak: mixed load from many clients through one proxy to three apps, while, one at a
+ * time and at random, an app is killed with SIGKILL and restarted, or a successor ({@code app
+ * --take-over}) is started and SIGKILLed at a random moment of its take-over (or left to finish
+ * it), so that at least two stay linked. A successor killed before its take-over committed must
+ * cost no client: the old app serves on. Killed after COMMIT, it is an app's death like any other.
  * Duration: -Dsoak.seconds (default 60). The daemons log at DEBUG, so that a client that is not
  * served can be followed through the proxy and the apps: the failure message quotes every line
  * about its port. Writes its figures to target/soak-report.md, which
@@ -44,6 +47,8 @@ import org.junit.jupiter.api.io.TempDir;
 class SoakIT {
   private static final int APPS = 3;
   private static final int CLIENTS = 12;
+  /** Of the clients, those that keep each connection for 200 to 2,000 round trips: a take-over moves them. */
+  private static final int HELD = 4;
   /** A fixed, pre-touched heap: resident memory then shows growth beyond it, not heap sizing. */
   private static final String HEAP = "-Xms96m -Xmx96m -XX:+AlwaysPreTouch";
 
@@ -54,7 +59,17 @@ class SoakIT {
   private final LongAdder cut = new LongAdder();
   private final LongAdder failed = new LongAdder();
   private final AtomicLong kills = new AtomicLong();
-  /** When each kill was sent (System.nanoTime): a connection open across one may be cut by it. */
+  private final AtomicLong takeOversCompleted = new AtomicLong();
+  private final AtomicLong successorsKilledBeforeCommit = new AtomicLong();
+  private final AtomicLong successorsKilledAfterCommit = new AtomicLong();
+  /** Connections that ended early with an I/O error, judged once the run is over. */
+  private final java.util.concurrent.ConcurrentLinkedQueue<Cut> ended =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  /**
+   * When each kill of an app serving connections was sent (System.nanoTime): a connection open
+   * across one may be cut by it. A successor killed before its take-over committed served none,
+   * so its kill is not here.
+   */
   private final java.util.concurrent.ConcurrentSkipListSet<Long> killTimes =
       new java.util.concurrent.ConcurrentSkipListSet<>();
   private final List<String> failures = new ArrayList<>();
@@ -143,7 +158,8 @@ class SoakIT {
     List<Future<?>> clients = new ArrayList<>();
     for (int c = 0; c < CLIENTS; c++) {
       long clientSeed = seed + c;
-      clients.add(load.submit(() -> client(port, new Random(clientSeed), running)));
+      boolean held = c < HELD;
+      clients.add(load.submit(() -> client(port, new Random(clientSeed), running, held)));
     }
     List<Long> rss = new ArrayList<>();
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
@@ -153,11 +169,16 @@ class SoakIT {
       rss.add(Rss.kib(proxy.pid()));
       if (System.nanoTime() >= nextKill) {
         int victim = chaos.nextInt(APPS);
-        killTimes.add(System.nanoTime());
-        apps.get(victim).kill();
-        kills.incrementAndGet();
-        Thread.sleep(200 + chaos.nextInt(800));
-        apps.set(victim, startApp(daemons, sockets.get(victim)));
+        if (chaos.nextBoolean()) {
+          killTimes.add(System.nanoTime());
+          apps.get(victim).kill();
+          kills.incrementAndGet();
+          Thread.sleep(200 + chaos.nextInt(800));
+          apps.set(victim, startApp(daemons, sockets.get(victim)));
+        } else {
+          apps.set(victim, takeOverKilledAtRandom(daemons, chaos, apps.get(victim),
+              sockets.get(victim)));
+        }
         nextKill = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000 + chaos.nextInt(2000));
       }
     }
@@ -166,12 +187,93 @@ class SoakIT {
       f.get(60, TimeUnit.SECONDS);
     }
     load.shutdown();
+    judgeCuts();
     return rss;
   }
+
+  /**
+   * Starts a successor of {@code old} and SIGKILLs it at a random moment: a quarter of the time
+   * 0 to 3 s after its start (its JVM starting, under this load), half the time 0 to 2.5 s after
+   * the old app read its take-over request (over the move, its commit and past it), and the last
+   * quarter it is left to finish. Returns the app then serving the socket path: the old one if
+   * the take-over was rolled back, the successor if it completed, a fresh one if the successor
+   * died after COMMIT.
+   */
+  private Daemon takeOverKilledAtRandom(DaemonSet daemons, Random chaos, Daemon old, Path socket)
+      throws Exception {
+    int asked = Daemon.count(old.log(), "asks to take over");
+    Daemon next = daemons.startWithEnv("JAVA_OPTS", HEAP, "app", "--log-level", "debug",
+        "--take-over", socket.toString());
+    int when = chaos.nextInt(4);
+    if (when == 3) {
+      Daemon.await("the old app exits (take-over completed) or rolls it back", Duration.ofSeconds(60),
+          () -> !old.isAlive() || !next.isAlive());
+      if (!old.isAlive()) {
+        takeOversCompleted.incrementAndGet();
+        return next;
+      }
+      next.awaitExit(Duration.ofSeconds(20)); // refused or rolled back: the old app serves on
+      awaitSettled(old, socket);
+      return old;
+    }
+    if (when == 0) {
+      Thread.sleep(chaos.nextInt(3000)); // the kill's moment, drawn from the seed: not a wait
+    } else {
+      Daemon.await("the old app reads the take-over request", Duration.ofSeconds(60),
+          () -> Daemon.count(old.log(), "asks to take over") > asked || !next.isAlive());
+      Thread.sleep(chaos.nextInt(2500)); // the kill's moment, drawn from the seed
+    }
+    long at = System.nanoTime();
+    next.kill();
+    awaitSettled(old, socket);
+    if (old.isAlive()) {
+      successorsKilledBeforeCommit.incrementAndGet();
+      return old;
+    }
+    // Committed: the old app handed everything over and exited; the successor's death is an
+    // app's death, and cuts the connections it held.
+    killTimes.add(at);
+    successorsKilledAfterCommit.incrementAndGet();
+    return startApp(daemons, socket);
+  }
+
+  /**
+   * After a successor's kill: the old app has exited (it had committed), or has rolled back
+   * every take-over request it read and bound the path again.
+   */
+  private static void awaitSettled(Daemon old, Path socket) {
+    Daemon.await("the old app exits, or rolls back every take-over and binds the path again",
+        Duration.ofSeconds(30), () -> !old.isAlive()
+            || (Daemon.count(old.log(), "asks to take over")
+                == Daemon.count(old.log(), "serving everything here again")
+                && Files.exists(socket)));
+  }
+
+  /**
+   * Judges the connections that ended early, once every kill is known: one open across the kill
+   * of an app that served connections was cut with that app's state; any other is a failure.
+   */
+  private void judgeCuts() {
+    for (Cut c : ended) {
+      Long kill = killTimes.ceiling(c.start());
+      if (kill != null && kill <= c.end()) {
+        cut.increment();
+      } else {
+        record(c.what() + ", no app serving connections killed meanwhile, client port "
+            + c.localPort() + ", " + (c.end() - c.start()) / 1_000_000 + " ms after connecting",
+            c.localPort());
+      }
+    }
+  }
+
+  /** A connection that ended with an I/O error before it was served. */
+  private record Cut(long start, long end, String what, int localPort) {}
 
   @Test
   void everyClientIsServedByteForByteWhileAppsAreKilled() {
     assertTrue(kills.get() > 0, "apps were killed");
+    assertTrue(successorsKilledBeforeCommit.get() + successorsKilledAfterCommit.get() > 0,
+        "successors were killed");
     assertTrue(served.sum() > 100, "the load ran: " + served.sum());
     assertEquals(0, mismatches.sum(), "byte mismatches");
     assertEquals(0, failed.sum(), () -> "clients never served: " + failures
@@ -206,16 +308,17 @@ class SoakIT {
   }
 
   /**
-   * One client: short connections echoing 1 B to 64 KiB, a quarter of them half-closing. A
+   * One client: short connections echoing 1 B to 64 KiB once, or ({@code held}) connections kept
+   * for 200 to 2,000 round trips of up to 1 KiB; a quarter of them half-close. A
    * connection that its app's death cuts after it was served in part is counted apart: its state
    * died with the app. One that gets nothing at all is a failure.
    */
-  private Void client(int port, Random random, AtomicBoolean running) {
+  private Void client(int port, Random random, AtomicBoolean running, boolean held) {
     byte[] data = new byte[64 * 1024];
     while (running.get()) {
-      int n = 1 + random.nextInt(random.nextInt(4) == 0 ? data.length : 2048);
-      random.nextBytes(data);
+      int rounds = held ? 200 + random.nextInt(1800) : 1;
       boolean halfClose = random.nextInt(4) == 0;
+      int n = 0;
       int got = 0;
       int localPort = 0;
       long start = System.nanoTime();
@@ -224,42 +327,43 @@ class SoakIT {
         s.setSoTimeout(30_000);
         OutputStream out = s.getOutputStream();
         InputStream in = s.getInputStream();
-        out.write(data, 0, n);
-        if (halfClose) {
-          s.shutdownOutput();
-        }
-        byte[] back = new byte[n];
-        while (got < n) {
-          int r = in.read(back, got, n - got);
-          if (r < 0) {
-            throw new IOException("EOF after " + got + " of " + n + " bytes");
+        boolean wrong = false;
+        for (int round = 0; round < rounds && !wrong && (round == 0 || running.get()); round++) {
+          n = 1 + random.nextInt(held ? 1024 : random.nextInt(4) == 0 ? data.length : 2048);
+          random.nextBytes(data);
+          out.write(data, 0, n);
+          boolean last = round == rounds - 1 || !running.get();
+          if (halfClose && last) {
+            s.shutdownOutput();
           }
-          got += r;
+          byte[] back = new byte[n];
+          got = 0;
+          while (got < n) {
+            int r = in.read(back, got, n - got);
+            if (r < 0) {
+              throw new IOException("EOF after " + got + " of " + n + " bytes in round " + round);
+            }
+            got += r;
+          }
+          wrong = !java.util.Arrays.equals(java.util.Arrays.copyOf(data, n), back)
+              || (halfClose && last && in.read() != -1);
+          if (!wrong) {
+            bytesEchoed.add(n);
+          }
         }
-        if (!java.util.Arrays.equals(java.util.Arrays.copyOf(data, n), back)) {
-          mismatches.increment();
-          continue;
-        }
-        if (halfClose && in.read() != -1) {
+        if (wrong) {
           mismatches.increment();
           continue;
         }
         served.increment();
-        bytesEchoed.add(n);
       } catch (SocketTimeoutException e) {
         record("timeout after " + got + " of " + n + " bytes", localPort);
       } catch (IOException e) {
         // Reset or EOF while an app was killed: the app that held this connection may have been
         // the one, and its state died with it; the next request gets a new connection. With no
-        // kill during the connection's life it is a failure like any other.
-        Long kill = killTimes.ceiling(start);
-        if (kill != null && kill <= System.nanoTime()) {
-          cut.increment();
-        } else {
-          record(e + " after " + got + " of " + n + " bytes, no app killed meanwhile, client port "
-              + localPort + ", " + (System.nanoTime() - start) / 1_000_000 + " ms after connecting",
-              localPort);
-        }
+        // such kill during the connection's life it is a failure like any other (judgeCuts).
+        ended.add(new Cut(start, System.nanoTime(), e + " after " + got + " of " + n + " bytes",
+            localPort));
       }
     }
     return null;
@@ -307,6 +411,9 @@ class SoakIT {
     String report = "| run | " + Instant.now() + ", " + seconds + " s, seed " + seed + " |\n"
         + "|---|---|\n"
         + "| apps killed with SIGKILL and restarted | " + kills.get() + " |\n"
+        + "| take-overs whose successor was SIGKILLed before COMMIT (rolled back, nothing lost)"
+        + " / after COMMIT / left to complete | " + successorsKilledBeforeCommit.get() + " / "
+        + successorsKilledAfterCommit.get() + " / " + takeOversCompleted.get() + " |\n"
         + "| client connections served byte-exact | " + served.sum() + " ("
         + bytesEchoed.sum() / (1024 * 1024) + " MiB echoed) |\n"
         + "| byte mismatches | " + mismatches.sum() + " |\n"
