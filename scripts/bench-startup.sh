@@ -42,6 +42,9 @@
 #   steady  the longest round trip in a stretch of steady load as long, just before the new app
 #           was started, in ms
 #   ratio   stall / steady (the target: at most 1.5)
+#   jvm     the longest round trip while the new app's JVM started, before any connection was
+#           paused (from its start to the first pause): what its start-up alone costs the load
+#           on this machine's cores, moving nothing
 # and the probe's longest round trip over all rounds (the longest stall), and its errors, which
 # must be 0. The last lines, "SUMMARY variant=V key=value ...", give the medians for scripts. Needs the jars (mvn -DskipTests package); JAVA_OPTS and HANDOFF_JAVA reach the
 # daemons as usual. Bounded in time: each round 60 s at most, the probe 600 s.
@@ -141,7 +144,7 @@ thread_cpu() { # PID
     END { printf "main %d c2 %d c1 %d vm %d gc %d loops %d other %d", t["main"], t["c2"], t["c1"],
             t["vm"], t["gc"], t["loops"], t["other"] }' /proc/"$1"/task/*/stat 2>/dev/null
 }
-header() { printf '%-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %s\n' "$@"; }
+header() { printf '%-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %s\n' "$@"; }
 log "round up bound first served all cpu (ms from the start of app --take-over)"
 rows=() results=() starts=() variants=() threads_at=()
 for r in $(seq 1 "$rounds"); do
@@ -191,11 +194,12 @@ window_max() { # FROM TO
       if (a[2] >= from && a[2] < to && b[2] > max) max = b[2] }
     END { printf "%.1f", max / 1000 }' "$tmp/probe.out"
 }
-header round up bound first served all cpu move stall steady ratio "(ms from the start of app --take-over)"
+header round up bound first served all cpu move stall steady ratio jvm "(ms from the start of app --take-over)"
 for i in "${!rows[@]}"; do
   read -r up bound first served all cpu moved moving <<<"${rows[$i]}"
-  move=- stall=- steady=- ratio=-
+  move=- stall=- steady=- ratio=- jvm=-
   if [[ $moving != - && $served != - ]]; then
+    jvm=$(window_max "${starts[i]}" "$((starts[i] + moving))")
     move=$((served - moving))
     # While they move: from the first pause to 1 s after the commit (the stalled round trips
     # end once the new app's event loops read them again). Before: as long a stretch of steady
@@ -206,9 +210,9 @@ for i in "${!rows[@]}"; do
     ratio=$(awk -v a="$stall" -v b="$steady" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
   fi
   label=$((i + 1)); [[ $ab == 1 ]] && label="$label-${variants[$i]}"
-  header "$label" "$up" "$bound" "$first" "$served" "$all" "$cpu" "$move" "$stall" "$steady" "$ratio" "(moved $moved)"
+  header "$label" "$up" "$bound" "$first" "$served" "$all" "$cpu" "$move" "$stall" "$steady" "$ratio" "$jvm" "(moved $moved)"
   [[ $threads == 1 ]] && printf '         cpu at bound by thread: %s\n' "${threads_at[$i]}"
-  results+=("${variants[$i]} $up $bound $first $served $all $cpu $move $stall $steady $ratio")
+  results+=("${variants[$i]} $up $bound $first $served $all $cpu $move $stall $steady $ratio $jvm")
 done
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # VARIANT (A, B, or . for all) FIELD
@@ -217,12 +221,13 @@ col() { # VARIANT (A, B, or . for all) FIELD
 }
 medians() { # LABEL VARIANT
   header "$1" "$(col "$2" 2)" "$(col "$2" 3)" "$(col "$2" 4)" "$(col "$2" 5)" "$(col "$2" 6)" \
-    "$(col "$2" 7)" "$(col "$2" 8)" "$(col "$2" 9)" "$(col "$2" 10)" "$(col "$2" 11)"
+    "$(col "$2" 7)" "$(col "$2" 8)" "$(col "$2" 9)" "$(col "$2" 10)" "$(col "$2" 11)" "$(col "$2" 12)"
 }
 summary() { # VARIANT
   echo "SUMMARY variant=$1 up_ms=$(col "$1" 2) bound_ms=$(col "$1" 3) first_ms=$(col "$1" 4)" \
     "served_ms=$(col "$1" 5) all_ms=$(col "$1" 6) cpu_ms=$(col "$1" 7) move_ms=$(col "$1" 8)" \
-    "stall_ms=$(col "$1" 9) steady_ms=$(col "$1" 10) ratio=$(col "$1" 11) idle=$idle conns=$conns"
+    "stall_ms=$(col "$1" 9) steady_ms=$(col "$1" 10) ratio=$(col "$1" 11) jvm_ms=$(col "$1" 12)" \
+    "idle=$idle conns=$conns"
 }
 if [[ $ab == 1 ]]; then
   medians "median-A" A
