@@ -101,12 +101,7 @@ class LibraryRecipesIT extends DaemonTest {
    * returns once the socket file is there, with what completes when main returns.
    */
   private CompletableFuture<Void> run(String name, String... args) throws Exception {
-    String doc = Files.readString(Daemon.ROOT.resolve("docs/LIBRARY.md"));
-    String marker = "<!-- example: " + name + ".java -->";
-    int at = doc.indexOf(marker);
-    assertTrue(at >= 0, "docs/LIBRARY.md has the recipe " + name);
-    int start = doc.indexOf("```java\n", at) + "```java\n".length();
-    String source = doc.substring(start, doc.indexOf("```", start));
+    String source = DocExamples.source("docs/LIBRARY.md", name);
     Path src = dir.resolve("src-" + name);
     Path classes = dir.resolve("classes-" + name);
     Files.createDirectories(src);

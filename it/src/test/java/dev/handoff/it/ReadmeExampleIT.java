@@ -24,15 +24,10 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(120)
 class ReadmeExampleIT extends DaemonTest {
-  private static final String MARKER = "<!-- example: UpperCaseServer.java -->";
 
   @Test
   void theReadmeExampleCompilesAndServesBehindTheProxy() throws Exception {
-    String readme = Files.readString(Daemon.ROOT.resolve("README.md"));
-    int at = readme.indexOf(MARKER);
-    assertTrue(at >= 0, "the README has the example");
-    int start = readme.indexOf("```java\n", at) + "```java\n".length();
-    String source = readme.substring(start, readme.indexOf("```", start));
+    String source = DocExamples.source("README.md", "UpperCaseServer");
     long lines = source.lines().count();
     assertTrue(lines <= 40, "the example stays short: " + lines + " lines");
 
