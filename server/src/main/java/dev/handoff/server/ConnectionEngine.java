@@ -16,7 +16,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.Socket;
-import io.netty.channel.epoll.HandedOffEpollChannels;
 import io.netty.util.AttributeKey;
 import java.io.IOException;
 import java.net.Inet6Address;
@@ -96,7 +95,7 @@ final class ConnectionEngine implements Engine {
     // as Netty's accept path builds a child: the peer given (the client a trusted load balancer
     // named, if it did), only the local address asked. A client that reset meanwhile is found by
     // the first read, which closes the channel.
-    EpollSocketChannel channel = HandedOffEpollChannels.childOf(socket,
+    EpollSocketChannel channel = EpollChannels.childOf(socket,
         header.origin() != null ? header.origin().address() : tcpPeer);
     Handoff facts = Handoff.of(header, tcpPeer,
         sameOrOwn(header.local(), (InetSocketAddress) channel.unsafe().localAddress()));

@@ -4,7 +4,6 @@ import dev.handoff.common.HandoffException;
 import dev.handoff.common.HandoffException.Reason;
 import dev.handoff.common.ReceivedHandoff;
 import io.netty.channel.ChannelException;
-import io.netty.channel.epoll.HandedOffEpollChannels;
 import io.netty.channel.unix.Socket;
 import java.io.IOException;
 import java.net.ProtocolFamily;
@@ -69,12 +68,12 @@ final class DescriptorCheck {
   static Socket requireConnectedTcpSocket(ReceivedHandoff handoff) throws HandoffException {
     Socket socket;
     try {
-      socket = HandedOffEpollChannels.socketOf(handoff.number());
+      socket = EpollChannels.socketOf(handoff.number());
     } catch (ChannelException e) { // Netty's probe of its family: not a socket at all
-      requireConnectedTcp(handoff, HandedOffEpollChannels.NOT_TCP);
+      requireConnectedTcp(handoff, EpollChannels.NOT_TCP);
       throw e; // not reached: the line above throws
     }
-    requireConnectedTcp(handoff, HandedOffEpollChannels.tcpState(socket));
+    requireConnectedTcp(handoff, EpollChannels.tcpState(socket));
     return socket;
   }
 
@@ -83,11 +82,11 @@ final class DescriptorCheck {
     String problem;
     Reason reason = Reason.NOT_A_CONNECTED_STREAM_SOCKET;
     switch (tcpState) {
-      case HandedOffEpollChannels.NOT_TCP -> problem = "not a TCP socket";
-      case HandedOffEpollChannels.LISTEN -> problem = "not connected: a listening socket";
-      case HandedOffEpollChannels.SYN_SENT, HandedOffEpollChannels.SYN_RECV ->
+      case EpollChannels.NOT_TCP -> problem = "not a TCP socket";
+      case EpollChannels.LISTEN -> problem = "not connected: a listening socket";
+      case EpollChannels.SYN_SENT, EpollChannels.SYN_RECV ->
           problem = "not connected: still connecting";
-      case HandedOffEpollChannels.CLOSE -> {
+      case EpollChannels.CLOSE -> {
         problem = "not connected any more (the client went away)";
         reason = Reason.CLIENT_GONE;
       }

@@ -380,6 +380,7 @@ public final class HandoffServerBootstrap {
       throw new IllegalStateException("childHandler not set");
     }
     JdkNioInternals.requireAvailable();
+    EpollChannels.require();
     Epoll.ensureAvailability();
     if (group != null) {
       requireEpoll(group);

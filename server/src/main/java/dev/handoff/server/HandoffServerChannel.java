@@ -105,6 +105,7 @@ public final class HandoffServerChannel extends AbstractServerChannel {
           + " socket path), not " + address);
     }
     JdkNioInternals.requireAvailable();
+    EpollChannels.require();
     Epoll.ensureAvailability();
     Path socket = handoff.path();
     Successor.Predecessor predecessor = config.takeOver()

@@ -11,7 +11,6 @@ import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.ReceivedHandoff;
 import dev.handoff.common.internal.JdkNioInternals;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.HandedOffEpollChannels;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -45,8 +44,8 @@ class DescriptorCheckTest {
   }
 
   private static int stateOf(SelectableChannel channel) {
-    return HandedOffEpollChannels.tcpState(
-        HandedOffEpollChannels.socketOf(JdkNioInternals.numberOf(channel)));
+    return EpollChannels.tcpState(
+        EpollChannels.socketOf(JdkNioInternals.numberOf(channel)));
   }
 
   private static Reason refusal(SelectableChannel channel) {
@@ -99,7 +98,7 @@ class DescriptorCheckTest {
       pair.client().setOption(StandardSocketOptions.SO_LINGER, 0);
       pair.client().close(); // RST
       Await.until(Duration.ofSeconds(5),
-          () -> stateOf(pair.accepted()) == HandedOffEpollChannels.CLOSE,
+          () -> stateOf(pair.accepted()) == EpollChannels.CLOSE,
           () -> "state " + stateOf(pair.accepted()));
       assertEquals(Reason.CLIENT_GONE, refusal(pair.accepted()));
     }

@@ -34,6 +34,12 @@ import java.nio.channels.SocketChannel;
  * {@code setsockopt} wrapper, and needs {@code Add-Opens} as the two above.
  */
 public final class JdkNioInternals {
+  /**
+   * Whom the JVM options must open {@code sun.nio.ch} to: this library's module on the module
+   * path, every class-path jar otherwise.
+   */
+  private static final String TARGET = JdkNioInternals.class.getModule().isNamed()
+      ? JdkNioInternals.class.getModule().getName() : "ALL-UNNAMED";
   private static final MethodHandle GET_FD;
   private static final MethodHandle CONFIGURE_BLOCKING;
   private static final MethodHandle NEW_FD;
@@ -58,7 +64,7 @@ public final class JdkNioInternals {
           MethodType.methodType(int.class));
     } catch (ReflectiveOperationException | RuntimeException e) {
       unavailable = new IllegalStateException(
-          "JDK internals unavailable: run the JVM with --add-exports java.base/sun.nio.ch=ALL-UNNAMED"
+          "JDK internals unavailable: run the JVM with --add-exports java.base/sun.nio.ch=" + TARGET
               + " (the launchers in scripts/ do)", e);
     }
     GET_FD = getFd;
@@ -85,7 +91,7 @@ public final class JdkNioInternals {
       } catch (ReflectiveOperationException | RuntimeException e) {
         return new Constructor(className, null, new IllegalStateException("cannot make a JDK "
             + what + " from a descriptor: run the JVM with"
-            + " --add-opens java.base/sun.nio.ch=ALL-UNNAMED", e));
+            + " --add-opens java.base/sun.nio.ch=" + TARGET, e));
       }
     }
 

@@ -38,6 +38,10 @@ public final class JunixsocketInternals {
   /** CMSG_SPACE(253 * sizeof(int)) rounded up: 16 + 1012, to 1040. */
   public static final int FULL_BUFFER = 1040;
 
+  /** The JVM option that opens junixsocket to this library on the module path. */
+  public static final String OPENS =
+      "--add-opens org.newsclub.net.unix/org.newsclub.net.unix=dev.handoff.common";
+
   private JunixsocketInternals() {}
 
   /**
@@ -53,8 +57,10 @@ public final class JunixsocketInternals {
       allocate.setAccessible(true);
       allocate.invoke(ancillary, FULL_BUFFER);
     } catch (ReflectiveOperationException | RuntimeException e) {
-      throw new IllegalStateException("junixsocket internals changed: cannot size the ancillary"
-          + " receive buffer to " + FULL_BUFFER + " bytes", e);
+      throw new IllegalStateException((e instanceof java.lang.reflect.InaccessibleObjectException
+          ? "junixsocket's package is not open to this library (on the module path, run the JVM"
+              + " with " + OPENS + ")" : "junixsocket internals changed")
+          + ": cannot size the ancillary receive buffer to " + FULL_BUFFER + " bytes", e);
     }
     if (channel.getAncillaryReceiveBufferSize() != FULL_BUFFER) {
       throw new IllegalStateException("junixsocket ignored the ancillary buffer size");
