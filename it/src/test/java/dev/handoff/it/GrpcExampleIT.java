@@ -15,10 +15,13 @@ import io.grpc.stub.ClientCalls;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -102,6 +105,34 @@ class GrpcExampleIT extends DaemonTest {
     assertTrue(python.waitFor(30, TimeUnit.SECONDS), out);
     assertEquals(0, python.exitValue(), out);
     assertEquals("0801", out.strip(), "HealthCheckResponse{status: SERVING} as raw bytes");
+  }
+
+  /**
+   * The example on Temurin 25 (the launcher's HANDOFF_JAVA) behind the proxy on this JDK: health
+   * and echo answer, from a JVM that is the 25 one. Skipped where no JDK 25 is installed.
+   */
+  @Test
+  void theExampleServesThroughTheProxyOnJava25() throws Exception {
+    Path java25 = Path.of(System.getProperty("handoff.java25",
+        "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java");
+    Assumptions.assumeTrue(Files.isExecutable(java25),
+        "no JDK 25 at " + java25 + " (-Dhandoff.java25=JAVA_HOME to point at one)");
+    Daemon app = daemons.startWithEnv(Map.of("HANDOFF_JAVA", java25.toString()), "grpc-example",
+        socket.toString());
+    app.awaitLog("serving gRPC", START);
+    assertEquals(java25.toRealPath(), Path.of("/proc", Long.toString(app.pid()), "exe")
+        .toRealPath(), "the example runs on JDK 25");
+    daemons.proxy(port, socket);
+    ManagedChannel channel = client();
+    try {
+      assertEquals(HealthCheckResponse.ServingStatus.SERVING, HealthGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(10, TimeUnit.SECONDS)
+          .check(HealthCheckRequest.newBuilder().setService("").build()).getStatus());
+      byte[] hello = "hello from 25".getBytes(StandardCharsets.UTF_8);
+      assertArrayEquals(hello, say(channel, hello));
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
   }
 
   /**
