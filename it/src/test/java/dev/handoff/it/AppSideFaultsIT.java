@@ -13,8 +13,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -35,7 +33,7 @@ class AppSideFaultsIT extends DaemonTest {
     app.signal("STOP");
     try (ClientGroup clients = new ClientGroup(port, 20, 30_000)) {
       proxy.awaitLog("the proxy closes the link", Duration.ofSeconds(20));
-      Daemon.sleep(500);
+      proxy.awaitLog("closed by the proxy", Duration.ofSeconds(20)); // its handoffs left to the app
       app.signal("CONT");
       clients.assertAllServed(20);
     } finally {
@@ -72,7 +70,7 @@ class AppSideFaultsIT extends DaemonTest {
             }
             int wait = random.nextInt(21);
             if (wait > 0) {
-              Thread.sleep(wait);
+              Thread.sleep(wait); // the scenario: a reset 0-20 ms into the connection
             }
             s.setSoLinger(true, 0);
             s.close(); // RST
@@ -91,7 +89,7 @@ class AppSideFaultsIT extends DaemonTest {
     int live;
     do {
       Daemon.sleep(500);
-      live = liveConnections(app);
+      live = app.liveConnections();
     } while (live != 0 && System.nanoTime() < deadline);
     assertEquals(0, live, "no connection stays live in the app:\n" + app.log());
     String proxyLog = proxy.log(); // before the app stops: then the proxy rightly warns of it
@@ -112,20 +110,5 @@ class AppSideFaultsIT extends DaemonTest {
       }
     }
     return lines.size() > 5 ? lines.subList(0, 5) : lines;
-  }
-
-  /** The app's live connection count, from the status line SIGUSR1 makes it log. */
-  private static int liveConnections(Daemon app) throws Exception {
-    int before = app.log().length();
-    app.signal("USR1");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (System.nanoTime() < deadline) {
-      Matcher m = Pattern.compile("status: .* live=(\\d+)").matcher(app.log().substring(before));
-      if (m.find()) {
-        return Integer.parseInt(m.group(1));
-      }
-      Daemon.sleep(20);
-    }
-    throw new AssertionError("no status line after SIGUSR1:\n" + app.log());
   }
 }

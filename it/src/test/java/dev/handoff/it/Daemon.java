@@ -2,6 +2,7 @@ package dev.handoff.it;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,6 +10,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A {@code proxy} or {@code app} started through its launcher in scripts/, as a user would, with
@@ -182,6 +185,28 @@ final class Daemon implements AutoCloseable {
       }
       sleep(20);
     }
+  }
+
+  /** An app's live connection count, from the status line SIGUSR1 makes it log. */
+  int liveConnections() {
+    int before = log().length();
+    try {
+      signal("USR1");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted", e);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (System.nanoTime() < deadline) {
+      Matcher m = Pattern.compile("status: .* live=(\\d+)").matcher(log().substring(before));
+      if (m.find()) {
+        return Integer.parseInt(m.group(1));
+      }
+      sleep(20);
+    }
+    throw new AssertionError("no status line after SIGUSR1:\n" + log());
   }
 
   long pid() {

@@ -1,23 +1,50 @@
 package dev.handoff.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
 
-/** The Java examples of the repository's Markdown files, which tests compile and run. */
+/**
+ * The Java examples of the documents, each the {@code ```java} block after a {@code <!-- example:
+ * Name.java -->} marker: taken from the document as a reader sees it and compiled against this
+ * test's class path (the library and its dependencies).
+ */
 final class DocExamples {
   private DocExamples() {}
 
+  /** The source of the example {@code name} of {@code document} (relative to the repository). */
+  static String source(String document, String name) throws IOException {
+    String doc = Files.readString(Daemon.ROOT.resolve(document));
+    int at = doc.indexOf("<!-- example: " + name + ".java -->");
+    assertTrue(at >= 0, document + " has the example " + name);
+    int start = doc.indexOf("```java\n", at) + "```java\n".length();
+    return doc.substring(start, doc.indexOf("```", start));
+  }
+
   /**
-   * The source of the example {@code NAME.java} of {@code doc} (a path from the repository's
-   * root): the ```java block after its {@code <!-- example: NAME.java -->} marker.
+   * Compiles the example {@code name} of {@code document} (relative to the repository) in
+   * {@code dir} and loads its class {@code name}.
    */
-  static String source(String doc, String name) throws IOException {
-    String text = Files.readString(Daemon.ROOT.resolve(doc));
-    int at = text.indexOf("<!-- example: " + name + ".java -->");
-    assertTrue(at >= 0, doc + " has the example " + name);
-    int start = text.indexOf("```java\n", at) + "```java\n".length();
-    return text.substring(start, text.indexOf("```", start));
+  static Class<?> compile(String document, String name, Path dir)
+      throws IOException, ClassNotFoundException {
+    Path src = dir.resolve("src-" + name);
+    Path classes = dir.resolve("classes-" + name);
+    Files.createDirectories(src);
+    Files.createDirectories(classes);
+    Path file = src.resolve(name + ".java");
+    Files.writeString(file, source(document, name));
+    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    assertEquals(0, javac.run(null, null, null, "-d", classes.toString(),
+        "-cp", System.getProperty("java.class.path"), file.toString()), name + " compiles");
+    URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()},
+        DocExamples.class.getClassLoader());
+    return loader.loadClass(name);
   }
 }

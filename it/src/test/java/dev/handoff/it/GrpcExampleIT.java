@@ -2,6 +2,7 @@ package dev.handoff.it;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.handoff.examples.grpc.Echo;
@@ -185,6 +186,7 @@ class GrpcExampleIT extends DaemonTest {
       caller.join(30_000);
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
+    assertFalse(caller.isAlive(), "the caller finishes its last call and ends");
     assertEquals(0, failed.get(), "failed calls; the first: " + firstFailure.get());
     System.out.println("GrpcExampleIT: " + ok.get() + " calls across three take-overs, "
         + failed.get() + " failed");

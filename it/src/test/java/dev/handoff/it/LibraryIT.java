@@ -32,6 +32,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -51,16 +52,20 @@ class LibraryIT extends DaemonTest {
   static final class LineNumberer extends ChannelInboundHandlerAdapter
       implements MigratableHandler {
     private final String server;
+    private final AtomicLong bytesRead;
     private long lines;
     private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
 
-    LineNumberer(String server) {
+    /** {@code bytesRead} counts the bytes the handlers of {@code server} have read. */
+    LineNumberer(String server, AtomicLong bytesRead) {
       this.server = server;
+      this.bytesRead = bytesRead;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       ByteBuf in = (ByteBuf) msg;
+      int received = in.readableBytes();
       try {
         while (in.isReadable()) {
           byte b = in.readByte();
@@ -79,6 +84,7 @@ class LibraryIT extends DaemonTest {
         }
       } finally {
         in.release();
+        bytesRead.addAndGet(received);
       }
     }
 
@@ -106,22 +112,24 @@ class LibraryIT extends DaemonTest {
     }
   }
 
-  private static HandoffServerBootstrap numbering(String name) {
+  private static HandoffServerBootstrap numbering(String name, AtomicLong bytesRead) {
     return new HandoffServerBootstrap()
         .ioThreads(2)
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast("numberer", new LineNumberer(name));
+            ch.pipeline().addLast("numberer", new LineNumberer(name, bytesRead));
           }
         });
   }
 
   @Test
   void aStatefulHandlersStateAndEveryByteSurviveATakeOver() throws Exception {
-    HandoffServer old = numbering("old").bind(socket);
+    AtomicLong readByOld = new AtomicLong();
+    HandoffServer old = numbering("old", readByOld).bind(socket);
     HandoffServer successor = null;
     List<Socket> clients = new ArrayList<>();
+    long sent = 0;
     try {
       daemons.proxy(port, socket);
       for (int c = 0; c < 20; c++) {
@@ -130,18 +138,23 @@ class LibraryIT extends DaemonTest {
         BufferedReader in = reader(s);
         OutputStream out = s.getOutputStream();
         out.write("who\n".getBytes());
+        sent += "who\n".length();
         String who = in.readLine();
         String client = s.getLocalSocketAddress().toString().replace("/", "");
         assertEquals("old " + client + " " + client, who.replace("/", ""),
             "remoteAddress() and the handoff's client are the real client");
         for (int i = 1; i <= 3; i++) {
           out.write(("line " + i + "\n").getBytes());
+          sent += ("line " + i + "\n").length();
           assertEquals(i + " line " + i, in.readLine());
         }
         out.write("half of a li".getBytes()); // a partial line, held in the handler's state
+        sent += "half of a li".length();
       }
-      Daemon.sleep(300);
-      successor = numbering("new").takeOver(socket);
+      long every = sent;
+      Daemon.await("the old handlers read every byte sent (" + every + ")",
+          Duration.ofSeconds(20), () -> readByOld.get() == every);
+      successor = numbering("new", new AtomicLong()).takeOver(socket);
       old.handedOver().toCompletableFuture().get(30, TimeUnit.SECONDS);
       assertEquals(0, old.awaitDrained(Duration.ofSeconds(5)), "every connection moved");
       old.close();

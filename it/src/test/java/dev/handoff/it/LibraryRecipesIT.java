@@ -20,16 +20,11 @@ import java.io.InputStreamReader;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.net.Socket;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -101,19 +96,8 @@ class LibraryRecipesIT extends DaemonTest {
    * returns once the socket file is there, with what completes when main returns.
    */
   private CompletableFuture<Void> run(String name, String... args) throws Exception {
-    String source = DocExamples.source("docs/LIBRARY.md", name);
-    Path src = dir.resolve("src-" + name);
-    Path classes = dir.resolve("classes-" + name);
-    Files.createDirectories(src);
-    Files.createDirectories(classes);
-    Path file = src.resolve(name + ".java");
-    Files.writeString(file, source);
-    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    assertEquals(0, javac.run(null, null, null, "-d", classes.toString(),
-        "-cp", System.getProperty("java.class.path"), file.toString()), name + " compiles");
-    URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()},
-        getClass().getClassLoader());
-    Method main = loader.loadClass(name).getMethod("main", String[].class);
+    Method main = DocExamples.compile("docs/LIBRARY.md", name, dir)
+        .getMethod("main", String[].class);
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread thread = new Thread(() -> {
       try {

@@ -80,6 +80,7 @@ class MigrationIT {
       running.set(false);
       for (Thread t : clients) {
         t.join(30_000);
+        assertFalse(t.isAlive(), t.getName() + " stops once told to");
       }
       assertTrue(errors.isEmpty(), errors.size() + " clients failed: " + errors);
       assertTrue(Files.exists(socket), "the socket path belongs to the last app");

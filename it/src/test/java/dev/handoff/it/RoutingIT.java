@@ -2,6 +2,7 @@ package dev.handoff.it;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -336,6 +337,7 @@ class RoutingIT extends DaemonTest {
       writer.start();
       assertArrayEquals(all, EchoClient.readExactly(s.getInputStream(), all.length));
       writer.join(10_000);
+      assertFalse(writer.isAlive(), "the writer wrote the whole upload");
     }
     assertEquals(baseline, proxy.awaitFds(baseline, Duration.ofSeconds(10)));
   }

@@ -50,7 +50,9 @@ class SpringExampleIT extends DaemonTest {
 
   /**
    * curl's two GETs share one connection, answered by the Spring JVM with the connection's Handoff
-   * facts; lsof shows that JVM holding the client's connection; wrk's thousand requests succeed.
+   * facts; lsof shows that JVM holding the client's connection; wrk's thousand requests succeed;
+   * the library's meters are in the application's MeterRegistry, /actuator/metrics counting the
+   * handoffs the JVM adopted.
    */
   @Test
   void springJvmServesCurlAndWrkThroughTheProxy() throws Exception {
@@ -103,6 +105,17 @@ class SpringExampleIT extends DaemonTest {
         "http://127.0.0.1:" + directPort(app) + "/actuator/health");
     assertTrue(health.contains("\"handoff\"") && health.contains("taking handoffs"),
         "/actuator/health reports the handoff link: " + health);
+    String metrics = "http://127.0.0.1:" + directPort(app) + "/actuator/metrics";
+    String names = run("curl", "-sS", "--max-time", "30", metrics);
+    assertTrue(names.contains("\"handoff.app.handoffs.adopted\""),
+        "/actuator/metrics lists the library's meters: " + names);
+    String adopted = run("curl", "-sS", "--max-time", "30",
+        metrics + "/handoff.app.handoffs.adopted");
+    Matcher count = Pattern.compile("\"statistic\":\"COUNT\",\"value\":([0-9.E]+)")
+        .matcher(adopted);
+    assertTrue(count.find(), adopted);
+    assertTrue(Double.parseDouble(count.group(1)) >= 10,
+        "curl's, the held client's and wrk's eight connections were adopted: " + adopted);
   }
 
   /**

@@ -105,8 +105,10 @@ class TakeOverFaultsIT extends DaemonTest {
       }
       next.kill();
       // Either the old app finished the hand-over before the kill, or it serves everything again
-      // (or the successor died before it asked, and nothing happened).
-      Daemon.sleep(300);
+      // (or the successor died before it asked, and nothing happened). First the old app reads
+      // what the dead successor sent on each link it opened: a take-over request or the end.
+      Daemon.await("the old app ends each link from the killed " + next, Duration.ofSeconds(30),
+          () -> linksEnded(app.log(), next.pid()));
       boolean asked = app.log().substring(logLength).contains("asks to take over");
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (asked && System.nanoTime() < deadline && app.isAlive()
@@ -168,7 +170,7 @@ class TakeOverFaultsIT extends DaemonTest {
     }
     System.out.println("TakeOverFaultsIT: two successors at once: the other one "
         + (status == 0 ? "took over from the first (two upgrades in a row)" : "was refused"));
-    Daemon.sleep(500);
+    left.awaitLog("for proxy links", Duration.ofSeconds(30)); // it took over the socket path
     assertTrue(left.isAlive(), left.log());
     for (Socket s : clients) {
       EchoClient.assertEchoes(s, "after".getBytes());
@@ -206,7 +208,8 @@ class TakeOverFaultsIT extends DaemonTest {
       for (Future<?> w : writes) {
         w.get(30, TimeUnit.SECONDS);
       }
-      Daemon.sleep(500);
+      Daemon.await("the old app holds the three clients", Duration.ofSeconds(20),
+          () -> app.liveConnections() == 3);
       Daemon next = daemons.start("app", "--take-over", socket.toString());
       assertEquals(0, app.awaitExit(Duration.ofSeconds(60)), app.log());
       Daemon.sleep(2000); // past the old app's drain timeout
@@ -221,6 +224,28 @@ class TakeOverFaultsIT extends DaemonTest {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /**
+   * Whether every link the app logged from process {@code pid} has ended there: closed, failed,
+   * or read up to a take-over request.
+   */
+  private static boolean linksEnded(String log, long pid) {
+    String peer = " (pid " + pid + ",";
+    int up = 0;
+    int ended = 0;
+    for (String line : log.split("\n")) {
+      if (!line.contains(peer)) {
+        continue;
+      }
+      if (line.endsWith(") up")) {
+        up++;
+      } else if (line.endsWith(") closed") || line.contains(") failed: ")
+          || line.contains("asks to take over")) {
+        ended++;
+      }
+    }
+    return ended >= up;
   }
 
   private static int count(String text, String what) {

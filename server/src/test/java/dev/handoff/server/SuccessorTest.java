@@ -65,10 +65,10 @@ class SuccessorTest {
   }
 
   /**
-   * CI, stop 16: the second of two successors started together was accepted by the old app just
-   * before that app began handing over to the first, and got the CLOSING every link gets. It
-   * failed as "did not agree to hand over (CLOSING)", without the advice the other lost races
-   * give.
+   * A successor whose link the old app accepted just before it began handing over to another
+   * successor gets the CLOSING every link gets then: it fails saying the app is closing, with the
+   * advice the other lost races give (another take-over may be under way), not as an app that
+   * did not agree to hand over.
    */
   @Test
   void aSuccessorAnsweredClosingLostARaceAndSaysSo() throws Exception {
