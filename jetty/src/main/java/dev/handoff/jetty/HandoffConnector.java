@@ -1,5 +1,6 @@
 package dev.handoff.jetty;
 
+import dev.handoff.common.Closeables;
 import dev.handoff.server.AcceptedConnections;
 import dev.handoff.server.HandedOffChannel;
 import dev.handoff.server.HandoffAcceptor;
@@ -232,11 +233,7 @@ public class HandoffConnector extends AbstractConnector {
       selectorManager.accept(channel, connection.handoff());
     } catch (IOException | RuntimeException e) {
       LOG.warn("cannot serve {}: {}", connection.handoff(), e.toString());
-      try {
-        channel.close();
-      } catch (IOException closing) {
-        // closed either way
-      }
+      Closeables.closeQuietly(channel);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.handoff.server;
 
 import dev.handoff.common.Acknowledgement;
+import dev.handoff.common.Closeables;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffChannel;
 import dev.handoff.common.HandoffHeader;
@@ -83,7 +84,7 @@ public final class HandoffServer implements Closeable {
     } catch (IOException e) {
       engine.close();
       if (predecessor != null) {
-        closeQuietly(predecessor.link());
+        Closeables.closeQuietly(predecessor.link());
       }
       throw e;
     }
@@ -268,19 +269,19 @@ public final class HandoffServer implements Closeable {
       }
     } catch (IOException | RuntimeException e) {
       log.warn("refusing link proxy#{}: no peer credentials ({})", n, Errors.describe(e));
-      closeQuietly(accepted);
+      Closeables.closeQuietly(accepted);
       return;
     }
     String peer = "proxy#" + n + " (pid " + creds.getPid() + ", uid " + creds.getUid() + ")";
     if (!config.allowedUids().contains((int) creds.getUid())) {
       log.warn("refusing link from {}: uid {} is not allowed {}", peer, creds.getUid(),
           config.allowedUids());
-      closeQuietly(accepted);
+      Closeables.closeQuietly(accepted);
       return;
     }
     if (links.size() >= config.maxLinks()) {
       log.warn("refusing link from {}: already {} links", peer, links.size());
-      closeQuietly(accepted);
+      Closeables.closeQuietly(accepted);
       return;
     }
     HandoffChannel link;
@@ -304,7 +305,7 @@ public final class HandoffServer implements Closeable {
       if (poller != null) {
         poller.shutdown();
       } else {
-        closeQuietly(link);
+        Closeables.closeQuietly(link);
       }
     }
 
@@ -362,7 +363,7 @@ public final class HandoffServer implements Closeable {
       } catch (IOException e) {
         // it went away: nothing to tell it
       }
-      closeQuietly(link);
+      Closeables.closeQuietly(link);
       return;
     }
     boolean twoPhase = request.connectionId() == Successor.TWO_PHASE;
@@ -453,22 +454,6 @@ public final class HandoffServer implements Closeable {
     log.info("serving everything here again: listening on {} for proxy links ({} connections"
         + " open)", config.socket(), engine.liveConnections());
     return true;
-  }
-
-  private static void closeQuietly(AFUNIXSocketChannel channel) {
-    try {
-      channel.close();
-    } catch (IOException e) {
-      // gone either way
-    }
-  }
-
-  private static void closeQuietly(HandoffLink link) {
-    try {
-      link.close();
-    } catch (IOException e) {
-      // gone either way
-    }
   }
 
   private static void sleepQuietly(long ms) {

@@ -3,6 +3,7 @@ package dev.handoff.server;
 import dev.handoff.server.ConnectionDetacher.Detached;
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
+import dev.handoff.common.Closeables;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffHeader;
@@ -438,11 +439,7 @@ final class Handover implements Runnable {
   }
 
   private void closeLink() {
-    try {
-      successor.close();
-    } catch (IOException e) {
-      // gone either way
-    }
+    Closeables.closeQuietly(successor);
   }
 
   /** Reads the successor's answers: "bound", then one per connection sent. */

@@ -2,6 +2,7 @@ package dev.handoff.server;
 
 import dev.handoff.common.Acknowledgement;
 import dev.handoff.common.Acknowledgement.Status;
+import dev.handoff.common.Closeables;
 import dev.handoff.common.Errors;
 import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffException;
@@ -336,11 +337,7 @@ final class LinkReader implements Runnable {
   void finishClose() {
     writeHandedIn(); // answers handed in since the last burst go before the link closes
     if (!handedOver) {
-      try {
-        link.close();
-      } catch (IOException e) {
-        // gone either way
-      }
+      Closeables.closeQuietly(link);
     }
     onClose.run();
   }

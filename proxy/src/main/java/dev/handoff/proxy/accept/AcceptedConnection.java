@@ -1,5 +1,6 @@
 package dev.handoff.proxy.accept;
 
+import dev.handoff.common.Closeables;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.internal.JdkNioInternals;
 import java.io.Closeable;
@@ -131,11 +132,7 @@ public final class AcceptedConnection {
     if (held != null && closed.compareAndSet(false, true)) {
       held.decrementAndGet();
     }
-    try {
-      channel.close();
-    } catch (IOException e) {
-      // close(2) failing leaves nothing to release
-    }
+    Closeables.closeQuietly(channel);
   }
 
   @Override

@@ -8,11 +8,9 @@ import dev.handoff.proxy.route.MsgPeek;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -52,10 +50,9 @@ public final class ProxyHeaderReader implements Runnable {
   private final long timeoutNanos;
   private final Consumer<AcceptedConnection> delivery;
   private final ProxyStats stats;
-  private final Selector selector;
+  /** The connections registered with the selector and their deadlines; this reader's thread. */
+  private final DeadlineSelector<Waiting> selector;
   private final ConcurrentLinkedQueue<Waiting> incoming = new ConcurrentLinkedQueue<>();
-  /** The connections registered with the selector; this reader's thread only. */
-  private final List<Waiting> waiting = new ArrayList<>();
   /**
    * Room for connections being looked at: the acceptor waits for a permit, so that while this
    * reader is held up (the queue after it is full) accepting pauses instead of piling up sockets.
@@ -74,7 +71,7 @@ public final class ProxyHeaderReader implements Runnable {
   private volatile boolean stopping;
 
   /** One connection waiting for its first bytes. */
-  private static final class Waiting {
+  private static final class Waiting extends DeadlineSelector.Watched {
     final SocketChannel channel;
     final long id;
     final long acceptedMicros;
@@ -82,18 +79,14 @@ public final class ProxyHeaderReader implements Runnable {
     final InetSocketAddress peer;
     final InetSocketAddress local;
     final boolean trusted;
-    final long deadline;
-    SelectionKey key;
     /** Bytes of a trusted source's header consumed so far. */
     byte[] consumed = new byte[0];
-    /** When to look again at untrusted bytes that could still become a signature; 0 if not. */
-    long recheckAt;
     /** The outcome: a header to hand off with, or null to close. */
     HandoffHeader decided;
-    boolean done;
 
     Waiting(SocketChannel channel, long id, long acceptedMicros, long acceptedNanos,
         InetSocketAddress peer, InetSocketAddress local, boolean trusted, long deadline) {
+      super(deadline);
       this.channel = channel;
       this.id = id;
       this.acceptedMicros = acceptedMicros;
@@ -101,7 +94,6 @@ public final class ProxyHeaderReader implements Runnable {
       this.peer = peer;
       this.local = local;
       this.trusted = trusted;
-      this.deadline = deadline;
     }
 
     @Override
@@ -128,7 +120,7 @@ public final class ProxyHeaderReader implements Runnable {
     this.delivery = delivery;
     this.stats = stats;
     this.room = new Semaphore(limit);
-    this.selector = Selector.open();
+    this.selector = new DeadlineSelector<>(100, TimeUnit.MILLISECONDS);
   }
 
   /** Whether {@code peer} is in one of the trusted ranges. */
@@ -163,7 +155,7 @@ public final class ProxyHeaderReader implements Runnable {
       return;
     }
     inspect(w, acceptorSide);
-    if (w.done) {
+    if (w.done()) {
       finish(w);
       return;
     }
@@ -207,44 +199,38 @@ public final class ProxyHeaderReader implements Runnable {
   @Override
   public void run() {
     try {
-      while (!stopping) {
-        long now = System.nanoTime();
-        long next = now + TimeUnit.MILLISECONDS.toNanos(100);
-        for (Waiting w : waiting) {
-          next = Math.min(next, w.recheckAt != 0 ? Math.min(w.recheckAt, w.deadline) : w.deadline);
-        }
-        long waitMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(next - now) + 1);
-        selector.select(waitMs);
-        if (stopping) {
-          break;
-        }
-        for (SelectionKey key : selector.selectedKeys()) {
-          Waiting w = (Waiting) key.attachment();
-          if (!w.done) {
-            inspect(w);
+      selector.run(new DeadlineSelector.Stage<>() {
+        @Override
+        public void admit(long now) {
+          Waiting arrived;
+          while ((arrived = incoming.poll()) != null) {
+            register(arrived);
           }
         }
-        selector.selectedKeys().clear();
-        Waiting arrived;
-        while ((arrived = incoming.poll()) != null) {
-          register(arrived);
+
+        @Override
+        public void look(Waiting w) {
+          inspect(w);
         }
-        now = System.nanoTime();
-        for (Waiting w : waiting) {
-          if (w.done) {
-            continue;
-          }
-          if (w.recheckAt != 0 && now - w.recheckAt >= 0) {
-            w.recheckAt = 0;
-            w.key.interestOps(SelectionKey.OP_READ);
-            inspect(w);
-          }
-          if (!w.done && now - w.deadline >= 0) {
-            timedOut(w);
+
+        @Override
+        public void expired(Waiting w) {
+          timedOut(w);
+        }
+
+        @Override
+        public void finish(List<Waiting> decided) {
+          for (Waiting w : decided) {
+            release();
+            ProxyHeaderReader.this.finish(w);
           }
         }
-        finishDecided();
-      }
+
+        @Override
+        public boolean over() {
+          return stopping;
+        }
+      });
     } catch (IOException | RuntimeException e) {
       log.error("PROXY protocol reader failed; closing the connections it held: {}", e.toString());
     } finally {
@@ -255,16 +241,15 @@ public final class ProxyHeaderReader implements Runnable {
 
   private void register(Waiting w) {
     try {
-      w.key = w.channel.register(selector, w.recheckAt != 0 ? 0 : SelectionKey.OP_READ, w);
+      selector.watch(w.channel, w);
     } catch (IOException | RuntimeException e) {
       log.debug("{}: gone before its first bytes: {}", w, e.getMessage());
-      w.done = true;
+      w.drop();
       release();
       Closeables.closeQuietly(w.channel);
       return;
     }
-    waiting.add(w);
-    if (w.recheckAt == 0) {
+    if (w.lookAgainAt() == 0) {
       inspect(w); // bytes may have come since the acceptor looked
     }
   }
@@ -355,10 +340,7 @@ public final class ProxyHeaderReader implements Runnable {
     }
     if (ProxyProtocol.parse(b.bytes, 0, n).status() == ProxyProtocol.Status.NEED_MORE) {
       // Could still become a signature: look again shortly rather than spin on the same bytes.
-      if (w.key != null) {
-        w.key.interestOps(0);
-      }
-      w.recheckAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RECHECK_MS);
+      w.lookAgainAt(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RECHECK_MS));
       return;
     }
     decide(w, plainHeader(w));
@@ -402,29 +384,13 @@ public final class ProxyHeaderReader implements Runnable {
     return new HandoffHeader(w.id, w.acceptedMicros, w.peer, w.local);
   }
 
-  private static void decide(Waiting w, HandoffHeader header) {
-    w.done = true;
-    w.decided = header;
-    if (w.key != null) {
-      w.key.cancel();
-    }
-  }
-
   /**
-   * Deregisters the decided connections (one selectNow for all of them), puts them back in
-   * blocking mode as the acceptor leaves its connections, and hands them on or closes them.
+   * Ends the watch with an outcome; the reader hands the connection on once it is deregistered,
+   * as only then can blocking mode return.
    */
-  private void finishDecided() throws IOException {
-    List<Waiting> decided = new ArrayList<>();
-    waiting.removeIf(w -> w.done && decided.add(w));
-    if (decided.isEmpty()) {
-      return;
-    }
-    selector.selectNow(); // deregisters the cancelled keys: only then can blocking mode return
-    for (Waiting w : decided) {
-      release();
-      finish(w);
-    }
+  private static void decide(Waiting w, HandoffHeader header) {
+    w.decided = header;
+    w.decide();
   }
 
   /** Hands a decided, unregistered connection on in blocking mode, or closes it. */
@@ -454,22 +420,15 @@ public final class ProxyHeaderReader implements Runnable {
 
   private void closeAll() {
     closeIncoming();
-    for (Waiting w : waiting) {
-      if (w.key != null) {
-        w.key.cancel();
-      }
+    selector.unfinished(w -> {
       release();
-      if (!w.done || w.decided != null) {
+      if (!w.done() || w.decided != null) {
         stats.droppedShutdown.increment();
       }
+      w.drop();
       Closeables.closeQuietly(w.channel);
-    }
-    waiting.clear();
-    try {
-      selector.close(); // completes the closes deferred while the channels were registered
-    } catch (IOException e) {
-      // nothing more to release
-    }
+    });
+    selector.close(); // completes the closes deferred while the channels were registered
     closeIncoming();
   }
 

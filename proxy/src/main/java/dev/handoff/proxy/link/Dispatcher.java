@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Takes accepted connections in order and sends each to an app link chosen by the {@link LinkSet};
- * takes them back from links that lost them, and settles the answers. Runs on its own thread.
+ * takes them back from links that lost them, and settles the answers. Runs on its own thread, in
+ * a {@link SendLoop}.
  *
  * <p>A connection that cannot be sent before its wait is over ({@code --queue-wait} after its
  * accept, or the end of a shutdown's grace period) is closed and counted. Connections handed back
@@ -71,21 +72,8 @@ public final class Dispatcher implements Runnable, LinkEvents {
 
   @Override
   public void run() {
-    try {
-      while (true) {
-        AcceptedConnection conn = again.pollFirst();
-        if (conn == null) {
-          conn = queue.poll(20, TimeUnit.MILLISECONDS);
-        }
-        if (conn != null) {
-          dispatch(conn);
-        } else if (wait.draining() && (!links.anyInFlight() || wait.graceOver())) {
-          break;
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    new SendLoop(wait, this::next, () -> !links.anyInFlight() || wait.graceOver(), this::attempt)
+        .run();
   }
 
   /** Closes whatever is still waiting; call after {@link #run} returned and the links closed. */
@@ -97,23 +85,24 @@ public final class Dispatcher implements Runnable, LinkEvents {
     }
   }
 
-  private void dispatch(AcceptedConnection conn) throws InterruptedException {
-    while (true) {
-      long deadline = wait.deadlineFor(conn);
-      if (System.nanoTime() - deadline >= 0) {
-        wait.drop(conn);
-        return;
-      }
-      AppLink link = links.pick(() -> wait.deadlineFor(conn), conn.clientAddress());
-      if (link == null) {
-        wait.drop(conn);
-        return;
-      }
-      if (link.send(conn)) {
-        log.debug("{}: sent to {}", conn, link.socket());
-        return;
-      }
+  /** Connections a link handed back first, then the queue. */
+  private AcceptedConnection next(long millis) throws InterruptedException {
+    AcceptedConnection conn = again.pollFirst();
+    return conn != null ? conn : queue.poll(millis, TimeUnit.MILLISECONDS);
+  }
+
+  /** The link set picks a link, waiting for one until the deadline; none by then: give up. */
+  private SendLoop.Attempt attempt(AcceptedConnection conn, long deadline)
+      throws InterruptedException {
+    AppLink link = links.pick(() -> wait.deadlineFor(conn), conn.clientAddress());
+    if (link == null) {
+      return SendLoop.Attempt.GIVE_UP;
     }
+    if (link.send(conn)) {
+      log.debug("{}: sent to {}", conn, link.socket());
+      return SendLoop.Attempt.SENT;
+    }
+    return SendLoop.Attempt.AGAIN;
   }
 
   @Override

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * goes as one message, a single zero byte with its descriptor attached, and the proxy closes its
  * copy as soon as {@code sendmsg} returns: there is no acknowledgement, so no redelivery, no
  * RETRY and no window. Runs on its own thread, taking connections from the acceptor's queue; used
- * instead of the {@link Dispatcher} and its links, which it shares nothing with.
+ * instead of the {@link Dispatcher} and its links, which it shares only the {@link SendLoop}
+ * with.
  *
  * <p>One link per app socket, made with the same backoff ({@code --retry-min}, {@code
  * --retry-max}) and peer-credential check ({@code --app-uid}) as a protocol link. A receiver
@@ -62,19 +63,13 @@ public final class PlainSender implements Runnable {
 
   @Override
   public void run() {
-    try {
-      while (true) {
-        maintain();
-        AcceptedConnection conn = queue.poll(20, TimeUnit.MILLISECONDS);
-        if (conn != null) {
-          send(conn);
-        } else if (wait.draining()) {
-          break;
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    new SendLoop(wait, this::next, () -> true, this::attempt).run();
+  }
+
+  /** Links what is due to be linked again, then waits on the queue. */
+  private AcceptedConnection next(long millis) throws InterruptedException {
+    maintain();
+    return queue.poll(millis, TimeUnit.MILLISECONDS);
   }
 
   /** Closes what is still queued and the links; call after {@link #run} returned. */
@@ -99,34 +94,32 @@ public final class PlainSender implements Runnable {
     return line.toString();
   }
 
-  private void send(AcceptedConnection conn) throws InterruptedException {
-    while (true) {
-      long deadline = wait.deadlineFor(conn);
-      if (System.nanoTime() - deadline >= 0) {
-        wait.drop(conn);
-        return;
-      }
-      Link link = pick();
-      if (link == null) {
-        awaitNextAttempt(deadline);
-        maintain();
-        continue;
-      }
-      HandoffChannel ch = link.channel;
-      if (ch == null) {
-        continue;
-      }
-      try {
-        ch.sendPlain(conn.descriptor());
-      } catch (IOException e) {
-        link.lost(ch, "send failed: " + Errors.describe(e));
-        continue; // not delivered: the next link, or this one again once it is back
-      }
-      stats.sent.increment();
-      log.debug("{}: sent to {} (plain); closing the proxy's copy", conn, link.socket);
-      conn.close();
-      return;
+  /**
+   * The next linked receiver, round robin; with none, waits for the next attempt to link one.
+   * A failed {@code sendmsg} delivered nothing: the connection goes to the next link.
+   */
+  private SendLoop.Attempt attempt(AcceptedConnection conn, long deadline)
+      throws InterruptedException {
+    Link link = pick();
+    if (link == null) {
+      awaitNextAttempt(deadline);
+      maintain();
+      return SendLoop.Attempt.AGAIN;
     }
+    HandoffChannel ch = link.channel;
+    if (ch == null) {
+      return SendLoop.Attempt.AGAIN;
+    }
+    try {
+      ch.sendPlain(conn.descriptor());
+    } catch (IOException e) {
+      link.lost(ch, "send failed: " + Errors.describe(e));
+      return SendLoop.Attempt.AGAIN; // not delivered: the next link, or this one again once back
+    }
+    stats.sent.increment();
+    log.debug("{}: sent to {} (plain); closing the proxy's copy", conn, link.socket);
+    conn.close();
+    return SendLoop.Attempt.SENT;
   }
 
   /** The next linked receiver, round robin; null if none is linked. */

@@ -1,6 +1,7 @@
 package dev.handoff.proxy.route;
 
 import dev.handoff.proxy.accept.AcceptedConnection;
+import dev.handoff.proxy.accept.DeadlineSelector;
 import dev.handoff.proxy.accept.ProxyStats;
 import dev.handoff.proxy.route.PeekStats.Outcome;
 import dev.handoff.proxy.route.FirstBytes;
@@ -9,13 +10,9 @@ import dev.handoff.proxy.route.PeekOptions;
 import dev.handoff.proxy.route.RouteTable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -63,21 +60,18 @@ public final class PeekStage implements Runnable {
   private static final long BUSY_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
   /** One connection being looked at. */
-  private static final class Peeking {
+  private static final class Peeking extends DeadlineSelector.Watched {
     final AcceptedConnection conn;
     final SocketChannel channel;
-    final long deadline;
-    SelectionKey key;
     int seen;
     long recheckAfter;
-    long nextCheck;
-    boolean stalled;
-    boolean done;
+    /** The route decided, once decided. */
+    int route;
 
     Peeking(AcceptedConnection conn, SocketChannel channel, long deadline) {
+      super(deadline);
       this.conn = conn;
       this.channel = channel;
-      this.deadline = deadline;
     }
   }
 
@@ -88,18 +82,14 @@ public final class PeekStage implements Runnable {
   private volatile long deferredNanos;
   private final ProxyStats stats;
   private final PeekStats peekStats;
-  private final Selector selector;
+  /** The connections being looked at, their deadlines and times to look again; its thread's. */
+  private final DeadlineSelector<Peeking> selector;
   private final BlockingQueue<AcceptedConnection> intake;
   private final int capacity;
   /** The stage thread's peek buffer. */
   private final ByteBuffer buffer;
   /** For {@link #routedAtOnce}, on the accepting threads and this stage's; guarded by itself. */
   private final ByteBuffer acceptorBuffer;
-  /** In accept order, so deadlines come in order too; decided ones are skipped lazily. */
-  private final ArrayDeque<Peeking> byDeadline = new ArrayDeque<>();
-  private final List<Peeking> stalled = new ArrayList<>();
-  private final List<Peeking> decided = new ArrayList<>();
-  private final List<Integer> decidedRoutes = new ArrayList<>();
   private final AtomicInteger peeking = new AtomicInteger();
   private volatile boolean draining;
   /**
@@ -123,7 +113,7 @@ public final class PeekStage implements Runnable {
     this.buffer = ByteBuffer.allocateDirect(options.maxBytes());
     this.acceptorBuffer = ByteBuffer.allocateDirect(options.maxBytes());
     this.peekStats = new PeekStats(registry, targets, () -> peeking.get() + intake.size());
-    this.selector = Selector.open();
+    this.selector = new DeadlineSelector<>(MAX_SELECT_MS, TimeUnit.MILLISECONDS);
   }
 
   /** The queue the acceptor puts connections in when {@link #offer} said no. */
@@ -175,50 +165,66 @@ public final class PeekStage implements Runnable {
   @Override
   public void run() {
     try {
-      while (true) {
-        long now = System.nanoTime();
-        if (admit(now)) {
-          busyUntil = now + BUSY_NANOS;
-          polling = true;
-        }
-        Iterator<SelectionKey> ready = selector.selectedKeys().iterator();
-        while (ready.hasNext()) {
-          SelectionKey key = ready.next();
-          ready.remove();
-          Peeking p = (Peeking) key.attachment();
-          if (key.isValid() && !p.done) {
-            examine(p, false);
+      selector.run(new DeadlineSelector.Stage<>() {
+        @Override
+        public void admit(long now) {
+          if (PeekStage.this.admit(now)) {
+            busyUntil = now + BUSY_NANOS;
+            polling = true;
           }
         }
-        recheckStalled(now);
-        expire(now);
-        finishDecided();
-        if (draining && peeking.get() == 0 && intake.isEmpty()) {
-          break;
+
+        @Override
+        public void look(Peeking p) {
+          examine(p, false);
         }
-        long at = System.nanoTime();
-        long wait = selectMillis(at);
-        if (polling) {
-          if (at - busyUntil < 0) {
-            wait = Math.min(wait, COALESCE_MS);
-          } else {
-            polling = false;
-            if (!intake.isEmpty()) {
-              continue; // offered before it saw polling cleared, so it did not wake the stage
+
+        @Override
+        public void expired(Peeking p) {
+          examine(p, true);
+        }
+
+        @Override
+        public boolean expireAll(long now) {
+          return draining && now - drainDeadline >= 0;
+        }
+
+        @Override
+        public void finish(List<Peeking> decided) {
+          finishDecided(decided);
+        }
+
+        @Override
+        public boolean over() {
+          return draining && peeking.get() == 0 && intake.isEmpty();
+        }
+
+        @Override
+        public long waitMillis(long now, long millis) {
+          long wait = millis;
+          if (draining) {
+            wait = Math.min(wait,
+                Math.max(1, TimeUnit.NANOSECONDS.toMillis(drainDeadline - now + 999_999)));
+          }
+          if (polling) {
+            if (now - busyUntil < 0) {
+              wait = Math.min(wait, COALESCE_MS);
+            } else {
+              polling = false;
+              if (!intake.isEmpty()) {
+                // offered before it saw polling cleared, so it did not wake the stage
+                return DeadlineSelector.AT_ONCE;
+              }
             }
           }
+          return wait;
         }
-        selector.select(Math.max(1, wait));
-      }
+      });
     } catch (IOException | RuntimeException e) {
       log.error("peek stage failed: {}; closing what it held", e.toString(), e);
       closeAll();
     } finally {
-      try {
-        selector.close();
-      } catch (IOException e) {
-        // nothing left to release
-      }
+      selector.close();
       log.debug("peek stage stopped");
     }
   }
@@ -237,13 +243,12 @@ public final class PeekStage implements Runnable {
       peeking.incrementAndGet();
       try {
         channel.configureBlocking(false);
-        p.key = channel.register(selector, SelectionKey.OP_READ, p);
+        selector.watch(channel, p);
       } catch (IOException | RuntimeException e) {
         log.debug("{}: cannot watch it ({}); closed", conn, e.toString());
         close(p, Outcome.CLIENT_GONE);
         continue;
       }
-      byDeadline.addLast(p);
     }
     return any;
   }
@@ -410,66 +415,12 @@ public final class PeekStage implements Runnable {
     } else {
       p.recheckAfter = Math.min(MAX_RECHECK_NANOS, p.recheckAfter * 2);
     }
-    p.nextCheck = System.nanoTime() + p.recheckAfter;
-    if (!p.stalled) {
-      p.stalled = true;
-      p.key.interestOps(0);
-      stalled.add(p);
-    }
-  }
-
-  private void recheckStalled(long now) {
-    for (int i = 0; i < stalled.size(); i++) {
-      Peeking p = stalled.get(i);
-      if (!p.done && now - p.nextCheck >= 0) {
-        examine(p, false);
-      }
-    }
-    stalled.removeIf(p -> p.done);
-  }
-
-  private void expire(long now) {
-    long cap = draining ? drainDeadline : Long.MAX_VALUE;
-    Iterator<Peeking> it = byDeadline.iterator();
-    while (it.hasNext()) {
-      Peeking p = it.next();
-      if (p.done) {
-        it.remove();
-        continue;
-      }
-      if (now - p.deadline < 0 && !(draining && now - cap >= 0)) {
-        break; // later ones are later still
-      }
-      it.remove();
-      examine(p, true);
-    }
-  }
-
-  private long selectMillis(long now) {
-    long next = now + TimeUnit.MILLISECONDS.toNanos(MAX_SELECT_MS);
-    for (Peeking p : stalled) {
-      if (p.nextCheck - next < 0) {
-        next = p.nextCheck;
-      }
-    }
-    for (Peeking p : byDeadline) {
-      if (!p.done) {
-        if (p.deadline - next < 0) {
-          next = p.deadline;
-        }
-        break;
-      }
-    }
-    if (draining && drainDeadline - next < 0) {
-      next = drainDeadline;
-    }
-    return TimeUnit.NANOSECONDS.toMillis(next - now + 999_999);
+    p.lookAgainAt(System.nanoTime() + p.recheckAfter);
   }
 
   private void route(Peeking p, int index, Outcome outcome, FirstBytes found, int peeked) {
-    p.done = true;
-    p.key.cancel();
     if (index < 0) {
+      p.drop();
       log.debug("{}: no route matches ({}) and there is no default route; closed", p.conn,
           describe(found));
       finishClose(p, Outcome.NO_ROUTE);
@@ -480,19 +431,14 @@ public final class PeekStage implements Runnable {
       log.debug("{}: route {} ({}, {}; {} bytes peeked)", p.conn, targets.get(index).name(),
           outcome.label(), describe(found), peeked);
     }
-    decided.add(p);
-    decidedRoutes.add(index);
+    p.route = index;
+    p.decide();
   }
 
   /** Gives the decided connections to their routes, in blocking mode and off the selector. */
-  private void finishDecided() throws IOException {
-    if (decided.isEmpty()) {
-      return;
-    }
-    selector.selectNow(); // deregisters the cancelled keys; new readiness is read next round
-    for (int i = 0; i < decided.size(); i++) {
-      Peeking p = decided.get(i);
-      RouteDestination target = targets.get(decidedRoutes.get(i));
+  private void finishDecided(List<Peeking> decided) {
+    for (Peeking p : decided) {
+      RouteDestination target = targets.get(p.route);
       peeking.decrementAndGet();
       try {
         p.channel.configureBlocking(true);
@@ -509,15 +455,10 @@ public final class PeekStage implements Runnable {
         p.conn.close();
       }
     }
-    decided.clear();
-    decidedRoutes.clear();
   }
 
   private void close(Peeking p, Outcome outcome) {
-    p.done = true;
-    if (p.key != null) {
-      p.key.cancel();
-    }
+    p.drop();
     finishClose(p, outcome);
   }
 
@@ -528,20 +469,12 @@ public final class PeekStage implements Runnable {
   }
 
   private void closeAll() {
-    for (Peeking p : byDeadline) {
-      if (!p.done) {
-        p.done = true;
-        stats.droppedShutdown.increment();
-        peeking.decrementAndGet();
-        p.conn.close();
-      }
-    }
-    for (Peeking p : decided) {
-      peeking.decrementAndGet();
+    selector.unfinished(p -> {
+      p.drop();
       stats.droppedShutdown.increment();
+      peeking.decrementAndGet();
       p.conn.close();
-    }
-    decided.clear();
+    });
     AcceptedConnection conn;
     while ((conn = intake.poll()) != null) {
       stats.droppedShutdown.increment();

@@ -1,5 +1,6 @@
 package dev.handoff.proxy.upgrade;
 
+import dev.handoff.common.Closeables;
 import dev.handoff.common.Descriptors;
 import dev.handoff.common.Errors;
 import dev.handoff.common.internal.JunixsocketInternals;
@@ -190,10 +191,6 @@ final class ControlLink implements Closeable {
 
   @Override
   public void close() {
-    try {
-      channel.close();
-    } catch (IOException e) {
-      // nothing left to release
-    }
+    Closeables.closeQuietly(channel);
   }
 }
