@@ -61,7 +61,6 @@ final class LinkPoller implements EpollIoHandle {
     if (number < 0) {
       throw new IOException("the link from " + link.peer() + " is closed");
     }
-    reader.answerOn(loop);
     return new LinkPoller(link, reader, loop, number);
   }
 

@@ -11,11 +11,6 @@ import dev.handoff.common.ReceivedHandoff;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -59,17 +54,6 @@ final class LinkReader implements Runnable {
    */
   private volatile Thread batching;
   private final List<Acknowledgement> batch = new ArrayList<>();
-  /**
-   * Where answers given on other threads are written, when a poller reads this link: its event
-   * loop, which writes them with its next burst's answers or in a task of its own, whichever
-   * comes first. {@code null} when this reader runs on a thread of its own: answers are then
-   * written at once.
-   */
-  private volatile Executor answerLoop;
-  /** Answers given on other threads and not yet written; the answer loop writes them. */
-  private final Queue<Acknowledgement> handedIn = new ConcurrentLinkedQueue<>();
-  /** Whether a task that writes {@link #handedIn} is queued on the answer loop. */
-  private final AtomicBoolean flushQueued = new AtomicBoolean();
 
   /**
    * @param onTakeOver given the link and the request when a successor asks to take over on it;
@@ -231,51 +215,10 @@ final class LinkReader implements Runnable {
       batch.add(ack);
       return;
     }
-    Executor loop = answerLoop;
-    if (loop != null) {
-      // Answered on another event loop: the link's loop writes it with others, so that several
-      // answers cost one write here and one wake-up of the proxy's reader.
-      handedIn.add(ack);
-      if (flushQueued.compareAndSet(false, true)) {
-        try {
-          loop.execute(this::writeHandedIn);
-        } catch (RejectedExecutionException e) {
-          writeHandedIn(); // the loop is stopping: write from here
-        }
-      }
-      return;
-    }
     try {
       link.sendAck(ack);
     } catch (IOException e) {
       lost(e, 1);
-    }
-  }
-
-  /**
-   * From now on, answers given on any thread but {@code loop} are written by {@code loop}: with
-   * its next burst ({@link #endBatch}) or in a task queued there, in one write. Call before the
-   * poller starts.
-   */
-  void answerOn(Executor loop) {
-    answerLoop = loop;
-  }
-
-  /** Writes the answers handed in by other threads, in one write; on the answer loop. */
-  private void writeHandedIn() {
-    flushQueued.set(false);
-    List<Acknowledgement> answers = new ArrayList<>();
-    Acknowledgement ack;
-    while ((ack = handedIn.poll()) != null) {
-      answers.add(ack);
-    }
-    if (answers.isEmpty()) {
-      return;
-    }
-    try {
-      link.sendAcks(answers);
-    } catch (IOException e) {
-      lost(e, answers.size());
     }
   }
 
@@ -296,10 +239,6 @@ final class LinkReader implements Runnable {
   /** Writes the answers held since {@link #beginBatch}, all in one write. */
   void endBatch() {
     batching = null;
-    Acknowledgement ack;
-    while ((ack = handedIn.poll()) != null) {
-      batch.add(ack);
-    }
     if (batch.isEmpty()) {
       return;
     }
@@ -335,7 +274,6 @@ final class LinkReader implements Runnable {
    * no answer is due any more (or the wait for them is over).
    */
   void finishClose() {
-    writeHandedIn(); // answers handed in since the last burst go before the link closes
     if (!handedOver) {
       Closeables.closeQuietly(link);
     }

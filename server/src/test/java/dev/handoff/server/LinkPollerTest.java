@@ -90,6 +90,73 @@ class LinkPollerTest {
     return clients;
   }
 
+  /**
+   * The answer to a handoff is on the link before the connection's first read, whichever event
+   * loop serves it: an app killed once it has read a client's bytes must have told the proxy, or
+   * the proxy, seeing the link end with the handoff unanswered, sends the connection to another
+   * app without the bytes the first one consumed. Every client has written before its handoff is
+   * sent, so each child reads at once; at its first read, each finds every answer given so far in
+   * the proxy's socket.
+   */
+  @Test
+  void everyAnswerIsOnTheLinkBeforeItsConnectionIsFirstRead() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    int n = 100;
+    java.util.concurrent.atomic.AtomicInteger read = new java.util.concurrent.atomic.AtomicInteger();
+    List<String> early = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicReference<java.io.InputStream> proxySide =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    io.netty.util.AttributeKey<Boolean> seen = io.netty.util.AttributeKey.valueOf("seen");
+    HandoffServer server = new HandoffServerBootstrap().ioThreads(2)
+        .childHandler(new io.netty.channel.ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg)
+              throws Exception {
+            io.netty.util.ReferenceCountUtil.release(msg);
+            if (ctx.channel().attr(seen).setIfAbsent(Boolean.TRUE) == null) {
+              int k = read.incrementAndGet(); // each of the k was answered before its read
+              int answered = proxySide.get().available() / dev.handoff.common.AckCodec.LENGTH;
+              if (answered < k) {
+                early.add("first read " + k + " found " + answered + " answers");
+              }
+            }
+          }
+
+          @Override
+          public boolean isSharable() {
+            return true;
+          }
+        }).bind(socket);
+    List<SocketChannel> clients = new ArrayList<>();
+    org.newsclub.net.unix.AFUNIXSocketChannel raw = org.newsclub.net.unix.AFUNIXSocketChannel
+        .open(org.newsclub.net.unix.AFUNIXSocketAddress.of(socket));
+    proxySide.set(raw.socket().getInputStream());
+    HandoffChannel link = HandoffChannel.accepted(raw, "test proxy");
+    try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+      listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      for (int i = 0; i < n; i++) {
+        SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+        clients.add(client);
+        try (SocketChannel copy = listener.accept()) {
+          client.write(java.nio.ByteBuffer.wrap(new byte[] {'x'}));
+          TestConnections.send(link, i + 1, copy);
+        }
+      }
+      Await.until(java.time.Duration.ofSeconds(10), () -> read.get() == n,
+          () -> read.get() + " of " + n + " read");
+      assertEquals(List.of(), early, "answers written after their connection was first read");
+      for (int i = 0; i < n; i++) {
+        assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
+      }
+    } finally {
+      link.close();
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+      server.close();
+    }
+  }
+
   @Test
   void everyHandoffIsAnsweredAndServedWithoutALinkThread() throws Exception {
     Path socket = dir.resolve("app.sock");
