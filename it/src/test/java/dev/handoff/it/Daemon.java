@@ -189,6 +189,14 @@ final class Daemon implements AutoCloseable {
 
   /** An app's live connection count, from the status line SIGUSR1 makes it log. */
   int liveConnections() {
+    return status("live");
+  }
+
+  /**
+   * A counter of the app's status line ({@code adopted}, {@code live}, {@code links}, ...), which
+   * SIGUSR1 makes it log.
+   */
+  int status(String counter) {
     int before = log().length();
     try {
       signal("USR1");
@@ -200,7 +208,8 @@ final class Daemon implements AutoCloseable {
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (System.nanoTime() < deadline) {
-      Matcher m = Pattern.compile("status: .* live=(\\d+)").matcher(log().substring(before));
+      Matcher m = Pattern.compile("status: .*\\b" + counter + "=(\\d+)")
+          .matcher(log().substring(before));
       if (m.find()) {
         return Integer.parseInt(m.group(1));
       }
