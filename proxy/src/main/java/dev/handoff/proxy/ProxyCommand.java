@@ -128,7 +128,7 @@ public final class ProxyCommand implements Callable<Integer> {
           + " control socket {}", options.control);
     }
     if (configs.stream().anyMatch(c -> c.routes().needsPeek())) {
-      dev.handoff.proxy.route.MsgPeek.requireAvailable();
+      dev.handoff.proxy.accept.MsgPeek.requireAvailable();
     }
     PrometheusMeterRegistry shared = MetricsEndpoint.registry();
     List<ProxyServer> servers = new java.util.ArrayList<>();

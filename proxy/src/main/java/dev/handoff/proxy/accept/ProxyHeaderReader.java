@@ -4,7 +4,6 @@ import dev.handoff.common.Closeables;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.common.OriginalClient;
-import dev.handoff.proxy.route.MsgPeek;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;

@@ -5,7 +5,7 @@ import dev.handoff.proxy.accept.DeadlineSelector;
 import dev.handoff.proxy.accept.ProxyStats;
 import dev.handoff.proxy.route.PeekStats.Outcome;
 import dev.handoff.proxy.route.FirstBytes;
-import dev.handoff.proxy.route.MsgPeek;
+import dev.handoff.proxy.accept.MsgPeek;
 import dev.handoff.proxy.route.PeekOptions;
 import dev.handoff.proxy.route.RouteTable;
 import java.io.IOException;

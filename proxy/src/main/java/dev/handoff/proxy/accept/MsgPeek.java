@@ -1,4 +1,4 @@
-package dev.handoff.proxy.route;
+package dev.handoff.proxy.accept;
 
 import dev.handoff.common.internal.JunixsocketInternals;
 import java.io.FileDescriptor;

@@ -1,4 +1,4 @@
-package dev.handoff.proxy.route;
+package dev.handoff.proxy.accept;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
