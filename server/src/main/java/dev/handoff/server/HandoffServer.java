@@ -199,6 +199,12 @@ public final class HandoffServer implements Closeable {
   synchronized void stopTakingHandoffs(HandoffLink except) throws InterruptedException {
     if (!stopping) {
       stopping = true;
+      // The acceptor is woken with a connection of our own before the socket is closed: closing
+      // a junixsocket server socket under a blocked accept makes it connect to itself, and that
+      // socket, refused once the listener is shut, stays open until a collection.
+      if (listener.wakeAccept()) {
+        acceptor.join(TimeUnit.SECONDS.toMillis(5));
+      }
       try {
         listener.close();
       } catch (IOException e) {
@@ -241,6 +247,10 @@ public final class HandoffServer implements Closeable {
       AFUNIXSocketChannel accepted;
       try {
         accepted = listener.accept();
+        if (stopping) {
+          Closeables.closeQuietly(accepted); // the wake-up, or a proxy that links again later
+          return;
+        }
       } catch (IOException e) {
         if (stopping) {
           return;

@@ -2,6 +2,10 @@ package dev.handoff.server;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -13,7 +17,6 @@ import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AddressAlreadyInUseSocketException;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
-import org.newsclub.net.unix.ConnectionRefusedSocketException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,6 +79,19 @@ final class UnixListener implements Closeable {
     return channel.accept();
   }
 
+  /**
+   * Makes a blocked {@link #accept} return, with a connection that the caller closes: one of the
+   * JDK's own unix sockets, connected and closed at once. Returns false if it could not connect.
+   */
+  boolean wakeAccept() {
+    try (SocketChannel wake = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      wake.connect(UnixDomainSocketAddress.of(path));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   Path path() {
     return path;
   }
@@ -104,10 +120,12 @@ final class UnixListener implements Closeable {
       throw new IOException(path + " exists and is not a socket (a file, directory or symlink);"
           + " refusing to replace it");
     }
-    try (AFUNIXSocketChannel probe = AFUNIXSocketChannel.open()) {
-      probe.connect(AFUNIXSocketAddress.of(path));
+    // The JDK's own unix socket: a junixsocket channel whose connect was refused keeps its
+    // descriptor after close() until a collection, one per probe (seen after take-overs).
+    try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      probe.connect(UnixDomainSocketAddress.of(path));
       throw new SocketInUseException(path);
-    } catch (ConnectionRefusedSocketException e) {
+    } catch (ConnectException e) {
       // Nobody accepts on it: a crashed app left it behind.
       log.info("removing stale socket file {} ({})", path, e.getMessage());
       Files.deleteIfExists(path);
