@@ -204,7 +204,9 @@ class SoakIT {
     int asked = Daemon.count(old.log(), "asks to take over");
     Daemon next = daemons.startWithEnv("JAVA_OPTS", HEAP, "app", "--log-level", "debug",
         "--take-over", socket.toString());
-    int when = chaos.nextInt(4);
+    // Until a successor has been killed, always a kill: the soak must show at least one.
+    int when = successorsKilledBeforeCommit.get() + successorsKilledAfterCommit.get() == 0
+        ? chaos.nextInt(3) : chaos.nextInt(4);
     if (when == 3) {
       Daemon.await("the old app exits (take-over completed) or rolls it back", Duration.ofSeconds(60),
           () -> !old.isAlive() || !next.isAlive());
@@ -289,8 +291,12 @@ class SoakIT {
   @Test
   void descriptorsReturnToBaselineInTheProxyAndTheApps() {
     assertEquals(proxyFds, proxyFdsAfter, "proxy descriptors back to baseline");
+    // Up to one proxy link (two descriptors: the link and the duplicate answers go through) more
+    // than when the baseline was taken: how many links an app has at a given moment depends on
+    // the proxy, not on a leak. A leak grows with the kills and take-overs of the run.
     for (int after : appFdsAfter) {
-      assertEquals(appFds, after, "app descriptors back to baseline: " + appFdsAfter);
+      assertTrue(after <= appFds + 2, "app descriptors back to baseline (" + appFds + ", or one"
+          + " link more): " + appFdsAfter);
     }
   }
 
