@@ -120,8 +120,8 @@ final class UnixListener implements Closeable {
       throw new IOException(path + " exists and is not a socket (a file, directory or symlink);"
           + " refusing to replace it");
     }
-    // The JDK's own unix socket: a junixsocket channel whose connect was refused keeps its
-    // descriptor after close() until a collection, one per probe (seen after take-overs).
+    // The JDK's own unix socket, as for wakeAccept: a refused junixsocket connect was where the
+    // descriptor a rolled-back take-over left open came from (in junixsocket's own close).
     try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       probe.connect(UnixDomainSocketAddress.of(path));
       throw new SocketInUseException(path);
