@@ -29,6 +29,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -72,6 +73,12 @@ final class ConnectionEngine implements Engine {
   ConnectionEngine(HandoffServerChannel parent, EventLoopGroup ownedGroup) {
     this.parent = parent;
     this.ownedGroup = ownedGroup;
+  }
+
+  /** The server channel's event loop, where each connection is given to its pipeline. */
+  @Override
+  public ScheduledExecutorService later() {
+    return parent.eventLoop();
   }
 
   @Override

@@ -61,6 +61,23 @@ final class DescriptorCopy implements AutoCloseable {
   }
 
   /**
+   * How long ago the client last sent data, in ms, as the kernel counts it (TCP_INFO's
+   * {@code tcpi_last_data_recv}: one getsockopt(2), from any thread); {@link Long#MAX_VALUE} for a
+   * test's connection or one the kernel cannot say of (closed meanwhile). The switch pauses the
+   * quietest first, so that the clients in the middle of an exchange wait the least.
+   */
+  long quietMillis() {
+    if (channel == null) {
+      return Long.MAX_VALUE;
+    }
+    try {
+      return channel.tcpInfo().lastDataRecv();
+    } catch (RuntimeException e) {
+      return Long.MAX_VALUE; // closed meanwhile: it will be dropped at the switch
+    }
+  }
+
+  /**
    * The copy, to send; only the thread that will {@link #close} it may use it.
    *
    * @throws IllegalStateException once closed

@@ -5,6 +5,7 @@ import io.netty.channel.IoEventLoop;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Supplier;
 
 /**
@@ -48,6 +49,15 @@ interface Engine extends ConnectionSink {
    * {@code null} if links are to be read on threads of their own.
    */
   default IoEventLoop linkLoop() {
+    return null;
+  }
+
+  /**
+   * Where the connections a take-over moved here are given to the engine after the first slice
+   * ({@link MovedIn#start}): the event loop that takes them, so that it reads and writes the
+   * connections already given between two slices; {@code null} to give them all at once.
+   */
+  default ScheduledExecutorService later() {
     return null;
   }
 

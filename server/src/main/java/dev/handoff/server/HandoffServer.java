@@ -61,6 +61,8 @@ public final class HandoffServer implements Closeable {
   private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
   /** A successor is taking over from this app. */
   private final AtomicBoolean handingOver = new AtomicBoolean();
+  /** The connections a take-over moved here, given to the engine a slice at a time; or null. */
+  private volatile MovedIn movedIn;
 
   HandoffServer(ServerConfig config, Engine engine) {
     this.config = config;
@@ -92,12 +94,15 @@ public final class HandoffServer implements Closeable {
       // Bound: the previous app moves its connections here, and they are served from its COMMIT
       // on (docs/PROTOCOL.md); proxy links are taken only then, so that a rollback cuts nothing.
       try {
-        stats.migratedIn.add(Successor.receiveMoved(predecessor, engine, config.maxConnections(),
-            listener, config.readiness()));
+        movedIn = Successor.receiveMoved(predecessor, engine, config.maxConnections(),
+            listener, config.readiness(), stats.migratedIn);
       } catch (IOException | RuntimeException e) {
         engine.close(); // the path was freed already, before the link closed
         throw e;
       }
+    }
+    if (movedIn != null) {
+      movedIn.start(engine.later()); // the first slice now, the rest between turns of I/O
     }
     log.info("listening on {} for proxy links (at most {} connections)", config.socket(),
         config.maxConnections());
@@ -184,6 +189,9 @@ public final class HandoffServer implements Closeable {
     }
     for (Map.Entry<HandoffLink, Reading> link : links.entrySet()) {
       link.getValue().end(link.getKey());
+    }
+    if (movedIn != null) {
+      movedIn.close(); // those not given to the engine yet
     }
     engine.close();
     log.debug("closed: {}", summary());

@@ -14,6 +14,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -276,8 +277,18 @@ final class Handover implements Runnable {
       return stop;
     }
     long preparedAt = System.nanoTime();
-    // Switch: every connection paused at once, its bytes and state taken, all sent together.
-    List<CompletableFuture<Detached>> pausing = site.pause(copies);
+    // Switch: every connection paused at once, its bytes and state taken, all sent together; the
+    // quietest first, so that the clients in the middle of an exchange are paused last and, served
+    // first by the successor (it serves the last switched first), wait the least.
+    Integer[] order = quietestFirst(copies);
+    List<DescriptorCopy> toPause = new ArrayList<>(order.length);
+    List<HandoffHeader> inOrder = new ArrayList<>(order.length);
+    for (int k : order) {
+      toPause.add(copies.get(k));
+      inOrder.add(prepared.get(k));
+    }
+    prepared = inOrder;
+    List<CompletableFuture<Detached>> pausing = site.pause(toPause);
     List<SwitchedConnection> all = new ArrayList<>(pausing.size());
     int stayed = 0;
     int i = 0;
@@ -319,6 +330,31 @@ final class Handover implements Runnable {
           moved.size(), stayed, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - preparedAt));
     }
     return stop;
+  }
+
+  /**
+   * The indexes of {@code copies}, the connection whose client sent data longest ago first, the
+   * most recent last (ties in the order prepared).
+   */
+  static Integer[] quietestFirst(List<DescriptorCopy> copies) {
+    long[] quiet = new long[copies.size()];
+    for (int k = 0; k < quiet.length; k++) {
+      quiet[k] = copies.get(k).quietMillis();
+    }
+    return quietestFirst(quiet);
+  }
+
+  /**
+   * The indexes of {@code quiet} (ms since each connection's client last sent data), the largest
+   * first; ties in the order given.
+   */
+  static Integer[] quietestFirst(long[] quiet) {
+    Integer[] order = new Integer[quiet.length];
+    for (int k = 0; k < order.length; k++) {
+      order[k] = k;
+    }
+    Arrays.sort(order, (a, b) -> Long.compare(quiet[b], quiet[a]));
+    return order;
   }
 
   /** Says how many connections stay here to finish (if any). */

@@ -14,11 +14,12 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -183,11 +184,26 @@ final class Successor {
    */
   static int receiveMoved(Predecessor predecessor, ConnectionSink sink, int maxConnections,
       Closeable path, Callable<?> readiness) throws IOException {
+    LongAdder served = new LongAdder();
+    receiveMoved(predecessor, sink, maxConnections, path, readiness, served).start(null);
+    return served.intValue();
+  }
+
+  /**
+   * As {@link #receiveMoved(Predecessor, ConnectionSink, int, Closeable, Callable)}, but the
+   * connections a COMMIT moves here are returned, busiest first, for the caller to give to the
+   * sink ({@link MovedIn#start}), which it may do a slice at a time.
+   *
+   * @param served counts each connection the sink takes, those served as they arrive from a
+   *     predecessor that does not commit included
+   * @return the connections the commit moved here, owned by the caller
+   */
+  static MovedIn receiveMoved(Predecessor predecessor, ConnectionSink sink, int maxConnections,
+      Closeable path, Callable<?> readiness, LongAdder served) throws IOException {
     HandoffLink link = predecessor.link();
     List<ReceivedHandoff> held = new ArrayList<>();
     // Two phases: the copies sent as PREPARED, by id, until their SWITCHED or DROPPED.
     Map<Long, ReceivedHandoff> copies = new HashMap<>();
-    int servedBefore = 0;
     ReadinessGate gate = null;
     try {
       String holding = predecessor.commits() ? "holding, until it commits the take-over,"
@@ -217,7 +233,7 @@ final class Successor {
           continue;
         }
         if (message == null && !predecessor.commits()) {
-          return servedBefore;
+          return new MovedIn(List.of(), sink, served);
         }
         if (message == null && gate != null && gate.failure() != null) {
           throw new IOException("this app was not ready (" + gate.failure() + "): the take-over"
@@ -234,12 +250,15 @@ final class Successor {
             log.warn("the previous app committed {} connections; {} arrived here",
                 header.connectionId(), held.size());
           }
-          long committedAt = System.nanoTime();
-          int served = serve(held, sink);
-          log.info("take-over committed: serving the {} connections moved here (handed to the"
-              + " event loops in {} ms)", served,
-              TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - committedAt));
-          return served;
+          if (predecessor.twoPhase()) {
+            // The previous app switched the busiest connections last: their clients, in the
+            // middle of an exchange, are served first.
+            Collections.reverse(held);
+          }
+          log.info("take-over committed: serving the {} connections moved here", held.size());
+          MovedIn moved = new MovedIn(new ArrayList<>(held), sink, served);
+          held.clear(); // the caller's from here
+          return moved;
         }
         long id = header.connectionId();
         if (predecessor.twoPhase() && header.kind() != HandoffHeader.Kind.MIGRATED) {
@@ -260,7 +279,7 @@ final class Successor {
               maxConnections);
           link.sendAck(new Acknowledgement(id, Status.RETRY));
         } else if (!predecessor.commits()) {
-          servedBefore += serve(List.of(message), sink);
+          new MovedIn(List.of(message), sink, served).start(null);
           link.sendAck(new Acknowledgement(id, Status.ADOPTED));
         } else {
           held.add(message); // this app's copy; served only after the commit
@@ -337,30 +356,5 @@ final class Successor {
         return false;
       }
     }
-  }
-
-  /** Gives each connection to the sink, which serves it from now on; returns how many it took. */
-  private static int serve(List<ReceivedHandoff> held, ConnectionSink sink) {
-    int served = 0;
-    for (ReceivedHandoff handoff : held) {
-      try {
-        if (sink.adopt(handoff, cause -> {
-          if (cause != null) {
-            log.warn("{}: cannot serve the moved connection: {}", handoff.header(),
-                Errors.describe(cause));
-          }
-        })) {
-          served++;
-        } else {
-          log.warn("{}: already served here; closing this copy", handoff.header());
-        }
-      } catch (IOException | RuntimeException e) {
-        log.warn("{}: cannot serve the moved connection: {}", handoff.header(),
-            Errors.describe(e));
-      } finally {
-        handoff.close(); // nothing if the sink took it
-      }
-    }
-    return served;
   }
 }

@@ -442,4 +442,17 @@ class HandoverTest {
       return d.fd() - 100;
     }
   }
+
+  /**
+   * The switch pauses the connections whose clients sent data longest ago first and the busiest
+   * last (the successor serves the last switched first); connections alike keep their order.
+   */
+  @Test
+  void theSwitchPausesTheQuietestConnectionsFirstAndTheBusiestLast() {
+    assertArrayEquals(new Integer[] {1, 0, 3, 4, 2},
+        Handover.quietestFirst(new long[] {40, 9_000, 2, 40, 5}));
+    assertArrayEquals(new Integer[] {0, 1, 2},
+        Handover.quietestFirst(new long[] {Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE}),
+        "connections the kernel cannot say of (a test's) keep the order prepared");
+  }
 }

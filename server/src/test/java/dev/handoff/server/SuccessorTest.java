@@ -161,11 +161,12 @@ class SuccessorTest {
     assertEquals(List.of(), sink.served, "nothing served before the commit");
     link.willReceive(commit(2));
     assertEquals(2, result.get(10, TimeUnit.SECONDS));
-    assertEquals(List.of(1L, 3L), sink.served);
-    assertEquals("ab", sink.pending.get(0));
-    assertEquals("s1", sink.state.get(0));
-    assertEquals("", sink.pending.get(1));
-    assertEquals("s3", sink.state.get(1));
+    assertEquals(List.of(3L, 1L), sink.served,
+        "the last switched first: the old app switches the busiest connections last");
+    assertEquals("", sink.pending.get(0));
+    assertEquals("s3", sink.state.get(0));
+    assertEquals("ab", sink.pending.get(1));
+    assertEquals("s1", sink.state.get(1));
     assertEquals(List.of(HandoffHeader.Kind.MIGRATED, HandoffHeader.Kind.MIGRATED), sink.kinds,
         "served as moved connections, so their unsent bytes are written first");
   }
