@@ -288,6 +288,7 @@ final class Handover implements Runnable {
       inOrder.add(prepared.get(k));
     }
     prepared = inOrder;
+    long orderedAt = System.nanoTime();
     List<CompletableFuture<Detached>> pausing = site.pause(toPause);
     List<SwitchedConnection> all = new ArrayList<>(pausing.size());
     int stayed = 0;
@@ -313,9 +314,11 @@ final class Handover implements Runnable {
         });
       }
     }
+    long pausedAt = System.nanoTime();
     closeCopies(); // paused: nothing here closes them now; the successor has its own copies
     logStayed(stayed);
     successor.sendSwitch(all);
+    long sentAt = System.nanoTime();
     long deadline = System.nanoTime() + timeout.toNanos();
     while (switched.getCount() > 0 && System.nanoTime() - deadline < 0 && stopReason() == null) {
       switched.await(1, TimeUnit.MILLISECONDS);
@@ -326,8 +329,13 @@ final class Handover implements Runnable {
     }
     if (stop == null) {
       log.info("prepared {} copies in {} ms while serving them; switched {} ({} stay here) in"
-          + " {} ms", copies.size(), TimeUnit.NANOSECONDS.toMillis(preparedAt - start),
-          moved.size(), stayed, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - preparedAt));
+          + " {} ms (ordered in {} ms, paused in {} ms, sent in {} ms, answered {} ms after)",
+          copies.size(), TimeUnit.NANOSECONDS.toMillis(preparedAt - start), moved.size(), stayed,
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - preparedAt),
+          TimeUnit.NANOSECONDS.toMillis(orderedAt - preparedAt),
+          TimeUnit.NANOSECONDS.toMillis(pausedAt - orderedAt),
+          TimeUnit.NANOSECONDS.toMillis(sentAt - pausedAt),
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sentAt));
     }
     return stop;
   }
