@@ -124,6 +124,16 @@ fi
 #         sharing archive cannot hold, the JFR metadata and ~20 annotation proxies, about 100 ms
 #         of a successor's start before its first connection moved. JAVA_OPTS
 #         -Dio.netty.jfr.enabled=true brings the events back (a later -D wins).
+#         -XX:CompileThresholdScaling=4 (the app only): the JIT compilers wait for four times as
+#         many calls and loops before they compile a method. A successor's start runs much code a
+#         few hundred times (picocli, logback, Netty's and junixsocket's set-up), which C1 and C2
+#         otherwise compiled beside it, on cores the running app and its clients keep busy; what
+#         the echo runs per connection reaches the higher thresholds within a second of load.
+#         JDK 17, 100 clients pinging (scripts/bench-startup.sh --opts-b, medians): first
+#         connection moved at 1026 against 1722 ms, CPU at bound 640 against 920 ms (C1 80-110
+#         against 200-220, C2 30 against 110); CPU per round trip the same within the noise;
+#         docs/JVM-OPTIONS.md. JAVA_OPTS
+#         -XX:CompileThresholdScaling=1 brings back the JVM's thresholds.
 peeks=0
 if [[ $role == proxy ]]; then
   for a in "$@"; do
@@ -133,7 +143,8 @@ fi
 case $role in
   proxy) defaults=(-XX:+UseSerialGC -Xms8m -XX:ReservedCodeCacheSize=32m)
     [[ $peeks == 1 ]] || defaults+=(-XX:TieredStopAtLevel=1) ;;
-  *) defaults=(-XX:+UseSerialGC -Xms32m -Dio.netty.jfr.enabled=false) ;;
+  *) defaults=(-XX:+UseSerialGC -Xms32m -Dio.netty.jfr.enabled=false)
+    [[ $role != app ]] || defaults+=(-XX:CompileThresholdScaling=4) ;;
 esac
 # Two defaults cannot simply be overridden by a later option: the JVM refuses two collectors, and an
 # initial heap above the maximum. So a collector in JAVA_OPTS replaces ours, and a maximum heap

@@ -53,10 +53,12 @@ class LauncherDefaultsIT {
     assertTrue(proxy.contains("-XX:+UseSerialGC"), proxy);
     assertTrue(proxy.contains("-XX:InitialHeapSize=8388608"), proxy);
     assertTrue(proxy.contains("-XX:TieredStopAtLevel=1"), proxy);
+    assertFalse(proxy.contains("CompileThresholdScaling"), proxy);
     String app = flags("app", "");
     assertTrue(app.contains("-XX:+UseSerialGC"), app);
     assertTrue(app.contains("-XX:InitialHeapSize=33554432"), app);
     assertFalse(app.contains("TieredStopAtLevel"), app);
+    assertTrue(app.contains("-XX:CompileThresholdScaling=4.0"), app);
     // A proxy that parses first bytes keeps C2; routes that need none do not change that.
     for (String[] args : List.of(new String[] {"--route", "sni:api.example.com=/run/a.sock"},
         new String[] {"--route=host:www.example.com=/run/a.sock"},
@@ -78,6 +80,8 @@ class LauncherDefaultsIT {
     assertFalse(small.contains("-XX:InitialHeapSize=8388608"), small);
     String c2 = flags("proxy", "-XX:TieredStopAtLevel=4");
     assertTrue(c2.contains("-XX:TieredStopAtLevel=4"), c2);
+    String thresholds = flags("app", "-XX:CompileThresholdScaling=1");
+    assertTrue(thresholds.contains("-XX:CompileThresholdScaling=1.0"), thresholds);
     String xms = flags("app", "-Xms64m");
     assertTrue(xms.contains("-XX:InitialHeapSize=67108864"), xms);
   }
