@@ -33,7 +33,10 @@ final class MovedIn implements Closeable {
   private final ConnectionSink sink;
   private final LongAdder served;
   private final long committedAt = System.nanoTime();
-  /** The next connection to give; {@code held.size()} once all are given or closed. Guarded by this. */
+  /**
+   * The next connection to give; {@code held.size()} once all are given or closed. Guarded by
+   * this.
+   */
   private int next;
   /** Every connection given or closed: nothing more to do. Guarded by this. */
   private boolean closed;
@@ -46,11 +49,6 @@ final class MovedIn implements Closeable {
     this.held = held;
     this.sink = sink;
     this.served = served;
-  }
-
-  /** How many connections the commit moved here. */
-  int size() {
-    return held.size();
   }
 
   /**
@@ -80,7 +78,7 @@ final class MovedIn implements Closeable {
     }
     int end = Math.min(held.size(), next + SLICE);
     for (; next < end; next++) {
-      serveOne(held.get(next));
+      serve(held.get(next), sink, served);
     }
     if (next < held.size()) {
       return true;
@@ -91,7 +89,11 @@ final class MovedIn implements Closeable {
     return false;
   }
 
-  private void serveOne(ReceivedHandoff handoff) {
+  /**
+   * Gives one moved connection to {@code sink}, counting it in {@code served} if taken; closes
+   * it if not.
+   */
+  static void serve(ReceivedHandoff handoff, ConnectionSink sink, LongAdder served) {
     try {
       if (sink.adopt(handoff, cause -> {
         if (cause != null) {

@@ -279,7 +279,7 @@ final class Successor {
               maxConnections);
           link.sendAck(new Acknowledgement(id, Status.RETRY));
         } else if (!predecessor.commits()) {
-          new MovedIn(List.of(message), sink, served).start(null);
+          MovedIn.serve(message, sink, served);
           link.sendAck(new Acknowledgement(id, Status.ADOPTED));
         } else {
           held.add(message); // this app's copy; served only after the commit
