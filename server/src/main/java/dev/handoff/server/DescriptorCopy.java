@@ -73,7 +73,10 @@ final class DescriptorCopy implements AutoCloseable {
     try {
       return channel.tcpInfo().lastDataRecv();
     } catch (RuntimeException e) {
-      return Long.MAX_VALUE; // closed meanwhile: it will be dropped at the switch
+      // Closed meanwhile: it will be dropped at the switch. (A number the channel freed and the
+      // kernel gave to another socket would only misplace this one in the order: a hint, not a
+      // use of the descriptor.)
+      return Long.MAX_VALUE;
     }
   }
 

@@ -282,12 +282,11 @@ final class Handover implements Runnable {
     // first by the successor (it serves the last switched first), wait the least.
     Integer[] order = quietestFirst(copies);
     List<DescriptorCopy> toPause = new ArrayList<>(order.length);
-    List<HandoffHeader> inOrder = new ArrayList<>(order.length);
+    List<HandoffHeader> headers = new ArrayList<>(order.length);
     for (int k : order) {
       toPause.add(copies.get(k));
-      inOrder.add(prepared.get(k));
+      headers.add(prepared.get(k));
     }
-    prepared = inOrder;
     long orderedAt = System.nanoTime();
     List<CompletableFuture<Detached>> pausing = site.pause(toPause);
     List<SwitchedConnection> all = new ArrayList<>(pausing.size());
@@ -298,10 +297,10 @@ final class Handover implements Runnable {
         Detached d = detach(pausing.get(i));
         if (d == null) {
           stayed++; // closed meanwhile, or its state cannot move now: it finishes here
-          all.add(SwitchedConnection.dropped(prepared.get(i)));
+          all.add(SwitchedConnection.dropped(headers.get(i)));
         } else {
           moved.add(d); // this app's copy from now on, until the commit or the rollback
-          all.add(SwitchedConnection.switched(prepared.get(i), d.pending(), d.state()));
+          all.add(SwitchedConnection.switched(headers.get(i), d.pending(), d.state()));
         }
       }
     } finally {

@@ -84,8 +84,10 @@ final class MovedIn implements Closeable {
       return true;
     }
     closed = true;
-    log.info("gave the {} moved connections to the event loops in {} ms", served.sum(),
-        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - committedAt));
+    if (!held.isEmpty()) {
+      log.info("gave the {} moved connections to the event loops in {} ms", served.sum(),
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - committedAt));
+    }
     return false;
   }
 
