@@ -74,6 +74,19 @@ final class ArrivedDescriptors {
     return arrived.get(0);
   }
 
+  /**
+   * The descriptors of a message that carries {@code count}, in the order they came, still held
+   * here.
+   */
+  List<FileDescriptor> inOrder(int count, HandoffHeader header) throws HandoffException {
+    if (arrived.size() != count) {
+      // Which copy each belongs to cannot be told: nothing after it can be trusted either.
+      throw new HandoffException(Reason.BAD_LENGTH, header + " arrived with " + arrived.size()
+          + " descriptors (expected " + count + ", one per copy)");
+    }
+    return List.copyOf(arrived);
+  }
+
   /** The first descriptor held; there is one. */
   FileDescriptor first() {
     return arrived.get(0);

@@ -109,6 +109,19 @@ public final class HandoffChannel implements HandoffLink {
   /** Where {@link #readAhead} reads; {@link #carry} while its bytes are being taken. */
   private final ByteBuffer ahead = ByteBuffer.allocateDirect(HeaderCodec.MAX_ENCODED_LENGTH);
   private final List<FileDescriptor> carriedFds = new ArrayList<>(1);
+  /**
+   * The messages of a COPIES or SWITCHES message not returned yet: {@link #receive} returns them
+   * one by one before it reads the link again. Owned by this channel until returned (the copies'
+   * descriptors too); closed with it.
+   */
+  private final java.util.ArrayDeque<ReceivedHandoff> batchAhead = new java.util.ArrayDeque<>();
+  /** The most copies one COPIES message may carry: what one sendmsg(2) can pass on Linux. */
+  public static final int MAX_COPIES = 253;
+  /**
+   * The longest a SWITCHES message's SWITCHED and DROPPED messages may be, together: a connection
+   * with more bytes than fit goes alone, as a SWITCHED message.
+   */
+  public static final int MAX_SWITCHES_LENGTH = 256 * 1024;
 
   /** Takes ownership of {@code channel}: if this throws, it has closed it. */
   private HandoffChannel(AFUNIXSocketChannel channel, String peer, boolean acceptPlain,
@@ -245,7 +258,28 @@ public final class HandoffChannel implements HandoffLink {
    */
   @Override
   public void sendSwitch(List<SwitchedConnection> connections) throws IOException {
-    writer.sendSwitch(connections);
+    writer.sendSwitch(connections, false);
+  }
+
+  /**
+   * As {@link #sendSwitch}, in SWITCHES messages of up to {@link #MAX_SWITCHES_LENGTH} bytes (a
+   * connection with more goes alone, as a SWITCHED message); to a successor that asked for them
+   * only.
+   */
+  @Override
+  public void sendSwitches(List<SwitchedConnection> connections) throws IOException {
+    writer.sendSwitch(connections, true);
+  }
+
+  /**
+   * Sends several copies of a two-phase take-over's first phase in one COPIES message, their
+   * descriptors riding on it in the order of {@code prepared} (at most {@link #MAX_COPIES}); to a
+   * successor that asked for them only.
+   */
+  @Override
+  public void sendCopies(List<HandoffHeader> prepared, List<FileDescriptor> fds)
+      throws IOException {
+    writer.sendCopies(prepared, fds);
   }
 
   /** What {@link #receiveAvailable} returns while the next message has not all arrived. */
@@ -321,6 +355,10 @@ public final class HandoffChannel implements HandoffLink {
    */
   @Override
   public ReceivedHandoff receive() throws IOException {
+    ReceivedHandoff ahead = batchAhead.poll();
+    if (ahead != null) {
+      return ahead; // the next copy of a COPIES message already read
+    }
     boolean incomplete = false;
     try {
       if (mode == Mode.UNDECIDED) {
@@ -502,6 +540,11 @@ public final class HandoffChannel implements HandoffLink {
       if (!header.carriesBytes()) {
         return arrived.claim(header, arrived.exactlyOne(header), null, null);
       }
+      if (kind == HandoffHeader.Kind.COPIES) {
+        requireCopiesFit(header);
+      } else if (kind == HandoffHeader.Kind.SWITCHES) {
+        requireSwitchesFit(header);
+      }
       reading = header;
       pendingIn = ByteBuffer.allocate((int) header.pendingBytes());
       stateIn = ByteBuffer.allocate((int) header.stateBytes());
@@ -514,8 +557,149 @@ public final class HandoffChannel implements HandoffLink {
       requireNoDescriptor(reading);
       return new ReceivedHandoff(reading, null, -1, pendingIn.array(), stateIn.array());
     }
+    if (reading.kind() == HandoffHeader.Kind.COPIES) {
+      return copies(reading, pendingIn.flip());
+    }
+    if (reading.kind() == HandoffHeader.Kind.SWITCHES) {
+      if (!arrived.isEmpty()) {
+        throw new HandoffException(Reason.BAD_LENGTH, "a SWITCHES message came with "
+            + arrived.size() + " descriptors; it carries none");
+      }
+      return switches(reading, pendingIn.flip());
+    }
     return arrived.claim(reading, arrived.exactlyOne(reading), pendingIn.array(),
         stateIn.array());
+  }
+
+  /**
+   * Refuses a COPIES header whose count or length no sender of this format writes, before its
+   * bytes are read: the link cannot be read on past them.
+   */
+  private static void requireCopiesFit(HandoffHeader header) throws HandoffException {
+    long count = header.connectionId();
+    if (count < 1 || count > MAX_COPIES || header.stateBytes() != 0
+        || header.pendingBytes() < count * HeaderCodec.V1_LENGTH
+        || header.pendingBytes() > count * HeaderCodec.MAX_ENCODED_LENGTH) {
+      throw new HandoffException(Reason.BAD_LENGTH, "a COPIES message of " + count + " copies in "
+          + header.pendingBytes() + " bytes (and " + header.stateBytes() + " of state): at most "
+          + MAX_COPIES + " copies of " + HeaderCodec.V1_LENGTH + " to "
+          + HeaderCodec.MAX_ENCODED_LENGTH + " bytes each, no state");
+    }
+  }
+
+  /**
+   * The PREPARED headers of a COPIES message, each given its descriptor in order: the first is
+   * returned, the others wait in {@link #batchAhead}. All or nothing: if a header is refused or
+   * the descriptors are not one per header, every descriptor that came is closed.
+   */
+  private ReceivedHandoff copies(HandoffHeader batch, ByteBuffer table) throws IOException {
+    int count = (int) batch.connectionId();
+    List<HandoffHeader> headers = new ArrayList<>(count);
+    while (table.hasRemaining()) {
+      headers.add(nextOf(batch, table, HandoffHeader.Kind.PREPARED, null));
+    }
+    requireCount(batch, headers.size());
+    List<FileDescriptor> fds = arrived.inOrder(count, batch);
+    List<ReceivedHandoff> claimed = new ArrayList<>(count);
+    try {
+      for (int i = 0; i < count; i++) {
+        claimed.add(arrived.claim(headers.get(i), fds.get(i), null, null));
+      }
+    } catch (HandoffException e) {
+      claimed.forEach(ReceivedHandoff::close);
+      throw e;
+    }
+    batchAhead.addAll(claimed.subList(1, count));
+    return claimed.get(0);
+  }
+
+  /**
+   * The SWITCHED and DROPPED messages of a SWITCHES message, each with its unsent bytes and state:
+   * the first is returned, the others wait in {@link #batchAhead}. All or nothing.
+   */
+  private ReceivedHandoff switches(HandoffHeader batch, ByteBuffer table) throws IOException {
+    List<ReceivedHandoff> switched = new ArrayList<>((int) batch.connectionId());
+    while (table.hasRemaining()) {
+      HandoffHeader header = nextOf(batch, table, HandoffHeader.Kind.SWITCHED,
+          HandoffHeader.Kind.DROPPED);
+      if (header.kind() == HandoffHeader.Kind.DROPPED) {
+        switched.add(new ReceivedHandoff(header, null, -1, null));
+        continue;
+      }
+      if (header.pendingBytes() + header.stateBytes() > table.remaining()) {
+        throw new HandoffException(Reason.BAD_LENGTH, "a SWITCHES message's " + header + " with "
+            + header.pendingBytes() + " unsent bytes and " + header.stateBytes() + " of state"
+            + " overruns its " + table.remaining() + " bytes left");
+      }
+      byte[] unsent = new byte[(int) header.pendingBytes()];
+      byte[] state = new byte[(int) header.stateBytes()];
+      table.get(unsent).get(state);
+      switched.add(new ReceivedHandoff(header, null, -1, unsent, state));
+    }
+    requireCount(batch, switched.size());
+    batchAhead.addAll(switched.subList(1, switched.size()));
+    return switched.get(0);
+  }
+
+  /**
+   * The next header of a batch's table (the headers of a COPIES or SWITCHES message), which must be
+   * of kind {@code one} or {@code other}; the table's position moves past it.
+   */
+  private static HandoffHeader nextOf(HandoffHeader batch, ByteBuffer table,
+      HandoffHeader.Kind one, HandoffHeader.Kind other) throws HandoffException {
+    if (table.remaining() < HeaderCodec.PREFIX_LENGTH) {
+      throw new HandoffException(Reason.BAD_LENGTH, "a " + batch.kind() + " message's headers"
+          + " end in " + table.remaining() + " stray bytes");
+    }
+    ByteBuffer prefix = table.slice(table.position(), HeaderCodec.PREFIX_LENGTH);
+    int length = HeaderCodec.decodePrefix(prefix);
+    if (length > table.remaining()) {
+      throw new HandoffException(Reason.BAD_LENGTH, "a " + batch.kind() + " message's header of "
+          + length + " bytes overruns its " + table.remaining() + " bytes left");
+    }
+    ByteBuffer body = table.slice(table.position() + HeaderCodec.PREFIX_LENGTH,
+        length - HeaderCodec.PREFIX_LENGTH);
+    table.position(table.position() + length);
+    HandoffHeader.Kind kind = HeaderCodec.kindOf(prefix.rewind(), body);
+    if (kind != one && kind != other) {
+      throw new HandoffException(Reason.BAD_LENGTH, "a " + batch.kind() + " message holds a "
+          + kind + " header; it holds only " + one + (other == null ? "" : " and " + other)
+          + " ones");
+    }
+    return HeaderCodec.decodeBody(body, kind);
+  }
+
+  /** Refuses a batch that holds another number of messages than its header announced. */
+  private static void requireCount(HandoffHeader batch, int held) throws HandoffException {
+    if (held != batch.connectionId()) {
+      throw new HandoffException(Reason.BAD_LENGTH, "a " + batch.kind() + " message announced "
+          + batch.connectionId() + " and holds " + held);
+    }
+  }
+
+  /**
+   * Refuses a SWITCHES header whose count or length no sender of this format writes, before its
+   * bytes are read.
+   */
+  private static void requireSwitchesFit(HandoffHeader header) throws HandoffException {
+    long count = header.connectionId();
+    if (count < 1 || header.stateBytes() != 0
+        || header.pendingBytes() < count * HeaderCodec.V1_LENGTH
+        || header.pendingBytes() > MAX_SWITCHES_LENGTH) {
+      throw new HandoffException(Reason.BAD_LENGTH, "a SWITCHES message of " + count
+          + " connections in " + header.pendingBytes() + " bytes (and " + header.stateBytes()
+          + " of state): at least one of at least " + HeaderCodec.V1_LENGTH + " bytes each, at"
+          + " most " + MAX_SWITCHES_LENGTH + " bytes in all, no state");
+    }
+  }
+
+  /**
+   * Whether {@link #receive} will return a message without reading the link: the rest of a COPIES
+   * or SWITCHES message already read.
+   */
+  @Override
+  public boolean messageWaiting() {
+    return !batchAhead.isEmpty();
   }
 
   /** For a message that travels without a descriptor: refuses it if one came (and closes it). */
@@ -664,6 +848,9 @@ public final class HandoffChannel implements HandoffLink {
     try {
       writer.close();
     } finally {
+      for (ReceivedHandoff copy; (copy = batchAhead.poll()) != null; ) {
+        copy.close();
+      }
       dropCarry();
       channel.close();
     }

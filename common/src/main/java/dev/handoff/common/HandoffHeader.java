@@ -49,7 +49,21 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
      * move (it closed, or it must finish on the old app); the successor closes its copy (flag 5);
      * no descriptor.
      */
-    DROPPED(5);
+    DROPPED(5),
+    /**
+     * Two-phase take-over, first phase, several copies in one message (flag 6): the header's
+     * connection id is their number, its unsent-bytes count the length of their PREPARED headers,
+     * which follow it one after the other, and the descriptors ride on it, one per copy, in the
+     * order of those headers. Sent only to a successor that asked for it.
+     */
+    COPIES(6),
+    /**
+     * Two-phase take-over, second phase, several connections in one message (flag 7): the
+     * header's connection id is their number, its unsent-bytes count the length of their SWITCHED
+     * and DROPPED messages, which follow it one after the other, each with its bytes and state;
+     * no descriptor. Sent only to a successor that asked for it.
+     */
+    SWITCHES(7);
 
     final int flag;
 
@@ -109,7 +123,8 @@ public record HandoffHeader(long connectionId, long acceptedAtMicros, InetSocket
 
   /** Whether unsent bytes and handler state follow this header on the link. */
   public boolean carriesBytes() {
-    return kind == Kind.MIGRATED || kind == Kind.SWITCHED;
+    return kind == Kind.MIGRATED || kind == Kind.SWITCHED || kind == Kind.COPIES
+        || kind == Kind.SWITCHES;
   }
 
   /** As {@link #migrated(long)}, with {@code state} bytes of exported handler state after them. */

@@ -33,6 +33,37 @@ public interface HandoffLink extends Closeable {
   void sendSwitch(java.util.List<SwitchedConnection> connections) throws IOException;
 
   /**
+   * Sends several copies of a two-phase take-over's first phase at once, to a successor that asked
+   * for them (docs/PROTOCOL.md, COPIES); by default one PREPARED message each.
+   *
+   * @param prepared PREPARED headers, at most {@link HandoffChannel#MAX_COPIES}
+   * @param fds their descriptors, in the same order; they stay the caller's
+   */
+  default void sendCopies(java.util.List<HandoffHeader> prepared,
+      java.util.List<FileDescriptor> fds) throws IOException {
+    for (int i = 0; i < prepared.size(); i++) {
+      send(prepared.get(i), fds.get(i));
+    }
+  }
+
+  /**
+   * The second phase of a two-phase take-over to a successor that asked for SWITCHES messages
+   * (docs/PROTOCOL.md): as {@link #sendSwitch}, several connections to a message; by default
+   * {@link #sendSwitch}.
+   */
+  default void sendSwitches(java.util.List<SwitchedConnection> connections) throws IOException {
+    sendSwitch(connections);
+  }
+
+  /**
+   * Whether {@link #receive()} will return a message without waiting on the link (the rest of a
+   * COPIES or SWITCHES message); by default never.
+   */
+  default boolean messageWaiting() {
+    return false;
+  }
+
+  /**
    * Receives the next message.
    *
    * @return the handoff, or {@code null} at the end of the link

@@ -191,7 +191,8 @@ public final class HeaderCodec {
     }
     long pending = 0;
     long state = 0;
-    if (kind == HandoffHeader.Kind.MIGRATED || kind == HandoffHeader.Kind.SWITCHED) {
+    if (kind == HandoffHeader.Kind.MIGRATED || kind == HandoffHeader.Kind.SWITCHED
+        || kind == HandoffHeader.Kind.COPIES || kind == HandoffHeader.Kind.SWITCHES) {
       if (body.remaining() < 8) {
         throw new HandoffException(Reason.BAD_LENGTH, "c" + id + ": a MIGRATED header needs "
             + MIGRATED_V1_LENGTH + " bytes");

@@ -108,28 +108,40 @@ final class LinkWriter {
 
   /**
    * SWITCHED and DROPPED messages, gathered into buffers of at least {@link #SWITCH_CHUNK} bytes
-   * (a connection with more bytes than that gets a buffer of its own), each written whole.
+   * (a connection with more bytes than that gets a buffer of its own), each written whole; with
+   * {@code batched}, each buffer is a SWITCHES message (its header first), and a connection with
+   * more bytes than one holds goes alone, as a SWITCHED message.
    */
-  void sendSwitch(List<SwitchedConnection> connections) throws IOException {
+  void sendSwitch(List<SwitchedConnection> connections, boolean batched) throws IOException {
+    int head = batched ? HeaderCodec.MIGRATED_LENGTH : 0;
     ByteBuffer chunk = null;
+    int inChunk = 0;
     int sent = 0;
     try {
       for (SwitchedConnection c : connections) {
         HandoffHeader header = c.header();
         int length = HeaderCodec.encodedLength(header) + c.pending().length + c.state().length;
         if (chunk != null && chunk.remaining() < length) {
-          writeWhole(chunk.flip());
+          writeChunk(chunk, inChunk, head);
           chunk = null;
         }
         if (chunk == null) {
-          chunk = ByteBuffer.allocateDirect(Math.max(SWITCH_CHUNK, length));
+          chunk = ByteBuffer.allocateDirect(Math.max(SWITCH_CHUNK, length + head));
+          chunk.position(head);
+          inChunk = 0;
         }
         HeaderCodec.encode(header, chunk);
         chunk.put(c.pending()).put(c.state());
+        inChunk++;
         sent++;
+        if (batched && length > SWITCH_CHUNK - head) {
+          // More than a SWITCHES message holds: alone, without the batch's header.
+          writeWhole(chunk.flip().position(head));
+          chunk = null;
+        }
       }
       if (chunk != null) {
-        writeWhole(chunk.flip());
+        writeChunk(chunk, inChunk, head);
       }
     } catch (IOException e) {
       throw new IOException("send the switch of " + connections.size() + " connections to "
@@ -137,8 +149,57 @@ final class LinkWriter {
     }
   }
 
-  /** The most bytes {@link #sendSwitch} gathers into one write, unless one message is longer. */
-  static final int SWITCH_CHUNK = 256 * 1024;
+  /** Writes a chunk of switch messages, with a SWITCHES header for them first if it has room. */
+  private void writeChunk(ByteBuffer chunk, int count, int head) throws IOException {
+    if (head > 0) {
+      java.net.InetSocketAddress none = new java.net.InetSocketAddress(0);
+      HeaderCodec.encode(new HandoffHeader(count, 0, none, none, HandoffHeader.Kind.SWITCHES,
+          chunk.position() - head, 0), chunk.duplicate().position(0));
+    }
+    writeWhole(chunk.flip());
+  }
+
+  /**
+   * The most bytes {@link #sendSwitch} gathers into one write, unless one message is longer; the
+   * most a SWITCHES message holds, its header included.
+   */
+  static final int SWITCH_CHUNK = HandoffChannel.MAX_SWITCHES_LENGTH;
+
+  /**
+   * One COPIES message: its header, then the copies' PREPARED headers one after the other, in one
+   * write with every descriptor attached, in the headers' order.
+   */
+  void sendCopies(List<HandoffHeader> prepared, List<FileDescriptor> fds) throws IOException {
+    if (prepared.isEmpty() || prepared.size() != fds.size()
+        || prepared.size() > HandoffChannel.MAX_COPIES) {
+      throw new IllegalArgumentException(prepared.size() + " copies with " + fds.size()
+          + " descriptors: 1 to " + HandoffChannel.MAX_COPIES + ", one each");
+    }
+    int table = 0;
+    for (HandoffHeader h : prepared) {
+      table += HeaderCodec.encodedLength(h);
+    }
+    java.net.InetSocketAddress none = new java.net.InetSocketAddress(0);
+    HandoffHeader batch = new HandoffHeader(prepared.size(), 0, none, none,
+        HandoffHeader.Kind.COPIES, table, 0);
+    ByteBuffer bytes = ByteBuffer.allocateDirect(HeaderCodec.encodedLength(batch) + table);
+    HeaderCodec.encode(batch, bytes);
+    for (HandoffHeader h : prepared) {
+      HeaderCodec.encode(h, bytes);
+    }
+    bytes.flip();
+    try {
+      writer.setOutboundFileDescriptors(fds.toArray(FileDescriptor[]::new));
+      writer.write(bytes);
+      // The descriptors left with the first bytes; never attach them twice.
+      writer.setOutboundFileDescriptors();
+      writeWhole(bytes);
+    } catch (IOException e) {
+      writer.setOutboundFileDescriptors();
+      throw new IOException("send " + prepared.size() + " copies (" + prepared.get(0) + " and on)"
+          + " to " + peer + ": " + Errors.describe(e), e);
+    }
+  }
 
   private void writeWhole(ByteBuffer bytes) throws IOException {
     while (bytes.hasRemaining()) {

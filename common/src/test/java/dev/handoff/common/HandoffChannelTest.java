@@ -113,6 +113,166 @@ class HandoffChannelTest {
     }
   }
 
+  /**
+   * COPIES messages (several copies of a take-over's first phase in one): each reads as its
+   * PREPARED copies, in order, and each copy's descriptor is its own connection's, however the
+   * messages' descriptors and bytes were split among reads.
+   */
+  @Test
+  void copiesSentSeveralToAMessageArriveOneByOneEachWithItsOwnConnection() throws IOException {
+    int n = 150; // a message of 64, one of 85 and one of 1
+    java.util.List<TcpPair> pairs = new java.util.ArrayList<>();
+    try {
+      java.util.List<HandoffHeader> headers = new java.util.ArrayList<>();
+      java.util.List<FileDescriptor> fds = new java.util.ArrayList<>();
+      for (int i = 1; i <= n; i++) {
+        TcpPair pair = TcpPair.open();
+        pairs.add(pair);
+        headers.add(pair.header(i).as(HandoffHeader.Kind.PREPARED, 0, 0));
+        fds.add(pair.serverFd());
+      }
+      sender.sendCopies(headers.subList(0, 64), fds.subList(0, 64));
+      sender.sendCopies(headers.subList(64, 149), fds.subList(64, 149));
+      sender.sendCopies(headers.subList(149, 150), fds.subList(149, 150));
+      for (int i = 1; i <= n; i++) {
+        try (ReceivedHandoff got = receiver.receive()) {
+          assertEquals(headers.get(i - 1), got.header(), "copies arrive in order, as sent");
+          assertEquals(pairs.get(i - 1).header(i).client(),
+              dev.handoff.common.internal.JunixsocketInternals.socketAddress(got.descriptor(),
+                  true), "copy " + i + " carries its own connection's descriptor");
+          assertEquals(i != 64 && i != 149 && i != 150, receiver.messageWaiting(),
+              "copies of the message read are waiting after copy " + i);
+        }
+      }
+    } finally {
+      for (TcpPair p : pairs) {
+        p.close();
+      }
+    }
+  }
+
+  /**
+   * A switch sent in SWITCHES messages reads as its SWITCHED and DROPPED messages, bytes and state
+   * intact; a connection with more bytes than one holds comes alone, as a SWITCHED message.
+   */
+  @Test
+  void aSwitchInSwitchesMessagesReadsAsItsSwitchedAndDroppedMessages() throws Exception {
+    byte[] big = new byte[300_000]; // more than a SWITCHES message holds
+    java.util.Arrays.fill(big, (byte) 'x');
+    java.util.List<SwitchedConnection> all = new java.util.ArrayList<>();
+    all.add(SwitchedConnection.switched(FakeHeaders.of(1), big, "s1".getBytes()));
+    for (long id = 2; id <= 3001; id++) { // more than one SWITCHES message's worth
+      all.add(id % 2 == 0 ? SwitchedConnection.dropped(FakeHeaders.of(id))
+          : SwitchedConnection.switched(FakeHeaders.of(id), ("p" + id).getBytes(),
+              ("s" + id).getBytes()));
+    }
+    java.util.concurrent.CompletableFuture<Void> switching =
+        java.util.concurrent.CompletableFuture.runAsync(() -> {
+          try {
+            sender.sendSwitches(all);
+          } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
+    int batched = 0;
+    for (long id = 1; id <= 3001; id++) {
+      try (ReceivedHandoff got = receiver.receive()) {
+        assertEquals(id, got.header().connectionId(), "in the order sent");
+        assertNull(got.descriptor(), "a switch carries no descriptor");
+        if (id == 1) {
+          assertEquals(HandoffHeader.Kind.SWITCHED, got.header().kind());
+          assertTrue(java.util.Arrays.equals(big, got.pending()), "the big one's bytes intact");
+          assertEquals("s1", new String(got.state()));
+          assertTrue(!receiver.messageWaiting(), "the big one came alone");
+        } else if (id % 2 == 0) {
+          assertEquals(HandoffHeader.Kind.DROPPED, got.header().kind());
+        } else {
+          assertEquals(HandoffHeader.Kind.SWITCHED, got.header().kind());
+          assertEquals("p" + id, new String(got.pending()));
+          assertEquals("s" + id, new String(got.state()));
+        }
+        batched += receiver.messageWaiting() ? 1 : 0;
+      }
+    }
+    switching.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertTrue(batched > 2900, "the small ones came several to a message: " + batched);
+  }
+
+  @Test
+  void aSwitchesMessageWithADescriptorIsRefusedAndTheDescriptorClosed() throws IOException {
+    try (TcpPair tcp = TcpPair.open()) {
+      HandoffHeader dropped = tcp.header(1).as(HandoffHeader.Kind.DROPPED, 0, 0);
+      java.net.InetSocketAddress none = new java.net.InetSocketAddress(0);
+      ByteBuffer bytes = ByteBuffer.allocate(HeaderCodec.MIGRATED_LENGTH + HeaderCodec.V1_LENGTH);
+      HeaderCodec.encode(new HandoffHeader(1, 0, none, none, HandoffHeader.Kind.SWITCHES,
+          HeaderCodec.V1_LENGTH, 0), bytes);
+      HeaderCodec.encode(dropped, bytes);
+      rawSender.setOutboundFileDescriptors(tcp.serverFd());
+      rawSender.write(bytes.flip());
+      int before = OpenDescriptors.count();
+      HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+      assertEquals(Reason.BAD_LENGTH, e.reason());
+      assertTrue(e.getMessage().contains("SWITCHES message came with 1 descriptors"),
+          e.getMessage());
+      assertEquals(before, OpenDescriptors.count(), "the descriptor that came was closed");
+    }
+  }
+
+  @Test
+  void copiesNotYetReceivedAreClosedWithTheLink() throws IOException {
+    try (TcpPair one = TcpPair.open(); TcpPair two = TcpPair.open();
+        TcpPair three = TcpPair.open()) {
+      sender.sendCopies(java.util.List.of(one.header(1).as(HandoffHeader.Kind.PREPARED, 0, 0),
+          two.header(2).as(HandoffHeader.Kind.PREPARED, 0, 0),
+          three.header(3).as(HandoffHeader.Kind.PREPARED, 0, 0)),
+          java.util.List.of(one.serverFd(), two.serverFd(), three.serverFd()));
+      try (ReceivedHandoff first = receiver.receive()) {
+        assertEquals(1, first.header().connectionId());
+      }
+      assertTrue(receiver.messageWaiting());
+      // The two others are the link's: closing it (after this test) closes them, which
+      // unlink() checks by counting this process's descriptors.
+    }
+  }
+
+  /** A COPIES message whose descriptors are not one per copy is refused whole, all closed. */
+  @Test
+  void copiesWithADescriptorMissingAreRefusedWholeAndEveryDescriptorClosed() throws IOException {
+    try (TcpPair one = TcpPair.open(); TcpPair two = TcpPair.open()) {
+      java.util.List<HandoffHeader> copies = java.util.List.of(
+          one.header(1).as(HandoffHeader.Kind.PREPARED, 0, 0),
+          two.header(2).as(HandoffHeader.Kind.PREPARED, 0, 0),
+          two.header(3).as(HandoffHeader.Kind.PREPARED, 0, 0));
+      int table = 3 * HeaderCodec.V1_LENGTH;
+      java.net.InetSocketAddress none = new java.net.InetSocketAddress(0);
+      ByteBuffer bytes = ByteBuffer.allocate(HeaderCodec.MIGRATED_LENGTH + table);
+      HeaderCodec.encode(new HandoffHeader(3, 0, none, none, HandoffHeader.Kind.COPIES, table, 0),
+          bytes);
+      copies.forEach(h -> HeaderCodec.encode(h, bytes));
+      rawSender.setOutboundFileDescriptors(one.serverFd(), two.serverFd());
+      rawSender.write(bytes.flip());
+      int before = OpenDescriptors.count();
+      HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+      assertEquals(Reason.BAD_LENGTH, e.reason());
+      assertTrue(e.getMessage().contains("2 descriptors (expected 3"), e.getMessage());
+      assertEquals(before, OpenDescriptors.count(), "both descriptors that came were closed");
+      assertTrue(!receiver.messageWaiting(), "no copy of a refused message is returned");
+    }
+  }
+
+  /** A COPIES message announcing more copies than one sendmsg(2) can carry is refused unread. */
+  @Test
+  void copiesBeyondWhatOneMessageCanCarryAreRefusedBeforeTheirBytesAreRead() throws IOException {
+    java.net.InetSocketAddress none = new java.net.InetSocketAddress(0);
+    ByteBuffer bytes = ByteBuffer.allocate(HeaderCodec.MIGRATED_LENGTH);
+    HeaderCodec.encode(new HandoffHeader(254, 0, none, none, HandoffHeader.Kind.COPIES,
+        254L * HeaderCodec.V1_LENGTH, 0), bytes);
+    rawSender.write(bytes.flip());
+    HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+    assertEquals(Reason.BAD_LENGTH, e.reason());
+    assertTrue(e.getMessage().contains("at most 253 copies"), e.getMessage());
+  }
+
   @Test
   void aSwitchThatComesWithADescriptorIsRefusedAndTheDescriptorClosed() throws IOException {
     try (TcpPair tcp = TcpPair.open()) {

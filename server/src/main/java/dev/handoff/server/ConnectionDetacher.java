@@ -44,24 +44,76 @@ final class ConnectionDetacher {
     return result;
   }
 
+  /** How many channels one turn of an event loop pauses in {@link #detachAll}. */
+  static final int PAUSES_PER_TURN = 64;
+
   /**
-   * As {@link #detach} for every channel at once, with one task per event loop that pauses all of
-   * that loop's channels in a row (a two-phase take-over's switch), instead of one task each.
+   * As {@link #detach} for every channel at once (a two-phase take-over's switch), in the order
+   * given on each event loop, {@link #PAUSES_PER_TURN} per turn of the loop: the channels not
+   * paused yet are read and written between two turns, so that the last ones given (a take-over
+   * gives the busiest last) are served until their own turn.
    *
-   * @return one future per channel, in the order given
+   * @return one future per channel, in the order given; one whose loop stopped first completes
+   *     exceptionally
    */
   static List<CompletableFuture<Detached>> detachAll(List<EpollSocketChannel> channels,
       boolean stateless) {
     List<CompletableFuture<Detached>> results = new ArrayList<>(channels.size());
-    Map<EventLoop, List<Runnable>> byLoop = new LinkedHashMap<>();
+    Map<EventLoop, Turns> byLoop = new LinkedHashMap<>();
     for (EpollSocketChannel channel : channels) {
       CompletableFuture<Detached> result = new CompletableFuture<>();
       results.add(result);
-      byLoop.computeIfAbsent(channel.eventLoop(), loop -> new ArrayList<>())
-          .add(() -> detachNow(channel, stateless, result));
+      byLoop.computeIfAbsent(channel.eventLoop(), loop -> new Turns(loop, stateless))
+          .add(channel, result);
     }
-    byLoop.forEach((loop, pauses) -> loop.execute(() -> pauses.forEach(Runnable::run)));
+    byLoop.values().forEach(Turns::next);
     return results;
+  }
+
+  /** One event loop's pauses, a turn of the loop at a time. */
+  private static final class Turns implements Runnable {
+    private final EventLoop loop;
+    private final boolean stateless;
+    private final List<EpollSocketChannel> channels = new ArrayList<>();
+    private final List<CompletableFuture<Detached>> results = new ArrayList<>();
+    /** The next channel to pause; touched on the loop only, once started. */
+    private int next;
+
+    Turns(EventLoop loop, boolean stateless) {
+      this.loop = loop;
+      this.stateless = stateless;
+    }
+
+    void add(EpollSocketChannel channel, CompletableFuture<Detached> result) {
+      channels.add(channel);
+      results.add(result);
+    }
+
+    /** Runs the next turn on the loop: at once if nothing ran yet, else after its next wait. */
+    void next() {
+      try {
+        if (next == 0) {
+          loop.execute(this);
+        } else {
+          // A task scheduled without delay runs after the loop's next wait for I/O.
+          loop.schedule(this, 0, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // The loop stopped: its channels are closed, and the pauses left will not run.
+        results.subList(next, results.size()).forEach(r -> r.completeExceptionally(e));
+      }
+    }
+
+    @Override
+    public void run() {
+      int end = Math.min(channels.size(), next + PAUSES_PER_TURN);
+      for (; next < end; next++) {
+        detachNow(channels.get(next), stateless, results.get(next));
+      }
+      if (next < channels.size()) {
+        next();
+      }
+    }
   }
 
   /** Detaches {@code channel}, on its event loop, completing {@code result}. */

@@ -385,8 +385,11 @@ public final class HandoffServer implements Closeable {
       return;
     }
     boolean twoPhase = request.connectionId() == Successor.TWO_PHASE;
+    int copiesPerMessage = twoPhase && (request.acceptedAtMicros() & Successor.READS_BATCHES) != 0
+        ? Handover.COPIES_PER_MESSAGE : 1;
     Thread t = new Thread(new Handover(link, twoPhase, handoverSite(),
-        () -> handedOver.complete(null), config.handOverTimeout()), "handover");
+        () -> handedOver.complete(null), config.handOverTimeout(), Handover.PAUSE_AHEAD,
+        copiesPerMessage), "handover");
     t.setDaemon(true);
     t.start();
   }

@@ -9,6 +9,7 @@ import dev.handoff.common.HandoffLink;
 import dev.handoff.common.HandoffHeader;
 import dev.handoff.common.SwitchedConnection;
 import dev.handoff.common.internal.JdkNioInternals;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -69,6 +70,11 @@ final class Handover implements Runnable {
    * connection is paused more than this many moves before its own.
    */
   static final int PAUSE_AHEAD = 8;
+  /**
+   * How many copies go in one COPIES message to a successor that reads them: one sendmsg(2), one
+   * read and one write of answers in the successor, for this many connections.
+   */
+  static final int COPIES_PER_MESSAGE = 64;
 
   private final HandoffLink successor;
   /** The successor asked for a two-phase move. */
@@ -78,6 +84,11 @@ final class Handover implements Runnable {
   /** How long each wait on the successor may last (see the class comment). */
   private final Duration timeout;
   private final int pauseAhead;
+  /**
+   * Copies per message in the prepare of a two-phase move: 1 (PREPARED messages, and the switch
+   * in SWITCHED and DROPPED ones) or more (COPIES messages, and the switch in SWITCHES ones).
+   */
+  private final int copiesPerMessage;
   /**
    * Paused here: sent, or paused ahead of their move. This app's copies, served again on a
    * rollback; released on the commit (then every one of them was sent).
@@ -119,8 +130,22 @@ final class Handover implements Runnable {
    */
   Handover(HandoffLink successor, boolean twoPhaseAsked, HandoverSite site, Runnable done,
       Duration timeout, int pauseAhead) {
+    this(successor, twoPhaseAsked, site, done, timeout, pauseAhead, 1);
+  }
+
+  /**
+   * As above, with how many copies go in one message in the prepare of a two-phase move.
+   *
+   * @param copiesPerMessage 1 for one PREPARED message each and the switch in SWITCHED and DROPPED
+   *     messages (a successor that did not ask for batches), or more, up to {@link
+   *     dev.handoff.common.HandoffChannel#MAX_COPIES}, for COPIES messages and the switch in
+   *     SWITCHES ones
+   */
+  Handover(HandoffLink successor, boolean twoPhaseAsked, HandoverSite site, Runnable done,
+      Duration timeout, int pauseAhead, int copiesPerMessage) {
     this.twoPhaseAsked = twoPhaseAsked;
     this.pauseAhead = pauseAhead;
+    this.copiesPerMessage = copiesPerMessage;
     this.successor = successor;
     this.site = site;
     this.done = done;
@@ -262,11 +287,22 @@ final class Handover implements Runnable {
     // Prepare: nothing is paused; a copy that cannot go makes the whole take-over roll back.
     long start = System.nanoTime();
     List<HandoffHeader> prepared = new ArrayList<>(copies.size());
-    for (DescriptorCopy copy : copies) {
-      HandoffHeader numbered = numbered(copy.header(), prepared.size() + 1);
-      prepared.add(numbered);
-      unanswered.add(numbered.connectionId());
-      successor.send(numbered.as(HandoffHeader.Kind.PREPARED, 0, 0), copy.descriptor());
+    for (int from = 0; from < copies.size(); from += copiesPerMessage) {
+      int to = Math.min(copies.size(), from + copiesPerMessage);
+      List<HandoffHeader> headers = new ArrayList<>(to - from);
+      List<FileDescriptor> fds = new ArrayList<>(to - from);
+      for (DescriptorCopy copy : copies.subList(from, to)) {
+        HandoffHeader numbered = numbered(copy.header(), prepared.size() + 1);
+        prepared.add(numbered);
+        unanswered.add(numbered.connectionId());
+        headers.add(numbered.as(HandoffHeader.Kind.PREPARED, 0, 0));
+        fds.add(copy.descriptor());
+      }
+      if (copiesPerMessage == 1) {
+        successor.send(headers.get(0), fds.get(0));
+      } else {
+        successor.sendCopies(headers, fds);
+      }
       String stop = stopReason();
       if (stop != null) {
         return stop;
@@ -314,10 +350,16 @@ final class Handover implements Runnable {
       }
     }
     long pausedAt = System.nanoTime();
-    closeCopies(); // paused: nothing here closes them now; the successor has its own copies
-    logStayed(stayed);
-    successor.sendSwitch(all);
+    if (copiesPerMessage > 1) {
+      successor.sendSwitches(all); // a successor that reads batches
+    } else {
+      successor.sendSwitch(all);
+    }
     long sentAt = System.nanoTime();
+    // Paused: nothing here closes them now, and the successor has its own copies; closed while it
+    // applies the switch rather than before the switch is sent.
+    closeCopies();
+    logStayed(stayed);
     long deadline = System.nanoTime() + timeout.toNanos();
     while (switched.getCount() > 0 && System.nanoTime() - deadline < 0 && stopReason() == null) {
       switched.await(1, TimeUnit.MILLISECONDS);
@@ -327,9 +369,10 @@ final class Handover implements Runnable {
       stop = "it did not answer the switch within " + timeout.toMillis() + " ms";
     }
     if (stop == null) {
-      log.info("prepared {} copies in {} ms while serving them; switched {} ({} stay here) in"
-          + " {} ms (ordered in {} ms, paused in {} ms, sent in {} ms, answered {} ms after)",
-          copies.size(), TimeUnit.NANOSECONDS.toMillis(preparedAt - start), moved.size(), stayed,
+      log.info("prepared {} copies in {} ms ({} to a message) while serving them; switched {}"
+          + " ({} stay here) in {} ms (ordered in {} ms, paused in {} ms, sent in {} ms, answered"
+          + " {} ms after)", copies.size(), TimeUnit.NANOSECONDS.toMillis(preparedAt - start),
+          Math.min(copiesPerMessage, copies.size()), moved.size(), stayed,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - preparedAt),
           TimeUnit.NANOSECONDS.toMillis(orderedAt - preparedAt),
           TimeUnit.NANOSECONDS.toMillis(pausedAt - orderedAt),

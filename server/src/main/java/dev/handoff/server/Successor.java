@@ -50,6 +50,13 @@ final class Successor {
    */
   static final long TWO_PHASE = 2;
   /**
+   * A bit of a TAKEOVER request's accepted-at field, which carries the new app's capabilities
+   * (docs/PROTOCOL.md): it reads COPIES and SWITCHES messages, several connections of a two-phase
+   * move's first or second phase in one. An app from before them sends 0 there, and one that does
+   * not know them ignores the field.
+   */
+  static final long READS_BATCHES = 1;
+  /**
    * The system property that, set to {@code true} on the new app, makes it ask for the one-phase
    * move (each connection paused just before its own move, as before two-phase moves): a fallback,
    * and the way to compare the two (docs/UPGRADES.md).
@@ -97,7 +104,8 @@ final class Successor {
         if (asked == 0) {
           log.info("{}=true: asking for the one-phase move", ONE_PHASE_PROPERTY);
         }
-        link.send(new HandoffHeader(asked, 0, none, none, HandoffHeader.Kind.TAKEOVER, 0), null);
+        link.send(new HandoffHeader(asked, asked == TWO_PHASE ? READS_BATCHES : 0, none, none,
+            HandoffHeader.Kind.TAKEOVER, 0), null);
       } catch (IOException e) {
         // Connected to a listening socket that its app closed before accepting: it was handing
         // over to another successor at that moment.
@@ -204,6 +212,9 @@ final class Successor {
     List<ReceivedHandoff> held = new ArrayList<>();
     // Two phases: the copies sent as PREPARED, by id, until their SWITCHED or DROPPED.
     Map<Long, ReceivedHandoff> copies = new HashMap<>();
+    // Two phases: ADOPTED answers to copies, written together once no message of a COPIES one is
+    // left to read.
+    List<Acknowledgement> answers = new ArrayList<>();
     ReadinessGate gate = null;
     try {
       String holding = predecessor.commits() ? "holding, until it commits the take-over,"
@@ -262,8 +273,13 @@ final class Successor {
         }
         long id = header.connectionId();
         if (predecessor.twoPhase() && header.kind() != HandoffHeader.Kind.MIGRATED) {
-          if (twoPhase(message, copies, held, maxConnections - sink.liveConnections(), link)
-              && copies.isEmpty()) {
+          boolean switched = twoPhase(message, copies, held,
+              maxConnections - sink.liveConnections(), link, answers);
+          if (!answers.isEmpty() && !link.messageWaiting()) {
+            link.sendAcks(answers);
+            answers.clear();
+          }
+          if (switched && copies.isEmpty()) {
             link.sendAck(new Acknowledgement(0, Status.ADOPTED)); // switched: ready to serve all
             log.info("switched: {} connections ready to be served here on COMMIT", held.size());
           }
@@ -314,10 +330,13 @@ final class Successor {
    * closed). Every descriptor that arrives is held or closed here.
    *
    * @param room how many more connections this app may take
+   * @param answers where an ADOPTED answer to a copy goes, for the caller to send (the others are
+   *     sent at once)
    * @return whether the message was a switch (SWITCHED or DROPPED)
    */
   private static boolean twoPhase(ReceivedHandoff message, Map<Long, ReceivedHandoff> copies,
-      List<ReceivedHandoff> held, int room, HandoffLink link) throws IOException {
+      List<ReceivedHandoff> held, int room, HandoffLink link, List<Acknowledgement> answers)
+      throws IOException {
     HandoffHeader header = message.header();
     long id = header.connectionId();
     switch (header.kind()) {
@@ -332,7 +351,7 @@ final class Successor {
           log.warn("{}: sent twice; refused", header);
           link.sendAck(new Acknowledgement(id, Status.REJECTED));
         } else {
-          link.sendAck(new Acknowledgement(id, Status.ADOPTED)); // held, serving nothing
+          answers.add(new Acknowledgement(id, Status.ADOPTED)); // held, serving nothing
         }
         return false;
       }

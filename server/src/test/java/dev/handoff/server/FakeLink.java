@@ -131,9 +131,66 @@ final class FakeLink implements HandoffLink {
     switchSent = true;
   }
 
+  /**
+   * Several copies of a take-over's first phase as the old app sends them to a successor that
+   * reads COPIES messages: recorded as "copies N", then each as a PREPARED message.
+   */
+  @Override
+  public void sendCopies(List<HandoffHeader> prepared, List<FileDescriptor> fds)
+      throws IOException {
+    events.add("copies " + prepared.size());
+    for (int i = 0; i < prepared.size(); i++) {
+      send(prepared.get(i), fds.get(i));
+    }
+  }
+
+  /** A switch in SWITCHES messages: recorded as "switches N", then as the switch. */
+  @Override
+  public void sendSwitches(List<SwitchedConnection> connections) throws IOException {
+    events.add("switches " + connections.size());
+    sendSwitch(connections);
+  }
+
+  /** Messages of the COPIES message being read that {@link #receive} has not returned yet. */
+  private volatile int copiesLeft;
+
+  /** Queues the copies of one COPIES message: while some are left, a message is waiting. */
+  FakeLink willReceiveCopies(ReceivedHandoff... copies) {
+    incoming.add(new Copies(List.of(copies)));
+    return this;
+  }
+
+  private record Copies(List<ReceivedHandoff> copies) {}
+
+  private final java.util.ArrayDeque<ReceivedHandoff> copiesAhead = new java.util.ArrayDeque<>();
+
+  @Override
+  public boolean messageWaiting() {
+    return copiesLeft > 0;
+  }
+
+  /** Several answers in one write: recorded as "acks N", then each answer. */
+  @Override
+  public synchronized void sendAcks(List<Acknowledgement> acks) throws IOException {
+    if (closed || answersFail) {
+      throw new IOException("acknowledge " + acks.size() + " connections: Broken pipe");
+    }
+    events.add("acks " + acks.size());
+    answersOut.addAll(acks);
+  }
+
   @Override
   public ReceivedHandoff receive() throws IOException {
+    if (!copiesAhead.isEmpty()) {
+      copiesLeft = copiesAhead.size() - 1;
+      return copiesAhead.poll();
+    }
     Object item = take(incoming);
+    if (item instanceof Copies batch) {
+      copiesAhead.addAll(batch.copies());
+      copiesLeft = copiesAhead.size() - 1;
+      return copiesAhead.poll();
+    }
     if (item == END) {
       return null;
     }

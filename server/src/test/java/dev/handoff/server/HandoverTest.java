@@ -260,6 +260,27 @@ class HandoverTest {
     assertTrue(shutDown.get());
   }
 
+  /**
+   * A successor that reads batches gets the copies several to a message, in order, and the switch
+   * in SWITCHES messages.
+   */
+  @Test
+  void copiesAndTheSwitchGoSeveralToAMessageToASuccessorThatReadsThem() {
+    site.twoPhase = true;
+    successor.willAnswer(adopted(0)).willAnswer(adopted(1)).willAnswer(adopted(2))
+        .willAnswer(adopted(3)).willAnswer(adopted(0));
+    new Handover(successor, true, site, () -> shutDown.set(true), SHORT, 1, 2).run();
+    assertEquals(List.of("copies 2", "prepared m1", "prepared m2", "copies 1", "prepared m3",
+        "pause 0", "pause 1", "pause 2", "switches 3", "switch 3", "commit 3"),
+        successor.events.stream()
+        .filter(e -> e.startsWith("copies") || e.startsWith("prepared") || e.startsWith("pause")
+            || e.startsWith("switch") || e.startsWith("commit")).toList(),
+        "two copies to a message, numbered in order; then the switch in SWITCHES, and COMMIT");
+    assertEquals(Set.of(0, 1, 2), site.released);
+    assertEveryCopyClosed();
+    assertTrue(shutDown.get());
+  }
+
   @Test
   void aSuccessorGoneBetweenThePhasesLeavesEveryConnectionServedHereAndNonePaused() {
     site.twoPhase = true;

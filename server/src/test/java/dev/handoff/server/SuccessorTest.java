@@ -60,6 +60,8 @@ class SuccessorTest {
       HandoffHeader request = asked.get(10, TimeUnit.SECONDS);
       assertEquals(HandoffHeader.Kind.TAKEOVER, request.kind());
       assertEquals(Successor.TWO_PHASE, request.connectionId(), "it asks for a two-phase move");
+      assertEquals(Successor.READS_BATCHES, request.acceptedAtMicros() & Successor.READS_BATCHES,
+          "it says it reads several copies to a message");
       return e;
     }
   }
@@ -169,6 +171,27 @@ class SuccessorTest {
     assertEquals("s1", sink.state.get(1));
     assertEquals(List.of(HandoffHeader.Kind.MIGRATED, HandoffHeader.Kind.MIGRATED), sink.kinds,
         "served as moved connections, so their unsent bytes are written first");
+  }
+
+  /** The copies of one COPIES message are answered together, in one write, once all are held. */
+  @Test
+  void copiesThatCameInOneMessageAreAnsweredInOneWrite() throws Exception {
+    FakeLink link = new FakeLink();
+    Sink sink = new Sink();
+    link.willReceiveCopies(prepared(1), prepared(2), prepared(3)).willReceive(prepared(4));
+    CompletableFuture<Integer> result = receiveInTwoPhases(link, sink, path);
+    awaitAnswers(link, 5);
+    assertEquals(List.of(new Acknowledgement(0, Status.ADOPTED),
+        new Acknowledgement(1, Status.ADOPTED), new Acknowledgement(2, Status.ADOPTED),
+        new Acknowledgement(3, Status.ADOPTED), new Acknowledgement(4, Status.ADOPTED)),
+        link.answersOut, "bound, then each copy held");
+    assertEquals(List.of("ack c0 ADOPTED", "acks 3", "acks 1"), link.events.stream()
+        .filter(e -> e.startsWith("ack")).toList(),
+        "one write for the three copies of one message, one for the copy sent alone");
+    link.willReceive(switched(1, "", "")).willReceive(switched(2, "", ""))
+        .willReceive(switched(3, "", "")).willReceive(switched(4, "", "")).willReceive(commit(4));
+    assertEquals(4, result.get(10, TimeUnit.SECONDS));
+    assertEquals(List.of(4L, 3L, 2L, 1L), sink.served);
   }
 
   @Test
