@@ -187,8 +187,7 @@ final class ConnectionEngine implements Engine {
    * app, hands each handler its state and writes what that app had not sent before anything is
    * read.
    */
-  private final class ChildRegistration extends ChannelInboundHandlerAdapter
-      implements ChannelFutureListener {
+  private final class ChildRegistration extends ChannelInboundHandlerAdapter {
     private final Consumer<Throwable> whenRegistered;
     private final byte[] pending;
     private final byte[] state;
@@ -200,17 +199,13 @@ final class ConnectionEngine implements Engine {
       this.state = state;
     }
 
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-      ctx.channel().closeFuture().addListener(this);
-    }
-
-    /** Closed before it was registered: the acceptor or a handler refused it. */
-    @Override
-    public void operationComplete(ChannelFuture closed) {
-      failed(new IOException("closed before it was registered on an event loop"));
-    }
-
+    /**
+     * Answers that the connection could not be served, unless it was answered already. A child
+     * that a handler closes while it is being registered (in {@code initChannel} or {@code
+     * handlerAdded}, as a filter does) is not a failure: it was registered, then closed, which
+     * {@link #channelRegistered} answers, so that the proxy closes its copy rather than sending
+     * the connection again.
+     */
     synchronized void failed(Throwable cause) {
       if (!answered) {
         answered = true;
@@ -221,7 +216,6 @@ final class ConnectionEngine implements Engine {
     @Override
     public void channelRegistered(ChannelHandlerContext ctx) {
       Channel channel = ctx.channel();
-      channel.closeFuture().removeListener(this);
       boolean autoRead = channel.config().isAutoRead();
       if (!autoRead) {
         channel.attr(MANUAL_READ).set(Boolean.TRUE);
@@ -231,10 +225,14 @@ final class ConnectionEngine implements Engine {
         channel.config().setAutoRead(false);
         resumeMigrated(ctx, autoRead);
       }
+      boolean first;
       synchronized (this) {
+        first = !answered;
         answered = true;
       }
-      whenRegistered.accept(null);
+      if (first) {
+        whenRegistered.accept(null); // one answer per connection, whatever happened before
+      }
       ctx.pipeline().remove(this);
       ctx.fireChannelRegistered();
     }
@@ -295,40 +293,67 @@ final class ConnectionEngine implements Engine {
    * connection for both.
    */
   private final class Served implements ChannelFutureListener {
-    private final InetSocketAddress peer;
-    private final InetSocketAddress local;
-    private final long acceptedAtMicros;
+    /** The connection's facts, which the channel keeps too: no copy of its fields. */
+    private final Handoff facts;
 
     Served(Handoff facts) {
-      this.peer = facts.proxiedBy() != null ? facts.proxiedBy() : facts.client();
-      this.local = facts.local();
-      this.acceptedAtMicros = Handoff.micros(facts.acceptedAt());
+      this.facts = facts;
     }
 
+    private InetSocketAddress peer() {
+      return facts.proxiedBy() != null ? facts.proxiedBy() : facts.client();
+    }
+
+    /**
+     * Takes the connection out of {@link #served}; and if it closed before it was registered (its
+     * registration failed, so nothing else will answer for it), answers that it could not be
+     * served.
+     */
     @Override
     public void operationComplete(ChannelFuture closed) {
-      untrack(closed.channel(), this);
+      Channel channel = closed.channel();
+      untrack(channel, this);
+      if (!channel.isRegistered()) {
+        ChildRegistration registration = channel.pipeline().get(ChildRegistration.class);
+        if (registration != null) {
+          registration.failed(new IOException("closed before it was registered on an event"
+              + " loop"));
+        }
+      }
     }
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Served k && acceptedAtMicros == k.acceptedAtMicros
-          && peer.equals(k.peer) && local.equals(k.local);
+      return o instanceof Served k && facts.acceptedAtMicros() == k.facts.acceptedAtMicros()
+          && peer().equals(k.peer()) && facts.local().equals(k.facts.local());
     }
 
     @Override
     public int hashCode() {
-      return (peer.hashCode() * 31 + local.hashCode()) * 31 + Long.hashCode(acceptedAtMicros);
+      return (peer().hashCode() * 31 + facts.local().hashCode()) * 31
+          + Long.hashCode(facts.acceptedAtMicros());
     }
   }
 
   @Override
   public List<Supplier<CompletableFuture<Detached>>> movable(boolean stateless) {
-    List<Supplier<CompletableFuture<Detached>>> movable = new ArrayList<>();
+    List<EpollSocketChannel> open = new ArrayList<>();
     for (EpollSocketChannel channel : served.values()) {
       if (channel.isOpen()) {
-        movable.add(() -> ConnectionDetacher.detach(channel, stateless));
+        open.add(channel);
       }
+    }
+    // The quietest first and the busiest last: a one-phase move pauses each connection shortly
+    // before its own move, and the first paused waits for the last, so the clients in the middle
+    // of an exchange are paused last (and the successor serves them first).
+    long[] quiet = new long[open.size()];
+    for (int k = 0; k < quiet.length; k++) {
+      quiet[k] = ConnectionDetacher.quietMillis(open.get(k));
+    }
+    List<Supplier<CompletableFuture<Detached>>> movable = new ArrayList<>(open.size());
+    for (int k : Handover.quietestFirst(quiet)) {
+      EpollSocketChannel channel = open.get(k);
+      movable.add(() -> ConnectionDetacher.detach(channel, stateless));
     }
     return movable;
   }

@@ -67,17 +67,7 @@ final class DescriptorCopy implements AutoCloseable {
    * quietest first, so that the clients in the middle of an exchange wait the least.
    */
   long quietMillis() {
-    if (channel == null) {
-      return Long.MAX_VALUE;
-    }
-    try {
-      return channel.tcpInfo().lastDataRecv();
-    } catch (RuntimeException e) {
-      // Closed meanwhile: it will be dropped at the switch. (A number the channel freed and the
-      // kernel gave to another socket would only misplace this one in the order: a hint, not a
-      // use of the descriptor.)
-      return Long.MAX_VALUE;
-    }
+    return channel == null ? Long.MAX_VALUE : ConnectionDetacher.quietMillis(channel);
   }
 
   /**

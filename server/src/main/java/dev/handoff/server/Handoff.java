@@ -40,19 +40,20 @@ public final class Handoff {
   private final long connectionId;
   private final InetSocketAddress client;
   private final InetSocketAddress local;
-  private final Instant acceptedAt;
+  /** When the proxy accepted it, microseconds since the epoch: no Instant kept per connection. */
+  private final long acceptedAtMicros;
   private final boolean migrated;
   private final InetSocketAddress proxiedBy;
   private final String authority;
   private final byte[] uniqueId;
 
   private Handoff(long connectionId, InetSocketAddress client, InetSocketAddress local,
-      Instant acceptedAt, boolean migrated, InetSocketAddress proxiedBy, String authority,
+      long acceptedAtMicros, boolean migrated, InetSocketAddress proxiedBy, String authority,
       byte[] uniqueId) {
     this.connectionId = connectionId;
     this.client = client;
     this.local = local;
-    this.acceptedAt = acceptedAt;
+    this.acceptedAtMicros = acceptedAtMicros;
     this.migrated = migrated;
     this.proxiedBy = proxiedBy;
     this.authority = authority;
@@ -76,7 +77,13 @@ public final class Handoff {
 
   /** When the proxy accepted the connection (the proxy's clock). */
   public Instant acceptedAt() {
-    return acceptedAt;
+    return Instant.ofEpochSecond(Math.floorDiv(acceptedAtMicros, 1_000_000L),
+        Math.floorMod(acceptedAtMicros, 1_000_000L) * 1_000);
+  }
+
+  /** {@link #acceptedAt()} in microseconds since the epoch, as the header carries it. */
+  long acceptedAtMicros() {
+    return acceptedAtMicros;
   }
 
   /** Whether the connection arrived from a previous app during a take-over. */
@@ -122,10 +129,9 @@ public final class Handoff {
    * hold no copy of their own.
    */
   static Handoff of(HandoffHeader header, InetSocketAddress peer, InetSocketAddress local) {
-    long micros = header.acceptedAtMicros();
     OriginalClient origin = header.origin();
     return new Handoff(header.connectionId(), origin == null ? peer : origin.address(), local,
-        Instant.ofEpochSecond(micros / 1_000_000, (micros % 1_000_000) * 1_000),
+        header.acceptedAtMicros(),
         header.kind() == HandoffHeader.Kind.MIGRATED, origin == null ? null : peer,
         origin == null ? null : origin.authority(),
         origin == null || origin.uniqueId() == null ? null : origin.uniqueId().clone());
@@ -135,29 +141,23 @@ public final class Handoff {
   HandoffHeader toHeader() {
     OriginalClient origin = proxiedBy == null ? null
         : new OriginalClient(client, authority, uniqueId);
-    return new HandoffHeader(connectionId, micros(acceptedAt),
+    return new HandoffHeader(connectionId, acceptedAtMicros,
         proxiedBy == null ? client : proxiedBy, local,
         migrated ? HandoffHeader.Kind.MIGRATED : HandoffHeader.Kind.CONNECTION, 0, 0, origin);
-  }
-
-  /** {@code at} in microseconds since the epoch, as the header carries it. */
-  static long micros(Instant at) {
-    return Math.addExact(Math.multiplyExact(at.getEpochSecond(), 1_000_000L),
-        at.getNano() / 1_000);
   }
 
   @Override
   public boolean equals(Object o) {
     return o instanceof Handoff h && connectionId == h.connectionId && migrated == h.migrated
-        && client.equals(h.client) && local.equals(h.local) && acceptedAt.equals(h.acceptedAt)
+        && client.equals(h.client) && local.equals(h.local) && acceptedAtMicros == h.acceptedAtMicros
         && Objects.equals(proxiedBy, h.proxiedBy) && Objects.equals(authority, h.authority)
         && Arrays.equals(uniqueId, h.uniqueId);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(connectionId, client, local, acceptedAt, migrated, proxiedBy, authority,
-        Arrays.hashCode(uniqueId));
+    return Objects.hash(connectionId, client, local, acceptedAtMicros, migrated, proxiedBy,
+        authority, Arrays.hashCode(uniqueId));
   }
 
   @Override

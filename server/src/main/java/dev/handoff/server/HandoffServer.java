@@ -121,6 +121,11 @@ public final class HandoffServer implements Closeable {
     return config.socket();
   }
 
+  /** The engine that serves the connections (for the tests of what a take-over asks of it). */
+  Engine engine() {
+    return engine;
+  }
+
   /** Handed-off connections being served now. */
   public int liveConnections() {
     return engine.liveConnections();

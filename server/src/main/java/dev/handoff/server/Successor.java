@@ -261,11 +261,10 @@ final class Successor {
             log.warn("the previous app committed {} connections; {} arrived here",
                 header.connectionId(), held.size());
           }
-          if (predecessor.twoPhase()) {
-            // The previous app switched the busiest connections last: their clients, in the
-            // middle of an exchange, are served first.
-            Collections.reverse(held);
-          }
+          // The previous app moves (or switches) the busiest connections last: their clients, in
+          // the middle of an exchange, are served first. (One from before that order sends them in
+          // no particular order, which reversed is as good.)
+          Collections.reverse(held);
           log.info("take-over committed: serving the {} connections moved here", held.size());
           MovedIn moved = new MovedIn(new ArrayList<>(held), sink, served);
           held.clear(); // the caller's from here

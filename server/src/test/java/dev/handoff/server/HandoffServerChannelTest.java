@@ -32,6 +32,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -164,6 +166,81 @@ class HandoffServerChannelTest {
     } finally {
       server.close().sync();
     }
+  }
+
+  /**
+   * A child handler that closes the connection as it is set up (a filter refusing a client) makes
+   * one answer, ADOPTED: the app took the connection and closed it, so the proxy closes its copy
+   * and the client sees the end, instead of the connection being sent again (RETRY) and refused
+   * again.
+   */
+  @Test
+  void aChildItsInitializerClosesIsAnsweredAdoptedOnceAndItsClientSeesTheEnd() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    Channel server = new ServerBootstrap().group(boss, workers)
+        .channel(HandoffServerChannel.class)
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.close();
+          }
+        })
+        .bind(new HandoffAddress(socket)).sync().channel();
+    try (HandoffChannel link = HandoffChannel.connect(socket);
+        SocketChannel client = handOver(link, 9)) {
+      assertEquals(new Acknowledgement(9, Acknowledgement.Status.ADOPTED), link.receiveAck());
+      assertEquals(-1, client.read(java.nio.ByteBuffer.allocate(1)), "the client sees the end");
+      try (SocketChannel next = handOver(link, 10)) {
+        assertEquals(new Acknowledgement(10, Acknowledgement.Status.ADOPTED), link.receiveAck(),
+            "the next answer is the next connection's: no second one for the first");
+      }
+      Await.until(Duration.ofSeconds(10),
+          () -> ((HandoffServerChannel) server).liveConnections() == 0,
+          () -> "both closed connections are forgotten");
+    } finally {
+      server.close().sync();
+    }
+  }
+
+  /**
+   * A one-phase take-over moves the connection whose client sent data last at the end: it pauses
+   * each connection just before its own move and the first waits for the last, so a client in the
+   * middle of an exchange is paused the shortest.
+   */
+  @Test
+  void aOnePhaseMoveTakesTheQuietestConnectionsFirstAndTheBusiestLast() throws Exception {
+    Path socket = dir.resolve("app.sock");
+    Channel server = echoing().bind(new HandoffAddress(socket)).sync().channel();
+    List<ConnectionDetacher.Detached> moved = new ArrayList<>();
+    try (HandoffChannel link = HandoffChannel.connect(socket)) {
+      List<SocketChannel> clients = TestConnections.handOver(link, 8, 1);
+      for (int i = 0; i < 8; i++) {
+        assertEquals(Acknowledgement.Status.ADOPTED, link.receiveAck().status());
+      }
+      Await.until(Duration.ofSeconds(10), () -> children.size() == 8
+          && children.stream().allMatch(c -> quiet(c) >= 20), () -> "every client quiet 20 ms");
+      assertEquals("busy", echo(clients.get(2), "busy")); // connection 3
+      Channel three = children.stream().filter(c -> Handoff.of(c).connectionId() == 3)
+          .findFirst().orElseThrow();
+      Await.until(Duration.ofSeconds(10), () -> quiet(three) >= 5, () -> "3 quiet 5 ms");
+      assertEquals("busier", echo(clients.get(5), "busier")); // connection 6, the latest
+      for (var pausing : ((HandoffServerChannel) server).server().engine().movable(true)) {
+        moved.add(pausing.get().get(10, java.util.concurrent.TimeUnit.SECONDS));
+      }
+      assertEquals(List.of(3L, 6L), moved.subList(6, 8).stream()
+          .map(d -> d.header().connectionId()).toList(),
+          "the clients that sent data last are moved last, the latest at the end");
+      for (SocketChannel client : clients) {
+        client.close();
+      }
+    } finally {
+      moved.forEach(d -> d.channel().unsafe().closeForcibly());
+      server.close().sync();
+    }
+  }
+
+  private static long quiet(Channel child) {
+    return ConnectionDetacher.quietMillis((EpollSocketChannel) child);
   }
 
   @Test
