@@ -683,8 +683,8 @@ public final class HandoffChannel implements HandoffLink {
    */
   private static void requireSwitchesFit(HandoffHeader header) throws HandoffException {
     long count = header.connectionId();
-    if (count < 1 || header.stateBytes() != 0
-        || header.pendingBytes() < count * HeaderCodec.V1_LENGTH
+    if (count < 1 || count > MAX_SWITCHES_LENGTH / HeaderCodec.V1_LENGTH
+        || header.stateBytes() != 0 || header.pendingBytes() < count * HeaderCodec.V1_LENGTH
         || header.pendingBytes() > MAX_SWITCHES_LENGTH) {
       throw new HandoffException(Reason.BAD_LENGTH, "a SWITCHES message of " + count
           + " connections in " + header.pendingBytes() + " bytes (and " + header.stateBytes()

@@ -273,6 +273,23 @@ class HandoffChannelTest {
     assertTrue(e.getMessage().contains("at most 253 copies"), e.getMessage());
   }
 
+  /** A SWITCHES message announcing more connections than its bytes can hold is refused unread. */
+  @Test
+  void aSwitchesMessageAnnouncingMoreThanItsBytesHoldIsRefusedBeforeTheyAreRead()
+      throws IOException {
+    java.net.InetSocketAddress none = new java.net.InetSocketAddress(0);
+    ByteBuffer bytes = ByteBuffer.allocate(HeaderCodec.MIGRATED_LENGTH + HeaderCodec.V1_LENGTH);
+    long count = (1L << 58) + 1; // 64 bytes each: a product that overflows to 64
+    HeaderCodec.encode(new HandoffHeader(count, 0, none, none, HandoffHeader.Kind.SWITCHES,
+        HeaderCodec.V1_LENGTH, 0), bytes);
+    HeaderCodec.encode(FakeHeaders.of(1).as(HandoffHeader.Kind.DROPPED, 0, 0), bytes);
+    rawSender.write(bytes.flip());
+    HandoffException e = assertThrows(HandoffException.class, receiver::receive);
+    assertEquals(Reason.BAD_LENGTH, e.reason());
+    assertTrue(e.getMessage().contains("a SWITCHES message of " + count + " connections"),
+        e.getMessage());
+  }
+
   @Test
   void aSwitchThatComesWithADescriptorIsRefusedAndTheDescriptorClosed() throws IOException {
     try (TcpPair tcp = TcpPair.open()) {
