@@ -151,9 +151,6 @@ final class FakeLink implements HandoffLink {
     sendSwitch(connections);
   }
 
-  /** Messages of the COPIES message being read that {@link #receive} has not returned yet. */
-  private volatile int copiesLeft;
-
   /** Queues the copies of one COPIES message: while some are left, a message is waiting. */
   FakeLink willReceiveCopies(ReceivedHandoff... copies) {
     incoming.add(new Copies(List.of(copies)));
@@ -162,11 +159,15 @@ final class FakeLink implements HandoffLink {
 
   private record Copies(List<ReceivedHandoff> copies) {}
 
+  /**
+   * Messages of the COPIES message being read that {@link #receive} has not returned yet; read by
+   * the thread that receives.
+   */
   private final java.util.ArrayDeque<ReceivedHandoff> copiesAhead = new java.util.ArrayDeque<>();
 
   @Override
   public boolean messageWaiting() {
-    return copiesLeft > 0;
+    return !copiesAhead.isEmpty();
   }
 
   /** Several answers in one write: recorded as "acks N", then each answer. */
@@ -182,13 +183,11 @@ final class FakeLink implements HandoffLink {
   @Override
   public ReceivedHandoff receive() throws IOException {
     if (!copiesAhead.isEmpty()) {
-      copiesLeft = copiesAhead.size() - 1;
       return copiesAhead.poll();
     }
     Object item = take(incoming);
     if (item instanceof Copies batch) {
       copiesAhead.addAll(batch.copies());
-      copiesLeft = copiesAhead.size() - 1;
       return copiesAhead.poll();
     }
     if (item == END) {
