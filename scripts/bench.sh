@@ -296,6 +296,7 @@ bucket_pct() { # BEFORE AFTER Q: the Q quantile of the handoffs between the two 
           for (i = 0; i < n; i++) if (c[i] >= q * c[n - 1]) { if (le[i] == "+Inf") print "inf"; else printf "%.0f", le[i] * 1e6; exit } }' "$1" "$2"
 }
 rate_pcts=(25 50 75 100)
+rate_warmup=5; [[ $quick == 1 ]] && rate_warmup=1
 if [[ -n $direct_rate ]]; then
   start_app handoff1 --metrics "127.0.0.1:$metrics_port"; handoff_pid=$app_pid; handoff_log=$tmp/handoff1.log
   loadgen $((fresh_warmup + 40)) connrate --port "$handoff_port" --seconds "$fresh_warmup" --warmup 0 \
@@ -305,9 +306,19 @@ if [[ -n $direct_rate ]]; then
     for pct in "${rate_pcts[@]}"; do
       out=$res/rate$pct.handoff.$r
       rate=$(awk -v d="$direct_rate" -v p="$pct" 'BEGIN { printf "%.0f", d * p / 100 }')
+      # The load generator first runs RATE_WARMUP s at the same rate, unmeasured: a fresh JVM,
+      # its JIT compilers take CPU from the servers for the first seconds. The app's histogram is
+      # read when it announces its measured window, and again once it has ended.
+      loadgen $((run_limit + rate_warmup)) rate --port "$handoff_port" --rate "$rate" --seconds "$seconds" \
+        --warmup "$rate_warmup" --max-inflight 2000 >"$out" 2>"$out.err" &
+      rate_pid=$!
+      for _ in $(seq 1 $(( (rate_warmup + 30) * 20 ))); do
+        grep -q '^WINDOW started' "$out" 2>/dev/null && break
+        alive "$rate_pid" || break
+        sleep 0.05
+      done
       scrape "$out.before" || log "  cannot read the app's metrics"
-      loadgen "$run_limit" rate --port "$handoff_port" --rate "$rate" --seconds "$seconds" --warmup 0 \
-        --max-inflight 2000 >"$out" 2>"$out.err" || log "  rate $pct % round $r: exit code $?"
+      wait "$rate_pid" || log "  rate $pct % round $r: exit code $?"
       scrape "$out.after"
       printf ' hist_p50_us=%s hist_p99_us=%s\n' "$(bucket_pct "$out.before" "$out.after" 0.50)" \
         "$(bucket_pct "$out.before" "$out.after" 0.99)" >>"$out"
@@ -638,7 +649,8 @@ targets_table=$(
   echo "| successor start-up: app --take-over started to first connection moved < 1 s | ${startup_first:--} ms on this JDK, ${startup_first25:--} ms on JDK 25 (medians; served from the commit: ${startup_served:--} / ${startup_served25:--} ms) | $(verdict ge 999 "${startup_first:-99999}") |"
   echo "| take-over stall: longest round trip while connections move ≤ 1.5× the longest in as long a stretch of steady load just before | ${stall_ratio:--}× (worst median), longest stall ${startup_stall:--} ms | $(verdict ge 1.5 "${stall_ratio:-99999}") |"
   echo "| $hold idle connections moved in one take-over, every one still echoing | ${idle_move:--} ms from the first pause to the commit, ${idle_kept:--} of $hold echoed after, stall ratio ${idle_ratio:--}× | $(verdict test "${idle_kept:-0}" -eq "$hold") |"
-  echo "| handoff latency p99 < 1 ms at the scenario-1 load | p99 ${lat_p99:--} µs (n=${lat_n:--}) | $(verdict ge 999 "${lat_p99:-99999}") |"
+  half_p50=$(med rate50 handoff hist_p50_us); half_p99=$(med rate50 handoff hist_p99_us)
+  echo "| handoff latency at an open-loop rate of 50 % of direct's: p50 < 200 µs and p99 < 1 ms | p50 ${half_p50:--} µs, p99 ${half_p99:--} µs (upper bounds of their histogram buckets) | $( [[ $(verdict ge 199 "${half_p50:-99999}") == met ]] && verdict ge 999 "${half_p99:-99999}" || echo '**missed**') |"
   echo "| server CPU per connection, proxy + app ≤ 1.15× direct's | $(ratio "$cpu_conn_h" "$cpu_conn_d")× ($(fmt "$cpu_conn_h" 1) against $(fmt "$cpu_conn_d" 1) µs) | $(verdict ge 1.15 "$(ratio "$cpu_conn_h" "$cpu_conn_d")") |"
   echo "| server CPU per round trip ≤ 1.05× direct's | $(ratio "$cpu_rr_h" "$cpu_rr_d")× ($(fmt "$cpu_rr_h" 2) against $(fmt "$cpu_rr_d" 2) µs) | $(verdict ge 1.05 "$(ratio "$cpu_rr_h" "$cpu_rr_d")") |"
   echo "| server CPU per GB ≤ 1.05× direct's | $(ratio "$cpu_gb_h" "$cpu_gb_d")× ($(fmt "$cpu_gb_h" 0) against $(fmt "$cpu_gb_d" 0) ms) | $(verdict ge 1.05 "$(ratio "$cpu_gb_h" "$cpu_gb_d")") |"
@@ -698,9 +710,12 @@ Connections started at a fixed rate whatever became of the earlier ones (open lo
 rate\`, 32 bytes echoed, at most 2,000 open at once; an arrival that finds none free is skipped),
 at 25, 50, 75 and 100 % of the rate the direct app sustained in scenario 1, through the proxy to an
 app of its own started with \`--metrics\`. The handoff latency (the proxy's accept to the app
-owning the descriptor) comes from the app's Prometheus histogram, read before and after each run:
-each percentile is the upper bound of the histogram bucket it falls in. The client's time from
-the connection's due start to its echo read back is given beside it.
+owning the descriptor) comes from the app's Prometheus histogram, read when the load generator
+begins its measured window (after ${rate_warmup} s at the same rate, which leave its own JIT
+compilers time to finish) and again once the run has ended: each percentile is the upper bound of
+the histogram bucket it falls in. The client's time from the connection's due start to its echo
+read back is given beside it; between arrivals less than a millisecond apart the load generator
+parks for at most 200 µs, so that time can be up to 200 µs late.
 
 $rates_table
 

@@ -18,7 +18,8 @@ import java.util.Map;
  *             [--tls-hello NAME: send a TLS ClientHello for server name NAME instead of --size
  *             pattern bytes, for a proxy that routes by server name]
  *   rate      --rate 1000 --size 32 --max-inflight 1000 --seconds 5 --warmup 1: connections
- *             started at a fixed rate whatever became of the earlier ones (open loop)
+ *             started at a fixed rate whatever became of the earlier ones (open loop), the
+ *             warm-up at the same rate; "WINDOW started" is printed when the measured window begins
  *   rr        --conns 64 --size 64 --seconds 5 --warmup 1
  *   bulk      --conns 4 --chunk 65536 --window 1048576 --seconds 5 --warmup 1
  *   hold      --conns 10000 --max-connecting 256 --size 16 --release-file F --hold-timeout 120
