@@ -322,8 +322,13 @@ public final class HandoffChannel implements HandoffLink {
    * @throws IOException as {@link #receive}
    */
   public ReceivedHandoff receiveAvailable(boolean endSeen) throws IOException {
-    polling = true;
     this.endSeen = endSeen;
+    if (betweenMessages() && !bytesAhead()) {
+      // The usual end of a burst: told without a message begun, so without the throw that ends a
+      // message cut short (an exception that crosses compiled frames costs the JVM's runtime).
+      return INCOMPLETE;
+    }
+    polling = true;
     try {
       return receive();
     } finally {
@@ -331,10 +336,26 @@ public final class HandoffChannel implements HandoffLink {
     }
   }
 
+  /** No part of a message read yet: nothing carried, no stage begun, the mode decided. */
+  private boolean betweenMessages() {
+    return stage == 0 && !deciding && mode != Mode.UNDECIDED
+        && (carry == null || !carry.hasRemaining());
+  }
+
   /** In polled reading, returns only if a read will not wait; else ends the call as INCOMPLETE. */
   private void awaitBytes() throws IOException {
-    if (!polling || queued > 0) {
-      return;
+    if (polling && !bytesAhead()) {
+      throw NOT_YET;
+    }
+  }
+
+  /**
+   * Whether a read will not wait: bytes are queued (FIONREAD, asked once per readiness), or the
+   * end is there. If not, the readiness is over, and the next call asks again.
+   */
+  private boolean bytesAhead() throws IOException {
+    if (queued > 0 || endSeen) {
+      return true;
     }
     if (!probed) {
       if (queueProbe == null) {
@@ -342,11 +363,12 @@ public final class HandoffChannel implements HandoffLink {
       }
       queued = queueProbe.available(); // ioctl(FIONREAD)
       probed = true;
+      if (queued > 0) {
+        return true;
+      }
     }
-    if (queued <= 0 && !endSeen) {
-      probed = false; // the next call is for a new readiness: it asks again
-      throw NOT_YET;
-    }
+    probed = false; // the next call is for a new readiness: it asks again
+    return false;
   }
 
   private int read(ByteBuffer dst) throws IOException {
