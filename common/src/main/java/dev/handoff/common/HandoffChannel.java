@@ -336,9 +336,12 @@ public final class HandoffChannel implements HandoffLink {
     }
   }
 
-  /** No part of a message read yet: nothing carried, no stage begun, the mode decided. */
+  /**
+   * No part of a message read yet and none waiting: nothing carried, no stage begun, the mode
+   * decided, no copy of a COPIES or SWITCHES message already read still to return.
+   */
   private boolean betweenMessages() {
-    return stage == 0 && !deciding && mode != Mode.UNDECIDED
+    return stage == 0 && !deciding && mode != Mode.UNDECIDED && batchAhead.isEmpty()
         && (carry == null || !carry.hasRemaining());
   }
 
