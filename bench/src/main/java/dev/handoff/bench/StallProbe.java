@@ -214,6 +214,11 @@ public final class StallProbe {
         for (int i = 0; i < conns && !stop; i++) {
           connect(i);
         }
+        // Each pings once all are connected: a first echo read only after the others' connects
+        // would count their time in its round trip.
+        for (Probe p : List.copyOf(open)) {
+          ping(p);
+        }
         loop();
       } catch (IOException e) {
         fail(null, e);
@@ -243,7 +248,6 @@ public final class StallProbe {
         ch.register(selector, SelectionKey.OP_READ, p);
         open.add(p);
         ch = null;
-        ping(p);
       } catch (IOException e) {
         fail(null, new IOException("connection " + index + ": " + e.getMessage(), e));
         connected.countDown();
