@@ -336,12 +336,9 @@ public final class HandoffChannel implements HandoffLink {
     }
   }
 
-  /**
-   * No part of a message read yet and none waiting: nothing carried, no stage begun, the mode
-   * decided, no copy of a COPIES or SWITCHES message already read still to return.
-   */
+  /** No part of a message read yet: nothing carried, no stage begun, the mode decided. */
   private boolean betweenMessages() {
-    return stage == 0 && !deciding && mode != Mode.UNDECIDED && batchAhead.isEmpty()
+    return stage == 0 && !deciding && mode != Mode.UNDECIDED
         && (carry == null || !carry.hasRemaining());
   }
 
