@@ -322,13 +322,8 @@ public final class HandoffChannel implements HandoffLink {
    * @throws IOException as {@link #receive}
    */
   public ReceivedHandoff receiveAvailable(boolean endSeen) throws IOException {
-    this.endSeen = endSeen;
-    if (betweenMessages() && !bytesAhead()) {
-      // The usual end of a burst: told without a message begun, so without the throw that ends a
-      // message cut short (an exception that crosses compiled frames costs the JVM's runtime).
-      return INCOMPLETE;
-    }
     polling = true;
+    this.endSeen = endSeen;
     try {
       return receive();
     } finally {
@@ -336,26 +331,10 @@ public final class HandoffChannel implements HandoffLink {
     }
   }
 
-  /** No part of a message read yet: nothing carried, no stage begun, the mode decided. */
-  private boolean betweenMessages() {
-    return stage == 0 && !deciding && mode != Mode.UNDECIDED
-        && (carry == null || !carry.hasRemaining());
-  }
-
   /** In polled reading, returns only if a read will not wait; else ends the call as INCOMPLETE. */
   private void awaitBytes() throws IOException {
-    if (polling && !bytesAhead()) {
-      throw NOT_YET;
-    }
-  }
-
-  /**
-   * Whether a read will not wait: bytes are queued (FIONREAD, asked once per readiness), or the
-   * end is there. If not, the readiness is over, and the next call asks again.
-   */
-  private boolean bytesAhead() throws IOException {
-    if (queued > 0 || endSeen) {
-      return true;
+    if (!polling || queued > 0) {
+      return;
     }
     if (!probed) {
       if (queueProbe == null) {
@@ -363,12 +342,11 @@ public final class HandoffChannel implements HandoffLink {
       }
       queued = queueProbe.available(); // ioctl(FIONREAD)
       probed = true;
-      if (queued > 0) {
-        return true;
-      }
     }
-    probed = false; // the next call is for a new readiness: it asks again
-    return false;
+    if (queued <= 0 && !endSeen) {
+      probed = false; // the next call is for a new readiness: it asks again
+      throw NOT_YET;
+    }
   }
 
   private int read(ByteBuffer dst) throws IOException {
