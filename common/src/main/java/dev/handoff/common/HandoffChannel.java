@@ -82,13 +82,6 @@ public final class HandoffChannel implements HandoffLink {
    * end is known to be there).
    */
   private int queued;
-  /**
-   * Polled reading: FIONREAD was asked since the last {@link #INCOMPLETE}. One probe per
-   * readiness: once the bytes it found are read, the call ends as {@code INCOMPLETE} instead of
-   * asking again (an ioctl that, at the end of each burst, mostly found nothing); bytes that came
-   * since keep the link readable, so the caller's next wake-up reads them.
-   */
-  private boolean probed;
   private boolean polling;
   private boolean endSeen;
   private java.io.InputStream queueProbe;
@@ -308,9 +301,6 @@ public final class HandoffChannel implements HandoffLink {
    * caller that watches the link's readiness (an event loop) instead of dedicating a thread to it.
    * The link stays in blocking mode; a read is made only when FIONREAD shows bytes queued (or the
    * link's end has been seen), and a read of a blocking socket with bytes queued returns at once.
-   * FIONREAD is asked once per readiness: the calls up to the next {@link #INCOMPLETE} read what
-   * that one answer found, and then end as {@code INCOMPLETE} even if more has come since (the link
-   * is then still readable, so a caller that polls it level-triggered is woken again for it).
    * What arrived of a message that is not complete yet (bytes and descriptors) is kept, and the
    * next call goes on from there. Not to be mixed with {@link #receive} on one link while a message
    * is incomplete.
@@ -336,15 +326,11 @@ public final class HandoffChannel implements HandoffLink {
     if (!polling || queued > 0) {
       return;
     }
-    if (!probed) {
-      if (queueProbe == null) {
-        queueProbe = channel.socket().getInputStream();
-      }
-      queued = queueProbe.available(); // ioctl(FIONREAD)
-      probed = true;
+    if (queueProbe == null) {
+      queueProbe = channel.socket().getInputStream();
     }
+    queued = queueProbe.available();
     if (queued <= 0 && !endSeen) {
-      probed = false; // the next call is for a new readiness: it asks again
       throw NOT_YET;
     }
   }
