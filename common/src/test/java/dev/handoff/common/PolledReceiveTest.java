@@ -82,6 +82,28 @@ class PolledReceiveTest {
     message.position(message.position() + n);
   }
 
+  /**
+   * A COPIES message read in one readiness comes out one copy a call, each call returning the
+   * next copy already read without a readiness of its own: the link is not readable for them.
+   */
+  @Test
+  void theCopiesOfOneMessageComeOutOneACallWithoutANewReadiness() throws IOException {
+    try (TcpPair one = TcpPair.open(); TcpPair two = TcpPair.open();
+        TcpPair three = TcpPair.open();
+        HandoffChannel sender = HandoffChannel.accepted(rawSender, "sender")) {
+      sender.sendCopies(List.of(one.header(1).as(HandoffHeader.Kind.PREPARED, 0, 0),
+          two.header(2).as(HandoffHeader.Kind.PREPARED, 0, 0),
+          three.header(3).as(HandoffHeader.Kind.PREPARED, 0, 0)),
+          List.of(one.serverFd(), two.serverFd(), three.serverFd()));
+      for (long id = 1; id <= 3; id++) {
+        try (ReceivedHandoff got = receiver.receiveAvailable(false)) {
+          assertEquals(id, got.header().connectionId(), "copy " + id + " of the message");
+        }
+      }
+      assertSame(HandoffChannel.INCOMPLETE, receiver.receiveAvailable(false));
+    }
+  }
+
   @Test
   void nothingQueuedIsIncompleteAtOnce() throws IOException {
     assertSame(HandoffChannel.INCOMPLETE, receiver.receiveAvailable(false));
