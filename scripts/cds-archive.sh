@@ -16,7 +16,7 @@
 # for the app, an app that takes over (--take-over) from a running one, receives those two
 # connections, echoes on them and stops (the app's class list has both apps' classes: handing
 # over and taking over). From each class list, -Xshare:dump makes a static
-# archive (the JDK's classes and the jar's, picocli's Java 5 classes included, which a dynamic
+# archive (the JDK's classes and the jar's, class files older than Java 6 included, which a dynamic
 # archive, -XX:ArchiveClassesAtExit, leaves out). Each archive is written under a temporary
 # name and renamed into place, so a launcher never maps a half-written one; the archives of
 # earlier builds of the jar for the same JDK are removed. Then it keeps a copy of each jar's native

@@ -219,7 +219,7 @@ case $cds in
   # in LIST and in the JDK's own default class list (lib/classlist, what its default archive
   # holds, which a static archive replaces), with this role's flags and defaults, and exits. A
   # static archive, unlike a dynamic one (dump:), also holds the jar's class files older than
-  # Java 6 (picocli's are Java 5), which JDK 17 otherwise parses and verifies at every start.
+  # Java 6, which JDK 17 otherwise parses and verifies at every start.
   classlist:*) flags+=("-XX:DumpLoadedClassList=${cds#classlist:}") ;;
   static:*)
     list=${cds#static:}; list=${list%%:*}
