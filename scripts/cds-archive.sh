@@ -12,8 +12,8 @@
 #   scripts/cds-archive.sh [proxy] [app]      (default: both)
 #
 # Training, in a temporary directory, on 127.0.0.1: for the proxy, a proxy started with
-# -XX:DumpLoadedClassList that links to an app, hands it two connections and stops (SIGTERM);
-# for the app, an app that takes over (--take-over) from a running one, receives those two
+# -XX:DumpLoadedClassList that links to an app, hands it 70 connections and stops (SIGTERM);
+# for the app, an app that takes over (--take-over) from a running one, receives 70
 # connections, echoes on them and stops (the app's class list has both apps' classes: handing
 # over and taking over). From each class list, -Xshare:dump makes a static
 # archive (the JDK's classes and the jar's, class files older than Java 6 included, which a dynamic
@@ -101,18 +101,28 @@ wait_for_log "$tmp/app0.log" "for proxy links"
 HANDOFF_CDS=$(dump proxy) "$here/proxy" --bind 127.0.0.1 "$port" "$sock" >"$tmp/proxy.log" 2>&1 &
 proxy=$!; pids+=("$proxy")
 wait_for_log "$tmp/proxy.log" "linked to app"
-# Two clients, each echoing a line before and after the take-over.
-exec {c1}<>"/dev/tcp/127.0.0.1/$port" {c2}<>"/dev/tcp/127.0.0.1/$port" || exit 1
+# Clients, each echoing a line before and after the take-over: more than one batch of a take-over
+# (64 descriptors to a message, 32 connections served per turn of the new app's event loop), so
+# that the training runs every path a take-over of many connections runs, and the archive holds
+# what those load (a lambda spun at the first take-over of more than 32 connections took 10 ms of
+# the new app's event loop while its clients waited).
+clients=70 fds=()
 echo_line() { # FD TEXT: sends a line and reads it back
   printf '%s\n' "$2" >&"$1"; local line; read -r -t 30 line <&"$1" && [[ $line == "$2" ]]
 }
-echo_line "$c1" one && echo_line "$c2" two || { log "no echo before the take-over"; exit 1; }
+for i in $(seq 1 "$clients"); do
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port" || exit 1
+  fds+=("$fd")
+  echo_line "$fd" "before $i" || { log "no echo before the take-over"; exit 1; }
+done
 HANDOFF_CDS=$(dump app) "$here/app" --take-over "$sock" >"$tmp/app1.log" 2>&1 &
 app1=$!; pids+=("$app1")
 for _ in $(seq 1 600); do alive "$app0" || break; sleep 0.1; done
-wait_for_log "$tmp/app0.log" "handed 2 connections over"
-echo_line "$c1" three && echo_line "$c2" four || { log "no echo after the take-over"; exit 1; }
-exec {c1}>&- {c2}>&-
+wait_for_log "$tmp/app0.log" "handed $clients connections over"
+for fd in "${fds[@]}"; do
+  echo_line "$fd" "after $fd" || { log "no echo after the take-over"; exit 1; }
+  exec {fd}>&-
+done
 stop "$proxy"; stop "$app1"; stop "$app0"
 pids=()
 rc=0
