@@ -32,6 +32,9 @@
 #           moved" line)
 #   served  the take-over committed: the new app serves what it holds (its "take-over committed"
 #           line)
+#   given   the new app has given the last moved connection to its event loops, which serve it
+#           (its "gave the N moved connections to the event loops" line; after the commit, it
+#           gives them a slice at a time, and serves those given between two slices)
 #   all     the old app has released its copies (its "handed N connections over" line)
 #   move    ms from the old app's first pause ("moving the connections") to the commit (served)
 #   cpu     the CPU time (user + system, all threads) the new app had used when it had bound the
@@ -144,8 +147,8 @@ thread_cpu() { # PID
     END { printf "main %d c2 %d c1 %d vm %d gc %d loops %d other %d", t["main"], t["c2"], t["c1"],
             t["vm"], t["gc"], t["loops"], t["other"] }' /proc/"$1"/task/*/stat 2>/dev/null
 }
-header() { printf '%-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %s\n' "$@"; }
-log "round up bound first served all cpu (ms from the start of app --take-over)"
+header() { printf '%-8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %s\n' "$@"; }
+log "round up bound first served given all cpu (ms from the start of app --take-over)"
 rows=() results=() starts=() variants=() threads_at=()
 for r in $(seq 1 "$rounds"); do
   new_log=$tmp/app$r.log old_log=$tmp/app$((r - 1)).log
@@ -171,14 +174,16 @@ for r in $(seq 1 "$rounds"); do
   # The old app may exit before the new one has said that it serves what it was moved.
   wait_for_log "$new_log" "for proxy links" 60
   moved=$(sed -n 's/.*handed \([0-9]*\) connections over.*/\1/p' "$old_log" | tail -n 1)
+  [[ ${moved:-0} -gt 0 ]] && wait_for_log "$new_log" "moved connections to the event loops" 60
   up=$(since "$start_ms" "$(stamp_ms "$new_log" "starting: taking over")")
   bound=$(since "$start_ms" "$(stamp_ms "$new_log" "bound the socket path\|for proxy links")")
   first=$(since "$start_ms" "$(stamp_ms "$old_log" "the first connection moved")")
   served=$(since "$start_ms" "$(stamp_ms "$new_log" "take-over committed")")
+  given=$(since "$start_ms" "$(stamp_ms "$new_log" "moved connections to the event loops")")
   all=$(since "$start_ms" "$(stamp_ms "$old_log" "connections over in")")
   moving=$(since "$start_ms" "$(stamp_ms "$old_log" "moving the connections")")
-  log "round $r ($variant): $up $bound $first $served $all $cpu (moved ${moved:-?})"
-  rows+=("$up $bound $first $served $all $cpu ${moved:-?} $moving") starts+=("$start_ms") variants+=("$variant")
+  log "round $r ($variant): $up $bound $first $served $given $all $cpu (moved ${moved:-?})"
+  rows+=("$up $bound $first $served $given $all $cpu ${moved:-?} $moving") starts+=("$start_ms") variants+=("$variant")
   threads_at+=("$per_thread")
   app_pid=$new_pid
   sleep 5
@@ -194,9 +199,9 @@ window_max() { # FROM TO
       if (a[2] >= from && a[2] < to && b[2] > max) max = b[2] }
     END { printf "%.1f", max / 1000 }' "$tmp/probe.out"
 }
-header round up bound first served all cpu move stall steady ratio jvm "(ms from the start of app --take-over)"
+header round up bound first served given all cpu move stall steady ratio jvm "(ms from the start of app --take-over)"
 for i in "${!rows[@]}"; do
-  read -r up bound first served all cpu moved moving <<<"${rows[$i]}"
+  read -r up bound first served given all cpu moved moving <<<"${rows[$i]}"
   move=- stall=- steady=- ratio=- jvm=-
   if [[ $moving != - && $served != - ]]; then
     jvm=$(window_max "${starts[i]}" "$((starts[i] + moving))")
@@ -210,9 +215,9 @@ for i in "${!rows[@]}"; do
     ratio=$(awk -v a="$stall" -v b="$steady" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
   fi
   label=$((i + 1)); [[ $ab == 1 ]] && label="$label-${variants[$i]}"
-  header "$label" "$up" "$bound" "$first" "$served" "$all" "$cpu" "$move" "$stall" "$steady" "$ratio" "$jvm" "(moved $moved)"
+  header "$label" "$up" "$bound" "$first" "$served" "$given" "$all" "$cpu" "$move" "$stall" "$steady" "$ratio" "$jvm" "(moved $moved)"
   [[ $threads == 1 ]] && printf '         cpu at bound by thread: %s\n' "${threads_at[$i]}"
-  results+=("${variants[$i]} $up $bound $first $served $all $cpu $move $stall $steady $ratio $jvm")
+  results+=("${variants[$i]} $up $bound $first $served $given $all $cpu $move $stall $steady $ratio $jvm")
 done
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # VARIANT (A, B, or . for all) FIELD
@@ -221,12 +226,14 @@ col() { # VARIANT (A, B, or . for all) FIELD
 }
 medians() { # LABEL VARIANT
   header "$1" "$(col "$2" 2)" "$(col "$2" 3)" "$(col "$2" 4)" "$(col "$2" 5)" "$(col "$2" 6)" \
-    "$(col "$2" 7)" "$(col "$2" 8)" "$(col "$2" 9)" "$(col "$2" 10)" "$(col "$2" 11)" "$(col "$2" 12)"
+    "$(col "$2" 7)" "$(col "$2" 8)" "$(col "$2" 9)" "$(col "$2" 10)" "$(col "$2" 11)" "$(col "$2" 12)" \
+    "$(col "$2" 13)"
 }
 summary() { # VARIANT
   echo "SUMMARY variant=$1 up_ms=$(col "$1" 2) bound_ms=$(col "$1" 3) first_ms=$(col "$1" 4)" \
-    "served_ms=$(col "$1" 5) all_ms=$(col "$1" 6) cpu_ms=$(col "$1" 7) move_ms=$(col "$1" 8)" \
-    "stall_ms=$(col "$1" 9) steady_ms=$(col "$1" 10) ratio=$(col "$1" 11) jvm_ms=$(col "$1" 12)" \
+    "served_ms=$(col "$1" 5) given_ms=$(col "$1" 6) all_ms=$(col "$1" 7) cpu_ms=$(col "$1" 8)" \
+    "move_ms=$(col "$1" 9) stall_ms=$(col "$1" 10) steady_ms=$(col "$1" 11) ratio=$(col "$1" 12)" \
+    "jvm_ms=$(col "$1" 13)" \
     "idle=$idle conns=$conns"
 }
 if [[ $ab == 1 ]]; then
