@@ -33,6 +33,12 @@ final class MigratedState {
    * {@link MigratableHandler}, and none of those says {@link MigratableHandler#canMove no}.
    */
   static boolean canMove(ChannelPipeline pipeline, boolean stateless) {
+    if (pipeline.get(MigratableHandler.class) == null) {
+      // The usual case, answered without iterating the pipeline, which copies its names and
+      // handlers into a new map: a take-over asks this of thousands of connections at once, in
+      // code that has not been compiled yet.
+      return stateless;
+    }
     boolean carried = stateless;
     for (Map.Entry<String, ChannelHandler> entry : pipeline) {
       if (entry.getValue() instanceof MigratableHandler handler) {
@@ -47,6 +53,9 @@ final class MigratedState {
 
   /** Asks each migratable handler for its state, in pipeline order; on the event loop. */
   static byte[] exportFrom(ChannelPipeline pipeline) {
+    if (pipeline.get(MigratableHandler.class) == null) {
+      return new byte[0]; // as in canMove
+    }
     List<String> names = new ArrayList<>();
     List<byte[]> states = new ArrayList<>();
     for (Map.Entry<String, ChannelHandler> entry : pipeline) {
