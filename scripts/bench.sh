@@ -2,7 +2,7 @@
 # The benchmark suite: the handoff against a server that accepts its own connections and
 # against a relaying proxy, side by side in one run, all on 127.0.0.1.
 #
-#   scripts/bench.sh                 the full suite, about 17 minutes on 2 cores
+#   scripts/bench.sh                 the full suite, about 20 minutes on 2 cores
 #   scripts/bench.sh --quick         a shorter run to try it out (figures are rough)
 #   options: --rounds N (3)  --seconds S per measurement (3)  --warmup S (1)  --hold N (10000)
 #            --jit-warmup S (20: scenario 1 on each target before the first round, not counted)
@@ -830,7 +830,7 @@ $( if [[ -n $jmh_table ]]; then printf '`java -jar bench/target/handoff-bench.ja
 
 ## Running the benchmarks
 
-\`scripts/bench.sh\` (about 17 minutes on 2 cores; \`--quick\` for a shorter, rougher run; \`--help\`
+\`scripts/bench.sh\` (about 20 minutes on 2 cores; \`--quick\` for a shorter, rougher run; \`--help\`
 for the options) runs the suite above and writes this page. Narrower tools, each with \`--help\`:
 \`scripts/bench-profile.sh\` (where each connection's server CPU goes, by system call and by
 library; \`--nio\` for the plain NIO echo, \`--sni\` for routing by server name),
