@@ -781,9 +781,10 @@ of the new app's launcher to its first log line (up), to its binding the socket 
 the first connection held by it (first), to the commit, from which it serves them (served), to its
 having given the last of them to its event loops (given: after the commit it gives them a slice at
 a time, serving those given between two slices), to the old app's release of its copies (all);
-cpu = the CPU time the new app had used when it had bound the path; move = ms from the old app's first pause to the commit; stall = the longest round trip of
-a probe connection that ended while they moved (to 1 s after the commit), steady = the longest
-in as long a stretch of steady load just before the new app started, ratio = stall / steady;
+cpu = the CPU time the new app had used when it had bound the path; move = ms from the old app's
+first pause to the commit; stall = the longest round trip of a probe connection that ended while
+they moved (to 1 s after the commit), steady = the longest in as long a stretch of steady load
+just before the new app started, ratio = stall / steady;
 jvm = the longest round trip while the new app's JVM started, before any connection was paused
 (what the start of a second JVM next to the load costs on this machine's cores, moving nothing).
 
