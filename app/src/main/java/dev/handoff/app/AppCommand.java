@@ -1,11 +1,13 @@
 package dev.handoff.app;
 
+import dev.handoff.cli.CliCommand;
+import dev.handoff.cli.CommandArgs;
+import dev.handoff.cli.CommandSpecs;
 import dev.handoff.cli.DurationConverter;
 import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.HostPortConverter;
 import dev.handoff.cli.StatusSignal;
 import dev.handoff.cli.LoggingOptions;
-import dev.handoff.cli.ManifestVersionProvider;
 import dev.handoff.cli.HangupSignal;
 import dev.handoff.cli.ShutdownSignal;
 import dev.handoff.cli.SystemdNotify;
@@ -21,33 +23,18 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
-/** {@code app SOCKET}: receives connections from proxies and echoes every byte. */
-@Command(name = "app", mixinStandardHelpOptions = true,
-    versionProvider = ManifestVersionProvider.class,
-    description = {
-      "Listens on the unix socket SOCKET for proxies, receives TCP connections from them as file"
-          + " descriptors, and serves each client directly: every byte is echoed back.",
-      "Connections already received stay open when a proxy goes away."
-    },
-    exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {
-      "0:stopped by SIGTERM or SIGINT after an orderly shutdown",
-      "1:failure at run time, such as SOCKET being a regular file (see the log)",
-      "2:usage error (bad option or argument; nothing started)",
-      "3:another app is listening on SOCKET; it was left alone",
-    })
-public final class AppCommand implements Callable<Integer> {
+/**
+ * {@code app SOCKET}: receives connections from proxies and echoes every byte. Its command line is
+ * declared with picocli's builders ({@link CommandSpecs}); each option is read where it is used.
+ */
+public final class AppCommand implements CliCommand {
   /**
    * Logging and the transport, set up on a thread of their own while picocli reads the command
    * line ({@link Preload}); nothing here logs before {@link Preload#awaitLogging}, so this class
@@ -55,93 +42,107 @@ public final class AppCommand implements Callable<Integer> {
    */
   private final Preload preload;
 
-  @Spec CommandSpec spec;
+  private final CommandSpec spec = CommandSpecs.command("app", this,
+      "Listens on the unix socket SOCKET for proxies, receives TCP connections from them as file"
+          + " descriptors, and serves each client directly: every byte is echoed back.",
+      "Connections already received stay open when a proxy goes away.");
 
-  @Mixin LoggingOptions logging;
+  private final LoggingOptions logging = new LoggingOptions().addTo(spec);
 
-  @Parameters(index = "0", paramLabel = "SOCKET",
-      description = "Path of the unix socket to create, at most " + SocketPaths.MAX_BYTES
-          + " bytes. A stale socket file there is replaced; a live one is never taken over.")
-  Path socket;
+  private final CommandArgs args = new CommandArgs();
 
-  @Option(names = "--socket-mode", paramLabel = "MODE",
-      description = "Permissions of the socket file, octal; a proxy needs write permission to"
-          + " connect. Default: ${DEFAULT-VALUE}.")
-  String socketMode = "0600";
+  final PositionalParamSpec socket = args.positional(PositionalParamSpec.builder().index("0")
+      .paramLabel("SOCKET").type(Path.class)
+      .description("Path of the unix socket to create, at most " + SocketPaths.MAX_BYTES
+          + " bytes. A stale socket file there is replaced; a live one is never taken over."));
 
-  @Option(names = "--allow-uid", paramLabel = "UID",
-      description = "Accept proxy links only from processes running as this uid (SO_PEERCRED);"
-          + " may be repeated. Default: the app's own uid and root.")
-  List<Integer> allowUids;
+  final OptionSpec socketMode = args.option(OptionSpec.builder("--socket-mode").paramLabel("MODE")
+      .type(String.class).initialValue("0600")
+      .description("Permissions of the socket file, octal; a proxy needs write permission to"
+          + " connect. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--max-links", paramLabel = "N",
-      description = "Proxy links served at once; more are refused. Default: ${DEFAULT-VALUE}.")
-  int maxLinks = 64;
+  final OptionSpec allowUids = args.option(OptionSpec.builder("--allow-uid").paramLabel("UID")
+      .type(List.class).auxiliaryTypes(Integer.class)
+      .description("Accept proxy links only from processes running as this uid (SO_PEERCRED);"
+          + " may be repeated. Default: the app's own uid and root."));
 
-  @Option(names = "--io-threads", paramLabel = "N",
-      description = "Threads serving connections (epoll event loops). Default: the number of"
-          + " processors.")
-  int ioThreads = Runtime.getRuntime().availableProcessors();
+  final OptionSpec maxLinks = args.option(OptionSpec.builder("--max-links").paramLabel("N")
+      .type(int.class).initialValue(64)
+      .description("Proxy links served at once; more are refused. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--max-unsent", paramLabel = "BYTES",
-      description = "Echo bytes held for a client that does not read; beyond it the app stops"
-          + " reading from that client until it catches up. Default: ${DEFAULT-VALUE}.")
-  int maxUnsent = 256 * 1024;
+  final OptionSpec ioThreads = args.option(OptionSpec.builder("--io-threads").paramLabel("N")
+      .type(int.class).initialValue(Runtime.getRuntime().availableProcessors())
+      .description("Threads serving connections (epoll event loops). Default: the number of"
+          + " processors."));
 
-  @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "5s",
-      description = "On SIGTERM or SIGINT, how long open connections may go on before they are"
-          + " closed. Default: ${DEFAULT-VALUE}.")
-  Duration drainTimeout;
+  final OptionSpec maxUnsent = args.option(OptionSpec.builder("--max-unsent").paramLabel("BYTES")
+      .type(int.class).initialValue(256 * 1024)
+      .description("Echo bytes held for a client that does not read; beyond it the app stops"
+          + " reading from that client until it catches up. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--direct-port", paramLabel = "PORT",
-      description = "Also accept TCP connections on this port of 0.0.0.0 and serve them with the"
+  final OptionSpec drainTimeout = args.option(OptionSpec.builder("--drain-timeout")
+      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+      .defaultValue("5s")
+      .description("On SIGTERM or SIGINT, how long open connections may go on before they are"
+          + " closed. Default: ${DEFAULT-VALUE}."));
+
+  final OptionSpec directPort = args.option(OptionSpec.builder("--direct-port").paramLabel("PORT")
+      .type(int.class).initialValue(0)
+      .description("Also accept TCP connections on this port of 0.0.0.0 and serve them with the"
           + " same engine, no proxy involved: the baseline for benchmarks. 0 turns it off."
-          + " Default: ${DEFAULT-VALUE}.")
-  int directPort;
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--max-connections", paramLabel = "N",
-      description = "Connections served at once; further handoffs are answered RETRY, so the"
+  final OptionSpec maxConnections = args.option(OptionSpec.builder("--max-connections")
+      .paramLabel("N").type(Integer.class)
+      .description("Connections served at once; further handoffs are answered RETRY, so the"
           + " proxy keeps them until there is room. Default: the open-file limit less "
           + HandoffServerBootstrap.DESCRIPTOR_RESERVE
-          + " (kept for the JVM, links and descriptors in transit).")
-  Integer maxConnections;
+          + " (kept for the JVM, links and descriptors in transit)."));
 
-  @Option(names = "--metrics", paramLabel = "ADDR:PORT", converter = HostPortConverter.class,
-      description = "Serve counters, live connections and the handoff latency histogram in the"
-          + " Prometheus text format at http://ADDR:PORT/metrics. Default: off.")
-  InetSocketAddress metrics;
+  final OptionSpec metrics = args.option(OptionSpec.builder("--metrics").paramLabel("ADDR:PORT")
+      .type(InetSocketAddress.class).converters(new HostPortConverter())
+      .description("Serve counters, live connections and the handoff latency histogram in the"
+          + " Prometheus text format at http://ADDR:PORT/metrics. Default: off."));
 
-  @Option(names = "--take-over",
-      description = "Take over from the app running at SOCKET without dropping a connection:"
+  final OptionSpec takeOver = args.option(OptionSpec.builder("--take-over")
+      .type(boolean.class).initialValue(false)
+      .description("Take over from the app running at SOCKET without dropping a connection:"
           + " it stops taking handoffs and frees the path, this app binds it, and every"
           + " established connection moves here with the bytes not yet echoed; then the old app"
-          + " exits 0. Fails (status 1) if no app runs at SOCKET.")
-  boolean takeOver;
+          + " exits 0. Fails (status 1) if no app runs at SOCKET."));
 
-  @Option(names = "--take-over-timeout", paramLabel = "DURATION",
-      converter = DurationConverter.class, defaultValue = "10s",
-      description = "When a successor takes over from this app: how long this app waits on it at"
+  final OptionSpec takeOverTimeout = args.option(OptionSpec.builder("--take-over-timeout")
+      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+      .defaultValue("10s")
+      .description("When a successor takes over from this app: how long this app waits on it at"
           + " each step before it rolls the take-over back and serves everything on (until the"
           + " successor has bound SOCKET and is ready, then between its answers while the"
           + " connections move). A long move that keeps going is not cut short."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration takeOverTimeout;
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--ready-command", paramLabel = "CMD",
-      description = "With --take-over: once this app has bound SOCKET, run CMD (with /bin/sh -c,"
+  final OptionSpec readyCommand = args.option(OptionSpec.builder("--ready-command").paramLabel("CMD")
+      .type(String.class)
+      .description("With --take-over: once this app has bound SOCKET, run CMD (with /bin/sh -c,"
           + " its output logged) and let the old app move its connections only if CMD exits 0;"
           + " otherwise, or if CMD has not ended within the old app's --take-over-timeout, the"
           + " take-over is rolled back, the old app serves on and this app exits 1."
-          + " Default: ready as soon as SOCKET is bound.")
-  String readyCommand;
+          + " Default: ready as soon as SOCKET is bound."));
 
-  @Option(names = "--no-plain",
-      description = "Refuse links from plain descriptor senders (programs that pass one"
+  final OptionSpec noPlain = args.option(OptionSpec.builder("--no-plain")
+      .type(boolean.class).initialValue(false)
+      .description("Refuse links from plain descriptor senders (programs that pass one"
           + " descriptor per message with a small payload and read no answers, such as a Go"
           + " WriteMsgUnix or runc's SendFd). By default such a link is served without"
-          + " acknowledgements.")
-  boolean noPlain;
+          + " acknowledgements."));
+
+  {
+    args.addTo(spec);
+    CommandSpecs.finish(spec,
+        "0:stopped by SIGTERM or SIGINT after an orderly shutdown",
+        "1:failure at run time, such as SOCKET being a regular file (see the log)",
+        "2:usage error (bad option or argument; nothing started)",
+        "3:another app is listening on SOCKET; it was left alone");
+  }
 
   /** A command whose logging is set up when it first logs (tests). */
   public AppCommand() {
@@ -158,11 +159,17 @@ public final class AppCommand implements Callable<Integer> {
   }
 
   @Override
+  public CommandSpec spec() {
+    return spec;
+  }
+
+  @Override
   public Integer call() throws Exception {
     AppConfig config = validate();
     preload.awaitLogging();
     logging.apply();
     Logger log = LoggerFactory.getLogger(AppCommand.class);
+    boolean takeOver = this.takeOver.getValue();
     if (takeOver) {
       log.info("starting: taking over from the app at {}", config.socket());
     }
@@ -188,6 +195,15 @@ public final class AppCommand implements Callable<Integer> {
   }
 
   private AppConfig validate() {
+    Path socket = this.socket.getValue();
+    int maxLinks = this.maxLinks.getValue();
+    int ioThreads = this.ioThreads.getValue();
+    int maxUnsent = this.maxUnsent.getValue();
+    Integer maxConnections = this.maxConnections.getValue();
+    Duration takeOverTimeout = this.takeOverTimeout.getValue();
+    String readyCommand = this.readyCommand.getValue();
+    int directPort = this.directPort.getValue();
+    List<Integer> allowUids = this.allowUids.getValue();
     String problem = SocketPaths.problem(socket, true);
     if (problem != null) {
       throw usage(problem);
@@ -201,17 +217,17 @@ public final class AppCommand implements Callable<Integer> {
     if (takeOverTimeout.isZero()) {
       throw usage("--take-over-timeout must be more than 0");
     }
-    if (readyCommand != null && !takeOver) {
+    if (readyCommand != null && !(boolean) takeOver.getValue()) {
       throw usage("--ready-command applies with --take-over only");
     }
     if (directPort < 0 || directPort > 65535) {
       throw usage("--direct-port " + directPort + " is out of range 0-65535");
     }
-    return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode), maxLinks, ioThreads,
-        maxUnsent, drainTimeout, directPort,
+    return new AppConfig(socket.toAbsolutePath(), parseMode(socketMode.getValue()), maxLinks,
+        ioThreads, maxUnsent, drainTimeout.getValue(), directPort,
         allowUids == null ? HandoffServerBootstrap.defaultAllowedUids() : Set.copyOf(allowUids),
         maxConnections != null ? maxConnections : HandoffServerBootstrap.defaultMaxConnections(),
-        metrics, !noPlain, takeOverTimeout, readyCommand);
+        metrics.getValue(), !(boolean) noPlain.getValue(), takeOverTimeout, readyCommand);
   }
 
   private Set<PosixFilePermission> parseMode(String octal) {

@@ -1,6 +1,7 @@
 package dev.handoff.app;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.handoff.cli.UsageErrorHandler;
@@ -65,19 +66,19 @@ class AppCommandTest {
   /** What the command line sets, read as the command reads it (nothing is started). */
   private static AppCommand parsed(String... args) {
     AppCommand command = new AppCommand();
-    new CommandLine(command).parseArgs(args);
+    new CommandLine(command.spec()).parseArgs(args);
     return command;
   }
 
   @Test
   void takeOverTimeoutAndReadyCommandAreReadAndDefaultToTenSecondsAndNone() {
     AppCommand defaults = parsed("a.sock");
-    assertEquals(Duration.ofSeconds(10), defaults.takeOverTimeout);
-    assertEquals(null, defaults.readyCommand);
+    assertEquals(Duration.ofSeconds(10), defaults.takeOverTimeout.getValue());
+    assertNull(defaults.readyCommand.getValue());
     AppCommand set = parsed("--take-over-timeout", "45s", "--take-over", "--ready-command",
         "curl -fs http://127.0.0.1:9100/metrics", "a.sock");
-    assertEquals(Duration.ofSeconds(45), set.takeOverTimeout);
-    assertEquals("curl -fs http://127.0.0.1:9100/metrics", set.readyCommand);
+    assertEquals(Duration.ofSeconds(45), set.takeOverTimeout.getValue());
+    assertEquals("curl -fs http://127.0.0.1:9100/metrics", set.readyCommand.getValue());
   }
 
   @Test

@@ -20,8 +20,9 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  * {@code scripts/cli-docs.sh} copies the Markdown into docs/CLI.md, and CliDocsIT fails when
  * docs/CLI.md no longer says what the commands do.
  *
- * <p>Usage: {@code CliDocs COMMAND-CLASS OUTPUT-DIR}; writes {@code OUTPUT-DIR/NAME.bash},
- * {@code OUTPUT-DIR/NAME.1} and {@code OUTPUT-DIR/NAME.md}.
+ * <p>Usage: {@code CliDocs COMMAND-CLASS OUTPUT-DIR}, for a {@link CliCommand} with a public
+ * no-argument constructor; writes {@code OUTPUT-DIR/NAME.bash}, {@code OUTPUT-DIR/NAME.1} and
+ * {@code OUTPUT-DIR/NAME.md}.
  */
 public final class CliDocs {
   private CliDocs() {}
@@ -30,7 +31,8 @@ public final class CliDocs {
     if (args.length != 2) {
       throw new IllegalArgumentException("usage: CliDocs COMMAND-CLASS OUTPUT-DIR");
     }
-    CommandLine cmd = new CommandLine(Class.forName(args[0]).getDeclaredConstructor().newInstance());
+    CliCommand command = (CliCommand) Class.forName(args[0]).getDeclaredConstructor().newInstance();
+    CommandLine cmd = new CommandLine(command.spec());
     Path dir = Files.createDirectories(Path.of(args[1]));
     String name = cmd.getCommandName();
     Files.writeString(dir.resolve(name + ".bash"), AutoComplete.bash(name, cmd),

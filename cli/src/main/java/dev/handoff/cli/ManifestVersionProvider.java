@@ -2,11 +2,15 @@ package dev.handoff.cli;
 
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
 
 /** Reports the version written into the jar's manifest by the build. */
 public final class ManifestVersionProvider implements IVersionProvider {
-  @Spec CommandSpec spec;
+  private final CommandSpec spec;
+
+  /** The version of the command {@code spec} describes, from its class's package. */
+  public ManifestVersionProvider(CommandSpec spec) {
+    this.spec = spec;
+  }
 
   @Override
   public String[] getVersion() {

@@ -15,8 +15,8 @@ public final class UsageErrorHandler implements IParameterExceptionHandler {
   }
 
   /** A command line with this handler and the project's conventions. */
-  public static CommandLine commandLine(Object command) {
-    return new CommandLine(command)
+  public static CommandLine commandLine(CliCommand command) {
+    return new CommandLine(command.spec())
         .setParameterExceptionHandler(new UsageErrorHandler())
         .setCaseInsensitiveEnumValuesAllowed(true);
   }

@@ -14,7 +14,8 @@ import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.StatusSignal;
 import dev.handoff.common.internal.JdkNioInternals;
 import dev.handoff.cli.LoggingOptions;
-import dev.handoff.cli.ManifestVersionProvider;
+import dev.handoff.cli.CliCommand;
+import dev.handoff.cli.CommandSpecs;
 import dev.handoff.cli.HangupSignal;
 import dev.handoff.cli.ShutdownSignal;
 import dev.handoff.cli.SystemdNotify;
@@ -24,18 +25,20 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
 
-/** {@code proxy PORT SOCKET...}: owns the public port and hands every connection to an app. */
-@Command(name = "proxy", mixinStandardHelpOptions = true,
-    versionProvider = ManifestVersionProvider.class,
-    description = {
+/**
+ * {@code proxy PORT SOCKET...}: owns the public port and hands every connection to an app. Its
+ * command line is declared with picocli's builders ({@link CommandSpecs}, {@link ProxyOptions}).
+ */
+public final class ProxyCommand implements CliCommand {
+  private static final Logger log = LoggerFactory.getLogger(ProxyCommand.class);
+  /** How the log says where a listening socket received from the running proxy came from. */
+  private static final String RECEIVED = " (socket passed on by the running proxy)";
+
+  private final CommandSpec spec = CommandSpecs.command("proxy", this,
       "Accepts TCP connections on PORT and hands each one, as a file descriptor, to an app"
           + " listening on a unix socket SOCKET. Once the app has acknowledged it, the proxy"
           + " closes its copy: it is not in the data path.",
@@ -44,24 +47,18 @@ import picocli.CommandLine.Spec;
       "With --route, each connection goes to the app of the first route whose rule its first"
           + " bytes match (TLS server name or ALPN, HTTP Host), read with MSG_PEEK so that the"
           + " app reads every byte itself; for example: proxy 443 --route"
-          + " sni:api.example.com=/run/api.sock --route default=/run/web.sock"
-    },
-    exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {
-      "0:stopped by SIGTERM or SIGINT after an orderly shutdown",
-      "1:failure at run time, such as the port being taken (see the log)",
-      "2:usage error (bad option or argument; nothing started)",
-    })
-public final class ProxyCommand implements Callable<Integer> {
-  private static final Logger log = LoggerFactory.getLogger(ProxyCommand.class);
-  /** How the log says where a listening socket received from the running proxy came from. */
-  private static final String RECEIVED = " (socket passed on by the running proxy)";
+          + " sni:api.example.com=/run/api.sock --route default=/run/web.sock");
 
-  @Spec CommandSpec spec;
+  private final LoggingOptions logging = new LoggingOptions().addTo(spec);
 
-  @Mixin LoggingOptions logging;
+  final ProxyOptions options = new ProxyOptions().addTo(spec);
 
-  @Mixin ProxyOptions options;
+  {
+    CommandSpecs.finish(spec,
+        "0:stopped by SIGTERM or SIGINT after an orderly shutdown",
+        "1:failure at run time, such as the port being taken (see the log)",
+        "2:usage error (bad option or argument; nothing started)");
+  }
 
   /** The command line as given, for a successor started by SIGHUP ({@link Reloader}). */
   private List<String> arguments = List.of();
@@ -73,9 +70,14 @@ public final class ProxyCommand implements Callable<Integer> {
   }
 
   @Override
+  public CommandSpec spec() {
+    return spec;
+  }
+
+  @Override
   public Integer call() throws Exception {
     List<ProxyConfig> configs = options.configurations();
-    if (options.checkConfig) {
+    if (options.checkConfig()) {
       java.io.PrintWriter out = spec.commandLine().getOut();
       for (ProxyConfig config : configs) {
         out.println(config.describe());
@@ -91,16 +93,16 @@ public final class ProxyCommand implements Callable<Integer> {
 
   /** {@code --control} and {@code --take-over} for this process; at a handover, it exits 0. */
   private UpgradeControl upgradeControl(ShutdownSignal signal, Reloader reloader) {
-    Set<Integer> uids = options.controlUids == null ? Uids.selfAndRoot()
-        : Set.copyOf(options.controlUids);
-    return new UpgradeControl(options.control, options.takeOver, uids, signal::trigger,
+    Set<Integer> uids = options.controlUids() == null ? Uids.selfAndRoot()
+        : Set.copyOf(options.controlUids());
+    return new UpgradeControl(options.control(), options.takeOver(), uids, signal::trigger,
         reloader == null ? ControlServer.Links.NONE : reloader);
   }
 
   /** With {@code --control}: what starts a successor at SIGHUP; null without. */
   private Reloader reloader() {
-    return options.control == null ? null
-        : Reloader.forThisProcess(arguments, options.control.toAbsolutePath());
+    return options.control() == null ? null
+        : Reloader.forThisProcess(arguments, options.control().toAbsolutePath());
   }
 
   /**
@@ -111,21 +113,21 @@ public final class ProxyCommand implements Callable<Integer> {
    */
   private int run(List<ProxyConfig> configs) throws Exception {
     JdkNioInternals.requireAvailable();
-    if (options.takeOver || options.control != null) {
+    if (options.takeOver() || options.control() != null) {
       // The new proxy wraps the sockets it is passed; the old one wraps its kept copies again if
       // the new one goes away: check now, not in the middle of an upgrade.
       JdkNioInternals.requireServerSocketChannels();
     }
     ShutdownSignal signal = ShutdownSignal.install();
-    Path configFile = options.configFile;
+    Path configFile = options.configFile();
     byte[] readAtStart = configFile == null ? null : java.nio.file.Files.readAllBytes(configFile);
     Reloader reloader = reloader();
     if (!HangupSignal.install(new Hangup(reloader, configFile, readAtStart))
-        && options.control != null) {
+        && options.control() != null) {
       log.warn("SIGHUP is ignored in this process (it was started with SIGHUP ignored, as under"
           + " nohup or some CI runners): reload by SIGHUP is unavailable; to reload, start the new"
           + " proxy yourself with the same arguments plus --take-over: it takes over through the"
-          + " control socket {}", options.control);
+          + " control socket {}", options.control());
     }
     if (configs.stream().anyMatch(c -> c.routes().needsPeek())) {
       dev.handoff.proxy.accept.MsgPeek.requireAvailable();
@@ -144,8 +146,8 @@ public final class ProxyCommand implements Callable<Integer> {
       received = upgrade.prepare(created, configFile == null);
       // Served before any listener accepts: whoever reaches the port can read the meters.
       starting = "cannot serve the metrics";
-      if (options.metrics != null) {
-        endpoint = MetricsEndpoint.start(options.metrics, shared);
+      if (options.metrics() != null) {
+        endpoint = MetricsEndpoint.start(options.metrics(), shared);
       }
       starting = "cannot start";
       for (int i = 0; i < configs.size(); i++) {
@@ -177,7 +179,7 @@ public final class ProxyCommand implements Callable<Integer> {
       return ExitCodes.FAILURE;
     }
     upgrade.started();
-    SystemdNotify.ready(configFile == null ? "accepting on port " + options.port
+    SystemdNotify.ready(configFile == null ? "accepting on port " + options.port()
         : "accepting on " + configs.size() + " listeners");
     StatusSignal.install(() -> {
       for (int i = 0; i < servers.size(); i++) {
@@ -202,7 +204,7 @@ public final class ProxyCommand implements Callable<Integer> {
    * labels every meter with the listener's name for the listeners of a configuration file.
    */
   private MeterRegistry registryOf(ProxyConfig config, PrometheusMeterRegistry shared) {
-    if (options.configFile == null) {
+    if (options.configFile() == null) {
       return shared;
     }
     CompositeMeterRegistry view = new CompositeMeterRegistry();

@@ -1,5 +1,6 @@
 package dev.handoff.proxy;
 
+import dev.handoff.cli.CommandArgs;
 import dev.handoff.cli.DurationConverter;
 import dev.handoff.cli.HostPortConverter;
 import dev.handoff.cli.SocketPaths;
@@ -18,11 +19,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * The proxy's options and arguments, and the one mapping from them (and the {@code --config}
@@ -30,45 +31,49 @@ import picocli.CommandLine.Spec;
  * usage error (exit 2) naming the option.
  */
 final class ProxyOptions {
-  @Spec(Spec.Target.MIXEE) CommandSpec spec;
+  private final CommandArgs args = new CommandArgs();
 
-  @Parameters(index = "0", arity = "0..1", paramLabel = "PORT",
-      description = "TCP port to accept on (1-65535). Not with --config.")
-  int port;
+  /** The proxy command's model, which holds them once {@link #addTo} has run. */
+  private CommandSpec command;
 
-  @Option(names = "--config", paramLabel = "FILE",
-      description = "Read listeners, their routes and app sockets from this YAML file instead of"
+  final PositionalParamSpec port = args.positional(PositionalParamSpec.builder().index("0").arity("0..1")
+      .paramLabel("PORT").type(int.class).initialValue(0)
+      .description("TCP port to accept on (1-65535). Not with --config."));
+
+  final OptionSpec configFile = args.option(OptionSpec.builder("--config").paramLabel("FILE")
+      .type(Path.class)
+      .description("Read listeners, their routes and app sockets from this YAML file instead of"
           + " PORT, SOCKET, --bind and --route: several ports, each with routes of its own (see"
           + " the README, 'Several listeners'). The other options apply to every listener; a"
           + " listener's own peek and proxy-protocol-from settings win over --peek-* and"
           + " --proxy-protocol-from. An error names the file, line and field, and exits 2."
           + " --control and --take-over work with it as with PORT: every listening socket is"
-          + " passed on.")
-  Path configFile;
+          + " passed on."));
 
-  @Option(names = "--sticky",
-      description = "Send each client address to the same app of its route while that app is"
+  final OptionSpec sticky = args.option(OptionSpec.builder("--sticky").type(boolean.class)
+      .initialValue(false)
+      .description("Send each client address to the same app of its route while that app is"
           + " linked (rendezvous hashing over the linked apps; the original client's address"
           + " behind a PROXY-protocol balancer), instead of the app with the fewest unanswered"
           + " handoffs. When that app goes away its clients spread over the others; only they"
-          + " move.")
-  boolean sticky;
+          + " move."));
 
-  @Option(names = "--check-config",
-      description = "Check the configuration (the --config file, or PORT, SOCKET and --route)"
+  final OptionSpec checkConfig = args.option(OptionSpec.builder("--check-config").type(boolean.class)
+      .initialValue(false)
+      .description("Check the configuration (the --config file, or PORT, SOCKET and --route)"
           + " and the options, print what would run, and exit: 0 if usable, 2 if not. Opens"
-          + " nothing.")
-  boolean checkConfig;
+          + " nothing."));
 
-  @Parameters(index = "1..*", arity = "0..*", paramLabel = "SOCKET",
-      description = "Path of an app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes."
+  final PositionalParamSpec sockets = args.positional(PositionalParamSpec.builder().index("1..*")
+      .arity("0..*").paramLabel("SOCKET").type(List.class).auxiliaryTypes(Path.class)
+      .description("Path of an app's unix socket, at most " + SocketPaths.MAX_BYTES + " bytes."
           + " With several, connections go to the linked app with the fewest unanswered"
           + " handoffs, round robin among equals. With --route: the default route's sockets."
-          + " At least one SOCKET or --route is needed.")
-  List<Path> sockets = new java.util.ArrayList<>();
+          + " At least one SOCKET or --route is needed."));
 
-  @Option(names = "--route", paramLabel = "RULE=SOCKET",
-      description = "Route connections that match RULE to the app at SOCKET; may be repeated."
+  final OptionSpec routes = args.option(OptionSpec.builder("--route").paramLabel("RULE=SOCKET")
+      .type(List.class).auxiliaryTypes(String.class)
+      .description("Route connections that match RULE to the app at SOCKET; may be repeated."
           + " RULE is sni:NAME (TLS server name; *.example.com matches exactly one more label),"
           + " alpn:PROTO (offered among the TLS ALPN protocols), host:NAME or host:NAME/PATH (HTTP"
           + " Host, port ignored; PATH a prefix of whole path segments) or default (the same as"
@@ -76,156 +81,184 @@ final class ProxyOptions {
           + " tried in the order given, the first match wins; unmatched connections take the"
           + " default route, or are closed if there is none. The same RULE several times: one"
           + " route over several sockets, spread as SOCKET... are. The route is picked from the"
-          + " first bytes read with MSG_PEEK: the app still reads them all.")
-  List<String> routes = new java.util.ArrayList<>();
+          + " first bytes read with MSG_PEEK: the app still reads them all."));
 
-  @Option(names = "--peek-max-bytes", paramLabel = "N",
-      description = "With --route: the most bytes of a connection looked at to pick its route;"
+  final OptionSpec peekMaxBytes = args.option(OptionSpec.builder("--peek-max-bytes").paramLabel("N")
+      .type(int.class).initialValue(16 * 1024)
+      .description("With --route: the most bytes of a connection looked at to pick its route;"
           + " a ClientHello or request head that is not complete within them takes the default"
-          + " route. Default: ${DEFAULT-VALUE}.")
-  int peekMaxBytes = 16 * 1024;
+          + " route. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--peek-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "1s",
-      description = "With --route: how long after the accept a client may take to send enough to"
+  final OptionSpec peekTimeout = args.option(OptionSpec.builder("--peek-timeout").paramLabel("DURATION")
+      .type(Duration.class).converters(new DurationConverter()).defaultValue("1s")
+      .description("With --route: how long after the accept a client may take to send enough to"
           + " pick its route; then, or if it sends nothing (a protocol where the server speaks"
-          + " first), it takes the default route. Default: ${DEFAULT-VALUE}.")
-  Duration peekTimeout;
+          + " first), it takes the default route. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--peek-malformed", paramLabel = "ACTION", defaultValue = "default",
-      description = "With --route: what happens to a connection whose first bytes claim to be"
+  final OptionSpec peekMalformed = args.option(OptionSpec.builder("--peek-malformed")
+      .paramLabel("ACTION").type(String.class).defaultValue("default")
+      .description("With --route: what happens to a connection whose first bytes claim to be"
           + " TLS or HTTP and break their rules: 'default' (the default route) or 'close'."
           + " Bytes of another protocol always take the default route."
-          + " Default: ${DEFAULT-VALUE}.")
-  String peekMalformed;
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--peek-defer-accept", negatable = true, defaultValue = "true",
-      fallbackValue = "true",
-      description = "With --route: the kernel holds each connection until its first bytes arrive"
+  final OptionSpec peekDeferAccept = args.option(OptionSpec.builder("--peek-defer-accept")
+      .type(boolean.class).negatable(true).defaultValue("true").fallbackValue("true")
+      .description("With --route: the kernel holds each connection until its first bytes arrive"
           + " (TCP_DEFER_ACCEPT), so that the proxy finds them at accept and routes at once,"
           + " without waiting on readiness; a client that sends nothing reaches the proxy after"
           + " about 1 s, which counts towards --peek-timeout (so it waits at least 1 s)."
-          + " --no-peek-defer-accept turns it off. Default: on.")
-  boolean peekDeferAccept;
+          + " --no-peek-defer-accept turns it off. Default: on."));
 
-  @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "0.0.0.0",
-      description = "Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}.")
-  InetAddress bind;
+  final OptionSpec bind = args.option(OptionSpec.builder("--bind").paramLabel("ADDR")
+      .type(InetAddress.class).defaultValue("0.0.0.0")
+      .description("Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--backlog", paramLabel = "N",
-      description = "Kernel accept backlog. Default: ${DEFAULT-VALUE}.")
-  int backlog = 1024;
+  final OptionSpec backlog = args.option(OptionSpec.builder("--backlog").paramLabel("N").type(int.class)
+      .initialValue(1024)
+      .description("Kernel accept backlog. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--queue-size", paramLabel = "N",
-      description = "Accepted connections that may wait for an app; when that many wait, the"
+  final OptionSpec queueSize = args.option(OptionSpec.builder("--queue-size").paramLabel("N")
+      .type(int.class).initialValue(4096)
+      .description("Accepted connections that may wait for an app; when that many wait, the"
           + " proxy stops accepting (new clients wait in the kernel backlog) until there is room."
-          + " Default: ${DEFAULT-VALUE}.")
-  int queueSize = 4096;
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--queue-wait", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "10s",
-      description = "How long an accepted connection may wait for an app before it is closed."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration queueWait;
+  final OptionSpec queueWait = args.option(OptionSpec.builder("--queue-wait").paramLabel("DURATION")
+      .type(Duration.class).converters(new DurationConverter()).defaultValue("10s")
+      .description("How long an accepted connection may wait for an app before it is closed."
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--retry-min", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "50ms",
-      description = "First delay before linking to the app again, and first pause of a link"
-          + " whose app answered RETRY (out of room). Default: ${DEFAULT-VALUE}.")
-  Duration retryMin;
+  final OptionSpec retryMin = args.option(OptionSpec.builder("--retry-min").paramLabel("DURATION")
+      .type(Duration.class).converters(new DurationConverter()).defaultValue("50ms")
+      .description("First delay before linking to the app again, and first pause of a link"
+          + " whose app answered RETRY (out of room). Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--retry-max", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "2s",
-      description = "Longest delay between attempts to link to the app, and longest pause of a"
+  final OptionSpec retryMax = args.option(OptionSpec.builder("--retry-max").paramLabel("DURATION")
+      .type(Duration.class).converters(new DurationConverter()).defaultValue("2s")
+      .description("Longest delay between attempts to link to the app, and longest pause of a"
           + " link whose app keeps answering RETRY (both double up to it)."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration retryMax;
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--window", paramLabel = "N",
-      description = "Handoffs that may await an app's answer on one link; a link with that many"
-          + " takes no more until answers come. Default: ${DEFAULT-VALUE}.")
-  int window = 256;
+  final OptionSpec window = args.option(OptionSpec.builder("--window").paramLabel("N").type(int.class)
+      .initialValue(256)
+      .description("Handoffs that may await an app's answer on one link; a link with that many"
+          + " takes no more until answers come. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--ack-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "30s",
-      description = "How long an app may leave a handoff unanswered before the proxy closes the"
+  final OptionSpec ackTimeout = args.option(OptionSpec.builder("--ack-timeout").paramLabel("DURATION")
+      .type(Duration.class).converters(new DurationConverter()).defaultValue("30s")
+      .description("How long an app may leave a handoff unanswered before the proxy closes the"
           + " link to it (the app may own those connections, so they are not sent again; the"
           + " proxy closes its copies). The app then gets one handoff at a time until it answers."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration ackTimeout;
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--app-uid", paramLabel = "UID",
-      description = "Only hand connections to apps running as this uid (SO_PEERCRED); may be"
-          + " repeated. Default: the proxy's own uid and root.")
-  List<Integer> appUids;
+  final OptionSpec appUids = args.option(OptionSpec.builder("--app-uid").paramLabel("UID")
+      .type(List.class).auxiliaryTypes(Integer.class)
+      .description("Only hand connections to apps running as this uid (SO_PEERCRED); may be"
+          + " repeated. Default: the proxy's own uid and root."));
 
-  @Option(names = "--hold-copy", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "0",
-      description = "Keep the proxy's copy of each handed-off socket open this long, to show with"
+  final OptionSpec holdCopy = args.option(OptionSpec.builder("--hold-copy").paramLabel("DURATION")
+      .type(Duration.class).converters(new DurationConverter()).defaultValue("0")
+      .description("Keep the proxy's copy of each handed-off socket open this long, to show with"
           + " lsof that both processes hold the same socket. For demonstrations only."
-          + " Default: ${DEFAULT-VALUE}.")
-  Duration holdCopy;
+          + " Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--shutdown-grace", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "2s",
-      description = "On SIGTERM or SIGINT, how long to keep handing off connections already"
-          + " accepted before closing them. Default: ${DEFAULT-VALUE}.")
-  Duration shutdownGrace;
+  final OptionSpec shutdownGrace = args.option(OptionSpec.builder("--shutdown-grace")
+      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+      .defaultValue("2s")
+      .description("On SIGTERM or SIGINT, how long to keep handing off connections already"
+          + " accepted before closing them. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--metrics", paramLabel = "ADDR:PORT", converter = HostPortConverter.class,
-      description = "Serve counters and the handoff latency histogram in the Prometheus text"
-          + " format at http://ADDR:PORT/metrics. Default: off.")
-  InetSocketAddress metrics;
+  final OptionSpec metrics = args.option(OptionSpec.builder("--metrics").paramLabel("ADDR:PORT")
+      .type(InetSocketAddress.class).converters(new HostPortConverter())
+      .description("Serve counters and the handoff latency histogram in the Prometheus text"
+          + " format at http://ADDR:PORT/metrics. Default: off."));
 
-  @Option(names = "--protocol", paramLabel = "NAME", defaultValue = "handoff",
-      description = "How connections are handed over: 'handoff', this project's protocol (a"
+  final OptionSpec protocol = args.option(OptionSpec.builder("--protocol").paramLabel("NAME")
+      .type(String.class).defaultValue("handoff")
+      .description("How connections are handed over: 'handoff', this project's protocol (a"
           + " header per connection, an acknowledgement back, redelivery when an app goes"
           + " away), or 'plain', one descriptor per message with a one-byte payload and the"
           + " proxy's copy closed at once, for receivers that read one descriptor per message: no"
-          + " acknowledgement, no redelivery. Default: ${DEFAULT-VALUE}.")
-  String protocol;
+          + " acknowledgement, no redelivery. Default: ${DEFAULT-VALUE}."));
 
-  @Option(names = "--control", paramLabel = "PATH",
-      description = "Listen on this unix socket (mode 0600) for a new proxy started with"
+  final OptionSpec control = args.option(OptionSpec.builder("--control").paramLabel("PATH")
+      .type(Path.class)
+      .description("Listen on this unix socket (mode 0600) for a new proxy started with"
           + " --take-over, which takes every listening socket over (the one of PORT, or each of"
           + " the --config file): an upgrade that refuses no connection. With --take-over: the"
           + " running proxy's control socket, which this proxy listens on once the running one"
           + " is done. With --control, SIGHUP starts that new proxy itself (scripts/proxy run"
           + " again with the same arguments and --take-over): a reload of the --config file"
-          + " and of the jar. Default: off.")
-  Path control;
+          + " and of the jar. Default: off."));
 
-  @Option(names = "--control-uid", paramLabel = "UID",
-      description = "Only let a proxy of this uid take over (SO_PEERCRED); may be repeated."
-          + " Default: the proxy's own uid and root.")
-  List<Integer> controlUids;
+  final OptionSpec controlUids = args.option(OptionSpec.builder("--control-uid").paramLabel("UID")
+      .type(List.class).auxiliaryTypes(Integer.class)
+      .description("Only let a proxy of this uid take over (SO_PEERCRED); may be repeated."
+          + " Default: the proxy's own uid and root."));
 
-  @Option(names = "--take-over",
-      description = "Take over from the proxy running with --control PATH: receive its listening"
+  final OptionSpec takeOver = args.option(OptionSpec.builder("--take-over").type(boolean.class)
+      .initialValue(false)
+      .description("Take over from the proxy running with --control PATH: receive its listening"
           + " sockets, accept on them, and let it finish the connections it accepted and exit 0."
           + " With PORT: PORT, --bind and --backlog are those of the one socket received. With"
           + " --config (which may have changed): each listener accepts on the received socket of"
           + " its address (ADDR:PORT, 0.0.0.0 and :: only matching themselves), a listener"
           + " without one binds its own, and a received socket no listener wants is closed: it"
-          + " stops listening when the running proxy exits.")
-  boolean takeOver;
+          + " stops listening when the running proxy exits."));
 
-  @Option(names = "--proxy-protocol-from", paramLabel = "CIDR", converter = Cidr.Converter.class,
-      description = "A load balancer in this IPv4 or IPv6 range (ADDR/BITS, or one ADDR) sends a"
+  final OptionSpec proxyProtocolFrom = args.option(OptionSpec.builder("--proxy-protocol-from")
+      .paramLabel("CIDR").type(List.class).auxiliaryTypes(Cidr.class)
+      .converters(new Cidr.Converter())
+      .description("A load balancer in this IPv4 or IPv6 range (ADDR/BITS, or one ADDR) sends a"
           + " PROXY protocol header (v1 or v2) first: the proxy reads exactly that header and"
           + " hands the connection on with the original client's address, which the app sees as"
           + " its client; a connection from it without a valid header is closed. From anywhere"
           + " else, a connection that starts with a PROXY header is refused. May be repeated."
-          + " Default: off (nothing is looked at).")
-  List<Cidr> proxyProtocolFrom;
+          + " Default: off (nothing is looked at)."));
 
-  @Option(names = "--proxy-protocol-timeout", paramLabel = "DURATION",
-      converter = DurationConverter.class, defaultValue = "3s",
-      description = "With --proxy-protocol-from: how long a connection may take to send its first"
+  final OptionSpec proxyProtocolTimeout = args.option(OptionSpec.builder("--proxy-protocol-timeout")
+      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+      .defaultValue("3s")
+      .description("With --proxy-protocol-from: how long a connection may take to send its first"
           + " bytes. A load balancer's connection without a whole header by then is closed;"
           + " another client's is handed on as it is (a protocol in which the server speaks first"
-          + " waits this long). Default: ${DEFAULT-VALUE}.")
-  Duration proxyProtocolTimeout;
+          + " waits this long). Default: ${DEFAULT-VALUE}."));
+
+  /** PORT; 0 when not given. */
+  int port() {
+    return port.getValue();
+  }
+
+  /** {@code --config FILE}, or null. */
+  Path configFile() {
+    return configFile.getValue();
+  }
+
+  /** {@code --check-config}. */
+  boolean checkConfig() {
+    return checkConfig.getValue();
+  }
+
+  /** {@code --control PATH}, or null. */
+  Path control() {
+    return control.getValue();
+  }
+
+  /** {@code --take-over}. */
+  boolean takeOver() {
+    return takeOver.getValue();
+  }
+
+  /** The uids of {@code --control-uid}, or null for the default. */
+  List<Integer> controlUids() {
+    return controlUids.getValue();
+  }
+
+  /** {@code --metrics ADDR:PORT}, or null. */
+  InetSocketAddress metrics() {
+    return metrics.getValue();
+  }
 
   /**
    * The configuration of each listener: one from PORT, SOCKET and --route, or one per listener of
@@ -233,6 +266,12 @@ final class ProxyOptions {
    */
   List<ProxyConfig> configurations() {
     checkOptions();
+    int port = port();
+    List<Path> sockets = listOf(this.sockets);
+    List<String> routes = listOf(this.routes);
+    boolean sticky = this.sticky.getValue();
+    List<Cidr> proxyProtocolFrom = listOf(this.proxyProtocolFrom);
+    Path configFile = configFile();
     if (configFile == null) {
       if (port == 0 && sockets.isEmpty() && routes.isEmpty()) {
         throw usage("give PORT and SOCKET (or --route RULE=SOCKET), or --config FILE");
@@ -249,8 +288,8 @@ final class ProxyOptions {
       if (table.all().isEmpty()) {
         throw usage("no app socket: give at least one SOCKET or --route RULE=SOCKET");
       }
-      return List.of(listener("default", bind, port, table, peekOptions(),
-          proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom), sticky));
+      return List.of(listener("default", bind.getValue(), port, table, peekOptions(),
+          proxyProtocolFrom, sticky));
     }
     if (port != 0 || !sockets.isEmpty() || !routes.isEmpty()) {
       throw usage("--config FILE replaces PORT, SOCKET and --route: give one or the other");
@@ -269,18 +308,21 @@ final class ProxyOptions {
           spec.peekTimeout() != null ? spec.peekTimeout() : defaults.timeout(),
           spec.closeMalformed() != null ? spec.closeMalformed() : defaults.closeMalformed(),
           spec.deferAccept() != null ? spec.deferAccept() : defaults.deferAccept());
-      List<Cidr> trusted = proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom);
+      List<Cidr> trusted = proxyProtocolFrom;
       if (!spec.proxyProtocolFrom().isEmpty()) {
         trusted = spec.proxyProtocolFrom().stream().map(Cidr::parse).toList();
       }
-      configs.add(listener(spec.name(), spec.address().getAddress(), spec.address().getPort(), spec.routes(),
-          peek, trusted, spec.sticky() != null ? spec.sticky() : sticky));
+      configs.add(listener(spec.name(), spec.address().getAddress(), spec.address().getPort(),
+          spec.routes(), peek, trusted, spec.sticky() != null ? spec.sticky() : sticky));
     }
     return configs;
   }
 
   /** The options that hold for every listener: checked once, before any listener. */
   private void checkOptions() {
+    int window = this.window.getValue();
+    int backlog = this.backlog.getValue();
+    int queueSize = this.queueSize.getValue();
     if (window < 1) {
       throw usage("--window must be at least 1");
     }
@@ -290,10 +332,12 @@ final class ProxyOptions {
     if (queueSize < 1) {
       throw usage("--queue-size must be at least 1");
     }
+    String protocol = this.protocol.getValue();
     if (!protocol.equals("handoff") && !protocol.equals("plain")) {
       throw usage("--protocol '" + protocol + "' is neither 'handoff' nor 'plain'");
     }
-    if (takeOver && control == null) {
+    Path control = control();
+    if (takeOver() && control == null) {
       throw usage("--take-over needs --control PATH, the running proxy's control socket");
     }
     if (control != null) {
@@ -302,15 +346,20 @@ final class ProxyOptions {
         throw usage("--control: " + problem);
       }
     }
+    Duration retryMin = this.retryMin.getValue();
     if (retryMin.isZero()) {
       throw usage("--retry-min must be more than 0");
     }
+    Duration proxyProtocolTimeout = this.proxyProtocolTimeout.getValue();
     if (proxyProtocolTimeout.isZero() || proxyProtocolTimeout.isNegative()) {
       throw usage("--proxy-protocol-timeout must be more than 0");
     }
   }
 
   private PeekOptions peekOptions() {
+    int peekMaxBytes = this.peekMaxBytes.getValue();
+    Duration peekTimeout = this.peekTimeout.getValue();
+    String peekMalformed = this.peekMalformed.getValue();
     if (peekMaxBytes < 64 || peekMaxBytes > 1 << 20) {
       throw usage("--peek-max-bytes must be between 64 and 1048576");
     }
@@ -321,7 +370,7 @@ final class ProxyOptions {
       throw usage("--peek-malformed '" + peekMalformed + "' is neither 'default' nor 'close'");
     }
     return new PeekOptions(peekMaxBytes, peekTimeout, peekMalformed.equals("close"),
-        peekDeferAccept);
+        peekDeferAccept.getValue());
   }
 
   /** Checks one listener's routes against the options, and makes its configuration. */
@@ -336,7 +385,8 @@ final class ProxyOptions {
         }
       }
     }
-    if (table.needsPeek() && protocol.equals("plain")) {
+    boolean plain = protocol.getValue().equals("plain");
+    if (table.needsPeek() && plain) {
       throw usage("--route needs --protocol handoff: a plain handoff has no routes");
     }
     List<RouteSpec> absoluteRoutes = new java.util.ArrayList<>();
@@ -347,18 +397,35 @@ final class ProxyOptions {
         : absolute(table.fallback().sockets());
     RouteTable absoluteTable = new RouteTable(absoluteRoutes, absolute.isEmpty() ? null
         : new RouteSpec("default", table.fallback().rule(), absolute));
+    List<Integer> appUids = this.appUids.getValue();
     Set<Integer> uids = appUids == null ? Uids.selfAndRoot() : Set.copyOf(appUids);
-    return new ProxyConfig(name, new ProxyConfig.Listen(address, listenPort, backlog),
-        new ProxyConfig.ProxyProtocolFrom(trusted, proxyProtocolTimeout), absoluteTable, peek,
-        new LinkOptions(queueSize, queueWait, holdCopy, retryMin, retryMax, window, ackTimeout,
+    return new ProxyConfig(name, new ProxyConfig.Listen(address, listenPort, backlog.getValue()),
+        new ProxyConfig.ProxyProtocolFrom(trusted, proxyProtocolTimeout.getValue()),
+        absoluteTable, peek,
+        new LinkOptions(queueSize.getValue(), queueWait.getValue(), holdCopy.getValue(),
+            retryMin.getValue(), retryMax.getValue(), window.getValue(), ackTimeout.getValue(),
             uids, stickyListener),
-        protocol.equals("plain"), shutdownGrace);
+        plain, shutdownGrace.getValue());
   }
 
   private static List<Path> absolute(List<Path> sockets) {
     return sockets.stream().map(Path::toAbsolutePath).distinct().toList();
   }
 
+  /** The values of a repeatable option or argument: empty when it is not given. */
+  private static <T> List<T> listOf(ArgSpec arg) {
+    List<T> values = arg.getValue();
+    return values == null ? List.of() : values;
+  }
+
+  /** Adds the arguments and options to the proxy command's model, in their order. */
+  ProxyOptions addTo(CommandSpec command) {
+    args.addTo(command);
+    this.command = command;
+    return this;
+  }
+
   ParameterException usage(String message) {
-    return new ParameterException(spec.commandLine(), message);
-  }}
+    return new ParameterException(command.commandLine(), message);
+  }
+}

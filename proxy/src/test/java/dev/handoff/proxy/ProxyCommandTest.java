@@ -91,6 +91,33 @@ class ProxyCommandTest {
         dir.resolve("missing/ctl.sock").toString());
   }
 
+  /** The configuration the command line makes, read as the command reads it (nothing starts). */
+  private ProxyConfig configured(String... args) {
+    ProxyCommand command = new ProxyCommand();
+    new CommandLine(command.spec()).parseArgs(args);
+    return command.options.configurations().get(0);
+  }
+
+  @Test
+  void optionsReachTheConfigurationWithTheirDefaultsWhenLeftOut() {
+    String socket = dir.resolve("p.sock").toString();
+    ProxyConfig defaults = configured("1987", socket);
+    assertEquals(1987, defaults.listen().port());
+    assertEquals(1024, defaults.listen().backlog());
+    assertTrue(defaults.peek().deferAccept());
+    assertEquals(16 * 1024, defaults.peek().maxBytes());
+    assertEquals(java.time.Duration.ofSeconds(2), defaults.shutdownGrace());
+    assertTrue(!defaults.plainProtocol() && !defaults.proxyProtocol().on());
+    ProxyConfig set = configured("--no-peek-defer-accept", "--backlog", "7", "--protocol",
+        "plain", "--proxy-protocol-from", "10.0.0.0/8", "--shutdown-grace", "250ms", "1987",
+        socket, dir.resolve("q.sock").toString());
+    assertTrue(!set.peek().deferAccept());
+    assertEquals(7, set.listen().backlog());
+    assertTrue(set.plainProtocol() && set.proxyProtocol().on());
+    assertEquals(java.time.Duration.ofMillis(250), set.shutdownGrace());
+    assertEquals(2, set.routes().fallback().sockets().size());
+  }
+
   @Test
   void portOutOfRangeIsAUsageError() {
     String socket = dir.resolve("p.sock").toString();

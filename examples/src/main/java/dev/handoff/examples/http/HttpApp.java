@@ -1,9 +1,10 @@
 package dev.handoff.examples.http;
 
+import dev.handoff.cli.CliCommand;
+import dev.handoff.cli.CommandSpecs;
 import dev.handoff.cli.DurationConverter;
 import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.LoggingOptions;
-import dev.handoff.cli.ManifestVersionProvider;
 import dev.handoff.cli.ShutdownSignal;
 import dev.handoff.cli.UsageErrorHandler;
 import dev.handoff.server.HandoffServer;
@@ -24,14 +25,12 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code http-example SOCKET [--take-over]}: an HTTP/1.1 server on Netty's codec-http, serving
@@ -40,59 +39,74 @@ import picocli.CommandLine.Parameters;
  * their request count ({@link HttpMoveGuard}); a connection in the middle of a request finishes
  * here.
  */
-@Command(name = "http-example", mixinStandardHelpOptions = true,
-    versionProvider = ManifestVersionProvider.class,
-    description = {
-      "An HTTP/1.1 server behind proxy: listens on the unix socket SOCKET for proxies and serves"
-          + " the connections they hand over. GET / describes the connection, GET /echo?x=TEXT"
-          + " answers TEXT, POST /echo answers the body.",
-    },
-    exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {
-      "0:stopped by SIGTERM or SIGINT, or after a take-over, in order",
-      "1:failure at start (see the log)",
-      "2:usage error",
-      "3:another app is listening on SOCKET; it was left alone",
-    })
-public final class HttpApp implements Callable<Integer> {
+public final class HttpApp implements CliCommand {
   private static final Logger log = LoggerFactory.getLogger(HttpApp.class);
 
   /** Pipeline names: a successor must build the same pipeline, as state is matched by name. */
   static final String GUARD = "move-guard";
 
-  @Mixin LoggingOptions logging;
+  private final CommandSpec spec = CommandSpecs.command("http-example", this,
+      "An HTTP/1.1 server behind proxy: listens on the unix socket SOCKET for proxies and serves"
+          + " the connections they hand over. GET / describes the connection, GET /echo?x=TEXT"
+          + " answers TEXT, POST /echo answers the body.");
 
-  @Parameters(index = "0", paramLabel = "SOCKET", description = "Path of the unix socket.")
-  Path socket;
+  private final LoggingOptions logging = new LoggingOptions().addTo(spec);
 
-  @Option(names = "--take-over",
-      description = "Take over from the app running at SOCKET: keep-alive connections idle"
+  private final PositionalParamSpec socket = PositionalParamSpec.builder().index("0")
+      .paramLabel("SOCKET").type(Path.class).description("Path of the unix socket.").build();
+
+  private final OptionSpec takeOver = OptionSpec.builder("--take-over")
+      .type(boolean.class).initialValue(false)
+      .description("Take over from the app running at SOCKET: keep-alive connections idle"
           + " between requests move here with their request count; connections in the middle of"
           + " a request finish on the old app, which then exits 0.")
-  boolean takeOver;
+      .build();
 
-  @Option(names = "--io-threads", paramLabel = "N",
-      description = "Event loops serving connections. Default: ${DEFAULT-VALUE}.")
-  int ioThreads = 2;
+  private final OptionSpec ioThreads = OptionSpec.builder("--io-threads").paramLabel("N")
+      .type(int.class).initialValue(2)
+      .description("Event loops serving connections. Default: ${DEFAULT-VALUE}.")
+      .build();
 
-  @Option(names = "--max-content", paramLabel = "BYTES",
-      description = "Largest request body accepted; larger ones are answered 413."
+  private final OptionSpec maxContent = OptionSpec.builder("--max-content").paramLabel("BYTES")
+      .type(int.class).initialValue(1024 * 1024)
+      .description("Largest request body accepted; larger ones are answered 413."
           + " Default: ${DEFAULT-VALUE}.")
-  int maxContent = 1024 * 1024;
+      .build();
 
-  @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      defaultValue = "10s",
-      description = "On SIGTERM or after a take-over, how long the connections still here may go"
+  private final OptionSpec drainTimeout = OptionSpec.builder("--drain-timeout")
+      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+      .defaultValue("10s")
+      .description("On SIGTERM or after a take-over, how long the connections still here may go"
           + " on before they are closed. Default: ${DEFAULT-VALUE}.")
-  Duration drainTimeout;
+      .build();
+
+  {
+    spec.addPositional(socket);
+    spec.addOption(takeOver).addOption(ioThreads).addOption(maxContent).addOption(drainTimeout);
+    CommandSpecs.finish(spec,
+        "0:stopped by SIGTERM or SIGINT, or after a take-over, in order",
+        "1:failure at start (see the log)",
+        "2:usage error",
+        "3:another app is listening on SOCKET; it was left alone");
+  }
 
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new HttpApp()).execute(args));
   }
 
+  @Override
+  public CommandSpec spec() {
+    return spec;
+  }
+
   @Sharable
-  private final class HttpInitializer extends ChannelInitializer<Channel> {
+  private static final class HttpInitializer extends ChannelInitializer<Channel> {
     private final HelloHandler hello = new HelloHandler();
+    private final int maxContent;
+
+    HttpInitializer(int maxContent) {
+      this.maxContent = maxContent;
+    }
 
     @Override
     protected void initChannel(Channel ch) {
@@ -114,6 +128,9 @@ public final class HttpApp implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     logging.apply();
+    Path socket = this.socket.getValue();
+    int ioThreads = this.ioThreads.getValue();
+    boolean takeOver = this.takeOver.getValue();
     ShutdownSignal signal = ShutdownSignal.install();
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(Math.max(1, ioThreads),
         new DefaultThreadFactory("http", true), EpollIoHandler.newFactory());
@@ -121,7 +138,7 @@ public final class HttpApp implements Callable<Integer> {
     try {
       HandoffServerBootstrap bootstrap = new HandoffServerBootstrap()
           .group(group)
-          .childHandler(new HttpInitializer())
+          .childHandler(new HttpInitializer(maxContent.getValue()))
           .childOption(ChannelOption.TCP_NODELAY, true);
       server = takeOver ? bootstrap.takeOver(socket) : bootstrap.bind(socket);
     } catch (SocketInUseException e) {
@@ -143,7 +160,7 @@ public final class HttpApp implements Callable<Integer> {
     });
     signal.await();
     server.stopTakingHandoffs();
-    int left = server.awaitDrained(drainTimeout);
+    int left = server.awaitDrained(drainTimeout.getValue());
     if (left > 0) {
       log.info("drain timeout reached; closing {} connections", left);
     }

@@ -1,8 +1,9 @@
 package dev.handoff.examples.tls;
 
 import dev.handoff.cli.ExitCodes;
+import dev.handoff.cli.CliCommand;
+import dev.handoff.cli.CommandSpecs;
 import dev.handoff.cli.LoggingOptions;
-import dev.handoff.cli.ManifestVersionProvider;
 import dev.handoff.cli.ShutdownSignal;
 import dev.handoff.cli.UsageErrorHandler;
 import dev.handoff.server.HandoffServer;
@@ -27,19 +28,16 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SNIServerName;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code tls-example SOCKET --cert FILE --key FILE}: a TLS server on Netty's {@link SslHandler},
@@ -51,52 +49,64 @@ import picocli.CommandLine.Parameters;
  * body names this app, the server name and the ALPN protocol; anything else gets the same line
  * followed by the data. The connection's channel (and so its descriptor) is Netty's.
  */
-@Command(name = "tls-example", mixinStandardHelpOptions = true,
-    versionProvider = ManifestVersionProvider.class,
-    description = {
+public final class TlsEchoApp implements CliCommand {
+  private static final Logger log = LoggerFactory.getLogger(TlsEchoApp.class);
+
+  private final CommandSpec spec = CommandSpecs.command("tls-example", this,
       "A TLS server behind proxy: listens on the unix socket SOCKET for proxies, completes the"
           + " TLS handshake of each connection they hand over, and answers its first data with"
           + " a line 'NAME sni=SERVER-NAME alpn=PROTOCOL' (in an HTTP 200 for an HTTP request,"
-          + " else followed by the data), then closes the connection.",
-    },
-    exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {
-      "0:stopped by SIGTERM or SIGINT",
-      "1:failure at start (see the log)",
-      "2:usage error",
-      "3:another app is listening on SOCKET; it was left alone",
-    })
-public final class TlsEchoApp implements Callable<Integer> {
-  private static final Logger log = LoggerFactory.getLogger(TlsEchoApp.class);
+          + " else followed by the data), then closes the connection.");
 
-  @Mixin LoggingOptions logging;
+  private final LoggingOptions logging = new LoggingOptions().addTo(spec);
 
-  @Parameters(index = "0", paramLabel = "SOCKET", description = "Path of the unix socket.")
-  Path socket;
+  private final PositionalParamSpec socket = PositionalParamSpec.builder().index("0")
+      .paramLabel("SOCKET").type(Path.class).description("Path of the unix socket.").build();
 
-  @Option(names = "--cert", paramLabel = "FILE", required = true,
-      description = "Certificate chain, PEM.")
-  Path cert;
+  private final OptionSpec cert = OptionSpec.builder("--cert").paramLabel("FILE")
+      .type(Path.class).required(true).description("Certificate chain, PEM.").build();
 
-  @Option(names = "--key", paramLabel = "FILE", required = true,
-      description = "Private key of the certificate, PKCS#8 PEM, unencrypted.")
-  Path key;
+  private final OptionSpec key = OptionSpec.builder("--key").paramLabel("FILE")
+      .type(Path.class).required(true)
+      .description("Private key of the certificate, PKCS#8 PEM, unencrypted.").build();
 
-  @Option(names = "--name", paramLabel = "NAME", defaultValue = "tls-example",
-      description = "Name this app answers with. Default: ${DEFAULT-VALUE}.")
-  String name;
+  private final OptionSpec name = OptionSpec.builder("--name").paramLabel("NAME")
+      .type(String.class).defaultValue("tls-example")
+      .description("Name this app answers with. Default: ${DEFAULT-VALUE}.").build();
 
-  @Option(names = "--alpn", paramLabel = "PROTO", split = ",",
-      description = "ALPN protocols to accept, in order of preference (comma separated)."
+  private final OptionSpec alpn = OptionSpec.builder("--alpn").paramLabel("PROTO")
+      .type(List.class).auxiliaryTypes(String.class).splitRegex(",")
+      .description("ALPN protocols to accept, in order of preference (comma separated)."
           + " Default: none (no ALPN).")
-  List<String> alpn = new ArrayList<>();
+      .build();
+
+  {
+    spec.addPositional(socket);
+    spec.addOption(cert).addOption(key).addOption(name).addOption(alpn);
+    CommandSpecs.finish(spec,
+        "0:stopped by SIGTERM or SIGINT",
+        "1:failure at start (see the log)",
+        "2:usage error",
+        "3:another app is listening on SOCKET; it was left alone");
+  }
 
   public static void main(String[] args) {
     System.exit(UsageErrorHandler.commandLine(new TlsEchoApp()).execute(args));
   }
 
+  @Override
+  public CommandSpec spec() {
+    return spec;
+  }
+
   /** Answers the first data on a connection, then closes it. */
-  private final class Answer extends ChannelInboundHandlerAdapter {
+  private static final class Answer extends ChannelInboundHandlerAdapter {
+    private final String name;
+
+    Answer(String name) {
+      this.name = name;
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       ByteBuf data = (ByteBuf) msg;
@@ -142,6 +152,11 @@ public final class TlsEchoApp implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     logging.apply();
+    Path socket = this.socket.getValue();
+    String name = this.name.getValue();
+    List<String> alpn = this.alpn.getValue() == null ? List.of() : this.alpn.getValue();
+    Path cert = this.cert.getValue();
+    Path key = this.key.getValue();
     SslContextBuilder builder = SslContextBuilder.forServer(cert.toFile(), key.toFile())
         .sslProvider(SslProvider.JDK);
     if (!alpn.isEmpty()) {
@@ -168,7 +183,7 @@ public final class TlsEchoApp implements Callable<Integer> {
             @Override
             protected void initChannel(Channel ch) {
               ch.pipeline().addLast("tls", context.newHandler(ch.alloc()));
-              ch.pipeline().addLast("answer", new Answer());
+              ch.pipeline().addLast("answer", new Answer(name));
             }
           })
           .bind(socket);
