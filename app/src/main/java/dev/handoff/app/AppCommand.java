@@ -3,7 +3,6 @@ package dev.handoff.app;
 import dev.handoff.cli.CliCommand;
 import dev.handoff.cli.CommandArgs;
 import dev.handoff.cli.CommandSpecs;
-import dev.handoff.cli.DurationConverter;
 import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.HostPortConverter;
 import dev.handoff.cli.StatusSignal;
@@ -80,8 +79,7 @@ public final class AppCommand implements CliCommand {
       .description("Echo bytes held for a client that does not read; beyond it the app stops"
           + " reading from that client until it catches up. Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec drainTimeout = args.option(OptionSpec.builder("--drain-timeout")
-      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+  final OptionSpec drainTimeout = args.option(CommandSpecs.duration("--drain-timeout")
       .defaultValue("5s")
       .description("On SIGTERM or SIGINT, how long open connections may go on before they are"
           + " closed. Default: ${DEFAULT-VALUE}."));
@@ -111,8 +109,7 @@ public final class AppCommand implements CliCommand {
           + " established connection moves here with the bytes not yet echoed; then the old app"
           + " exits 0. Fails (status 1) if no app runs at SOCKET."));
 
-  final OptionSpec takeOverTimeout = args.option(OptionSpec.builder("--take-over-timeout")
-      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+  final OptionSpec takeOverTimeout = args.option(CommandSpecs.duration("--take-over-timeout")
       .defaultValue("10s")
       .description("When a successor takes over from this app: how long this app waits on it at"
           + " each step before it rolls the take-over back and serves everything on (until the"
@@ -120,7 +117,8 @@ public final class AppCommand implements CliCommand {
           + " connections move). A long move that keeps going is not cut short."
           + " Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec readyCommand = args.option(OptionSpec.builder("--ready-command").paramLabel("CMD")
+  final OptionSpec readyCommand = args.option(OptionSpec.builder("--ready-command")
+      .paramLabel("CMD")
       .type(String.class)
       .description("With --take-over: once this app has bound SOCKET, run CMD (with /bin/sh -c,"
           + " its output logged) and let the old app move its connections only if CMD exits 0;"

@@ -1,5 +1,6 @@
 package dev.handoff.cli;
 
+import java.time.Duration;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.UsageMessageSpec;
@@ -23,6 +24,15 @@ public final class CommandSpecs {
     spec.name(name);
     spec.usageMessage().description(description);
     return spec;
+  }
+
+  /**
+   * An option whose value is a duration such as {@code 500ms}, {@code 10s} or {@code 2m} ({@link
+   * DurationConverter}), shown as {@code DURATION}.
+   */
+  public static OptionSpec.Builder duration(String name) {
+    return OptionSpec.builder(name).paramLabel("DURATION").type(Duration.class)
+        .converters(new DurationConverter());
   }
 
   /**

@@ -1,7 +1,7 @@
 package dev.handoff.proxy;
 
 import dev.handoff.cli.CommandArgs;
-import dev.handoff.cli.DurationConverter;
+import dev.handoff.cli.CommandSpecs;
 import dev.handoff.cli.HostPortConverter;
 import dev.handoff.cli.SocketPaths;
 import dev.handoff.common.Uids;
@@ -36,7 +36,8 @@ final class ProxyOptions {
   /** The proxy command's model, which holds them once {@link #addTo} has run. */
   private CommandSpec command;
 
-  final PositionalParamSpec port = args.positional(PositionalParamSpec.builder().index("0").arity("0..1")
+  final PositionalParamSpec port = args.positional(PositionalParamSpec.builder().index("0")
+      .arity("0..1")
       .paramLabel("PORT").type(int.class).initialValue(0)
       .description("TCP port to accept on (1-65535). Not with --config."));
 
@@ -58,7 +59,8 @@ final class ProxyOptions {
           + " handoffs. When that app goes away its clients spread over the others; only they"
           + " move."));
 
-  final OptionSpec checkConfig = args.option(OptionSpec.builder("--check-config").type(boolean.class)
+  final OptionSpec checkConfig = args.option(OptionSpec.builder("--check-config")
+      .type(boolean.class)
       .initialValue(false)
       .description("Check the configuration (the --config file, or PORT, SOCKET and --route)"
           + " and the options, print what would run, and exit: 0 if usable, 2 if not. Opens"
@@ -89,8 +91,8 @@ final class ProxyOptions {
           + " a ClientHello or request head that is not complete within them takes the default"
           + " route. Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec peekTimeout = args.option(OptionSpec.builder("--peek-timeout").paramLabel("DURATION")
-      .type(Duration.class).converters(new DurationConverter()).defaultValue("1s")
+  final OptionSpec peekTimeout = args.option(CommandSpecs.duration("--peek-timeout")
+      .defaultValue("1s")
       .description("With --route: how long after the accept a client may take to send enough to"
           + " pick its route; then, or if it sends nothing (a protocol where the server speaks"
           + " first), it takes the default route. Default: ${DEFAULT-VALUE}."));
@@ -114,7 +116,8 @@ final class ProxyOptions {
       .type(InetAddress.class).defaultValue("0.0.0.0")
       .description("Address to accept on, IPv4 or IPv6 (:: for both). Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec backlog = args.option(OptionSpec.builder("--backlog").paramLabel("N").type(int.class)
+  final OptionSpec backlog = args.option(OptionSpec.builder("--backlog").paramLabel("N")
+      .type(int.class)
       .initialValue(1024)
       .description("Kernel accept backlog. Default: ${DEFAULT-VALUE}."));
 
@@ -124,29 +127,27 @@ final class ProxyOptions {
           + " proxy stops accepting (new clients wait in the kernel backlog) until there is room."
           + " Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec queueWait = args.option(OptionSpec.builder("--queue-wait").paramLabel("DURATION")
-      .type(Duration.class).converters(new DurationConverter()).defaultValue("10s")
+  final OptionSpec queueWait = args.option(CommandSpecs.duration("--queue-wait").defaultValue("10s")
       .description("How long an accepted connection may wait for an app before it is closed."
           + " Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec retryMin = args.option(OptionSpec.builder("--retry-min").paramLabel("DURATION")
-      .type(Duration.class).converters(new DurationConverter()).defaultValue("50ms")
+  final OptionSpec retryMin = args.option(CommandSpecs.duration("--retry-min").defaultValue("50ms")
       .description("First delay before linking to the app again, and first pause of a link"
           + " whose app answered RETRY (out of room). Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec retryMax = args.option(OptionSpec.builder("--retry-max").paramLabel("DURATION")
-      .type(Duration.class).converters(new DurationConverter()).defaultValue("2s")
+  final OptionSpec retryMax = args.option(CommandSpecs.duration("--retry-max").defaultValue("2s")
       .description("Longest delay between attempts to link to the app, and longest pause of a"
           + " link whose app keeps answering RETRY (both double up to it)."
           + " Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec window = args.option(OptionSpec.builder("--window").paramLabel("N").type(int.class)
+  final OptionSpec window = args.option(OptionSpec.builder("--window").paramLabel("N")
+      .type(int.class)
       .initialValue(256)
       .description("Handoffs that may await an app's answer on one link; a link with that many"
           + " takes no more until answers come. Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec ackTimeout = args.option(OptionSpec.builder("--ack-timeout").paramLabel("DURATION")
-      .type(Duration.class).converters(new DurationConverter()).defaultValue("30s")
+  final OptionSpec ackTimeout = args.option(CommandSpecs.duration("--ack-timeout")
+      .defaultValue("30s")
       .description("How long an app may leave a handoff unanswered before the proxy closes the"
           + " link to it (the app may own those connections, so they are not sent again; the"
           + " proxy closes its copies). The app then gets one handoff at a time until it answers."
@@ -157,14 +158,12 @@ final class ProxyOptions {
       .description("Only hand connections to apps running as this uid (SO_PEERCRED); may be"
           + " repeated. Default: the proxy's own uid and root."));
 
-  final OptionSpec holdCopy = args.option(OptionSpec.builder("--hold-copy").paramLabel("DURATION")
-      .type(Duration.class).converters(new DurationConverter()).defaultValue("0")
+  final OptionSpec holdCopy = args.option(CommandSpecs.duration("--hold-copy").defaultValue("0")
       .description("Keep the proxy's copy of each handed-off socket open this long, to show with"
           + " lsof that both processes hold the same socket. For demonstrations only."
           + " Default: ${DEFAULT-VALUE}."));
 
-  final OptionSpec shutdownGrace = args.option(OptionSpec.builder("--shutdown-grace")
-      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+  final OptionSpec shutdownGrace = args.option(CommandSpecs.duration("--shutdown-grace")
       .defaultValue("2s")
       .description("On SIGTERM or SIGINT, how long to keep handing off connections already"
           + " accepted before closing them. Default: ${DEFAULT-VALUE}."));
@@ -217,8 +216,8 @@ final class ProxyOptions {
           + " else, a connection that starts with a PROXY header is refused. May be repeated."
           + " Default: off (nothing is looked at)."));
 
-  final OptionSpec proxyProtocolTimeout = args.option(OptionSpec.builder("--proxy-protocol-timeout")
-      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+  final OptionSpec proxyProtocolTimeout = args.option(
+      CommandSpecs.duration("--proxy-protocol-timeout")
       .defaultValue("3s")
       .description("With --proxy-protocol-from: how long a connection may take to send its first"
           + " bytes. A load balancer's connection without a whole header by then is closed;"

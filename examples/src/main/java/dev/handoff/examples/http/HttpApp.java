@@ -2,7 +2,6 @@ package dev.handoff.examples.http;
 
 import dev.handoff.cli.CliCommand;
 import dev.handoff.cli.CommandSpecs;
-import dev.handoff.cli.DurationConverter;
 import dev.handoff.cli.ExitCodes;
 import dev.handoff.cli.LoggingOptions;
 import dev.handoff.cli.ShutdownSignal;
@@ -24,7 +23,6 @@ import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,8 +71,7 @@ public final class HttpApp implements CliCommand {
           + " Default: ${DEFAULT-VALUE}.")
       .build();
 
-  private final OptionSpec drainTimeout = OptionSpec.builder("--drain-timeout")
-      .paramLabel("DURATION").type(Duration.class).converters(new DurationConverter())
+  private final OptionSpec drainTimeout = CommandSpecs.duration("--drain-timeout")
       .defaultValue("10s")
       .description("On SIGTERM or after a take-over, how long the connections still here may go"
           + " on before they are closed. Default: ${DEFAULT-VALUE}.")
